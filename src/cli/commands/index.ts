@@ -1,0 +1,31 @@
+// The list of commands. Each module exports register(program) and owns its command's options.
+import type { Command } from 'commander';
+import { register as registerInit } from './init.js';
+import { register as registerAudit } from './audit.js';
+import { register as registerGenerate } from './generate.js';
+import { register as registerMigrate } from './migrate.js';
+import { register as registerPolicies } from './policies.js';
+import { register as registerVerify } from './verify.js';
+import { register as registerBackfill } from './backfill.js';
+import { register as registerDedupe } from './dedupe.js';
+import { register as registerUndo } from './undo.js';
+import { register as registerSample } from './sample.js';
+import { register as registerDemo } from './demo.js';
+
+export function registerCommands(program: Command): void {
+  for (const register of [
+    registerInit,
+    registerAudit,
+    registerGenerate,
+    registerMigrate,
+    registerPolicies,
+    registerBackfill,
+    registerDedupe,
+    registerUndo,
+    registerVerify,
+    registerSample,
+    registerDemo,
+  ]) {
+    register(program);
+  }
+}

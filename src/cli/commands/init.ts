@@ -1,0 +1,69 @@
+// The `init` command: drafts tenancy.yaml from the live database.
+import { access, writeFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { draftManifest, renderDraft } from '../../init/draft-manifest.js';
+import { TenancyError } from '../../errors.js';
+import { action } from '../context.js';
+
+interface InitOptions {
+  schema: string;
+  tenantTable?: string;
+  tenantColumn?: string;
+  output?: string;
+  force: boolean;
+  stdout: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('init')
+    .description('connect, introspect, and draft a tenancy manifest (never overwrites without --force)')
+    .option('--schema <name>', 'schema holding the application tables', 'public')
+    .option('--tenant-table <name>', 'the tenant table (guessed from the foreign-key graph when absent)')
+    .option('--tenant-column <name>', 'the tenant column (guessed when absent)')
+    .option('-o, --output <file>', 'where to write the draft (default: the --config file, tenancy.yaml)')
+    .option('--stdout', 'print the draft instead of writing a file', false)
+    .option('--force', 'overwrite an existing file', false)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ crm-tenancy init --database-url postgres://dba@db/sales_crm
+  $ crm-tenancy init --tenant-table organizations --tenant-column org_id --stdout`,
+    )
+    .action(
+      action(async (ctx, opts: InitOptions) => {
+        const file = opts.output ?? ctx.options.config;
+        if (!opts.stdout && !opts.force) {
+          const exists = await access(file).then(
+            () => true,
+            () => false,
+          );
+          if (exists) {
+            throw new TenancyError('usage', `${file} already exists`, {
+              hint: 'pass --force to overwrite it, --output FILE to write elsewhere, or --stdout',
+            });
+          }
+        }
+        const client = await ctx.connect();
+        const draft = await draftManifest(client, {
+          schema: opts.schema,
+          tenantTable: opts.tenantTable,
+          tenantColumn: opts.tenantColumn,
+        });
+        const text = renderDraft(draft);
+        if (opts.stdout) {
+          ctx.output.data(text);
+        } else {
+          await writeFile(file, text, 'utf8');
+          const counts = { scoped: 0, exempt: 0 };
+          for (const t of draft.tables) if (t.classification.kind !== 'tenant') counts[t.classification.kind]++;
+          ctx.output.info(
+            `wrote ${file}: tenant ${draft.tenantTable}.${draft.tenantKey} (${draft.tenantType}) via ${draft.tenantColumn}, ` +
+              `${counts.scoped} scoped, ${counts.exempt} exempt (give each a reason)`,
+          );
+        }
+        return 0;
+      }),
+    );
+}

@@ -1,0 +1,61 @@
+// The CLI: wires commander to the commands; returns the exit code instead of exiting.
+import { Command, CommanderError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { packagePath } from '../paths.js';
+import { getExitCode } from './context.js';
+import { createOutput } from './output.js';
+import { registerCommands } from './commands/index.js';
+
+const { version } = JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('crm-tenancy')
+    .description(
+      'Move a PostgreSQL database to database-enforced multi-tenancy and keep it there:\n' +
+        'audit, online migrations, row-level security, backfill, dedupe, live isolation proofs.',
+    )
+    .version(version, '-V, --version')
+    .addOption(
+      new Option('--database-url <url>', 'postgres://user@host:port/db (default: DATABASE_URL, else the PG* variables)'),
+    )
+    .option('-c, --config <file>', 'the tenancy manifest', 'tenancy.yaml')
+    .option('-v, --verbose', 'more detail, and stack traces on errors', false)
+    .showSuggestionAfterError(true)
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 success · 1 the command's gate failed (findings, a refused step) · 2 could not run
+
+Examples:
+  $ npx crm-tenancy demo                         the whole story on an embedded PostgreSQL
+  $ crm-tenancy init --database-url postgres://dba@db/sales_crm > tenancy.yaml
+  $ crm-tenancy audit --format sarif --output audit.sarif
+  $ crm-tenancy migrate up --database-url "$DATABASE_URL"`,
+    );
+  program.exitOverride();
+  program.configureOutput({ outputError: () => {} });
+  registerCommands(program);
+  for (const command of program.commands) command.exitOverride();
+  return program;
+}
+
+/** Runs the CLI with process.argv-style arguments and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return getExitCode(program);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version') {
+        return 0;
+      }
+      const output = createOutput();
+      output.error(error.message.replace(/^error:\s*/, ''));
+      output.info('(see --help)');
+      return 2;
+    }
+    createOutput().error(error);
+    return 2;
+  }
+}

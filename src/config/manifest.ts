@@ -1,0 +1,241 @@
+// The tenancy manifest (tenancy.yaml): schema, loading, and validation that reports every problem at once.
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { TenancyError } from '../errors.js';
+import { identifierProblem } from '../db/quote.js';
+
+export const DEFAULT_MANIFEST_FILE = 'tenancy.yaml';
+export const DEFAULT_STATE_SCHEMA = 'crm_tenancy';
+
+const identifier = z.string().superRefine((value, ctx) => {
+  const problem = identifierProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: `identifier ${problem}` });
+});
+const reason = z
+  .string({ error: 'needs a reason (a non-empty string)' })
+  .refine((v) => v.trim().length > 0 && !/^TODO\b/i.test(v.trim()), {
+    message: 'needs a reason (a non-empty string, not TODO)',
+  });
+
+const scopedTableSchema = z
+  .strictObject({
+    backfill: z.array(identifier).min(1, 'list at least one foreign-key column, or leave backfill out').optional(),
+    unique: z.array(z.array(identifier).min(1, 'a unique key needs at least one column')).optional(),
+    singleton: z.boolean().optional(),
+  })
+  .nullable();
+
+const manifestSchema = z.strictObject({
+  schema: identifier.optional(),
+  state_schema: identifier.optional(),
+  tenant: z.strictObject({
+    table: identifier,
+    key: identifier,
+    column: identifier,
+    setting: z
+      .string()
+      .regex(
+        /^[A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za-z0-9_$.]*$/,
+        'must be a custom setting name with a dot, e.g. app.current_company_id',
+      ),
+    composite_keys: z.boolean().optional(),
+  }),
+  roles: z.strictObject({
+    app: z.array(identifier).min(1, 'list at least one application role'),
+    bypass: z.record(identifier, reason).nullable().optional(),
+  }),
+  tables: z.record(identifier, scopedTableSchema),
+  exempt: z.record(identifier, reason).nullable().optional(),
+  definer_functions: z.record(identifier, reason).nullable().optional(),
+});
+
+export type RawManifest = z.infer<typeof manifestSchema>;
+
+export interface ScopedTable {
+  name: string;
+  /** FK columns, in order, from which the tenant can be derived. */
+  backfill: string[];
+  /** Column sets unique within a tenant. */
+  unique: string[][];
+  /** At most one row per tenant. */
+  singleton: boolean;
+}
+
+export interface Manifest {
+  /** The file it was read from, when it came from a file. */
+  file?: string;
+  schema: string;
+  /** Where the toolkit keeps its own state; never audited, never touched by other commands. */
+  stateSchema: string;
+  tenant: {
+    table: string;
+    key: string;
+    column: string;
+    setting: string;
+    /** Replace single-column FKs between scoped tables with (tenant, id) composite FKs. */
+    compositeKeys: boolean;
+  };
+  roles: {
+    app: string[];
+    bypass: { role: string; reason: string }[];
+  };
+  tables: ScopedTable[];
+  exempt: { name: string; reason: string }[];
+  /** SECURITY DEFINER functions the app may call on purpose (e.g. login lookup), with a reason. */
+  definerFunctions: { name: string; reason: string }[];
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out || '(root)';
+}
+
+/** Problems found in a parsed manifest, each prefixed with its path. Empty when valid. */
+export function manifestProblems(input: unknown): string[] {
+  const problems: string[] = [];
+  const parsed = manifestSchema.safeParse(input, { reportInput: true });
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) {
+          problems.push(`${formatPath([...issue.path, key])}: unknown key`);
+        }
+      } else if (issue.code === 'invalid_key') {
+        const inner = issue.issues[0];
+        problems.push(`${formatPath(issue.path)}: ${inner?.message ?? issue.message}`);
+      } else if (issue.code === 'invalid_type' && issue.input === undefined) {
+        problems.push(`${formatPath(issue.path)}: is required`);
+      } else {
+        problems.push(`${formatPath(issue.path)}: ${issue.message}`);
+      }
+    }
+  }
+  // Cross-field rules are checked even when the shape has problems, so every problem shows at once.
+  const raw = (input ?? {}) as Partial<Record<string, unknown>>;
+  const tables = isRecord(raw.tables) ? raw.tables : {};
+  const exempt = isRecord(raw.exempt) ? raw.exempt : {};
+  const tenant = isRecord(raw.tenant) ? raw.tenant : {};
+  for (const name of Object.keys(tables)) {
+    if (Object.hasOwn(exempt, name)) problems.push(`tables.${name}: listed both as scoped and under exempt`);
+  }
+  if (typeof tenant.table === 'string') {
+    if (Object.hasOwn(tables, tenant.table)) {
+      problems.push(`tables.${tenant.table}: the tenant table itself cannot be a scoped table`);
+    }
+    if (Object.hasOwn(exempt, tenant.table)) {
+      problems.push(`exempt.${tenant.table}: the tenant table itself cannot be exempt`);
+    }
+  }
+  if (isRecord(raw.tables) && Object.keys(raw.tables).length === 0) {
+    problems.push('tables: no scoped tables; list at least one (an empty manifest would give a false all-clear)');
+  }
+  for (const [name, table] of Object.entries(tables)) {
+    if (!isRecord(table)) continue;
+    if (table.singleton === true && Array.isArray(table.unique) && table.unique.length > 0) {
+      // Not an error: both are enforced. Only a self-contradiction would be.
+    }
+    if (Array.isArray(table.unique)) {
+      table.unique.forEach((cols, i) => {
+        if (Array.isArray(cols) && new Set(cols).size !== cols.length) {
+          problems.push(`tables.${name}.unique[${i}]: lists a column twice`);
+        }
+      });
+    }
+  }
+  const roles = isRecord(raw.roles) ? raw.roles : {};
+  if (Array.isArray(roles.app) && isRecord(roles.bypass)) {
+    for (const role of roles.app) {
+      if (typeof role === 'string' && Object.hasOwn(roles.bypass, role)) {
+        problems.push(`roles.bypass.${role}: an application role cannot also be a bypass role`);
+      }
+    }
+  }
+  return problems;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Validates and normalises a parsed manifest; throws a `manifest` error listing every problem. */
+export function parseManifest(input: unknown, file?: string): Manifest {
+  const problems = manifestProblems(input);
+  const where = file ?? 'manifest';
+  if (problems.length > 0) {
+    throw new TenancyError('manifest', `${where}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`, {
+      problems,
+      hint: 'fix the manifest; see "The manifest" in the README',
+    });
+  }
+  const raw = manifestSchema.parse(input);
+  return {
+    ...(file ? { file } : {}),
+    schema: raw.schema ?? 'public',
+    stateSchema: raw.state_schema ?? DEFAULT_STATE_SCHEMA,
+    tenant: {
+      table: raw.tenant.table,
+      key: raw.tenant.key,
+      column: raw.tenant.column,
+      setting: raw.tenant.setting,
+      compositeKeys: raw.tenant.composite_keys ?? false,
+    },
+    roles: {
+      app: [...raw.roles.app],
+      bypass: Object.entries(raw.roles.bypass ?? {}).map(([role, why]) => ({ role, reason: why })),
+    },
+    tables: Object.entries(raw.tables).map(([name, t]) => ({
+      name,
+      backfill: t?.backfill ?? [],
+      unique: t?.unique ?? [],
+      singleton: t?.singleton ?? false,
+    })),
+    exempt: Object.entries(raw.exempt ?? {}).map(([name, why]) => ({ name, reason: why })),
+    definerFunctions: Object.entries(raw.definer_functions ?? {}).map(([name, why]) => ({ name, reason: why })),
+  };
+}
+
+/** Parses manifest YAML text; YAML syntax errors are reported with line and column. */
+export function parseManifestText(text: string, file?: string): Manifest {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const where = file ?? 'manifest';
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((e) => {
+      const pos = e.linePos?.[0];
+      return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${e.message.split('\n')[0]}`;
+    });
+    throw new TenancyError('manifest', `${where}: not valid YAML`, { problems });
+  }
+  return parseManifest(doc.toJS(), file);
+}
+
+/** Reads and validates a manifest file. A missing file is a `manifest` error (exit 2). */
+export async function loadManifest(file: string = DEFAULT_MANIFEST_FILE): Promise<Manifest> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new TenancyError(
+      'manifest',
+      code === 'ENOENT' ? `manifest ${file} not found` : `cannot read manifest ${file} (${code ?? 'error'})`,
+      {
+        cause: error,
+        hint:
+          code === 'ENOENT'
+            ? 'pass --config FILE, or draft one from the live database with `crm-tenancy init`'
+            : undefined,
+      },
+    );
+  }
+  return parseManifestText(text, file);
+}
+
+/** The manifest entry of a scoped table, or undefined. */
+export function scopedTable(manifest: Manifest, name: string): ScopedTable | undefined {
+  return manifest.tables.find((t) => t.name === name);
+}

