@@ -62,7 +62,8 @@ export function register(program: Command): void {
           if (result.kept) {
             out.info(`the database is still running: psql "${maskUrl(result.databaseUrl)}" (password: crm-tenancy)`);
             out.info(`data directory ${result.server.dataDir}; stop it with Ctrl-C`);
-            await new Promise<void>(() => {});
+            // Keep the process (and the server) alive until Ctrl-C.
+            await new Promise<void>(() => setInterval(() => {}, 1 << 30));
           }
           return 0;
         } finally {
