@@ -1,4 +1,167 @@
-// The `backfill` command: not built yet (see its issue); registers nothing until it is.
+// The `backfill` command: fills NULL tenant columns along FK columns, batched and resumable; renders the report.
 import type { Command } from 'commander';
+import Table from 'cli-table3';
+import cliProgress from 'cli-progress';
+import {
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_LOCK_TIMEOUT_MS,
+  DEFAULT_TARGET_BATCH_MS,
+  runBackfill,
+  type BackfillResult,
+} from '../../backfill/backfill-runner.js';
+import { TenancyError } from '../../errors.js';
+import type { ProgressListener } from '../../logger.js';
+import { action, type CommandContext } from '../context.js';
 
-export function register(_program: Command): void {}
+interface BackfillCliOptions {
+  table?: string;
+  dryRun?: boolean;
+  batchSize: string;
+  targetBatchMs: string;
+  sleepMs: string;
+  lockTimeout: string;
+  assignOrphansTo?: string;
+  detachCrossTenant?: boolean;
+  json?: boolean;
+}
+
+/** Parses a whole-number option; a bad value is a usage error (exit 2). */
+export function wholeNumber(name: string, value: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) {
+    throw new TenancyError('usage', `${name} must be a whole number ≥ ${min}, not ${value}`);
+  }
+  return n;
+}
+
+export function register(program: Command): void {
+  program
+    .command('backfill')
+    .description('fill NULL tenant columns from parent rows (manifest `backfill` FK columns), in short resumable batches')
+    .option('--table <name>', 'only this scoped table')
+    .option('--dry-run', 'report what would be filled, orphans and conflicts; write nothing')
+    .option('--batch-size <n>', 'first batch size in rows (adapts toward --target-batch-ms)', String(DEFAULT_BATCH_SIZE))
+    .option('--target-batch-ms <ms>', 'batch duration to adapt toward (0 = fixed batch size)', String(DEFAULT_TARGET_BATCH_MS))
+    .option('--sleep-ms <ms>', 'pause between batches', '0')
+    .option('--lock-timeout <ms>', 'lock_timeout of each batch (retried with backoff on timeout)', String(DEFAULT_LOCK_TIMEOUT_MS))
+    .option('--assign-orphans-to <tenant>', 'assign rows no parent can place to this tenant (each row logged)')
+    .option('--detach-cross-tenant', "set nullable FKs that point at another tenant's row to NULL (recorded, undoable)")
+    .option('--json', 'print the report as JSON on stdout')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 every NULL tenant filled, 1 orphans or conflicts remain (or NOT NULL cross-tenant
+references with --detach-cross-tenant), 2 could not run.
+Interrupted (even kill -9)? Run the same command again: it continues where it stopped.
+Every change is recorded: \`crm-tenancy undo RUN_ID\` restores it.
+
+Examples:
+  $ crm-tenancy backfill --dry-run
+  $ crm-tenancy backfill --detach-cross-tenant
+  $ crm-tenancy backfill --table documents --batch-size 5000 --sleep-ms 50 --json`,
+    )
+    .action(
+      action(
+        async (ctx, opts: BackfillCliOptions) => {
+          const manifest = await ctx.loadManifest();
+          const bars = progressBars(ctx, Boolean(opts.json));
+          let result: BackfillResult;
+          try {
+            result = await runBackfill({
+              databaseUrl: ctx.target.databaseUrl,
+              manifest,
+              table: opts.table,
+              dryRun: Boolean(opts.dryRun),
+              batchSize: wholeNumber('--batch-size', opts.batchSize, 1),
+              targetBatchMs: wholeNumber('--target-batch-ms', opts.targetBatchMs, 0),
+              sleepMs: wholeNumber('--sleep-ms', opts.sleepMs, 0),
+              lockTimeoutMs: wholeNumber('--lock-timeout', opts.lockTimeout, 0),
+              assignOrphansTo: opts.assignOrphansTo,
+              detachCrossTenant: Boolean(opts.detachCrossTenant),
+              logger: ctx.output.logger,
+              onProgress: bars?.listener,
+            });
+          } finally {
+            bars?.stop();
+          }
+          if (opts.json) ctx.output.data(JSON.stringify(result, null, 2));
+          else renderBackfill(ctx, result, Boolean(opts.detachCrossTenant));
+          return result.complete ? 0 : 1;
+        },
+        { quiet: ([opts]) => Boolean(opts.json) },
+      ),
+    );
+}
+
+/** One cli-progress bar per table, only on an interactive terminal. */
+export function progressBars(ctx: CommandContext, json: boolean): { listener: ProgressListener; stop(): void } | undefined {
+  if (!ctx.output.interactive || json) return undefined;
+  const multi = new cliProgress.MultiBar(
+    {
+      format: ' {task} |{bar}| {value}/{total} rows | {rate} rows/s | ETA {eta_formatted}',
+      hideCursor: true,
+      clearOnComplete: false,
+      stream: process.stderr,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  const bars = new Map<string, cliProgress.SingleBar>();
+  return {
+    listener: (event) => {
+      const payload = { task: event.task.padEnd(24).slice(0, 24), rate: event.detail?.rowsPerSec ?? 0 };
+      let bar = bars.get(event.task);
+      if (!bar) {
+        bar = multi.create(event.total ?? event.done, event.done, payload);
+        bars.set(event.task, bar);
+      }
+      if (event.total !== undefined) bar.setTotal(event.total);
+      bar.update(event.done, payload);
+    },
+    stop: () => multi.stop(),
+  };
+}
+
+function renderBackfill(ctx: CommandContext, result: BackfillResult, detach: boolean): void {
+  const c = ctx.output.stdoutColor;
+  const verb = result.dryRun ? 'would fill' : 'filled';
+  const table = new Table({
+    head: ['table', verb, 'assigned', 'orphans', 'conflicts', 'pending', 'detached'],
+    style: { head: [], border: [], compact: true },
+  });
+  let quiet = 0;
+  for (const t of result.tables) {
+    if (t.filled + t.assigned + t.orphans + t.conflicts + t.pending + t.detached === 0) {
+      quiet++;
+      continue;
+    }
+    table.push([t.table, t.filled, t.assigned, t.orphans ? c.red(t.orphans) : 0, t.conflicts ? c.red(t.conflicts) : 0, t.pending, t.detached]);
+  }
+  const header = result.dryRun ? 'backfill (dry run: nothing written)' : `backfill run ${result.runId}${result.resumed ? ' (resumed)' : ''}`;
+  ctx.output.data(header);
+  if (table.length > 0) ctx.output.data(table.toString());
+  if (quiet > 0) ctx.output.data(`${quiet} table(s) had no NULL tenant to fill`);
+  const list = (title: string, rows: { table: string; key: unknown; candidates: unknown[] }[]) => {
+    if (rows.length === 0) return;
+    ctx.output.data(`${title} (${rows.length}${rows.length >= 1000 ? '+' : ''}):`);
+    for (const r of rows.slice(0, 20)) {
+      ctx.output.data(`  ${r.table} ${JSON.stringify(r.key)}  candidates: ${r.candidates.length ? r.candidates.join(', ') : 'none'}`);
+    }
+    if (rows.length > 20) ctx.output.data(`  … and ${rows.length - 20} more (--json lists them all)`);
+  };
+  list(c.red('orphans: no source can place these rows (left NULL; --assign-orphans-to TENANT to assign them)'), result.orphans);
+  list(c.red('conflicts: sources disagree (left NULL; fix by hand)'), result.conflicts);
+  const cross = result.crossTenant.filter((x) => x.found > 0);
+  if (cross.length > 0) {
+    ctx.output.data(detach ? 'cross-tenant references:' : 'cross-tenant references (information; fix with --detach-cross-tenant):');
+    for (const x of cross) {
+      const what = detach
+        ? x.nullable
+          ? `${x.detached} detached (set to NULL)`
+          : c.red(`${x.remaining} left: ${x.column} is NOT NULL, fix by hand`)
+        : `${x.found} row(s)`;
+      ctx.output.data(`  ${x.table}.${x.column} → ${x.references}: ${what}`);
+    }
+  }
+  if (result.complete) ctx.output.data(c.green(result.dryRun ? 'every NULL tenant would be filled' : 'every NULL tenant is filled'));
+  if (result.runId && !result.dryRun) ctx.output.info(`undo with: crm-tenancy undo ${result.runId}`);
+}
