@@ -1,0 +1,337 @@
+// What the tenancy rollout still needs per scoped table: compares the manifest with the live catalog.
+import { createHash } from 'node:crypto';
+import type { LiveContext } from '../config/live-context.js';
+import {
+  findColumn,
+  findRelation,
+  foreignKeys,
+  isTableLike,
+  type CatalogConstraint,
+  type CatalogIndex,
+  type CatalogTable,
+} from '../db/catalog.js';
+import { MAX_IDENTIFIER_BYTES } from '../db/quote.js';
+import type { MigrationPhase } from './migration-file.js';
+
+/** A foreign key between two scoped tables that composite keys replace. */
+export interface ScopedForeignKey {
+  table: string;
+  column: string;
+  parent: string;
+  parentKey: string;
+  constraint: CatalogConstraint;
+}
+
+export type PlanStep =
+  | { kind: 'add-column'; table: string }
+  | { kind: 'set-default'; table: string }
+  | { kind: 'add-tenant-fk'; table: string; name: string }
+  | { kind: 'drop-invalid-index'; table: string; index: string }
+  | { kind: 'create-index'; table: string; name: string }
+  | { kind: 'validate-tenant-fk'; table: string; name: string }
+  | { kind: 'not-null'; table: string; checkName: string }
+  | { kind: 'unique'; table: string; columns: string[]; name: string; singleton: boolean }
+  | { kind: 'parent-key'; table: string; key: string; indexName: string; constraintName: string }
+  | {
+      kind: 'composite-fk';
+      table: string;
+      column: string;
+      parent: string;
+      parentKey: string;
+      name: string;
+      /** The single-column FK it replaces (dropped once the composite one is validated). */
+      old: CatalogConstraint | null;
+      /** Composite FK already there (NOT VALID) from an earlier run: only validate/drop. */
+      exists: 'no' | 'not-valid' | 'valid';
+    };
+
+export const STEP_PHASE: Record<PlanStep['kind'], MigrationPhase> = {
+  'add-column': 'expand',
+  'set-default': 'expand',
+  'add-tenant-fk': 'expand',
+  'drop-invalid-index': 'index',
+  'create-index': 'index',
+  'validate-tenant-fk': 'validate',
+  'not-null': 'validate',
+  unique: 'validate',
+  'parent-key': 'composite',
+  'composite-fk': 'composite',
+};
+
+/** The stable id of a step; a pending migration file lists the ids it provides. */
+export function stepId(step: PlanStep): string {
+  switch (step.kind) {
+    case 'add-column':
+      return `column:${step.table}`;
+    case 'set-default':
+      return `default:${step.table}`;
+    case 'add-tenant-fk':
+      return `fk:${step.table}`;
+    case 'drop-invalid-index':
+      return `drop-invalid-index:${step.table}:${step.index}`;
+    case 'create-index':
+      return `index:${step.table}`;
+    case 'validate-tenant-fk':
+      return `fk-valid:${step.table}`;
+    case 'not-null':
+      return `not-null:${step.table}`;
+    case 'unique':
+      return `unique:${step.table}:${JSON.stringify(step.columns)}`;
+    case 'parent-key':
+      return `parent-key:${step.table}`;
+    case 'composite-fk':
+      return `composite-fk:${step.table}:${step.column}`;
+  }
+}
+
+export interface SkippedTable {
+  table: string;
+  reason: string;
+}
+
+export interface TenancyPlan {
+  steps: PlanStep[];
+  skipped: SkippedTable[];
+}
+
+/** The tenant-column state of one table, as the catalog shows it. */
+export interface TableTenancyState {
+  table: string;
+  exists: boolean;
+  column: boolean;
+  columnType: string | null;
+  default: boolean;
+  /** The single-column FK from the tenant column to the tenant table. */
+  tenantFk: CatalogConstraint | null;
+  index: boolean;
+  invalidIndexes: CatalogIndex[];
+  notNull: boolean;
+  /** Manifest unique keys (tenant column first) and whether a valid unique index covers each. */
+  uniqueKeys: { columns: string[]; present: boolean; singleton: boolean }[];
+}
+
+const sameSet = (a: readonly (string | null)[], b: readonly string[]): boolean =>
+  a.length === b.length && b.every((c) => a.includes(c));
+
+/** Reads one scoped table's tenancy state out of the catalog. */
+export function tableTenancyState(live: LiveContext, name: string): TableTenancyState {
+  const { manifest } = live;
+  const c = manifest.tenant.column;
+  const table = findRelation(live.catalog, manifest.schema, name);
+  const entry = manifest.tables.find((t) => t.name === name);
+  const col = table ? findColumn(table, c) : undefined;
+  const keys: { columns: string[]; singleton: boolean }[] = [];
+  if (entry?.singleton) keys.push({ columns: [c], singleton: true });
+  for (const cols of entry?.unique ?? []) keys.push({ columns: [c, ...cols.filter((x) => x !== c)], singleton: false });
+  const usable = (i: CatalogIndex) => i.valid && i.predicate === null && !i.columns.includes(null);
+  return {
+    table: name,
+    exists: Boolean(table),
+    column: Boolean(col),
+    columnType: col?.type ?? null,
+    default: Boolean(col?.default),
+    tenantFk: table ? tenantForeignKey(live, table) : null,
+    index: Boolean(table?.indexes.some((i) => usable(i) && i.columns[0] === c)),
+    invalidIndexes: table?.indexes.filter((i) => !i.valid && i.columns[0] === c) ?? [],
+    notNull: Boolean(col?.notNull),
+    uniqueKeys: keys.map((k) => ({
+      ...k,
+      present: Boolean(table?.indexes.some((i) => usable(i) && i.unique && sameSet(i.columns, k.columns))),
+    })),
+  };
+}
+
+function tenantForeignKey(live: LiveContext, table: CatalogTable): CatalogConstraint | null {
+  const { schema, tenant } = live.manifest;
+  return (
+    foreignKeys(table).find(
+      (fk) =>
+        fk.columns.length === 1 &&
+        fk.columns[0] === tenant.column &&
+        fk.references?.schema === schema &&
+        fk.references.table === tenant.table &&
+        fk.references.columns.length === 1 &&
+        fk.references.columns[0] === tenant.key,
+    ) ?? null
+  );
+}
+
+/** Single-column FKs from `table` to scoped tables (the ones composite keys replace or already replaced). */
+export function scopedForeignKeys(live: LiveContext, table: CatalogTable): ScopedForeignKey[] {
+  const { schema, tenant } = live.manifest;
+  const scoped = new Set(live.manifest.tables.map((t) => t.name));
+  const out: ScopedForeignKey[] = [];
+  for (const fk of foreignKeys(table)) {
+    const ref = fk.references;
+    if (!ref || ref.schema !== schema || !scoped.has(ref.table)) continue;
+    if (fk.columns.length !== 1 || ref.columns.length !== 1 || fk.columns[0] === tenant.column) continue;
+    out.push({ table: table.name, column: fk.columns[0], parent: ref.table, parentKey: ref.columns[0], constraint: fk });
+  }
+  return out;
+}
+
+/** The composite FK (tenant, column) → parent (tenant, key) on `table`, if any. */
+export function compositeForeignKey(
+  live: LiveContext,
+  table: CatalogTable,
+  column: string,
+  parent: string,
+  parentKey: string,
+): CatalogConstraint | undefined {
+  const c = live.manifest.tenant.column;
+  return foreignKeys(table).find((fk) => {
+    const ref = fk.references;
+    if (!ref || ref.table !== parent || ref.schema !== live.manifest.schema || fk.columns.length !== 2) return false;
+    const ci = fk.columns.indexOf(c);
+    const xi = fk.columns.indexOf(column);
+    return ci >= 0 && xi >= 0 && ref.columns[ci] === c && ref.columns[xi] === parentKey;
+  });
+}
+
+/** Whether `table` has a UNIQUE/PRIMARY KEY constraint on exactly (tenant, key). */
+export function hasParentKey(live: LiveContext, table: CatalogTable, key: string): boolean {
+  const cols = [live.manifest.tenant.column, key];
+  return table.constraints.some((c) => (c.type === 'unique' || c.type === 'primary-key') && sameSet(c.columns, cols));
+}
+
+/**
+ * Names for new objects: `<table>_<columns>_<suffix>`, cut to 63 bytes with a hash when longer,
+ * never clashing with an existing relation/constraint or with another planned name.
+ */
+export class NameAllocator {
+  private readonly taken = new Set<string>();
+  constructor(existing: Iterable<string>) {
+    for (const name of existing) this.taken.add(name);
+  }
+  allocate(parts: string[], suffix: string, preferred?: string): string {
+    const base = preferred ?? fitIdentifier(`${parts.join('_')}_${suffix}`);
+    let name = base;
+    for (let i = 1; this.taken.has(name); i++) name = fitIdentifier(`${base}_${i}`, true);
+    this.taken.add(name);
+    return name;
+  }
+}
+
+/** Cuts a name to 63 bytes (whole characters), adding a short hash of the full name when cut. */
+export function fitIdentifier(name: string, forceHash = false): string {
+  if (Buffer.byteLength(name, 'utf8') <= MAX_IDENTIFIER_BYTES && !forceHash) return name;
+  const hash = createHash('sha1').update(name).digest('hex').slice(0, 8);
+  let head = '';
+  for (const ch of name) {
+    if (Buffer.byteLength(head + ch, 'utf8') > MAX_IDENTIFIER_BYTES - 9) break;
+    head += ch;
+  }
+  return `${head}_${hash}`;
+}
+
+/**
+ * Everything the manifest asks for that the live catalog lacks, as ordered steps. Steps whose id is in
+ * `alreadyPending` (provided by migration files not yet run) are left out.
+ */
+export function planTenancy(live: LiveContext, alreadyPending: ReadonlySet<string> = new Set()): TenancyPlan {
+  const { manifest, catalog } = live;
+  const c = manifest.tenant.column;
+  const steps: PlanStep[] = [];
+  const skipped: SkippedTable[] = [];
+  const names: string[] = [];
+  for (const rel of catalog.relations.values()) {
+    if (rel.schema !== manifest.schema) continue;
+    names.push(rel.name);
+    for (const i of rel.indexes) names.push(i.name);
+  }
+  const relNames = new NameAllocator(names);
+  const constraintNames = new Map<string, NameAllocator>();
+  const conNames = (t: CatalogTable | undefined, name: string) => {
+    let alloc = constraintNames.get(name);
+    if (!alloc) {
+      alloc = new NameAllocator(t?.constraints.map((x) => x.name) ?? []);
+      constraintNames.set(name, alloc);
+    }
+    return alloc;
+  };
+  const push = (step: PlanStep) => {
+    if (!alreadyPending.has(stepId(step))) steps.push(step);
+  };
+
+  const usable: string[] = [];
+  for (const entry of manifest.tables) {
+    const table = findRelation(catalog, manifest.schema, entry.name);
+    if (!table) {
+      skipped.push({ table: entry.name, reason: `table ${manifest.schema}.${entry.name} does not exist` });
+      continue;
+    }
+    if (!isTableLike(table)) {
+      skipped.push({ table: entry.name, reason: `${manifest.schema}.${entry.name} is a ${table.kind}, not a table` });
+      continue;
+    }
+    if (table.partitionOf) {
+      skipped.push({ table: entry.name, reason: 'a partition: its parent carries the tenant column' });
+      continue;
+    }
+    const state = tableTenancyState(live, entry.name);
+    if (state.column && state.columnType !== live.tenantType) {
+      skipped.push({
+        table: entry.name,
+        reason: `${c} is ${state.columnType}, but ${manifest.tenant.table}.${manifest.tenant.key} is ${live.tenantType}; change the type by hand first`,
+      });
+      continue;
+    }
+    usable.push(entry.name);
+    if (!state.column) push({ kind: 'add-column', table: entry.name });
+    else if (!state.default) push({ kind: 'set-default', table: entry.name });
+    const fkName = state.tenantFk?.name ?? conNames(table, entry.name).allocate([entry.name, c], 'fkey');
+    if (!state.tenantFk) push({ kind: 'add-tenant-fk', table: entry.name, name: fkName });
+    for (const leftover of state.invalidIndexes) push({ kind: 'drop-invalid-index', table: entry.name, index: leftover.name });
+    if (!state.index) {
+      const preferred = state.invalidIndexes.length === 0 ? undefined : undefined;
+      push({ kind: 'create-index', table: entry.name, name: relNames.allocate([entry.name, c], 'idx', preferred) });
+    }
+    if (!state.tenantFk?.validated) push({ kind: 'validate-tenant-fk', table: entry.name, name: fkName });
+    if (!state.notNull) {
+      push({ kind: 'not-null', table: entry.name, checkName: conNames(table, entry.name).allocate([entry.name, c], 'not_null_check') });
+    }
+    for (const key of state.uniqueKeys) {
+      if (key.present) continue;
+      push({
+        kind: 'unique',
+        table: entry.name,
+        columns: key.columns,
+        singleton: key.singleton,
+        name: relNames.allocate([entry.name, ...key.columns], 'key'),
+      });
+    }
+  }
+
+  if (manifest.tenant.compositeKeys) {
+    const parents = new Map<string, string>();
+    const fkSteps: PlanStep[] = [];
+    for (const name of usable) {
+      const table = findRelation(catalog, manifest.schema, name)!;
+      for (const fk of scopedForeignKeys(live, table)) {
+        if (!usable.includes(fk.parent)) continue;
+        const parent = findRelation(catalog, manifest.schema, fk.parent)!;
+        if (!hasParentKey(live, parent, fk.parentKey)) parents.set(fk.parent, fk.parentKey);
+        const existing = compositeForeignKey(live, table, fk.column, fk.parent, fk.parentKey);
+        fkSteps.push({
+          kind: 'composite-fk',
+          table: name,
+          column: fk.column,
+          parent: fk.parent,
+          parentKey: fk.parentKey,
+          name: existing?.name ?? conNames(table, name).allocate([name, c, fk.column], 'fkey'),
+          old: fk.constraint,
+          exists: existing ? (existing.validated ? 'valid' : 'not-valid') : 'no',
+        });
+      }
+      // A composite FK already validated whose old single-column FK is gone: nothing left to do.
+    }
+    for (const [parent, key] of parents) {
+      const table = findRelation(catalog, manifest.schema, parent)!;
+      const indexName = relNames.allocate([parent, c, key], 'key');
+      push({ kind: 'parent-key', table: parent, key, indexName, constraintName: indexName });
+      void table;
+    }
+    for (const step of fkSteps) push(step);
+  }
+  return { steps, skipped };
+}
