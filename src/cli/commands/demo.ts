@@ -47,7 +47,7 @@ export function register(program: Command): void {
           const result = await runDemo({
             keep: opts.keep,
             onServer: (s) => (server = s),
-            onStep: ({ name, phase, result: r }) => {
+            onStep: ({ name, phase, result: r }: { name: string; phase: 'start' | 'end'; result?: { summary: string; ms: number } }) => {
               const c = out.stdoutColor;
               if (phase === 'start') out.data(c.bold(`▶ ${name}`));
               else if (r) out.data(`  ${r.summary} ${c.dim(`(${(r.ms / 1000).toFixed(1)} s)`)}`);
