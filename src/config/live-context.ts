@@ -55,7 +55,12 @@ export function liveProblems(manifest: Manifest, catalog: Catalog): string[] {
         problems.push(`${path}: column ${column} does not exist in ${schema}.${table.name}`);
         return;
       }
-      const fk = foreignKeys(live).find((c) => c.columns.length === 1 && c.columns[0] === column);
+      // After `migrate` (composite keys) the FK is (tenant column, column): that one counts too.
+      const fk = foreignKeys(live).find(
+        (c) =>
+          (c.columns.length === 1 && c.columns[0] === column) ||
+          (c.columns.length === 2 && c.columns.includes(column) && c.columns.includes(tenant.column)),
+      );
       if (!fk) problems.push(`${path}: ${schema}.${table.name}.${column} is not a foreign key`);
     });
     for (const [i, cols] of table.unique.entries()) {

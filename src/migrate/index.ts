@@ -1,0 +1,12 @@
+// The migrate capability's public API: generate, migrate up/down, status.
+export { generateMigrations, appliedMigrationNames, MIGRATIONS_TABLE } from './generate.js';
+export type { GenerateOptions, GenerateResult, GeneratedFile } from './generate.js';
+export { runMigrate, tryMigrateLock, releaseMigrateLock, describeProblem } from './runner.js';
+export type { MigrateOptions, MigrateResult, AppliedMigration, ArchivedColumn, LockHolder } from './runner.js';
+export { migrationStatus } from './status.js';
+export type { MigrationStatus, MigrationStatusOptions, TableStatus, StepState, MigrationFileStatus } from './status.js';
+export type { Refusal, RefusalProblem } from './preflight.js';
+export { planTenancy, tableTenancyState } from './plan.js';
+export type { PlanStep, TenancyPlan } from './plan.js';
+export { readMigrationDir, parseMigrationText, splitStatements } from './migration-file.js';
+export type { MigrationFile, MigrationMeta, MigrationPhase, Precondition } from './migration-file.js';

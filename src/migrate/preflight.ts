@@ -1,0 +1,95 @@
+// Data conditions checked before the validate / composite phases run: NULL or unknown tenants,
+// duplicates within a tenant, cross-tenant references. Each refusal names the command that fixes it.
+import type { Queryable } from '../db/connection.js';
+import { ident, qualified } from '../db/quote.js';
+import type { Precondition } from './migration-file.js';
+
+export type RefusalProblem = 'null-tenant' | 'unknown-tenant' | 'duplicate' | 'cross-tenant' | 'tenant-values';
+
+/** Why a phase (or a down migration) will not run, and how to fix it. */
+export interface Refusal {
+  table: string;
+  problem: RefusalProblem;
+  /** Rows in the way (for duplicates: rows beyond the first of each group). */
+  count: number;
+  /** The command (or action) that fixes it. */
+  fix: string;
+  /** Columns involved, e.g. the unique key or the foreign-key column. */
+  columns?: string[];
+}
+
+async function columnsExist(db: Queryable, schema: string, table: string, columns: string[]): Promise<boolean> {
+  const r = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_catalog.pg_attribute a
+       JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+       JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace
+      WHERE s.nspname = $1 AND c.relname = $2 AND a.attname = ANY($3::text[]) AND a.attnum > 0 AND NOT a.attisdropped`,
+    [schema, table, columns],
+  );
+  return r.rows[0].n === new Set(columns).size;
+}
+
+/** Counts the rows violating one precondition (0 when it holds, or when its columns do not exist yet). */
+export async function checkPrecondition(db: Queryable, p: Precondition): Promise<Refusal | null> {
+  const t = qualified(p.schema, p.table);
+  let sql: string;
+  let refusal: Omit<Refusal, 'count'>;
+  switch (p.kind) {
+    case 'not-null':
+      if (!(await columnsExist(db, p.schema, p.table, [p.column]))) return null;
+      sql = `SELECT count(*)::int8 AS n FROM ${t} WHERE ${ident(p.column)} IS NULL`;
+      refusal = { table: p.table, problem: 'null-tenant', fix: `crm-tenancy backfill --table ${p.table}`, columns: [p.column] };
+      break;
+    case 'tenant-exists':
+      if (!(await columnsExist(db, p.schema, p.table, [p.column]))) return null;
+      sql = `SELECT count(*)::int8 AS n FROM ${t} x WHERE x.${ident(p.column)} IS NOT NULL
+               AND NOT EXISTS (SELECT FROM ${qualified(p.schema, p.tenantTable)} k WHERE k.${ident(p.tenantKey)} = x.${ident(p.column)})`;
+      refusal = {
+        table: p.table,
+        problem: 'unknown-tenant',
+        fix: `point ${p.table}.${p.column} at an existing ${p.tenantTable} row, or delete those rows (by hand)`,
+        columns: [p.column],
+      };
+      break;
+    case 'unique': {
+      if (!(await columnsExist(db, p.schema, p.table, p.columns))) return null;
+      const cols = p.columns.map(ident);
+      sql = `SELECT coalesce(sum(n - 1), 0)::int8 AS n FROM (
+               SELECT count(*) AS n FROM ${t} WHERE ${cols.map((c) => `${c} IS NOT NULL`).join(' AND ')}
+                GROUP BY ${cols.join(', ')} HAVING count(*) > 1) d`;
+      refusal = { table: p.table, problem: 'duplicate', fix: `crm-tenancy dedupe --table ${p.table}`, columns: p.columns };
+      break;
+    }
+    case 'same-tenant': {
+      if (!(await columnsExist(db, p.schema, p.table, [p.column, p.tenantColumn]))) return null;
+      if (!(await columnsExist(db, p.schema, p.parent, [p.parentKey, p.tenantColumn]))) return null;
+      const c = ident(p.tenantColumn);
+      sql = `SELECT count(*)::int8 AS n FROM ${t} ch JOIN ${qualified(p.schema, p.parent)} pa ON pa.${ident(p.parentKey)} = ch.${ident(p.column)}
+              WHERE pa.${c} <> ch.${c}`;
+      refusal = {
+        table: p.table,
+        problem: 'cross-tenant',
+        fix: 'crm-tenancy backfill --detach-cross-tenant',
+        columns: [p.column],
+      };
+      break;
+    }
+  }
+  const r = await db.query<{ n: string }>(sql);
+  const count = Number(r.rows[0].n);
+  return count > 0 ? { ...refusal, count } : null;
+}
+
+/** Checks every precondition (deduplicated); returns the refusals, in order. */
+export async function checkPreconditions(db: Queryable, preconditions: Precondition[]): Promise<Refusal[]> {
+  const seen = new Set<string>();
+  const out: Refusal[] = [];
+  for (const p of preconditions) {
+    const key = JSON.stringify(p);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const refusal = await checkPrecondition(db, p);
+    if (refusal) out.push(refusal);
+  }
+  return out;
+}
