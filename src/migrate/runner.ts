@@ -269,7 +269,7 @@ async function migrateLocked(
         if (refusals.length > 0) {
           result.refused = refusals;
           result.exitCode = 1;
-          for (const r of refusals) logger.warn(`${r.table}: ${r.count} ${describeProblem(r)} — fix: ${r.fix}`);
+          for (const r of refusals) logger.debug(`refused: ${r.table}: ${r.count} ${describeProblem(r)} — fix: ${r.fix}`);
           break;
         }
       }
@@ -331,7 +331,7 @@ async function guardDroppedColumns(
       columns: [h.column],
     }));
     result.exitCode = 1;
-    for (const r of result.refused) logger.warn(`${r.table}: ${r.count} ${describeProblem(r)} — ${r.fix}`);
+    for (const r of result.refused) logger.debug(`refused: ${r.table}: ${r.count} ${describeProblem(r)} — ${r.fix}`);
     return true;
   }
   const state = ident(options.manifest.stateSchema);

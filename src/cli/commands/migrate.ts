@@ -1,4 +1,166 @@
-// The `migrate` command: not built yet (see its issue); registers nothing until it is.
+// The `migrate` command: up (default), down, status — online, under lock_timeout, behind an advisory lock.
 import type { Command } from 'commander';
+import Table from 'cli-table3';
+import cliProgress from 'cli-progress';
+import { TenancyError } from '../../errors.js';
+import type { ProgressListener } from '../../logger.js';
+import { describeProblem, runMigrate, type MigrateResult } from '../../migrate/runner.js';
+import { migrationStatus, type MigrationStatus, type StepState } from '../../migrate/status.js';
+import { action, type CommandContext } from '../context.js';
 
-export function register(_program: Command): void {}
+interface MigrateCliOptions {
+  migrationsDir: string;
+  dryRun: boolean;
+  lockTimeout: string;
+  statementTimeout?: string;
+  retries: string;
+  count?: string;
+  force: boolean;
+  json: boolean;
+}
+
+function whole(value: string | undefined, name: string, min = 0): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new TenancyError('usage', `${name} must be a whole number ≥ ${min}, not ${value}`);
+  return n;
+}
+
+export function register(program: Command): void {
+  program
+    .command('migrate')
+    .description('run the generated migrations online (up), revert them (down) or show the rollout (status)')
+    .argument('[action]', 'up, down or status', 'up')
+    .option('--migrations-dir <dir>', 'the migration files', 'migrations')
+    .option('--dry-run', 'print the exact SQL that would run; change nothing', false)
+    .option('--lock-timeout <ms>', 'lock_timeout of every statement', '1000')
+    .option('--statement-timeout <ms>', 'statement_timeout of every statement (default: the file\'s, 30 min)')
+    .option('--retries <n>', 'retries of a statement that hit lock_timeout (exponential backoff with jitter)', '10')
+    .option('--count <n>', 'down: how many migrations to revert (default 1); up: how many to apply')
+    .option('--force', 'down: drop tenant columns that hold values (archived first)', false)
+    .option('--json', 'print the result as JSON on stdout', false)
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 done; 1 refused (NULL tenants, duplicates, cross-tenant references, tenant values on
+down) or a lock never obtained; 2 could not run (another migrate holds the lock, connection…).
+
+Examples:
+  $ crm-tenancy migrate --dry-run
+  $ crm-tenancy migrate --lock-timeout 500 --retries 20
+  $ crm-tenancy migrate status --json
+  $ crm-tenancy migrate down --count 4 --force`,
+    )
+    .action(
+      action(
+        async (ctx, verb: string, opts: MigrateCliOptions) => {
+          if (!['up', 'down', 'status'].includes(verb)) {
+            throw new TenancyError('usage', `unknown migrate action ${verb}`, { hint: 'use up, down or status' });
+          }
+          const manifest = await ctx.loadManifest();
+          if (verb === 'status') {
+            const status = await migrationStatus({ databaseUrl: ctx.options.databaseUrl, manifest, migrationsDir: opts.migrationsDir });
+            if (opts.json) ctx.output.data(JSON.stringify(status, null, 2));
+            else renderStatus(ctx, status);
+            return 0;
+          }
+          const bars = progressBars(ctx, opts.json);
+          let result: MigrateResult;
+          try {
+            result = await runMigrate({
+              databaseUrl: ctx.options.databaseUrl,
+              manifest,
+              migrationsDir: opts.migrationsDir,
+              direction: verb as 'up' | 'down',
+              dryRun: opts.dryRun,
+              lockTimeoutMs: whole(opts.lockTimeout, '--lock-timeout', 1),
+              statementTimeoutMs: whole(opts.statementTimeout, '--statement-timeout', 0),
+              retries: whole(opts.retries, '--retries', 0),
+              count: whole(opts.count, '--count', 1),
+              force: opts.force,
+              logger: ctx.output.logger,
+              onProgress: bars?.listener,
+            });
+          } finally {
+            bars?.stop();
+          }
+          if (opts.json) {
+            ctx.output.data(JSON.stringify(result, null, 2));
+            return result.exitCode;
+          }
+          if (result.sql !== undefined) ctx.output.data(result.sql);
+          renderResult(ctx, result);
+          return result.exitCode;
+        },
+        { quiet: ([, opts]) => Boolean(opts.json) },
+      ),
+    );
+}
+
+function renderResult(ctx: CommandContext, r: MigrateResult): void {
+  const { color } = ctx.output;
+  if (r.dryRun) {
+    ctx.output.info(r.applied.length === 0 ? 'dry run: nothing to run' : `dry run: ${r.applied.length} migration(s) would run; nothing was changed`);
+    return;
+  }
+  for (const a of r.applied) {
+    ctx.output.info(`${r.direction === 'up' ? 'applied' : 'reverted'} ${a.name} in ${(a.ms / 1000).toFixed(1)} s${a.retries ? ` (${a.retries} lock_timeout retr${a.retries === 1 ? 'y' : 'ies'})` : ''}`);
+  }
+  if (r.refused.length > 0) {
+    const table = new Table({ head: ['table', 'problem', 'rows', 'fix'], style: { head: [], border: [], compact: true } });
+    for (const x of r.refused) table.push([x.table, describeProblem(x).replace(/^row\(s\) /, ''), String(x.count), x.fix]);
+    ctx.output.warn(
+      r.direction === 'up'
+        ? `refused: the ${r.pending.length ? 'validate/composite phase' : 'next phase'} would fail on these rows; fix them, then run migrate again`
+        : 'refused: down would drop tenant values',
+    );
+    process.stderr.write(`${table.toString()}\n`);
+    return;
+  }
+  if (r.direction === 'up') {
+    ctx.output.info(r.applied.length === 0 ? 'nothing to migrate: every migration has run' : color.green('migrations complete'));
+  }
+}
+
+const mark = (v: StepState): string => (v === null ? '–' : v ? '✓' : '✗');
+
+function renderStatus(ctx: CommandContext, s: MigrationStatus): void {
+  const table = new Table({
+    head: ['table', 'column', 'FK', 'FK valid', 'index', 'NOT NULL', 'unique', 'composite', 'RLS', 'policies'],
+    style: { head: [], border: [], compact: true },
+  });
+  for (const t of s.tables) {
+    table.push([
+      t.exists ? t.table : `${t.table} (missing)`,
+      ...[t.column, t.fk, t.fkValidated, t.index, t.notNull, t.uniqueKeys, t.compositeKeys, t.rls, t.policies].map(mark),
+    ]);
+  }
+  ctx.output.data(table.toString());
+  const files = new Table({ head: ['migration', 'phase', 'state'], style: { head: [], border: [], compact: true } });
+  for (const m of s.migrations) files.push([m.name, m.phase ?? '', m.applied ? 'applied' : 'pending']);
+  if (s.migrations.length > 0) ctx.output.data(files.toString());
+  else ctx.output.data('no migration files (run `crm-tenancy generate`)');
+}
+
+function progressBars(ctx: CommandContext, json: boolean): { listener: ProgressListener; stop(): void } | undefined {
+  if (!ctx.output.interactive || json) return undefined;
+  let bar: cliProgress.SingleBar | undefined;
+  let task = '';
+  return {
+    listener: (e) => {
+      if (e.task !== task) {
+        bar?.stop();
+        task = e.task;
+        bar = new cliProgress.SingleBar(
+          { format: `${task.slice(0, 40).padEnd(40)} [{bar}] {value}/{total} {phase}`, stream: process.stderr, clearOnComplete: true },
+          cliProgress.Presets.shades_classic,
+        );
+        bar.start(e.total ?? e.done, e.done, { phase: e.detail?.phase ?? '' });
+      } else {
+        if (e.total !== undefined) bar?.setTotal(e.total);
+        bar?.update(e.done, { phase: e.detail?.phase ?? '' });
+      }
+    },
+    stop: () => bar?.stop(),
+  };
+}

@@ -1,0 +1,137 @@
+// generate on the sample CRM: phases, detection of what exists, pending files, squawk, the SQL splitter.
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadManifest } from '../../src/config/manifest.js';
+import { generateMigrations } from '../../src/migrate/generate.js';
+import { groupUnits, parseMigrationText, splitStatements } from '../../src/migrate/migration-file.js';
+import { fitIdentifier } from '../../src/migrate/plan.js';
+import { repoRoot } from '../support/cli.js';
+import { useTestDatabase } from '../support/database.js';
+
+const run = promisify(execFile);
+const dirs: string[] = [];
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'crmt-gen-'));
+  dirs.push(dir);
+  return dir;
+}
+afterAll(async () => {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+/** Runs squawk on files; returns its exit code and output. */
+export async function squawk(files: string[]): Promise<{ code: number; out: string }> {
+  try {
+    const r = await run(path.join(repoRoot, 'node_modules/.bin/squawk'), ['--reporter', 'gcc', ...files], { env: { ...process.env, NO_COLOR: '1' } });
+    return { code: 0, out: r.stdout + r.stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, out: e.stdout + e.stderr };
+  }
+}
+
+describe('generate on the sample CRM', () => {
+  const db = useTestDatabase({ sample: true });
+
+  it('writes the four phases, only for what is missing, and squawk finds nothing', async () => {
+    const manifest = await loadManifest(path.join(repoRoot, 'tenancy.yaml'));
+    const dir = await tempDir();
+    const r = await generateMigrations({ client: db().client, manifest, migrationsDir: dir, policiesDir: await tempDir() });
+    expect(r.files.map((f) => path.basename(f.file))).toEqual([
+      '0001_tenancy-expand.sql',
+      '0002_tenancy-index.sql',
+      '0003_tenancy-validate.sql',
+      '0004_tenancy-composite.sql',
+    ]);
+    const steps = (phase: string) => r.files.find((f) => f.phase === phase)!.steps;
+    // The three tables without company_id get the column; the others only the stamping default.
+    expect(steps('expand').filter((s) => s.startsWith('column:')).sort()).toEqual([
+      'column:email_campaigns',
+      'column:performance_alerts',
+      'column:user_conversations',
+    ]);
+    // FKs to companies exist on some tables: generated only where missing.
+    expect(steps('expand').filter((s) => s.startsWith('fk:')).sort()).toEqual(
+      ['fk:document_signatures', 'fk:email_campaigns', 'fk:folders', 'fk:performance_alerts', 'fk:pipeline_stages', 'fk:twilio_settings', 'fk:user_conversations'],
+    );
+    // Indexes exist on some tables (pipeline_stages, folders…): generated only where missing.
+    expect(steps('index').sort()).toEqual(
+      ['document_signatures', 'email_campaigns', 'payment_history', 'performance_alerts', 'phone_numbers', 'pipelines', 'sms_templates', 'twilio_settings', 'user_conversations'].map((t) => `index:${t}`),
+    );
+    // contacts and files are NOT NULL already.
+    expect(steps('validate')).not.toContain('not-null:contacts');
+    expect(steps('validate')).not.toContain('not-null:files');
+    expect(steps('validate')).toContain('not-null:deals');
+    expect(steps('validate')).toContain('unique:twilio_settings:["company_id"]');
+    expect(steps('validate')).toContain('unique:users:["company_id","email"]');
+    expect(steps('composite')).toContain('parent-key:contacts');
+    expect(steps('composite')).toContain('composite-fk:deals:contact_id');
+    expect(steps('composite')).toContain('composite-fk:folders:parent_id');
+
+    const text = await readFile(r.files[3].file, 'utf8');
+    expect(text).toMatch(/ON DELETE CASCADE/);
+    expect(text).toContain('-- Up Migration');
+    expect(text).toContain('-- Down Migration');
+    expect(text).toMatch(/-- Lock: /);
+    const parsed = parseMigrationText(text, 'x');
+    expect(parsed.meta?.phase).toBe('composite');
+    expect(parsed.down.length).toBeGreaterThan(0);
+
+    const lint = await squawk(r.files.map((f) => f.file));
+    expect(lint.out).not.toMatch(/warning|error/i);
+    expect(lint.code).toBe(0);
+
+    // Twice without migrating: the pending files already provide every step.
+    const again = await generateMigrations({ client: db().client, manifest, migrationsDir: dir, policiesDir: await tempDir() });
+    expect(again.files).toEqual([]);
+    expect(again.pending).toHaveLength(4);
+    expect(await readdir(dir)).toHaveLength(4);
+  });
+
+  it('squawk flags a naive migration (the lint check can fail)', async () => {
+    const dir = await tempDir();
+    const file = path.join(dir, '0001_naive.sql');
+    await import('node:fs/promises').then((fs) => fs.writeFile(file, 'CREATE INDEX deals_company_id_idx ON deals (company_id);\nALTER TABLE deals ALTER COLUMN company_id SET NOT NULL;\n'));
+    const lint = await squawk([file]);
+    expect(lint.code).not.toBe(0);
+    expect(lint.out).toMatch(/require-concurrent-index-creation/);
+  });
+});
+
+describe('the SQL splitter', () => {
+  it('splits at top-level semicolons only', () => {
+    const sql = `-- a comment; not a statement
+SET lock_timeout = '1s';
+ALTER TABLE "we;ird ""t""" ADD COLUMN "a;b" text DEFAULT 'x;y''z';
+/* block; comment */ DO $crm$ BEGIN RAISE NOTICE 'a;b'; END $crm$;
+BEGIN;
+SELECT $$;$$, E'\\';';
+COMMIT;
+SELECT 1`;
+    const statements = splitStatements(sql);
+    expect(statements).toEqual([
+      `SET lock_timeout = '1s';`,
+      `ALTER TABLE "we;ird ""t""" ADD COLUMN "a;b" text DEFAULT 'x;y''z';`,
+      `DO $crm$ BEGIN RAISE NOTICE 'a;b'; END $crm$;`,
+      'BEGIN;',
+      `SELECT $$;$$, E'\\';';`,
+      'COMMIT;',
+      'SELECT 1',
+    ]);
+    const units = groupUnits(statements);
+    expect(units.map((u) => u.transaction)).toEqual([false, false, false, true, false]);
+    expect(() => groupUnits(['BEGIN;', 'SELECT 1;'])).toThrow(/COMMIT/);
+  });
+
+  it('fits long names into 63 bytes without clashing', () => {
+    const long = `${'ü'.repeat(40)}_company_id_idx`;
+    const fitted = fitIdentifier(long);
+    expect(Buffer.byteLength(fitted)).toBeLessThanOrEqual(63);
+    expect(fitted).not.toBe(fitIdentifier(`${'ü'.repeat(40)}_company_id_key`));
+    expect(fitIdentifier('deals_company_id_idx')).toBe('deals_company_id_idx');
+  });
+});
