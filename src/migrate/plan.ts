@@ -281,10 +281,15 @@ export function planTenancy(live: LiveContext, alreadyPending: ReadonlySet<strin
     else if (!state.default) push({ kind: 'set-default', table: entry.name });
     const fkName = state.tenantFk?.name ?? conNames(table, entry.name).allocate([entry.name, c], 'fkey');
     if (!state.tenantFk) push({ kind: 'add-tenant-fk', table: entry.name, name: fkName });
-    for (const leftover of state.invalidIndexes) push({ kind: 'drop-invalid-index', table: entry.name, index: leftover.name });
+    // An INVALID leftover under the name we would use is dropped by the build's own guard (and the name
+    // reused); other INVALID indexes on the tenant column are dropped explicitly.
+    const indexName = fitIdentifier(`${entry.name}_${c}_idx`);
+    const reuse = !state.index && state.invalidIndexes.some((i) => i.name === indexName);
+    for (const leftover of state.invalidIndexes) {
+      if (!(reuse && leftover.name === indexName)) push({ kind: 'drop-invalid-index', table: entry.name, index: leftover.name });
+    }
     if (!state.index) {
-      const preferred = state.invalidIndexes.length === 0 ? undefined : undefined;
-      push({ kind: 'create-index', table: entry.name, name: relNames.allocate([entry.name, c], 'idx', preferred) });
+      push({ kind: 'create-index', table: entry.name, name: reuse ? indexName : relNames.allocate([entry.name, c], 'idx') });
     }
     if (!state.tenantFk?.validated) push({ kind: 'validate-tenant-fk', table: entry.name, name: fkName });
     if (!state.notNull) {
