@@ -32,8 +32,11 @@ export async function addMissingTenantColumns(client: pg.ClientBase, schema: str
   }
 }
 
-/** md5 of every row of every table of a schema, ordered, keyed by table name. */
-export async function tableChecksums(client: pg.ClientBase, schema: string): Promise<Record<string, string>> {
+/**
+ * md5 of every row of every table of a schema, ordered, keyed by table name. `row` is the SQL
+ * of what is summed per row (alias t), by default the whole row.
+ */
+export async function tableChecksums(client: pg.ClientBase, schema: string, row = 't::text'): Promise<Record<string, string>> {
   const { rows: tables } = await client.query<{ name: string }>(
     `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') ORDER BY 1`,
@@ -42,7 +45,7 @@ export async function tableChecksums(client: pg.ClientBase, schema: string): Pro
   const out: Record<string, string> = {};
   for (const { name } of tables) {
     const { rows } = await client.query<{ sum: string }>(
-      `SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) AS sum FROM ${qualified(schema, name)} t`,
+      `SELECT md5(coalesce(string_agg(${row}, E'\\n' ORDER BY ${row}), '')) AS sum FROM ${qualified(schema, name)} t`,
     );
     out[name] = rows[0].sum;
   }

@@ -1,0 +1,112 @@
+// Reliability: kill -9 the backfill CLI at 20 random points; every rerun resumes, and the end result equals an uninterrupted run.
+import { spawn } from 'node:child_process';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runBackfill } from '../../src/backfill/backfill-runner.js';
+import { loadSampleCrm } from '../../src/sample/sample-crm.js';
+import { binPath, repoRoot, runCli } from '../support/cli.js';
+import { useTestDatabase } from '../support/database.js';
+import { addMissingTenantColumns, sampleManifest, sampleManifestText, tableChecksums, tablesWithColumn, writeConfig } from './helpers.js';
+
+const SCALE = 30; // ~20k rows; about half of the scoped rows lose their tenant below
+const KILLS = 20;
+
+/** Same statements on every copy: many NULL tenants, several hops deep (deals → activities, documents → signatures). */
+async function punchHoles(client: import('pg').Client, schema: string): Promise<void> {
+  const s = (t: string) => `"${schema}".${t}`;
+  await client.query(`
+    UPDATE ${s('deals')} SET company_id = NULL WHERE id % 2 = 0;
+    UPDATE ${s('activities')} SET company_id = NULL;
+    UPDATE ${s('emails')} SET company_id = NULL;
+    UPDATE ${s('notifications')} SET company_id = NULL;
+    UPDATE ${s('quotes')} SET company_id = NULL;
+    UPDATE ${s('payment_history')} SET company_id = NULL;
+    UPDATE ${s('workflow_executions')} SET company_id = NULL;
+    UPDATE ${s('documents')} SET company_id = NULL;
+    UPDATE ${s('document_signatures')} SET company_id = NULL;`);
+}
+
+function killAfter(args: string[], ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [binPath, ...args], { cwd: repoRoot, stdio: 'ignore', env: { ...process.env, NO_COLOR: '1' } });
+    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    child.on('error', reject);
+    child.on('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+describe('backfill survives kill -9 at random points', () => {
+  const db = useTestDatabase();
+  let tables: string[];
+  let before: Record<string, string>;
+  // The copies are loaded separately (their timestamps differ), so they are compared on what backfill
+  // may change: the tenant of each row; everything else must stay exactly as it was.
+  const TENANT_ONLY = `(t.id, to_jsonb(t) -> 'company_id')::text`;
+  const EXCEPT_TENANT = `(to_jsonb(t) - 'company_id')::text`;
+
+  beforeAll(async () => {
+    const c = db().client;
+    for (const schema of ['orig', 'ref', 'kill']) {
+      await loadSampleCrm(c, { scale: SCALE, schema });
+      await addMissingTenantColumns(c, schema);
+      await punchHoles(c, schema);
+    }
+    tables = await tablesWithColumn(c, 'kill', 'company_id');
+    before = await tableChecksums(c, 'kill', EXCEPT_TENANT);
+  }, 120_000);
+
+  /** No row got a wrong tenant, every changed row is recorded exactly once. */
+  async function checkInvariants(): Promise<{ changes: number; running: boolean }> {
+    const c = db().client;
+    const hasState = (await c.query(`SELECT to_regclass('st_kill.backfill_changes') AS t`)).rows[0].t !== null;
+    for (const table of tables) {
+      const { rows } = await c.query(
+        `SELECT (SELECT count(*)::int FROM kill.${table} k JOIN ref.${table} r USING (id)
+                  WHERE k.company_id IS NOT NULL AND k.company_id IS DISTINCT FROM r.company_id) AS wrong,
+                (SELECT count(*)::int FROM kill.${table} k JOIN orig.${table} o USING (id)
+                  WHERE k.company_id IS DISTINCT FROM o.company_id
+                    ${hasState ? `AND NOT EXISTS (SELECT 1 FROM st_kill.backfill_changes ch WHERE ch.table_name = $1 AND (ch.key ->> 'id')::int = k.id)` : ''}) AS unrecorded
+                ${hasState ? `, (SELECT count(*)::int - count(DISTINCT key)::int FROM st_kill.backfill_changes WHERE table_name = $1) AS twice` : ''}`,
+        hasState ? [table] : [],
+      );
+      expect({ table, ...rows[0] }).toEqual({ table, wrong: 0, unrecorded: 0, ...(hasState ? { twice: 0 } : {}) });
+    }
+    if (!hasState) return { changes: 0, running: false };
+    const { rows } = await c.query(
+      `SELECT (SELECT count(*)::int FROM st_kill.backfill_changes) AS changes,
+              EXISTS (SELECT 1 FROM st_kill.runs WHERE status = 'running') AS running`,
+    );
+    return rows[0];
+  }
+
+  it('20 kills, 20 resumptions: same data as an uninterrupted run, nothing processed wrongly, nothing lost', async () => {
+    const reference = await runBackfill({ databaseUrl: db().url, manifest: await sampleManifest('ref', 'st_ref'), batchSize: 40, targetBatchMs: 0 });
+    const refChanges = Number((await db().client.query(`SELECT count(*) AS n FROM st_ref.backfill_changes`)).rows[0].n);
+    expect(refChanges).toBeGreaterThan(5000);
+
+    const config = await writeConfig(await sampleManifestText('kill', 'st_kill'));
+    const args = ['backfill', '--config', config, '--database-url', db().url, '--batch-size', '40', '--target-batch-ms', '0', '--sleep-ms', '8'];
+    let midRun = 0;
+    let last = -1;
+    for (let i = 0; i < KILLS; i++) {
+      await killAfter(args, 350 + Math.floor(Math.random() * 450));
+      const state = await checkInvariants();
+      if (state.running && state.changes > 0 && state.changes < refChanges) midRun++;
+      expect(state.changes).toBeGreaterThanOrEqual(Math.max(last, 0));
+      last = state.changes;
+    }
+    const final = await runCli(args);
+    expect(final.code).toBe(reference.complete ? 0 : 1);
+    await checkInvariants();
+
+    expect(await tableChecksums(db().client, 'kill', TENANT_ONLY)).toEqual(await tableChecksums(db().client, 'ref', TENANT_ONLY));
+    expect(await tableChecksums(db().client, 'kill', EXCEPT_TENANT)).toEqual(before);
+    const { rows } = await db().client.query(`SELECT count(*)::int AS n FROM st_kill.backfill_changes`);
+    expect(rows[0].n).toBe(refChanges);
+    // Most kills must land in the middle of the work, or the test would prove little.
+    expect(midRun).toBeGreaterThanOrEqual(10);
+    console.log(`${KILLS} kills, ${midRun} in the middle of the work; ${refChanges} rows filled`);
+  }, 120_000);
+});
