@@ -426,6 +426,8 @@ async function runOne(
   const runnerOptions = {
     dbClient: wrapper as unknown as pg.ClientBase,
     dir: options.migrationsDir,
+    // Only *.sql files are migrations (a README or notes in the directory are fine); dotfiles never.
+    ignorePattern: '\\..*|.*(?<!\\.sql)',
     migrationsTable: MIGRATIONS_TABLE,
     migrationsSchema: options.manifest.stateSchema,
     direction: options.direction,
