@@ -1,9 +1,7 @@
 // generate on the sample CRM: phases, detection of what exists, pending files, squawk, the SQL splitter.
-import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadManifest } from '../../src/config/manifest.js';
 import { generateMigrations } from '../../src/migrate/generate.js';
@@ -11,8 +9,8 @@ import { groupUnits, parseMigrationText, splitStatements } from '../../src/migra
 import { fitIdentifier } from '../../src/migrate/plan.js';
 import { repoRoot } from '../support/cli.js';
 import { useTestDatabase } from '../support/database.js';
+import { squawk } from './support.js';
 
-const run = promisify(execFile);
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'crmt-gen-'));
@@ -22,17 +20,6 @@ async function tempDir(): Promise<string> {
 afterAll(async () => {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
-
-/** Runs squawk on files; returns its exit code and output. */
-export async function squawk(files: string[]): Promise<{ code: number; out: string }> {
-  try {
-    const r = await run(path.join(repoRoot, 'node_modules/.bin/squawk'), ['--reporter', 'gcc', ...files], { env: { ...process.env, NO_COLOR: '1' } });
-    return { code: 0, out: r.stdout + r.stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, out: e.stdout + e.stderr };
-  }
-}
 
 describe('generate on the sample CRM', () => {
   const db = useTestDatabase({ sample: true });
