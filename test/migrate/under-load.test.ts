@@ -23,10 +23,15 @@ describe('migrate under write load', () => {
 
     const writers = await startWriters({ url: db().url, schema: 'load', rows: ROWS, connections: 4, timeoutMs: 10_000 });
     await new Promise((resolve) => setTimeout(resolve, 200));
-    const result = await runMigrate({ databaseUrl: db().url, manifest, migrationsDir: dir, direction: 'up', lockTimeoutMs: 500 }).finally(
-      () => new Promise((resolve) => setTimeout(resolve, 200)),
+    const run = runMigrate({ databaseUrl: db().url, manifest, migrationsDir: dir, direction: 'up', lockTimeoutMs: 500 });
+    const settled = await run.then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
     );
+    await new Promise((resolve) => setTimeout(resolve, 200));
     const stats = await writers.stop();
+    if ('error' in settled) throw settled.error;
+    const result = settled.value;
     expect(result.exitCode).toBe(0);
     expect(result.applied).toHaveLength(4);
     expect(stats.errors).toEqual([]);
