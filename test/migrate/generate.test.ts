@@ -79,6 +79,17 @@ describe('generate on the sample CRM', () => {
     expect(await readdir(dir)).toHaveLength(4);
   });
 
+  it('matches the migrations shipped in migrations/ (regenerate them when the renderer changes)', async () => {
+    const manifest = await loadManifest(path.join(repoRoot, 'tenancy.yaml'));
+    const r = await generateMigrations({ client: db().client, manifest, migrationsDir: await tempDir(), policiesDir: await tempDir() });
+    const strip = (t: string) => t.replace(/ on \d{4}-\d\d-\d\dT[\d:.]+Z/, '');
+    for (const f of r.files) {
+      const shipped = await readFile(path.join(repoRoot, 'migrations', path.basename(f.file)), 'utf8');
+      expect(strip(await readFile(f.file, 'utf8'))).toBe(strip(shipped));
+    }
+    expect((await readdir(path.join(repoRoot, 'migrations'))).filter((n) => n.endsWith('.sql'))).toHaveLength(r.files.length);
+  });
+
   it('squawk flags a naive migration (the lint check can fail)', async () => {
     const dir = await tempDir();
     const file = path.join(dir, '0001_naive.sql');
