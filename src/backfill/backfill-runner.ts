@@ -212,7 +212,7 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRes
           filled: async (t) => {
             const row = await readProgress(ctx, t, 'fill');
             const assigned = await client.query<{ n: string }>(
-              `SELECT count(*) AS n FROM ${qualified(ctx.stateSchema, 'backfill_changes')}
+              `SELECT coalesce(sum(rows), 0) AS n FROM ${qualified(ctx.stateSchema, 'backfill_changes')}
                 WHERE run_id = $1 AND table_schema = $2 AND table_name = $3 AND column_name = $4 AND kind = 'assign-orphan'`,
               [runId, t.schema, t.table, t.tenantColumn],
             );
@@ -353,15 +353,15 @@ async function fillGroup(ctx: Ctx, tables: BackfillTablePlan[], cyclic: boolean)
           ctx.client,
           async (tx) => {
             if (ctx.options.assignOrphansTo !== undefined) {
-              const res = await tx.query<{ key: RowKey }>(assignOrphansSql(t, ctx.stateSchema), [
+              const res = await tx.query<{ keys: RowKey[] }>(assignOrphansSql(t, ctx.stateSchema), [
                 ctx.runId,
                 t.schema,
                 t.table,
                 t.tenantColumn,
                 ctx.options.assignOrphansTo,
               ]);
-              for (const r of res.rows) {
-                ctx.logger.info(`${t.table} ${JSON.stringify(r.key)}: orphan assigned to tenant ${ctx.options.assignOrphansTo}`);
+              for (const key of res.rows[0]?.keys ?? []) {
+                ctx.logger.info(`${t.table} ${JSON.stringify(key)}: orphan assigned to tenant ${ctx.options.assignOrphansTo}`);
               }
             }
             await setProgress(tx, ctx, t, 'fill', `status = 'done'`, []);
@@ -421,7 +421,7 @@ async function walkTable(
               ...(lastKey ?? []),
               ...(upperKey ?? []),
             ]);
-            const n = res.rowCount ?? 0;
+            const n: number = res.rows[0]?.rows ?? 0;
             const batchRows = upperKey ? size : Math.max(0, total - rowsDone);
             await setProgress(
               tx,

@@ -76,6 +76,16 @@ function srcKeyTuple(key: KeyColumn[]): string {
   return `(${key.map((_, i) => `src.k${i}`).join(', ')})`;
 }
 
+/**
+ * Records the rows a data-modifying CTE `upd` (columns key, new_value / old_value) changed as one
+ * bookkeeping row: aligned jsonb arrays. Returns `rows` (nothing when no row changed).
+ */
+function recordChanges(stateSchema: string, kind: string, oldValues: string, newValues: string): string {
+  return `INSERT INTO ${qualified(stateSchema, 'backfill_changes')} (run_id, table_schema, table_name, column_name, kind, rows, keys, old_values, new_values)
+SELECT $1, $2, $3, $4, '${kind}', count(*), jsonb_agg(key), ${oldValues}, ${newValues} FROM upd HAVING count(*) > 0
+RETURNING rows`;
+}
+
 /** Key range of one batch: `(t.k) > lower AND (t.k) <= upper`, parameters numbered from `first`. */
 export function rangeCondition(key: KeyColumn[], lower: boolean, upper: boolean, first: number): string {
   const parts: string[] = [];
@@ -117,8 +127,7 @@ export function fillBatchSql(plan: BackfillTablePlan, stateSchema: string, lower
    WHERE ${keyTuple('t', plan.key)} = ${srcKeyTuple(plan.key)} AND t.${c} IS NULL AND src.v IS NOT NULL AND NOT src.conflict
   RETURNING ${keyJson('t', plan.key)} AS key, to_jsonb(t.${c}) AS new_value
 )
-INSERT INTO ${qualified(stateSchema, 'backfill_changes')} (run_id, table_schema, table_name, column_name, kind, key, old_value, new_value)
-SELECT $1, $2, $3, $4, 'fill', key, NULL, new_value FROM upd`;
+${recordChanges(stateSchema, 'fill', 'NULL', 'jsonb_agg(new_value)')}`;
 }
 
 /**
@@ -139,9 +148,7 @@ export function assignOrphansSql(plan: BackfillTablePlan, stateSchema: string): 
    WHERE ${keyTuple('t', plan.key)} = ${srcKeyTuple(plan.key)} AND t.${c} IS NULL AND src.v IS NULL
   RETURNING ${keyJson('t', plan.key)} AS key, to_jsonb(t.${c}) AS new_value
 )
-INSERT INTO ${qualified(stateSchema, 'backfill_changes')} (run_id, table_schema, table_name, column_name, kind, key, old_value, new_value)
-SELECT $1, $2, $3, $4, 'assign-orphan', key, NULL, new_value FROM upd
-RETURNING key`;
+${recordChanges(stateSchema, 'assign-orphan', 'NULL', 'jsonb_agg(new_value)')}, keys`;
 }
 
 /** Dry run: the temporary table holding simulated tenants of one table. */
@@ -240,6 +247,5 @@ export function detachBatchSql(plan: BackfillTablePlan, fk: ScopedForeignKey, st
    WHERE ${keyTuple('t', plan.key)} = ${srcKeyTuple(plan.key)} AND t.${f} = src.old
   RETURNING ${keyJson('t', plan.key)} AS key, to_jsonb(src.old) AS old_value
 )
-INSERT INTO ${qualified(stateSchema, 'backfill_changes')} (run_id, table_schema, table_name, column_name, kind, key, old_value, new_value)
-SELECT $1, $2, $3, $4, 'detach', key, old_value, NULL FROM upd`;
+${recordChanges(stateSchema, 'detach', 'jsonb_agg(old_value)', 'NULL')}`;
 }

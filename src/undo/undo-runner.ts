@@ -174,10 +174,10 @@ function tableOf(catalog: Catalog, schema: string, name: string): CatalogTable {
 }
 
 async function undoBackfill(tx: pg.ClientBase, stateSchema: string, runId: string, result: UndoResult): Promise<void> {
-  const changes = qualified(stateSchema, 'backfill_changes');
+  const changes = qualified(stateSchema, 'backfill_changed_rows');
   const { rows: groups } = await tx.query(
-    `SELECT table_schema, table_name, column_name, kind = 'detach' AS detach, count(*)::int8 AS n, max(id) AS last
-       FROM ${changes} WHERE run_id = $1
+    `SELECT table_schema, table_name, column_name, kind = 'detach' AS detach, sum(rows)::int8 AS n, max(id) AS last
+       FROM ${qualified(stateSchema, 'backfill_changes')} WHERE run_id = $1
       GROUP BY 1, 2, 3, 4 ORDER BY max(id) DESC`,
     [runId],
   );

@@ -60,22 +60,22 @@ describe('backfill survives kill -9 at random points', () => {
   /** No row got a wrong tenant, every changed row is recorded exactly once. */
   async function checkInvariants(): Promise<{ changes: number; running: boolean }> {
     const c = db().client;
-    const hasState = (await c.query(`SELECT to_regclass('st_kill.backfill_changes') AS t`)).rows[0].t !== null;
+    const hasState = (await c.query(`SELECT to_regclass('st_kill.backfill_changed_rows') AS t`)).rows[0].t !== null;
     for (const table of tables) {
       const { rows } = await c.query(
         `SELECT (SELECT count(*)::int FROM kill.${table} k JOIN ref.${table} r USING (id)
                   WHERE k.company_id IS NOT NULL AND k.company_id IS DISTINCT FROM r.company_id) AS wrong,
                 (SELECT count(*)::int FROM kill.${table} k JOIN orig.${table} o USING (id)
                   WHERE k.company_id IS DISTINCT FROM o.company_id
-                    ${hasState ? `AND NOT EXISTS (SELECT 1 FROM st_kill.backfill_changes ch WHERE ch.table_name = $1 AND (ch.key ->> 'id')::int = k.id)` : ''}) AS unrecorded
-                ${hasState ? `, (SELECT count(*)::int - count(DISTINCT key)::int FROM st_kill.backfill_changes WHERE table_name = $1) AS twice` : ''}`,
+                    ${hasState ? `AND NOT EXISTS (SELECT 1 FROM st_kill.backfill_changed_rows ch WHERE ch.table_name = $1 AND (ch.key ->> 'id')::int = k.id)` : ''}) AS unrecorded
+                ${hasState ? `, (SELECT count(*)::int - count(DISTINCT key)::int FROM st_kill.backfill_changed_rows WHERE table_name = $1) AS twice` : ''}`,
         hasState ? [table] : [],
       );
       expect({ table, ...rows[0] }).toEqual({ table, wrong: 0, unrecorded: 0, ...(hasState ? { twice: 0 } : {}) });
     }
     if (!hasState) return { changes: 0, running: false };
     const { rows } = await c.query(
-      `SELECT (SELECT count(*)::int FROM st_kill.backfill_changes) AS changes,
+      `SELECT (SELECT count(*)::int FROM st_kill.backfill_changed_rows) AS changes,
               EXISTS (SELECT 1 FROM st_kill.runs WHERE status = 'running') AS running`,
     );
     return rows[0];
@@ -83,7 +83,7 @@ describe('backfill survives kill -9 at random points', () => {
 
   it('20 kills, 20 resumptions: same data as an uninterrupted run, nothing processed wrongly, nothing lost', async () => {
     const reference = await runBackfill({ databaseUrl: db().url, manifest: await sampleManifest('ref', 'st_ref'), batchSize: 40, targetBatchMs: 0 });
-    const refChanges = Number((await db().client.query(`SELECT count(*) AS n FROM st_ref.backfill_changes`)).rows[0].n);
+    const refChanges = Number((await db().client.query(`SELECT count(*) AS n FROM st_ref.backfill_changed_rows`)).rows[0].n);
     expect(refChanges).toBeGreaterThan(5000);
 
     const config = await writeConfig(await sampleManifestText('kill', 'st_kill'));
@@ -103,7 +103,7 @@ describe('backfill survives kill -9 at random points', () => {
 
     expect(await tableChecksums(db().client, 'kill', TENANT_ONLY)).toEqual(await tableChecksums(db().client, 'ref', TENANT_ONLY));
     expect(await tableChecksums(db().client, 'kill', EXCEPT_TENANT)).toEqual(before);
-    const { rows } = await db().client.query(`SELECT count(*)::int AS n FROM st_kill.backfill_changes`);
+    const { rows } = await db().client.query(`SELECT count(*)::int AS n FROM st_kill.backfill_changed_rows`);
     expect(rows[0].n).toBe(refChanges);
     // Most kills must land in the middle of the work, or the test would prove little.
     expect(midRun).toBeGreaterThanOrEqual(10);

@@ -83,7 +83,7 @@ describe('backfill on the sample CRM', () => {
     );
     expect(hops[0].ok).toBe(hops[0].n);
     const { rows: changes } = await db().client.query(
-      `SELECT count(*)::int AS n, count(DISTINCT (table_name, key))::int AS distinct_rows FROM crm_state.backfill_changes WHERE run_id = $1`,
+      `SELECT count(*)::int AS n, count(DISTINCT (table_name, key))::int AS distinct_rows FROM crm_state.backfill_changed_rows WHERE run_id = $1`,
       [result.runId],
     );
     const filledTotal = result.tables.reduce((n, t) => n + t.filled, 0);
@@ -116,7 +116,7 @@ describe('backfill on the sample CRM', () => {
     ]);
     const { rows } = await db().client.query(
       `SELECT (SELECT count(*)::int FROM crm.deals d JOIN crm.contacts c ON c.id = d.contact_id WHERE d.company_id <> c.company_id) AS deals,
-              (SELECT count(*)::int FROM crm_state.backfill_changes WHERE run_id = $1 AND kind = 'detach' AND old_value IS NOT NULL) AS recorded`,
+              (SELECT count(*)::int FROM crm_state.backfill_changed_rows WHERE run_id = $1 AND kind = 'detach' AND old_value IS NOT NULL) AS recorded`,
       [report.runId],
     );
     expect(rows[0]).toEqual({ deals: 0, recorded: 4 });

@@ -71,7 +71,7 @@ describe('undo on the sample CRM', () => {
   it('leaves rows changed since the run alone and reports them (exit 1)', async () => {
     const run = await runBackfill({ databaseUrl: db().url, manifest });
     const { rows } = await db().client.query(
-      `SELECT (key ->> 'id')::int AS id, new_value FROM crm_state.backfill_changes WHERE run_id = $1 AND table_name = 'documents' ORDER BY id LIMIT 1`,
+      `SELECT (key ->> 'id')::int AS id, new_value FROM crm_state.backfill_changed_rows WHERE run_id = $1 AND table_name = 'documents' ORDER BY id LIMIT 1`,
       [run.runId],
     );
     const id = rows[0].id;
