@@ -121,6 +121,8 @@ export interface BackfillResult {
   tables: BackfillTableResult[];
   orphans: UnplacedRow[];
   conflicts: UnplacedRow[];
+  /** Orphans this run assigned with --assign-orphans-to (also logged one by one). */
+  assignedOrphans: { table: string; key: RowKey; tenant: string }[];
   crossTenant: CrossTenantReference[];
   /** Every NULL tenant filled (and, with --detach-cross-tenant, no cross-tenant reference left). */
   complete: boolean;
@@ -146,6 +148,7 @@ interface Ctx {
   logger: Logger;
   batchSize: number;
   durations: Map<string, number[]>;
+  assigned: { table: string; key: RowKey; tenant: string }[];
 }
 
 /**
@@ -197,6 +200,7 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRes
         logger,
         batchSize: clampBatch(options.batchSize ?? DEFAULT_BATCH_SIZE),
         durations: new Map(),
+        assigned: [],
       };
       try {
         for (const group of plan.groups) await fillGroup(ctx, group.tables, group.cyclic);
@@ -219,6 +223,7 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRes
             return { filled: row?.changed ?? 0, assigned: Number(assigned.rows[0].n), passes: row?.pass ?? 0, batches: row?.batches ?? 0 };
           },
           durations: ctx.durations,
+          assigned: ctx.assigned,
         });
         await finishRun(client, manifest.stateSchema, runId, 'done', summaryOf(result));
         return result;
@@ -361,6 +366,7 @@ async function fillGroup(ctx: Ctx, tables: BackfillTablePlan[], cyclic: boolean)
                 ctx.options.assignOrphansTo,
               ]);
               for (const key of res.rows[0]?.keys ?? []) {
+                ctx.assigned.push({ table: t.table, key, tenant: ctx.options.assignOrphansTo });
                 ctx.logger.info(`${t.table} ${JSON.stringify(key)}: orphan assigned to tenant ${ctx.options.assignOrphansTo}`);
               }
             }
@@ -529,6 +535,7 @@ interface ReportSource {
   filled: (t: BackfillTablePlan) => Promise<{ filled: number; assigned: number; passes: number; batches: number }>;
   durations: Map<string, number[]>;
   derived?: DerivedTables;
+  assigned: { table: string; key: RowKey; tenant: string }[];
 }
 
 async function report(
@@ -581,6 +588,7 @@ async function report(
     tables,
     orphans,
     conflicts,
+    assignedOrphans: source.assigned,
     crossTenant,
     complete: !nullsLeft && !crossLeft,
     missingTables: plan.missingTables,
@@ -667,6 +675,7 @@ async function dryRunBackfill(client: pg.Client, plan: BackfillPlan, options: Ba
         resumed: false,
         derived,
         durations: new Map(),
+        assigned: [],
         filled: async (t) => ({ ...counts.get(t.table)!, batches: 0 }),
       });
     },

@@ -122,6 +122,10 @@ describe('backfill on an unseen schema (uuid tenant, hostile names)', () => {
     const logged = logger.lines.filter((l) => l.message.includes('orphan assigned')).map((l) => l.message);
     expect(logged).toHaveLength(2);
     expect(logged.join('\n')).toContain(`${PROJECTS} {"id":3}`);
+    expect(result.assignedOrphans).toEqual([
+      { table: PROJECTS, key: { id: 3 }, tenant: A },
+      { table: TASKS, key: { id: 4 }, tenant: A },
+    ]);
   });
 
   it('--detach-cross-tenant detaches a nullable FK and reports a NOT NULL one (left alone, exit 1)', async () => {

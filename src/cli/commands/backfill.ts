@@ -148,6 +148,11 @@ function renderBackfill(ctx: CommandContext, result: BackfillResult, detach: boo
     }
     if (rows.length > 20) ctx.output.data(`  … and ${rows.length - 20} more (--json lists them all)`);
   };
+  if (result.assignedOrphans.length > 0) {
+    ctx.output.data(`orphans assigned (--assign-orphans-to): ${result.assignedOrphans.length}`);
+    for (const a of result.assignedOrphans.slice(0, 20)) ctx.output.data(`  ${a.table} ${JSON.stringify(a.key)} → ${a.tenant}`);
+    if (result.assignedOrphans.length > 20) ctx.output.data(`  … and ${result.assignedOrphans.length - 20} more (--json lists them all)`);
+  }
   list(c.red('orphans: no source can place these rows (left NULL; --assign-orphans-to TENANT to assign them)'), result.orphans);
   list(c.red('conflicts: sources disagree (left NULL; fix by hand)'), result.conflicts);
   const cross = result.crossTenant.filter((x) => x.found > 0);
