@@ -392,6 +392,9 @@ async function runOne(
       const result = await withLockRetry(
         async (attempt) => {
           if (attempt > 1) retries++;
+          // A concurrent build that hit lock_timeout while waiting for old transactions leaves an
+          // INVALID index, which IF NOT EXISTS would then accept: drop it before building again.
+          if (cic && attempt > 1) await dropInvalidIndex(client, sql, cic[3], logger);
           logger.debug(sql);
           if (cic) progress.start(cic[3]);
           try {
@@ -449,6 +452,21 @@ async function runOne(
     throw toTenancyError(isLockTimeout(cause) ? cause : error, `${file.name}`);
   }
   return { name: file.name, phase: file.meta?.phase ?? null, statements: units.length, retries, ms: Date.now() - started };
+}
+
+const ON_RE = /\bON\s+(?:ONLY\s+)?((?:"(?:[^"]|"")+"|[^\s."(]+)\.)?("(?:[^"]|"")+"|[^\s."(]+)/i;
+
+/** Drops the INVALID leftover of a failed CREATE INDEX CONCURRENTLY (never a valid index). */
+async function dropInvalidIndex(client: pg.Client, statement: string, quotedName: string, logger: Logger): Promise<void> {
+  const on = ON_RE.exec(statement);
+  const name = quotedName.startsWith('"') ? quotedName : ident(quotedName);
+  const schema = on?.[1] ? on[1].slice(0, -1) : null;
+  const reg = schema ? `${schema}.${name}` : name;
+  const r = await client.query<{ valid: boolean }>(`SELECT indisvalid AS valid FROM pg_catalog.pg_index WHERE indexrelid = to_regclass($1)`, [reg]);
+  if (r.rows[0] && !r.rows[0].valid) {
+    logger.warn(`dropping the INVALID index ${reg} left by the interrupted build, then building it again`);
+    await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${reg}`);
+  }
 }
 
 /** Polls pg_stat_progress_create_index on a second connection while an index builds. */

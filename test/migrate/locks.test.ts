@@ -106,6 +106,32 @@ describe('migrate and locks', () => {
     expect(ok.applied).toHaveLength(1);
   });
 
+  it('rebuilds an index whose concurrent build hit lock_timeout waiting for an old snapshot', async () => {
+    await generateMigrations({ client: db().client, manifest, migrationsDir: dir, policiesDir: await tempDir() });
+    await runMigrate({ databaseUrl: db().url, manifest, migrationsDir: dir, direction: 'up', count: 1 });
+    // An open REPEATABLE READ transaction: CREATE INDEX CONCURRENTLY waits for its snapshot to go away.
+    const reader = await db().connect();
+    await reader.query(`BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM app.tenants`);
+    setTimeout(() => void reader.query('COMMIT'), 1000);
+    const logger = memoryLogger();
+    const r = await runMigrate({
+      databaseUrl: db().url,
+      manifest,
+      migrationsDir: dir,
+      direction: 'up',
+      count: 1,
+      lockTimeoutMs: 150,
+      retryBaseDelayMs: 100,
+      retries: 15,
+      logger,
+    });
+    expect(r.applied.map((a) => a.phase)).toEqual(['index']);
+    expect(r.applied[0].retries).toBeGreaterThan(0);
+    expect(logger.lines.some((l) => /dropping the INVALID index "app"\."\w+_tenant_id_idx" left by the interrupted build/.test(l.message))).toBe(true);
+    const invalid = await db().client.query(`SELECT count(*)::int AS n FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid WHERE c.relnamespace = 'app'::regnamespace AND NOT i.indisvalid`);
+    expect(invalid.rows[0].n).toBe(0);
+  });
+
   it('drops an INVALID index left by a failed concurrent build and rebuilds it', async () => {
     const c = db().client;
     // A unique build fails on the duplicates and leaves an INVALID index under the name generate would use.
