@@ -499,7 +499,7 @@ class IndexProgress {
             task,
             done: Number(blocks ? row.blocks_done : row.tuples_done),
             total: Number(blocks ? row.blocks_total : row.tuples_total) || undefined,
-            detail: { phase: row.phase },
+            detail: { phase: row.phase, unit: blocks ? 'blocks' : 'tuples' },
           });
         }
       } catch {

@@ -142,25 +142,29 @@ function renderStatus(ctx: CommandContext, s: MigrationStatus): void {
   else ctx.output.data('no migration files (run `crm-tenancy generate`)');
 }
 
+/** A bar per migration file (statements done) and one for the index being built, only on a TTY. */
 function progressBars(ctx: CommandContext, json: boolean): { listener: ProgressListener; stop(): void } | undefined {
   if (!ctx.output.interactive || json) return undefined;
-  let bar: cliProgress.SingleBar | undefined;
-  let task = '';
+  const multi = new cliProgress.MultiBar(
+    { format: ' {task} |{bar}| {value}/{total} {unit} {phase}', hideCursor: true, clearOnComplete: false, stream: process.stderr },
+    cliProgress.Presets.shades_classic,
+  );
+  const bars = new Map<string, cliProgress.SingleBar>();
+  let indexBar: { task: string; bar: cliProgress.SingleBar } | undefined;
   return {
     listener: (e) => {
-      if (e.task !== task) {
-        bar?.stop();
-        task = e.task;
-        bar = new cliProgress.SingleBar(
-          { format: `${task.slice(0, 40).padEnd(40)} [{bar}] {value}/{total} {phase}`, stream: process.stderr, clearOnComplete: true },
-          cliProgress.Presets.shades_classic,
-        );
-        bar.start(e.total ?? e.done, e.done, { phase: e.detail?.phase ?? '' });
-      } else {
-        if (e.total !== undefined) bar?.setTotal(e.total);
-        bar?.update(e.done, { phase: e.detail?.phase ?? '' });
+      const isIndex = e.task.startsWith('index ');
+      const payload = { task: e.task.slice(0, 40).padEnd(40), unit: e.detail?.unit ?? 'statements', phase: e.detail?.phase ?? '' };
+      let bar = isIndex ? (indexBar?.task === e.task ? indexBar.bar : undefined) : bars.get(e.task);
+      if (!bar) {
+        if (isIndex && indexBar) multi.remove(indexBar.bar);
+        bar = multi.create(e.total ?? e.done, e.done, payload);
+        if (isIndex) indexBar = { task: e.task, bar };
+        else bars.set(e.task, bar);
       }
+      if (e.total !== undefined) bar.setTotal(e.total);
+      bar.update(e.done, payload);
     },
-    stop: () => bar?.stop(),
+    stop: () => multi.stop(),
   };
 }
