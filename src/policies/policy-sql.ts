@@ -1,0 +1,233 @@
+// The one template every policy file is rendered from: RLS on + forced, a tenant policy, bypass policies, grants.
+import { createHash } from 'node:crypto';
+import type { LiveContext } from '../config/live-context.js';
+import { findRelation, type CatalogPolicy, type CatalogTable } from '../db/catalog.js';
+import { ident, literal, qualified, MAX_IDENTIFIER_BYTES } from '../db/quote.js';
+
+/** The name of the generated tenant policy on every table. */
+export const TENANT_POLICY = 'tenant_isolation';
+
+/** Everything the template needs to render one table's policy file. */
+export interface PolicyTarget {
+  schema: string;
+  table: string;
+  /** The compared column: the tenant column, or the tenant key on the tenant table itself. */
+  column: string;
+  /** The custom setting holding the current tenant, e.g. app.current_company_id. */
+  setting: string;
+  /** The tenant key's type (format_type output), e.g. integer, uuid. */
+  type: string;
+  /** True for the tenant table (a tenant sees only its own row). */
+  isTenantTable: boolean;
+  appRoles: string[];
+  bypass: { role: string; reason: string }[];
+  /**
+   * Policies the table already had (not ours): kept in the file as they were. When any of them is
+   * permissive the tenant policy is RESTRICTIVE, so none can widen it.
+   */
+  existing: CatalogPolicy[];
+  /** Sequences behind serial defaults ([schema, name]), which INSERT needs USAGE on. */
+  sequences: [string, string][];
+}
+
+function shortHash(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 8);
+}
+
+/** Cuts a name to at most `bytes` UTF-8 bytes without splitting a character. */
+function truncateBytes(name: string, bytes: number): string {
+  let out = '';
+  for (const ch of name) {
+    if (Buffer.byteLength(out + ch, 'utf8') > bytes) break;
+    out += ch;
+  }
+  return out;
+}
+
+/**
+ * The policy name for one bypass role: `bypass_<role>`, shortened with a hash suffix when it would
+ * exceed PostgreSQL's 63-byte identifier limit (so two long role names never collide).
+ */
+export function bypassPolicyName(role: string): string {
+  const name = `bypass_${role}`;
+  if (Buffer.byteLength(name, 'utf8') <= MAX_IDENTIFIER_BYTES) return name;
+  return `${truncateBytes(name, MAX_IDENTIFIER_BYTES - 9)}_${shortHash(role)}`;
+}
+
+/**
+ * The tenant predicate: fail closed (unset or empty setting → NULL → no rows, no error), read once
+ * per statement (an uncorrelated scalar subquery is an InitPlan), and index-friendly (`col = $param`).
+ *
+ * @example tenantPredicate('company_id', 'app.current_company_id', 'integer')
+ * // => "company_id" = (SELECT nullif(current_setting('app.current_company_id', true), '')::integer)
+ */
+export function tenantPredicate(column: string, setting: string, type: string): string {
+  return `${ident(column)} = (SELECT nullif(current_setting(${literal(setting)}, true), '')::${type})`;
+}
+
+function roleList(roles: string[]): string {
+  return roles.map((r) => (r === 'public' ? 'PUBLIC' : ident(r))).join(', ');
+}
+
+const SEQUENCE_DEFAULT = /^nextval\('((?:[^']|'')+)'::regclass\)$/;
+
+/**
+ * Splits regclass text (`seq`, `"we""ird"`, `s."t.x"`) into its unquoted parts; undefined when it
+ * is not a plain (optionally schema-qualified) name.
+ */
+export function parseQualifiedName(text: string): string[] | undefined {
+  const parts: string[] = [];
+  let i = 0;
+  while (i < text.length) {
+    if (text[i] === '"') {
+      let part = '';
+      i++;
+      for (;;) {
+        if (i >= text.length) return undefined;
+        if (text[i] === '"') {
+          if (text[i + 1] === '"') {
+            part += '"';
+            i += 2;
+            continue;
+          }
+          i++;
+          break;
+        }
+        part += text[i++];
+      }
+      parts.push(part);
+    } else {
+      const match = /^[a-z_\u0080-\uffff][a-z0-9_$\u0080-\uffff]*/u.exec(text.slice(i));
+      if (!match) return undefined;
+      parts.push(match[0]);
+      i += match[0].length;
+    }
+    if (i === text.length) break;
+    if (text[i] !== '.') return undefined;
+    i++;
+  }
+  return parts.length === 1 || parts.length === 2 ? parts : undefined;
+}
+
+/**
+ * Sequences a table's serial defaults draw from, as [schema, name] (unqualified regclass text is
+ * taken to be in the table's schema). Identity columns need no USAGE grant, so they are not listed.
+ */
+export function serialSequences(table: CatalogTable | undefined): [string, string][] {
+  if (!table) return [];
+  const out = new Map<string, [string, string]>();
+  for (const column of table.columns) {
+    const match = column.default ? SEQUENCE_DEFAULT.exec(column.default) : null;
+    const parts = match ? parseQualifiedName(match[1].replace(/''/g, "'")) : undefined;
+    if (!parts) continue;
+    const name: [string, string] = parts.length === 2 ? [parts[0], parts[1]] : [table.schema, parts[0]];
+    out.set(name.join('\u0000'), name);
+  }
+  return [...out.values()];
+}
+
+/** One line of a comment: newlines in free text (reasons) must not end the comment. */
+function commentText(text: string): string {
+  return text.replace(/[\r\n]+/g, ' ');
+}
+
+/** The policy targets of a manifest on a live database: the tenant table first, then scoped tables in manifest order. */
+export function policyTargets(live: LiveContext): PolicyTarget[] {
+  const { manifest } = live;
+  const base = {
+    schema: manifest.schema,
+    setting: manifest.tenant.setting,
+    type: live.tenantType,
+    appRoles: manifest.roles.app,
+    bypass: manifest.roles.bypass,
+  };
+  const ours = new Set([TENANT_POLICY, ...manifest.roles.bypass.map((b) => bypassPolicyName(b.role))]);
+  const make = (table: string, column: string, isTenantTable: boolean): PolicyTarget => {
+    const rel = findRelation(live.catalog, manifest.schema, table);
+    return {
+      ...base,
+      table,
+      column,
+      isTenantTable,
+      existing: (rel?.policies ?? []).filter((p) => !ours.has(p.name)),
+      sequences: serialSequences(rel),
+    };
+  };
+  return [
+    make(manifest.tenant.table, manifest.tenant.key, true),
+    ...manifest.tables.map((t) => make(t.name, manifest.tenant.column, false)),
+  ];
+}
+
+/** CREATE POLICY text recreating an existing policy from the catalog (pg_get_expr output is valid SQL). */
+export function recreatePolicy(schema: string, table: string, policy: CatalogPolicy): string {
+  const lines = [
+    `DROP POLICY IF EXISTS ${ident(policy.name)} ON ${qualified(schema, table)};`,
+    `CREATE POLICY ${ident(policy.name)} ON ${qualified(schema, table)} AS ${policy.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'} FOR ${policy.command} TO ${roleList(policy.roles)}`,
+  ];
+  if (policy.using !== null) lines.push(`  USING (${policy.using})`);
+  if (policy.withCheck !== null) lines.push(`  WITH CHECK (${policy.withCheck})`);
+  lines[lines.length - 1] += ';';
+  return lines.join('\n');
+}
+
+/**
+ * The SQL body of one policy file. Idempotent: running it twice leaves the same state.
+ *
+ * @example
+ * ALTER TABLE "public"."deals" ENABLE ROW LEVEL SECURITY;
+ * ALTER TABLE "public"."deals" FORCE ROW LEVEL SECURITY;
+ * DROP POLICY IF EXISTS "tenant_isolation" ON "public"."deals";
+ * CREATE POLICY "tenant_isolation" ON "public"."deals" AS PERMISSIVE FOR ALL TO "crm_app"
+ *   USING ("company_id" = (SELECT nullif(current_setting('app.current_company_id', true), '')::integer))
+ *   WITH CHECK ("company_id" = (SELECT nullif(current_setting('app.current_company_id', true), '')::integer));
+ */
+export function renderPolicyBody(target: PolicyTarget): string {
+  const table = qualified(target.schema, target.table);
+  const predicate = tenantPredicate(target.column, target.setting, target.type);
+  const restrictive = target.existing.some((p) => p.permissive);
+  const out: string[] = [];
+  out.push(
+    target.isTenantTable
+      ? `-- The tenant table: a tenant sees only its own row (${commentText(target.column)} compared with ${target.setting}).`
+      : `-- Tenant column ${commentText(target.column)} compared with ${target.setting}; no tenant set → no rows, no error.`,
+  );
+  out.push(`ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY;`);
+  out.push(`ALTER TABLE ${table} FORCE ROW LEVEL SECURITY;`);
+  out.push('');
+  if (restrictive) {
+    out.push(
+      `-- The table already had permissive policies (kept below as they were): the tenant policy is`,
+      `-- RESTRICTIVE, so none of them can widen what the application roles see.`,
+    );
+  }
+  out.push(`DROP POLICY IF EXISTS ${ident(TENANT_POLICY)} ON ${table};`);
+  out.push(
+    `CREATE POLICY ${ident(TENANT_POLICY)} ON ${table} AS ${restrictive ? 'RESTRICTIVE' : 'PERMISSIVE'} FOR ALL TO ${roleList(target.appRoles)}`,
+    `  USING (${predicate})`,
+    `  WITH CHECK (${predicate});`,
+  );
+  for (const policy of target.existing) {
+    out.push('', `-- Kept from before (review it: it applies together with the tenant policy).`, recreatePolicy(target.schema, target.table, policy));
+  }
+  for (const { role, reason } of target.bypass) {
+    const name = bypassPolicyName(role);
+    out.push(
+      '',
+      `-- Bypass role ${commentText(role)}: ${commentText(reason)}. Read-only; widen it here if the role must write.`,
+      `DROP POLICY IF EXISTS ${ident(name)} ON ${table};`,
+      `CREATE POLICY ${ident(name)} ON ${table} AS PERMISSIVE FOR SELECT TO ${ident(role)} USING (true);`,
+    );
+  }
+  out.push('', '-- What the roles may do at all (the policies above decide which rows).');
+  const apps = roleList(target.appRoles);
+  out.push(`GRANT USAGE ON SCHEMA ${ident(target.schema)} TO ${apps};`);
+  out.push(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${table} TO ${apps};`);
+  for (const [schema, name] of target.sequences) out.push(`GRANT USAGE ON SEQUENCE ${qualified(schema, name)} TO ${apps};`);
+  if (target.bypass.length > 0) {
+    const bypass = roleList(target.bypass.map((b) => b.role));
+    out.push(`GRANT USAGE ON SCHEMA ${ident(target.schema)} TO ${bypass};`);
+    out.push(`GRANT SELECT ON ${table} TO ${bypass};`);
+  }
+  return `${out.join('\n')}\n`;
+}
