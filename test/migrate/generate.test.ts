@@ -27,7 +27,11 @@ describe('generate on the sample CRM', () => {
   it('writes the four phases, only for what is missing, and squawk finds nothing', async () => {
     const manifest = await loadManifest(path.join(repoRoot, 'tenancy.yaml'));
     const dir = await tempDir();
-    const r = await generateMigrations({ client: db().client, manifest, migrationsDir: dir, policiesDir: await tempDir() });
+    const policiesDir = await tempDir();
+    const r = await generateMigrations({ client: db().client, manifest, migrationsDir: dir, policiesDir });
+    // generate also writes the policy files (contract 2) and reports each one.
+    expect(r.policyFiles.length).toBeGreaterThan(0);
+    expect(r.policyFiles.every((p) => p.status === 'written')).toBe(true);
     expect(r.files.map((f) => path.basename(f.file))).toEqual([
       '0001_tenancy-expand.sql',
       '0002_tenancy-index.sql',
@@ -73,9 +77,10 @@ describe('generate on the sample CRM', () => {
     expect(lint.code).toBe(0);
 
     // Twice without migrating: the pending files already provide every step.
-    const again = await generateMigrations({ client: db().client, manifest, migrationsDir: dir, policiesDir: await tempDir() });
+    const again = await generateMigrations({ client: db().client, manifest, migrationsDir: dir, policiesDir });
     expect(again.files).toEqual([]);
     expect(again.pending).toHaveLength(4);
+    expect(again.policyFiles.every((p) => p.status === 'unchanged')).toBe(true);
     expect(await readdir(dir)).toHaveLength(4);
   });
 
