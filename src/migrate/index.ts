@@ -10,3 +10,5 @@ export { planTenancy, tableTenancyState } from './plan.js';
 export type { PlanStep, TenancyPlan } from './plan.js';
 export { readMigrationDir, parseMigrationText, splitStatements } from './migration-file.js';
 export type { MigrationFile, MigrationMeta, MigrationPhase, Precondition } from './migration-file.js';
+export { restoreArchivedTenants } from './restore.js';
+export type { RestoreOptions, RestoredColumn } from './restore.js';

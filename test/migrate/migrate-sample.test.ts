@@ -149,6 +149,19 @@ describe('migrate on the sample CRM', () => {
     expect(archive.rows[0].row_key).toHaveProperty('id');
     const gone = await c.query(`SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = 'public.performance_alerts'::regclass AND attname = 'company_id' AND NOT attisdropped`);
     expect(gone.rows[0].n).toBe(0);
+    // Bonus: migrate up re-adds the (empty) column; restore puts the archived values back.
+    await runMigrate({ databaseUrl: db().url, manifest: withTags, migrationsDir: dir, direction: 'up', count: 1 });
+    const restored = await runCli(['migrate', 'restore', f.archived[0].runId, '--config', config, '--database-url', db().url, '--json']);
+    expect(restored.code).toBe(0);
+    expect(JSON.parse(restored.stdout).restored.map((x: { table: string; rows: number }) => [x.table, x.rows])).toEqual([
+      ['email_campaigns', 4],
+      ['performance_alerts', 7],
+      ['user_conversations', 10],
+    ]);
+    const back = await c.query(`SELECT count(*)::int AS n FROM performance_alerts WHERE company_id IS NOT NULL`);
+    expect(back.rows[0].n).toBe(7);
+    const twice = await runCli(['migrate', 'restore', f.archived[0].runId, '--config', config, '--database-url', db().url]);
+    expect(twice.code).toBe(1);
     // The columns that existed before keep their data; NOT NULL and composite keys are undone.
     const deals = await c.query(`SELECT count(*)::int AS n FROM deals WHERE company_id IS NOT NULL`);
     expect(deals.rows[0].n).toBe(100);

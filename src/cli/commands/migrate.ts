@@ -5,6 +5,7 @@ import cliProgress from 'cli-progress';
 import { TenancyError } from '../../errors.js';
 import type { ProgressListener } from '../../logger.js';
 import { describeProblem, runMigrate, type MigrateResult } from '../../migrate/runner.js';
+import { restoreArchivedTenants } from '../../migrate/restore.js';
 import { migrationStatus, type MigrationStatus, type StepState } from '../../migrate/status.js';
 import { action, type CommandContext } from '../context.js';
 
@@ -30,7 +31,8 @@ export function register(program: Command): void {
   program
     .command('migrate')
     .description('run the generated migrations online (up), revert them (down) or show the rollout (status)')
-    .argument('[action]', 'up, down or status', 'up')
+    .argument('[action]', 'up, down, status, or restore RUN_ID (values archived by down --force)', 'up')
+    .argument('[run-id]', 'restore: the run id `migrate down --force` printed')
     .option('--migrations-dir <dir>', 'the migration files', 'migrations')
     .option('--dry-run', 'print the exact SQL that would run; change nothing', false)
     .option('--lock-timeout <ms>', 'lock_timeout of every statement', '1000')
@@ -49,15 +51,26 @@ Examples:
   $ crm-tenancy migrate --dry-run
   $ crm-tenancy migrate --lock-timeout 500 --retries 20
   $ crm-tenancy migrate status --json
-  $ crm-tenancy migrate down --count 4 --force`,
+  $ crm-tenancy migrate down --count 4 --force
+  $ crm-tenancy migrate up && crm-tenancy migrate restore migrate-down-20261128T101500-3fa9`,
     )
     .action(
       action(
-        async (ctx, verb: string, opts: MigrateCliOptions) => {
-          if (!['up', 'down', 'status'].includes(verb)) {
-            throw new TenancyError('usage', `unknown migrate action ${verb}`, { hint: 'use up, down or status' });
+        async (ctx, verb: string, runId: string | undefined, opts: MigrateCliOptions) => {
+          if (!['up', 'down', 'status', 'restore'].includes(verb)) {
+            throw new TenancyError('usage', `unknown migrate action ${verb}`, { hint: 'use up, down, status or restore RUN_ID' });
           }
           const manifest = await ctx.loadManifest();
+          if (verb === 'restore') {
+            if (!runId) throw new TenancyError('usage', 'migrate restore needs the run id that `migrate down --force` printed');
+            const restored = await restoreArchivedTenants({ databaseUrl: ctx.options.databaseUrl, manifest, runId });
+            if (opts.json) ctx.output.data(JSON.stringify({ runId, restored }, null, 2));
+            for (const r of restored) {
+              ctx.output.info(`${r.table}.${r.column}: ${r.rows} value(s) restored${r.missing ? `, ${r.missing} row(s) no longer exist` : ''}`);
+            }
+            return 0;
+          }
+          if (runId !== undefined) throw new TenancyError('usage', `unexpected argument ${runId}`);
           if (verb === 'status') {
             const status = await migrationStatus({ databaseUrl: ctx.options.databaseUrl, manifest, migrationsDir: opts.migrationsDir });
             if (opts.json) ctx.output.data(JSON.stringify(status, null, 2));
@@ -92,7 +105,7 @@ Examples:
           renderResult(ctx, result);
           return result.exitCode;
         },
-        { quiet: ([, opts]) => Boolean(opts.json) },
+        { quiet: ([, , opts]) => Boolean(opts.json) },
       ),
     );
 }
@@ -102,6 +115,9 @@ function renderResult(ctx: CommandContext, r: MigrateResult): void {
   if (r.dryRun) {
     ctx.output.info(r.applied.length === 0 ? 'dry run: nothing to run' : `dry run: ${r.applied.length} migration(s) would run; nothing was changed`);
     return;
+  }
+  for (const a of r.archived) {
+    ctx.output.info(`${a.table}.${a.column}: ${a.rows} value(s) archived — put them back after \`migrate up\` with: crm-tenancy migrate restore ${a.runId}`);
   }
   for (const a of r.applied) {
     ctx.output.info(`${r.direction === 'up' ? 'applied' : 'reverted'} ${a.name} in ${(a.ms / 1000).toFixed(1)} s${a.retries ? ` (${a.retries} lock_timeout retr${a.retries === 1 ? 'y' : 'ies'})` : ''}`);
