@@ -66,10 +66,17 @@ export async function checkPrecondition(db: Queryable, p: Precondition): Promise
       const c = ident(p.tenantColumn);
       sql = `SELECT count(*)::int8 AS n FROM ${t} ch JOIN ${qualified(p.schema, p.parent)} pa ON pa.${ident(p.parentKey)} = ch.${ident(p.column)}
               WHERE pa.${c} <> ch.${c}`;
+      const notNull = await db.query(
+        `SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 AND attnotnull`,
+        [t, p.column],
+      );
       refusal = {
         table: p.table,
         problem: 'cross-tenant',
-        fix: 'crm-tenancy backfill --detach-cross-tenant',
+        fix:
+          notNull.rowCount === 0
+            ? 'crm-tenancy backfill --detach-cross-tenant'
+            : `re-point ${p.table}.${p.column} at a ${p.parent} row of the same tenant, or delete those rows (by hand: the column is NOT NULL, so --detach-cross-tenant cannot clear it)`,
         columns: [p.column],
       };
       break;

@@ -435,6 +435,8 @@ async function runOne(
     migrationsSchema: options.manifest.stateSchema,
     direction: options.direction,
     count: 1,
+    // Exactly this file (node-pg-migrate filters pending and run migrations by name).
+    file: file.name,
     noLock: true,
     checkOrder: true,
     singleTransaction: false,

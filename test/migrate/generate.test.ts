@@ -7,7 +7,7 @@ import { loadManifest } from '../../src/config/manifest.js';
 import { generateMigrations } from '../../src/migrate/generate.js';
 import { groupUnits, parseMigrationText, splitStatements } from '../../src/migrate/migration-file.js';
 import { fitIdentifier } from '../../src/migrate/plan.js';
-import { repoRoot } from '../support/cli.js';
+import { repoRoot, runCli } from '../support/cli.js';
 import { useTestDatabase } from '../support/database.js';
 import { squawk } from './support.js';
 
@@ -93,6 +93,16 @@ describe('generate on the sample CRM', () => {
       expect(strip(await readFile(f.file, 'utf8'))).toBe(strip(shipped));
     }
     expect((await readdir(path.join(repoRoot, 'migrations'))).filter((n) => n.endsWith('.sql'))).toHaveLength(r.files.length);
+  });
+
+  it('runs as a command: --json on stdout, into any --migrations-dir', async () => {
+    const dir = path.join(await tempDir(), 'nested', 'migrations');
+    const r = await runCli(['generate', '--json', '--config', path.join(repoRoot, 'tenancy.yaml'), '--database-url', db().url, '--migrations-dir', dir, '--policies-dir', await tempDir()]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    const out = JSON.parse(r.stdout);
+    expect(out.files.map((f: { phase: string }) => f.phase)).toEqual(['expand', 'index', 'validate', 'composite']);
+    expect(await readdir(dir)).toHaveLength(4);
   });
 
   it('squawk flags a naive migration (the lint check can fail)', async () => {
