@@ -34,6 +34,7 @@ export function register(program: Command): void {
     .argument('[action]', 'up, down, status, or restore RUN_ID (values archived by down --force)', 'up')
     .argument('[run-id]', 'restore: the run id `migrate down --force` printed')
     .option('--migrations-dir <dir>', 'the migration files', 'migrations')
+    .option('--policies-dir <dir>', 'accepted so one set of flags works for every command (migrate reads no policy files)')
     .option('--dry-run', 'print the exact SQL that would run; change nothing', false)
     .option('--lock-timeout <ms>', 'lock_timeout of every statement', '1000')
     .option('--statement-timeout <ms>', 'statement_timeout of every statement (default: the file\'s, 30 min)')
