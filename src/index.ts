@@ -13,3 +13,4 @@ export * from './sample/sample-crm.js';
 export * from './init/draft-manifest.js';
 export * from './embedded/embedded-server.js';
 export * from './demo/overview.js';
+export * from './tenant/with-tenant.js';
