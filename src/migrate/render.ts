@@ -164,10 +164,14 @@ function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[]): Rende
     case 'add-tenant-fk':
       out.up.push(
         `-- Foreign key to the tenant table, NOT VALID: checks new rows only; validated in the validate phase.`,
-        `-- Lock: SHARE ROW EXCLUSIVE on ${tn} and ${schema}.${tenant.table} for an instant (no scan).`,
+        `-- Lock: ACCESS EXCLUSIVE on ${tn} (the DROP … IF EXISTS that makes it repeatable; on ${schema}.${tenant.table} too`,
+        `-- when it finds one) and SHARE ROW EXCLUSIVE on ${schema}.${tenant.table}, for an instant (NOT VALID: no scan).`,
         `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(step.name)}, ADD CONSTRAINT ${ident(step.name)} FOREIGN KEY (${ident(c)}) REFERENCES ${qualified(schema, tenant.table)} (${ident(tenant.key)}) NOT VALID;`,
       );
-      out.down.push(`-- Lock: ACCESS EXCLUSIVE on ${tn} for an instant.`, `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(step.name)};`);
+      out.down.push(
+        `-- Lock: ACCESS EXCLUSIVE on ${tn} and ${schema}.${tenant.table} for an instant.`,
+        `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(step.name)};`,
+      );
       break;
     case 'drop-invalid-index':
       out.up.push(
@@ -253,7 +257,8 @@ function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[]): Rende
           ...(/SET NULL|SET DEFAULT/.test(old.references!.onUpdate)
             ? [`-- note: ON UPDATE ${old.references!.onUpdate} also resets ${c} (PostgreSQL takes no column list there).`]
             : []),
-          `-- Lock: SHARE ROW EXCLUSIVE on ${tn} and ${pn} for an instant (NOT VALID: no scan).`,
+          `-- Lock: ACCESS EXCLUSIVE on ${tn} (the DROP … IF EXISTS that makes it repeatable; on ${pn} too when it`,
+          `-- finds one) and SHARE ROW EXCLUSIVE on ${pn}, for an instant (NOT VALID: no scan).`,
           `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(step.name)}, ADD CONSTRAINT ${ident(step.name)} FOREIGN KEY (${ident(c)}, ${ident(step.column)}) REFERENCES ${p} (${ident(c)}, ${ident(step.parentKey)})${actions}${deferrableClause(old)} NOT VALID;`,
         );
       }
@@ -273,16 +278,17 @@ function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[]): Rende
         });
       }
       out.up.push(
-        `-- The single-column foreign key is now redundant. Lock: ACCESS EXCLUSIVE on ${tn}, SHARE ROW EXCLUSIVE on ${pn}, an instant.`,
+        `-- The single-column foreign key is now redundant. Lock: ACCESS EXCLUSIVE on ${tn} and ${pn}, an instant.`,
         `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(old.name)};`,
       );
       out.down.push(
-        `-- Restore ${old.name} (NOT VALID, then validated). Lock: SHARE ROW EXCLUSIVE on ${tn} and ${pn}, an instant.`,
+        `-- Restore ${old.name} (NOT VALID, then validated). Lock: ACCESS EXCLUSIVE on ${tn} (and ${pn} when the DROP finds one),`,
+        `-- SHARE ROW EXCLUSIVE on ${pn}, an instant.`,
         `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(old.name)}, ADD CONSTRAINT ${ident(old.name)} FOREIGN KEY (${ident(step.column)}) REFERENCES ${p} (${ident(step.parentKey)})${actionClauses(old, step.column, false)}${deferrableClause(old)} NOT VALID;`,
         `-- Lock: SHARE UPDATE EXCLUSIVE on ${tn}, ROW SHARE on ${pn}, during one scan.`,
         transaction([`ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(old.name)};`]),
         ...(step.exists === 'no'
-          ? [`-- Lock: ACCESS EXCLUSIVE on ${tn} for an instant.`, `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(step.name)};`]
+          ? [`-- Lock: ACCESS EXCLUSIVE on ${tn} and ${pn} for an instant.`, `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(step.name)};`]
           : []),
       );
       break;
