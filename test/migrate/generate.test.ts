@@ -72,6 +72,23 @@ describe('generate on the sample CRM', () => {
     expect(parsed.meta?.phase).toBe('composite');
     expect(parsed.down.length).toBeGreaterThan(0);
 
+    // Every statement (or BEGIN … COMMIT block) says which lock it takes.
+    for (const f of r.files) {
+      let lockNoted = false;
+      let inBlock = false;
+      for (const line of (await readFile(f.file, 'utf8')).split('\n')) {
+        if (/^-- .*(Lock: |No table lock)/.test(line)) lockNoted = true;
+        else if (line === 'BEGIN;') inBlock = true;
+        else if (line === 'COMMIT;') {
+          inBlock = false;
+          lockNoted = false;
+        } else if (/^(ALTER|CREATE|DROP|DO) /.test(line)) {
+          expect(lockNoted, `${path.basename(f.file)}: no lock comment before ${line}`).toBe(true);
+          if (!inBlock) lockNoted = false;
+        }
+      }
+    }
+
     const lint = await squawk(r.files.map((f) => f.file));
     expect(lint.out).not.toMatch(/warning|error/i);
     expect(lint.code).toBe(0);
