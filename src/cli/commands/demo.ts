@@ -60,7 +60,7 @@ export function register(program: Command): void {
           const total = result.steps.reduce((n, s) => n + s.ms, 0);
           out.data(`\ndone in ${(total / 1000).toFixed(1)} s`);
           if (result.kept) {
-            out.info(`the database is still running: psql "${maskUrl(result.databaseUrl)}" (password: crm-tenancy)`);
+            out.info(`the database is still running: psql "${maskUrl(result.databaseUrl)}" (password: ${result.server.password})`);
             out.info(`data directory ${result.server.dataDir}; stop it with Ctrl-C`);
             // Keep the process (and the server) alive until Ctrl-C.
             await new Promise<void>(() => setInterval(() => {}, 1 << 30));
