@@ -1,0 +1,152 @@
+// verify on the sample CRM after the rollout: passes, catches careless policies, views, functions, weak keys; changes nothing.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ident } from '../../src/db/quote.js';
+import { applyPolicies } from '../../src/policies/apply.js';
+import { verifyIsolation } from '../../src/verify/verify.js';
+import { runCli } from '../support/cli.js';
+import { useTestDatabase } from '../support/database.js';
+import { dataChecksum, rollOut, type RolledOut } from '../policies/fixture.js';
+
+describe('verify (composite keys)', () => {
+  const db = useTestDatabase({ sample: true });
+  let r: RolledOut;
+  beforeAll(async () => {
+    r = await rollOut(db(), { composite: true });
+    const applied = await applyPolicies({ client: db().client, manifest: r.manifest, policiesDir: r.policiesDir });
+    expect(applied.ok).toBe(true);
+  });
+
+  it('passes after the rollout, and every probe was rolled back (counts and checksums unchanged)', async () => {
+    const before = await dataChecksum(db().client, 'public');
+    const result = await verifyIsolation({ client: db().client, manifest: r.manifest });
+    const after = await dataChecksum(db().client, 'public');
+    expect(after).toEqual(before);
+    expect(result.failures).toEqual([]);
+    expect(result.ok).toBe(true);
+    expect(result.tenants).toEqual({ a: '2', b: '1' }); // Sunstone has the most rows
+    expect(result.tables).toHaveLength(28);
+    const byProbe = (probe: string) => result.probes.filter((p) => p.probe === probe);
+    for (const probe of ['select-own', 'select-no-tenant', 'insert-other-tenant', 'update-other-rows', 'delete-other-rows']) {
+      expect(byProbe(probe).every((p) => p.status === 'pass')).toBe(true);
+    }
+    // Composite keys: cross-tenant references are rejected by PostgreSQL itself.
+    const deals = result.probes.find((p) => p.table === 'deals' && p.probe === 'cross-tenant-reference')!;
+    expect(deals.status).toBe('pass');
+    expect(deals.detail).toContain('rejected by');
+    // Deals: A sees exactly its 96 rows.
+    expect(result.probes.find((p) => p.table === 'deals' && p.probe === 'select-own')!.detail).toContain('96 row(s)');
+    // Honest skips only where there is no data to probe with.
+    for (const p of result.probes.filter((x) => x.status === 'skipped')) expect(p.detail).toMatch(/no row|no rows|empty/);
+  });
+
+  it('one careless FOR SELECT USING (true) policy fails verify naming the table and the probes; removing it passes', async () => {
+    const c = db().client;
+    await c.query(`CREATE POLICY careless ON contacts FOR SELECT USING (true)`);
+    const broken = await verifyIsolation({ client: c, manifest: r.manifest });
+    expect(broken.ok).toBe(false);
+    expect(broken.failures.map((f) => [f.table, f.probe])).toEqual([
+      ['contacts', 'select-own'],
+      ['contacts', 'select-no-tenant'],
+    ]);
+    const cli = await runCli(['verify', '--config', r.manifestFile, '--database-url', db().url]);
+    expect(cli.code).toBe(1);
+    expect(cli.stdout).toMatch(/FAILED contacts select-own/);
+    expect(cli.stdout).toMatch(/FAILED contacts select-no-tenant/);
+    const json = await runCli(['verify', '--json', '--config', r.manifestFile, '--database-url', db().url]);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout).failures[0]).toMatchObject({ table: 'contacts', probe: 'select-own', role: r.app });
+
+    await c.query(`DROP POLICY careless ON contacts`);
+    const fixed = await runCli(['verify', '--json', '--tenants', '1,2', '--config', r.manifestFile, '--database-url', db().url]);
+    expect(fixed.code).toBe(0);
+    expect(JSON.parse(fixed.stdout)).toMatchObject({ ok: true, tenants: { a: '1', b: '2' } });
+  });
+
+  it('nothing persists even when the probe writes succeed (a FOR ALL USING (true) policy)', async () => {
+    const c = db().client;
+    await c.query(`CREATE POLICY wide_open ON notifications FOR ALL TO ${ident(r.app)} USING (true) WITH CHECK (true)`);
+    const before = await dataChecksum(c, 'public');
+    const broken = await verifyIsolation({ client: c, manifest: r.manifest });
+    const after = await dataChecksum(c, 'public');
+    expect(broken.failures.filter((f) => f.table === 'notifications').map((f) => f.probe)).toEqual([
+      'select-own',
+      'select-no-tenant',
+      'insert-other-tenant',
+      'update-to-other-tenant',
+      'update-other-rows',
+      'delete-other-rows',
+    ]);
+    expect(broken.failures.every((f) => f.table === 'notifications')).toBe(true);
+    expect(after).toEqual(before);
+    await c.query(`DROP POLICY wide_open ON notifications`);
+  });
+
+  it('a WITH CHECK (true) insert policy lets rows in for another tenant: caught', async () => {
+    const c = db().client;
+    await c.query(`CREATE POLICY sloppy_write ON quotes FOR INSERT TO ${ident(r.app)} WITH CHECK (true)`);
+    const broken = await verifyIsolation({ client: c, manifest: r.manifest });
+    expect(broken.failures.map((f) => [f.table, f.probe])).toEqual([['quotes', 'insert-other-tenant']]);
+    await c.query(`DROP POLICY sloppy_write ON quotes`);
+    expect((await verifyIsolation({ client: c, manifest: r.manifest })).ok).toBe(true);
+  });
+
+  it('a definer view and a definer function over a scoped table leak tenant B: caught; security_invoker passes', async () => {
+    const c = db().client;
+    await c.query(`CREATE VIEW deal_list AS SELECT id, company_id, title FROM deals`);
+    await c.query(`GRANT SELECT ON deal_list TO ${ident(r.app)}`);
+    let result = await verifyIsolation({ client: c, manifest: r.manifest });
+    expect(result.failures.map((f) => [f.table, f.probe])).toEqual([['deals', 'views']]);
+    expect(result.failures[0].detail).toContain('public.deal_list');
+    await c.query(`ALTER VIEW deal_list SET (security_invoker = true)`);
+    result = await verifyIsolation({ client: c, manifest: r.manifest });
+    expect(result.ok).toBe(true);
+    expect(result.probes.find((p) => p.table === 'deals' && p.probe === 'views')!.status).toBe('pass');
+
+    await c.query(`CREATE FUNCTION all_contacts() RETURNS SETOF contacts LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog AS 'SELECT * FROM public.contacts'`);
+    result = await verifyIsolation({ client: c, manifest: r.manifest });
+    expect(result.failures.map((f) => [f.table, f.probe])).toEqual([['all_contacts()', 'function']]);
+    await c.query(`DROP FUNCTION all_contacts()`);
+    await c.query(`DROP VIEW deal_list`);
+  });
+
+  it('refuses to run as a role that does not bypass RLS (it could not read true counts)', async () => {
+    const plain = await db().createRole('plain');
+    const cli = await runCli(['verify', '--config', r.manifestFile, '--database-url', db().urlFor(plain)]);
+    expect(cli.code).toBe(2);
+    expect(cli.stderr).toContain('bypasses row-level security');
+  });
+});
+
+describe('verify without composite keys', () => {
+  const db = useTestDatabase({ sample: true });
+  let r: RolledOut;
+  beforeAll(async () => {
+    r = await rollOut(db(), { composite: false });
+    expect((await applyPolicies({ client: db().client, manifest: r.manifest, policiesDir: r.policiesDir })).ok).toBe(true);
+  });
+
+  it('reports (does not fail) cross-tenant references when composite_keys is off, fails them when it is on', async () => {
+    const result = await verifyIsolation({ client: db().client, manifest: r.manifest });
+    expect(result.ok).toBe(true);
+    const deals = result.probes.find((p) => p.table === 'deals' && p.probe === 'cross-tenant-reference')!;
+    expect(deals.status).toBe('reported');
+    expect(deals.detail).toContain('composite');
+    const strict = await verifyIsolation({
+      client: db().client,
+      manifest: { ...r.manifest, tenant: { ...r.manifest.tenant, compositeKeys: true } },
+    });
+    expect(strict.ok).toBe(false);
+    expect(strict.failures.some((f) => f.table === 'deals' && f.probe === 'cross-tenant-reference')).toBe(true);
+  });
+
+  it('fails every table without policies (RLS never applied)', async () => {
+    const c = db().client;
+    await c.query(`ALTER TABLE calls DISABLE ROW LEVEL SECURITY`);
+    const result = await verifyIsolation({ client: c, manifest: r.manifest });
+    expect(result.failures.filter((f) => f.table === 'calls').map((f) => f.probe)).toEqual(
+      expect.arrayContaining(['select-no-tenant', 'insert-other-tenant', 'update-other-rows', 'delete-other-rows']),
+    );
+    await c.query(`ALTER TABLE calls ENABLE ROW LEVEL SECURITY`);
+    expect((await verifyIsolation({ client: c, manifest: r.manifest })).ok).toBe(true);
+  });
+});
