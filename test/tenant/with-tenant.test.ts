@@ -1,0 +1,102 @@
+// withTenant on a pooled connection: a session SET leaks into the next transaction; set_config(…, true) does not.
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ident } from '../../src/db/quote.js';
+import { withTenant } from '../../src/tenant/with-tenant.js';
+import { useTestDatabase } from '../support/database.js';
+
+const SETTING = 'app.current_org_id';
+
+describe('withTenant', () => {
+  const db = useTestDatabase();
+  let pool: pg.Pool;
+  let kysely: Kysely<{ notes: { id: number; org_id: string; body: string } }>;
+
+  beforeAll(async () => {
+    const c = db().client;
+    const app = await db().createRole('tenant_app');
+    // A small CRM-like schema of its own: organizations / org_id uuid.
+    await c.query(`CREATE TABLE organizations (id uuid PRIMARY KEY, name text NOT NULL)`);
+    await c.query(`CREATE TABLE notes (id serial PRIMARY KEY, org_id uuid NOT NULL REFERENCES organizations, body text NOT NULL)`);
+    await c.query(`INSERT INTO organizations VALUES ('00000000-0000-0000-0000-00000000000a', 'a'), ('00000000-0000-0000-0000-00000000000b', 'b')`);
+    await c.query(`INSERT INTO notes (org_id, body) SELECT CASE WHEN g <= 3 THEN '00000000-0000-0000-0000-00000000000a'::uuid ELSE '00000000-0000-0000-0000-00000000000b'::uuid END, 'n' || g FROM generate_series(1, 5) g`);
+    await c.query(`ALTER TABLE notes ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY`);
+    await c.query(
+      `CREATE POLICY tenant_isolation ON notes FOR ALL TO ${ident(app)}
+         USING (org_id = (SELECT nullif(current_setting('${SETTING}', true), '')::uuid))`,
+    );
+    await c.query(`GRANT SELECT, INSERT ON notes TO ${ident(app)}; GRANT USAGE ON SEQUENCE notes_id_seq TO ${ident(app)}`);
+    // One connection: every checkout gets the same server session, as behind a pooler.
+    pool = new pg.Pool({ connectionString: db().urlFor(app), max: 1 });
+    kysely = new Kysely({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: db().urlFor(app), max: 1 }) }) });
+  });
+  afterAll(async () => {
+    await pool?.end();
+    await kysely?.destroy();
+  });
+
+  const A = '00000000-0000-0000-0000-00000000000a';
+  const count = async (client: pg.ClientBase) => Number((await client.query('SELECT count(*) AS n FROM notes')).rows[0].n);
+
+  it('a session-level SET leaks into the next transaction on the pooled connection', async () => {
+    const first = await pool.connect();
+    await first.query(`SET ${SETTING} = '${A}'`); // the bug: session level
+    first.release();
+    const next = await pool.connect(); // "another request"
+    try {
+      expect(await count(next)).toBe(3); // it sees tenant A's rows without setting anything
+      await next.query(`RESET ${SETTING}`);
+      expect(await count(next)).toBe(0);
+    } finally {
+      next.release();
+    }
+  });
+
+  it('withTenant (pg.Pool) scopes the tenant to its transaction: nothing leaks', async () => {
+    const seen = await withTenant(pool, A, (client) => count(client), { setting: SETTING });
+    expect(seen).toBe(3);
+    const next = await pool.connect();
+    try {
+      expect(await count(next)).toBe(0); // no tenant after COMMIT: fail closed, no error
+      const { rows } = await next.query(`SELECT current_setting($1, true) AS v`, [SETTING]);
+      expect(rows[0].v === null || rows[0].v === '').toBe(true);
+    } finally {
+      next.release();
+    }
+  });
+
+  it('rolls back when fn throws, and still leaks nothing', async () => {
+    await expect(
+      withTenant(
+        pool,
+        A,
+        async (client) => {
+          await client.query(`INSERT INTO notes (org_id, body) VALUES ($1, 'rolled back')`, [A]);
+          throw new Error('boom');
+        },
+        { setting: SETTING },
+      ),
+    ).rejects.toThrow('boom');
+    expect(await withTenant(pool, A, (client) => count(client), { setting: SETTING })).toBe(3);
+    const next = await pool.connect();
+    try {
+      expect(await count(next)).toBe(0);
+    } finally {
+      next.release();
+    }
+  });
+
+  it('works with a Kysely instance', async () => {
+    const rows = await withTenant(kysely, A, (trx) => trx.selectFrom('notes').select('body').orderBy('id').execute(), { setting: SETTING });
+    expect(rows.map((r) => r.body)).toEqual(['n1', 'n2', 'n3']);
+    const after = await sql<{ n: string }>`SELECT count(*) AS n FROM notes`.execute(kysely);
+    expect(Number(after.rows[0].n)).toBe(0);
+    // A write for another tenant is rejected inside withTenant (the policy's USING doubles as WITH CHECK).
+    await expect(
+      withTenant(kysely, A, (trx) => trx.insertInto('notes').values({ org_id: '00000000-0000-0000-0000-00000000000b', body: 'x' } as never).execute(), {
+        setting: SETTING,
+      }),
+    ).rejects.toThrow(/row-level security/);
+  });
+});
