@@ -25,11 +25,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const started = Date.now();
   const server = await startEmbeddedPostgres();
   options.onServer?.(server);
-  options.onStep?.({
-    name: 'start embedded PostgreSQL',
-    phase: 'end',
-    result: { name: 'start embedded PostgreSQL', ms: Date.now() - started, summary: `listening on 127.0.0.1:${server.port}`, exitCode: 0 },
-  });
+  const startStep = { name: 'start embedded PostgreSQL', ms: Date.now() - started, summary: `listening on 127.0.0.1:${server.port}`, exitCode: 0 };
+  options.onStep?.({ name: startStep.name, phase: 'end', result: startStep });
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'crm-tenancy-demo-'));
   let keep = Boolean(options.keep);
   try {
@@ -42,7 +39,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     }
     const databaseUrl = server.url.replace(/\/postgres$/, '/sales_crm');
     const story = await runStory({ ...options, databaseUrl, workDir });
-    return { ...story, databaseUrl, server, kept: keep };
+    return { ...story, steps: [startStep, ...story.steps], databaseUrl, server, kept: keep };
   } catch (error) {
     keep = false;
     throw error;

@@ -140,7 +140,7 @@ export async function runStory(options: StoryOptions): Promise<StoryResult> {
         value: r,
         exitCode: r.exitCode,
         summary: `applied ${r.applied.map((a) => a.phase ?? a.name).join(', ') || 'nothing'}; ` +
-          (r.refused.length ? `refused to validate: ${r.refused.length} problems (exit 1)` : 'complete'),
+          (r.refused.length ? `refused to validate: ${r.refused.length} problems` : 'complete'),
         details: r.refused.map((x) => `${x.table}: ${x.count} ${x.problem} → ${x.fix}`),
       };
     });

@@ -1,19 +1,24 @@
 // The `demo` command: the whole story on an embedded PostgreSQL, cleaned up afterwards.
 import type { Command } from 'commander';
 import Table from 'cli-table3';
-import { runDemo } from '../../demo/demo.js';
+import { runDemo, type DemoResult } from '../../demo/demo.js';
 import type { Overview } from '../../demo/overview.js';
+import type { StoryStep } from '../../demo/story.js';
 import type { EmbeddedServer } from '../../embedded/embedded-server.js';
 import { maskUrl } from '../../db/connection.js';
 import { action } from '../context.js';
 import type { Output } from '../output.js';
+
+function tableStyle(output: Output) {
+  return { head: output.stdoutColor.level > 0 ? ['cyan'] : [], border: [] };
+}
 
 function renderOverview(output: Output, overview: Overview): string {
   const c = output.stdoutColor;
   const tenants = overview.tenants;
   const table = new Table({
     head: ['table', 'rows', ...tenants.map((t) => t.label), 'NULL tenant', 'tenant column'],
-    style: { head: c.level > 0 ? ['cyan'] : [], border: [] },
+    style: tableStyle(output),
   });
   for (const t of overview.tables) {
     table.push([
@@ -27,18 +32,47 @@ function renderOverview(output: Output, overview: Overview): string {
   return table.toString();
 }
 
+function renderSummary(output: Output, result: DemoResult, totalMs: number): string {
+  const s = result.summary;
+  const table = new Table({ head: ['', 'before', 'after'], style: tableStyle(output) });
+  table.push(
+    ['tables with company_id', `${s.tablesWithTenantColumnBefore} / ${s.tables}`, `${s.tablesWithTenantColumnAfter} / ${s.tables}`],
+    ['NULL tenants', String(s.nullTenantsBefore), String(s.nullTenantsAfter)],
+    ['rows backfilled', '', String(s.rowsBackfilled)],
+    ['cross-company references detached', '', String(s.referencesDetached)],
+    ['duplicate rows archived (re-pointed)', '', `${s.rowsArchived} (${s.rowsRepointed})`],
+    ['tables under row-level security', '0', String(s.policyTablesApplied)],
+    ['isolation probes passed', '', `${s.probesPassed} (${s.probesFailed} failed)`],
+  );
+  const times = new Table({ head: ['step', 'exit', 'seconds'], style: tableStyle(output) });
+  for (const step of result.steps) times.push([step.name, String(step.exitCode), (step.ms / 1000).toFixed(1)]);
+  times.push(['total', '', (totalMs / 1000).toFixed(1)]);
+  return `${table.toString()}\n${times.toString()}`;
+}
+
 export function register(program: Command): void {
   program
     .command('demo')
     .description('run the whole story on an embedded PostgreSQL loaded with the sample CRM')
     .option('--keep', 'leave the database running and print how to connect', false)
-    .addHelpText('after', '\nExample:\n  $ npx crm-tenancy demo')
+    .addHelpText(
+      'after',
+      `
+Runs, on a throwaway embedded PostgreSQL: load the sample CRM → audit → generate → migrate
+(refused while NULLs remain) → backfill → dedupe → migrate → policies apply → verify → audit.
+Everything is removed afterwards (also on Ctrl-C) unless --keep.
+
+Example:
+  $ npx crm-tenancy demo`,
+    )
     .action(
       action(async (ctx, opts: { keep: boolean }) => {
         const out = ctx.output;
+        const c = out.stdoutColor;
+        const started = Date.now();
         let server: EmbeddedServer | undefined;
         const onSignal = () => {
-          out.warn('interrupted: stopping the embedded PostgreSQL');
+          out.warn('interrupted: stopping the embedded PostgreSQL and removing its files');
           void (server?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
         };
         process.once('SIGINT', onSignal);
@@ -46,26 +80,34 @@ export function register(program: Command): void {
         try {
           const result = await runDemo({
             keep: opts.keep,
+            logger: { info: () => {}, debug: () => {}, warn: () => {} },
             onServer: (s) => (server = s),
-            onStep: ({ name, phase, result: r }: { name: string; phase: 'start' | 'end'; result?: { summary: string; ms: number } }) => {
-              const c = out.stdoutColor;
-              if (phase === 'start') out.data(c.bold(`▶ ${name}`));
-              else if (r) out.data(`  ${r.summary} ${c.dim(`(${(r.ms / 1000).toFixed(1)} s)`)}`);
+            onStep: ({ name, phase, result: r }: { name: string; phase: 'start' | 'end'; result?: StoryStep }) => {
+              if (phase === 'start') {
+                out.data(c.bold(`▶ ${name}`));
+                return;
+              }
+              if (!r) return;
+              const mark = r.exitCode === 0 ? c.green('✓') : c.yellow(`exit ${r.exitCode}`);
+              out.data(`  ${mark} ${r.summary} ${c.dim(`(${(r.ms / 1000).toFixed(1)} s)`)}`);
+              for (const line of r.details?.slice(0, 20) ?? []) out.data(`      ${line}`);
+              if ((r.details?.length ?? 0) > 20) out.data(`      … ${r.details!.length - 20} more`);
             },
             onOverview: (label, overview) => {
               out.data(`\nThe sample CRM, ${label}:`);
               out.data(renderOverview(out, overview));
             },
           });
-          const total = result.steps.reduce((n, s) => n + s.ms, 0);
-          out.data(`\ndone in ${(total / 1000).toFixed(1)} s`);
+          const total = Date.now() - started;
+          out.data(`\n${c.bold('Before and after')}`);
+          out.data(renderSummary(out, result, total));
           if (result.kept) {
             out.info(`the database is still running: psql "${maskUrl(result.databaseUrl)}" (password: ${result.server.password})`);
             out.info(`data directory ${result.server.dataDir}; stop it with Ctrl-C`);
             // Keep the process (and the server) alive until Ctrl-C.
             await new Promise<void>(() => setInterval(() => {}, 1 << 30));
           }
-          return 0;
+          return result.verify.ok ? 0 : 1;
         } finally {
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
