@@ -88,6 +88,27 @@ describe('policies apply / diff / status', () => {
     expect((await policyDiff({ client: c, manifest: r.manifest, policiesDir: r.policiesDir })).drift).toEqual([]);
   });
 
+  it('waits for a lock with lock_timeout and retries; reports the table as failed when it never gets it', async () => {
+    const c = db().client;
+    await appendFile(path.join(r.policiesDir, 'emails.sql'), '\n-- touched\n');
+    const blocker = await db().connect();
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE emails IN ACCESS SHARE MODE'); // conflicts with ALTER TABLE / CREATE POLICY
+    const failed = await applyPolicies({ client: c, manifest: r.manifest, policiesDir: r.policiesDir, lockTimeoutMs: 50, attempts: 2 });
+    const emails = failed.tables.find((t) => t.table === 'emails')!;
+    expect(emails).toMatchObject({ status: 'failed', attempts: 2 });
+    expect(emails.reason).toContain('55P03');
+    expect(failed.ok).toBe(false);
+    // Released during the retries: the second attempt succeeds.
+    await appendFile(path.join(r.policiesDir, 'emails.sql'), '\n-- touched again\n');
+    const release = setTimeout(() => void blocker.query('COMMIT'), 150);
+    const ok = await applyPolicies({ client: c, manifest: r.manifest, policiesDir: r.policiesDir, lockTimeoutMs: 50, attempts: 8 });
+    clearTimeout(release);
+    const again = ok.tables.find((t) => t.table === 'emails')!;
+    expect(again.status).toBe('applied');
+    expect(again.attempts).toBeGreaterThan(1);
+  });
+
   it('status --json and apply --json through the CLI', async () => {
     const status = await runCli(['policies', 'status', '--json', '--config', r.manifestFile, '--policies-dir', r.policiesDir, '--database-url', db().url]);
     expect(status.code).toBe(0);
