@@ -572,6 +572,18 @@ export async function verifyIsolation(options: VerifyOptions): Promise<VerifyRes
     const tenantInfo = tableInfo(manifest, catalog, manifest.tenant.table, true);
     if (!tenantInfo) throw new TenancyError('manifest-live', `tenant table ${manifest.schema}.${manifest.tenant.table} does not exist`);
     const [a, b] = options.tenants ?? (await pickTenants(client, manifest, catalog));
+    if (options.tenants) {
+      const found = await client.query<{ t: string }>(
+        `SELECT ${ident(manifest.tenant.key)}::text AS t FROM ${qualified(manifest.schema, manifest.tenant.table)} WHERE ${ident(manifest.tenant.key)}::text = ANY($1::text[])`,
+        [options.tenants],
+      );
+      const missing = options.tenants.filter((t) => !found.rows.some((r) => r.t === t));
+      if (missing.length > 0 || a === b) {
+        throw new TenancyError('usage', `--tenants needs two different existing tenants; not found: ${missing.join(', ') || '(the same tenant twice)'}`, {
+          hint: `tenant keys are ${manifest.schema}.${manifest.tenant.table}.${manifest.tenant.key} values`,
+        });
+      }
+    }
     logger.info(`verify: tenant A = ${a}, tenant B = ${b}; roles ${manifest.roles.app.join(', ')}`);
     const probes: ProbeResult[] = [];
     const functions: FunctionProbeResult[] = [];

@@ -60,6 +60,9 @@ describe('verify (composite keys)', () => {
     const fixed = await runCli(['verify', '--json', '--tenants', '1,2', '--config', r.manifestFile, '--database-url', db().url]);
     expect(fixed.code).toBe(0);
     expect(JSON.parse(fixed.stdout)).toMatchObject({ ok: true, tenants: { a: '1', b: '2' } });
+    const unknown = await runCli(['verify', '--tenants', '1,999', '--config', r.manifestFile, '--database-url', db().url]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('not found: 999');
   });
 
   it('nothing persists even when the probe writes succeed (a FOR ALL USING (true) policy)', async () => {
