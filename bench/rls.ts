@@ -102,6 +102,7 @@ async function main(): Promise<void> {
   const app = `crmt_bench_app_${suffix}`;
   const support = `crmt_bench_support_${suffix}`;
   const naive = `crmt_bench_naive_${suffix}`;
+  const plain = `crmt_bench_plain_${suffix}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${ident(dbName)}`);
@@ -138,6 +139,10 @@ async function main(): Promise<void> {
       await db.query(`CREATE POLICY naive ON ${ident(t)} FOR ALL TO ${ident(naive)} USING (company_id = bench_current_company())`);
       await db.query(`GRANT SELECT ON ${ident(t)} TO ${ident(naive)}`);
     }
+    // A non-superuser that bypasses RLS, with the explicit WHERE: separates the cost of privilege
+    // checks (which a superuser owner skips) from the cost of the policy itself.
+    await db.query(`CREATE ROLE ${ident(plain)} NOLOGIN BYPASSRLS`);
+    await db.query(`GRANT SELECT ON deals, activities, contacts TO ${ident(plain)}`);
     await db.query('ANALYZE');
 
     // The tenant with the most deals, and one of its deals.
@@ -149,6 +154,8 @@ async function main(): Promise<void> {
     const owner = await open();
     const asApp = await open();
     const asNaive = await open();
+    const asPlain = await open();
+    await asPlain.query(`SET ROLE ${ident(plain)}`);
     for (const [c, role] of [
       [asApp, app],
       [asNaive, naive],
@@ -169,14 +176,15 @@ async function main(): Promise<void> {
       const plan = await asApp.query(`EXPLAIN (COSTS OFF) ${kase.policySql}`, kase.params(tenant, dealId));
       const planText = plan.rows.map((r) => r['QUERY PLAN']).join(' | ');
       const naiveRounds = Math.max(20, Math.floor(args.iterations / 20)); // it is slow; fewer rounds suffice
-      const times = { owner: [] as number[], app: [] as number[], naive: [] as number[] };
+      const times = { owner: [] as number[], app: [] as number[], naive: [] as number[], plain: [] as number[] };
       // Prepared: named statements, parsed and planned once per connection (what ORMs and drivers do).
-      const names = { owner: `owner_${statement}`, app: `app_${statement}`, naive: `naive_${statement}` };
+      const names = { owner: `owner_${statement}`, app: `app_${statement}`, naive: `naive_${statement}`, plain: `plain_${statement}` };
       statement++;
-      const run = async (which: 'owner' | 'app' | 'naive') => {
-        const c = which === 'owner' ? owner : which === 'app' ? asApp : asNaive;
-        const text = which === 'owner' ? kase.ownerSql : kase.policySql;
-        const values = which === 'owner' ? kase.ownerParams(tenant, dealId) : kase.params(tenant, dealId);
+      const run = async (which: 'owner' | 'app' | 'naive' | 'plain') => {
+        const c = { owner, app: asApp, naive: asNaive, plain: asPlain }[which];
+        const explicit = which === 'owner' || which === 'plain';
+        const text = explicit ? kase.ownerSql : kase.policySql;
+        const values = explicit ? kase.ownerParams(tenant, dealId) : kase.params(tenant, dealId);
         const t = performance.now();
         await c.query(prepared ? { name: names[which], text, values } : { text, values });
         return performance.now() - t;
@@ -194,6 +202,7 @@ async function main(): Promise<void> {
           times.app.push(await run('app'));
           times.owner.push(await run('owner'));
         }
+        times.plain.push(await run('plain'));
         if (i < naiveRounds) times.naive.push(await run('naive'));
       }
       const ratio = median(times.app) / median(times.owner);
@@ -204,11 +213,12 @@ async function main(): Promise<void> {
         `${(median(times.app) * 1000).toFixed(0)} µs`,
         ratio.toFixed(3),
         `${(p95(times.owner) * 1000).toFixed(0)} / ${(p95(times.app) * 1000).toFixed(0)} µs`,
+        `${(median(times.plain) * 1000).toFixed(0)} µs (${(median(times.app) / median(times.plain)).toFixed(3)})`,
         `${(median(times.naive) * 1000).toFixed(0)} µs (×${(median(times.naive) / median(times.owner)).toFixed(1)})`,
       ]);
       if (!prepared) console.log(`${kase.name}: app-role plan: ${planText}`);
     }
-    const head = ['query', 'owner + WHERE (median)', 'app role + policy (median)', 'ratio', 'p95 owner / app', 'naive policy (median)'];
+    const head = ['query', 'owner + WHERE (median)', 'app role + policy (median)', 'ratio', 'p95 owner / app', 'BYPASSRLS role + WHERE (app ratio)', 'naive policy (median)'];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
     console.log(`\n${line(head)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}`);
@@ -218,7 +228,7 @@ async function main(): Promise<void> {
     await Promise.all(clients.map((c) => c.end().catch(() => {})));
     if (!args.keep) {
       await admin.query(`DROP DATABASE IF EXISTS ${ident(dbName)} WITH (FORCE)`);
-      for (const role of [app, support, naive]) await admin.query(`DROP ROLE IF EXISTS ${ident(role)}`).catch(() => {});
+      for (const role of [app, support, naive, plain]) await admin.query(`DROP ROLE IF EXISTS ${ident(role)}`).catch(() => {});
     } else {
       console.log(`kept database ${dbName}`);
     }
