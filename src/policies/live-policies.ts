@@ -1,7 +1,7 @@
 // Reads a table's live row-level-security state (pg_catalog, pg_get_expr) and compares two snapshots.
 import type pg from 'pg';
 import type { Queryable } from '../db/connection.js';
-import { qualified } from '../db/quote.js';
+import { ident, qualified } from '../db/quote.js';
 
 export interface LivePolicy {
   name: string;
@@ -166,7 +166,7 @@ export async function executePolicyFile(
 ): Promise<ExecuteFileResult> {
   const before = await readSnapshot(tx, file.schema, file.table, roles);
   for (const policy of before.policies) {
-    await tx.query(`DROP POLICY ${qualified(policy.name)} ON ${qualified(file.schema, file.table)}`);
+    await tx.query(`DROP POLICY ${ident(policy.name)} ON ${qualified(file.schema, file.table)}`);
   }
   await tx.query(file.text);
   const after = await readSnapshot(tx, file.schema, file.table, roles);

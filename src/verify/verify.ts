@@ -77,6 +77,8 @@ interface TableInfo {
   isTenantTable: boolean;
   /** Columns an INSERT copies from a template row. */
   insertColumns: string[];
+  /** The compared column's type (format_type), so comparisons stay index-friendly. */
+  type: string;
 }
 
 const RLS_MESSAGE = /row-level security/i;
@@ -156,7 +158,8 @@ function tableInfo(manifest: Manifest, catalog: Catalog, name: string, isTenantT
   const insertColumns = rel.columns
     .filter((c) => c.name === column || (!c.identity && !c.generated && !(pk.has(c.name) && c.default !== null)))
     .map((c) => c.name);
-  return { name, rel, column, isTenantTable, insertColumns };
+  const type = findColumn(rel, column)?.type ?? 'text';
+  return { name, rel, column, isTenantTable, insertColumns, type };
 }
 
 /** Runs one probe transaction: owner setup, then SET LOCAL ROLE (and the tenant), always rolled back. */
@@ -167,11 +170,24 @@ async function probeTx<T>(
   setting: string,
   setup: (tx: pg.ClientBase) => Promise<void>,
   fn: (tx: pg.ClientBase) => Promise<T>,
+  options: { quietTriggers?: boolean } = {},
 ): Promise<T> {
   return withRollback(
     client,
     async (tx) => {
       await setup(tx);
+      if (options.quietTriggers) {
+        // Ordinary triggers fire before the policy check and could mask it (a validation trigger
+        // raising, a trigger rewriting the tenant): replica mode silences them, RLS still applies.
+        // Needs superuser; without it the probe runs with triggers on.
+        await tx.query('SAVEPOINT crm_tenancy_replica');
+        try {
+          await tx.query(`SET LOCAL session_replication_role = replica`);
+          await tx.query('RELEASE SAVEPOINT crm_tenancy_replica');
+        } catch {
+          await tx.query('ROLLBACK TO SAVEPOINT crm_tenancy_replica');
+        }
+      }
       await tx.query(`SET LOCAL ROLE ${ident(role)}`);
       if (tenant !== null) await tx.query(`SELECT set_config($1, $2, true)`, [setting, tenant]);
       return fn(tx);
@@ -188,7 +204,7 @@ async function probeTx<T>(
 async function rowOf(tx: pg.ClientBase, schema: string, info: TableInfo, tenant: string): Promise<{ ctid: string; temporary: boolean } | undefined> {
   const t = qualified(schema, info.name);
   const c = ident(info.column);
-  const existing = await tx.query<{ ctid: string }>(`SELECT ctid::text AS ctid FROM ${t} WHERE ${c}::text = $1 LIMIT 1`, [tenant]);
+  const existing = await tx.query<{ ctid: string }>(`SELECT ctid::text AS ctid FROM ${t} WHERE ${c} = $1::${info.type} LIMIT 1`, [tenant]);
   if (existing.rows.length > 0) return { ctid: existing.rows[0].ctid, temporary: false };
   if (info.isTenantTable) return undefined;
   const template = await tx.query<{ row: Record<string, unknown> }>(`SELECT to_jsonb(x) AS row FROM ${t} x LIMIT 1`);
@@ -208,7 +224,7 @@ async function rowOf(tx: pg.ClientBase, schema: string, info: TableInfo, tenant:
     // A failed query (parent without the tenant column) would abort the transaction: guard it.
     await tx.query('SAVEPOINT crm_tenancy_parent');
     const found = await tx
-      .query<{ row: Record<string, unknown> }>(`SELECT to_jsonb(p) AS row FROM ${parent} p WHERE p.${ident(info.column)}::text = $1 LIMIT 1`, [tenant])
+      .query<{ row: Record<string, unknown> }>(`SELECT to_jsonb(p) AS row FROM ${parent} p WHERE p.${ident(info.column)} = $1::${info.type} LIMIT 1`, [tenant])
       .catch(() => undefined);
     await tx.query(found ? 'RELEASE SAVEPOINT crm_tenancy_parent' : 'ROLLBACK TO SAVEPOINT crm_tenancy_parent');
     const parentRow = found?.rows[0]?.row;
@@ -253,10 +269,10 @@ async function selectOwn(env: ProbeEnv): Promise<Outcome> {
     a,
     manifest.tenant.setting,
     async (tx) => {
-      expected = Number((await tx.query(`SELECT count(*) AS n FROM ${t} WHERE ${c}::text = $1`, [a])).rows[0].n);
+      expected = Number((await tx.query(`SELECT count(*) AS n FROM ${t} WHERE ${c} = $1::${info.type}`, [a])).rows[0].n);
     },
     async (tx) =>
-      (await tx.query(`SELECT count(*) AS n, count(*) FILTER (WHERE ${c}::text IS DISTINCT FROM $1) AS foreign FROM ${t}`, [a])).rows[0],
+      (await tx.query(`SELECT count(*) AS n, count(*) FILTER (WHERE ${c} IS DISTINCT FROM $1::${info.type}) AS foreign FROM ${t}`, [a])).rows[0],
   );
   const n = Number(seen.n);
   const foreign = Number(seen.foreign);
@@ -285,7 +301,11 @@ function writeOutcome(error: unknown, what: string): Outcome {
       ? { status: 'pass', detail: `${what}: rejected by row-level security` }
       : { status: 'pass', detail: `${what}: rejected by privileges (${error.message}), not by a policy` };
   }
-  return { status: 'fail', detail: `${what}: passed the policies, stopped only by ${errorText(error)}` };
+  if (isPgServerError(error) && error.code.startsWith('23')) {
+    // Constraints are checked after the policies' WITH CHECK: reaching one means the policy let it through.
+    return { status: 'fail', detail: `${what}: passed the policies, stopped only by ${errorText(error)}` };
+  }
+  return { status: 'error', detail: `${what}: inconclusive, failed before the policy check with ${errorText(error)}` };
 }
 
 async function insertOtherTenant(env: ProbeEnv): Promise<Outcome> {
@@ -301,7 +321,7 @@ async function insertOtherTenant(env: ProbeEnv): Promise<Outcome> {
       manifest.tenant.setting,
       async (tx) => {
         const r = await tx.query(
-          `SELECT to_jsonb(x) AS row FROM ${t} x ORDER BY (${c}::text = $1) DESC, (${c}::text = $2) DESC LIMIT 1`,
+          `SELECT to_jsonb(x) AS row FROM ${t} x ORDER BY (${c} = $1::${info.type}) DESC, (${c} = $2::${info.type}) DESC LIMIT 1`,
           [b, a],
         );
         template = r.rows[0]?.row;
@@ -315,6 +335,7 @@ async function insertOtherTenant(env: ProbeEnv): Promise<Outcome> {
         );
         return r.rowCount ?? 0;
       },
+      { quietTriggers: true },
     );
     if (rowCount === -1) return { status: 'skipped', detail: 'the table is empty: no row to copy for the insert' };
     return { status: 'fail', detail: `inserted a row for tenant ${b} while tenant ${a} was set` };
@@ -340,6 +361,7 @@ async function updateToOtherTenant(env: ProbeEnv): Promise<Outcome> {
         if (!target) return -1;
         return (await tx.query(`UPDATE ${t} SET ${ident(info.column)} = $1 WHERE ctid = $2::tid`, [b, target.ctid])).rowCount ?? 0;
       },
+      { quietTriggers: true },
     );
     if (rowCount === -1) return { status: 'skipped', detail: `tenant ${a} has no row here and a temporary one could not be inserted` };
     if (rowCount === 0) return { status: 'error', detail: `tenant ${a}'s row was not visible to the role, so the update proved nothing` };
@@ -365,7 +387,7 @@ async function touchOtherRows(env: ProbeEnv, kind: 'update' | 'delete'): Promise
       },
       async (tx) => {
         if (!target) return -1;
-        const sql = kind === 'update' ? `UPDATE ${t} SET ${c} = ${c} WHERE ${c}::text = $1` : `DELETE FROM ${t} WHERE ${c}::text = $1`;
+        const sql = kind === 'update' ? `UPDATE ${t} SET ${c} = ${c} WHERE ${c} = $1::${info.type}` : `DELETE FROM ${t} WHERE ${c} = $1::${info.type}`;
         return (await tx.query(sql, [b])).rowCount ?? 0;
       },
     );
@@ -394,6 +416,7 @@ async function crossTenantReference(env: ProbeEnv): Promise<Outcome> {
   const rejected: string[] = [];
   const skipped: string[] = [];
   const errors: string[] = [];
+  const inconclusive: string[] = [];
   for (const fk of fks) {
     const ref = fk.references!;
     const pairs = fk.columns
@@ -430,6 +453,8 @@ async function crossTenantReference(env: ProbeEnv): Promise<Outcome> {
       else accepted.push(fk.name);
     } catch (error) {
       if (isPgServerError(error) && error.code === '23503') rejected.push(fk.name);
+      // Something else stopped the update before the foreign key was checked (a trigger, a unique key).
+      else if (isPgServerError(error)) inconclusive.push(`${fk.name} (${errorText(error)})`);
       else errors.push(`${fk.name}: ${errorText(error)}`);
     }
   }
@@ -440,11 +465,12 @@ async function crossTenantReference(env: ProbeEnv): Promise<Outcome> {
       ? { status: 'fail', detail: `${what} (composite_keys is on: a (tenant, id) foreign key must reject it)` }
       : { status: 'reported', detail: `${what}; (tenant, id) composite foreign keys would reject it (composite_keys)` };
   }
-  if (rejected.length === 0) return { status: 'skipped', detail: `no rows to probe ${skipped.join(', ')} with` };
-  return {
-    status: 'pass',
-    detail: `rejected by ${rejected.join(', ')}${skipped.length ? `; skipped (no rows): ${skipped.join(', ')}` : ''}`,
-  };
+  const notes = [
+    skipped.length ? `skipped (no rows): ${skipped.join(', ')}` : '',
+    inconclusive.length ? `inconclusive, stopped before the foreign key check: ${inconclusive.join(', ')}` : '',
+  ].filter(Boolean);
+  if (rejected.length === 0) return { status: 'skipped', detail: notes.join('; ') };
+  return { status: 'pass', detail: [`rejected by ${rejected.join(', ')}`, ...notes].join('; ') };
 }
 
 interface DependentView {
@@ -488,12 +514,13 @@ async function viewsProbe(env: ProbeEnv): Promise<Outcome> {
     }
     try {
       const n = await probeTx(env.client, env.role, a, manifest.tenant.setting, async () => {}, async (tx) =>
-        Number((await tx.query(`SELECT count(*) AS n FROM ${qualified(v.schema, v.name)} WHERE ${ident(info.column)}::text = $1`, [b])).rows[0].n),
+        Number((await tx.query(`SELECT count(*) AS n FROM ${qualified(v.schema, v.name)} WHERE ${ident(info.column)} = $1::${info.type}`, [b])).rows[0].n),
       );
       if (n > 0) leaks.push(`${name} shows ${n} row(s) of tenant ${b}${v.kind === 'm' ? ' (a materialized view ignores row-level security)' : ' (security_invoker off?)'}`);
       else clean.push(name);
     } catch (error) {
-      leaks.push(`${name}: ${errorText(error)}`);
+      if (isPgServerError(error) && error.code === '42501') clean.push(`${name} (not readable: ${error.message})`);
+      else leaks.push(`${name}: ${errorText(error)}`);
     }
   }
   if (leaks.length > 0) return { status: 'fail', detail: leaks.join('; ') };
@@ -505,7 +532,7 @@ async function viewsProbe(env: ProbeEnv): Promise<Outcome> {
 }
 
 /** Zero-argument set-returning functions the role may execute whose result has the tenant column. */
-async function functionProbes(env: Omit<ProbeEnv, 'info'>): Promise<FunctionProbeResult[]> {
+async function functionProbes(env: Omit<ProbeEnv, 'info'> & { tenantType: string }): Promise<FunctionProbeResult[]> {
   const { client, manifest, role, a, b } = env;
   const column = manifest.tenant.column;
   const { rows } = await client.query<{ sig: string; name: string; schema: string; definer: boolean }>(
@@ -528,7 +555,7 @@ async function functionProbes(env: Omit<ProbeEnv, 'info'>): Promise<FunctionProb
     }
     try {
       const n = await probeTx(client, role, a, manifest.tenant.setting, async () => {}, async (tx) =>
-        Number((await tx.query(`SELECT count(*) AS n FROM ${qualified(fn.schema, fn.name)}() x WHERE x.${ident(column)}::text = $1`, [b])).rows[0].n),
+        Number((await tx.query(`SELECT count(*) AS n FROM ${qualified(fn.schema, fn.name)}() x WHERE x.${ident(column)} = $1::${env.tenantType}`, [b])).rows[0].n),
       );
       out.push(
         n > 0
@@ -611,7 +638,7 @@ export async function verifyIsolation(options: VerifyOptions): Promise<VerifyRes
         }
         done++;
       }
-      functions.push(...(await functionProbes({ client, manifest, catalog, role, a, b })));
+      functions.push(...(await functionProbes({ client, manifest, catalog, role, a, b, tenantType: tenantInfo.type })));
     }
     options.onProgress?.({ task: 'done', done: total, total });
     const counts: Record<ProbeStatus, number> = { pass: 0, fail: 0, error: 0, reported: 0, skipped: 0, 'n/a': 0 };

@@ -36,7 +36,7 @@ describe('verify (composite keys)', () => {
     // Deals: A sees exactly its 96 rows.
     expect(result.probes.find((p) => p.table === 'deals' && p.probe === 'select-own')!.detail).toContain('96 row(s)');
     // Honest skips only where there is no data to probe with.
-    for (const p of result.probes.filter((x) => x.status === 'skipped')) expect(p.detail).toMatch(/no row|no rows|empty/);
+    for (const p of result.probes.filter((x) => x.status === 'skipped')) expect(p.detail).toMatch(/no row|no rows|empty|inconclusive/);
   });
 
   it('one careless FOR SELECT USING (true) policy fails verify naming the table and the probes; removing it passes', async () => {
@@ -110,6 +110,22 @@ describe('verify (composite keys)', () => {
     expect(result.failures.map((f) => [f.table, f.probe])).toEqual([['all_contacts()', 'function']]);
     await c.query(`DROP FUNCTION all_contacts()`);
     await c.query(`DROP VIEW deal_list`);
+  });
+
+  it('a validation trigger that raises before the policy check does not mask the probe', async () => {
+    const c = db().client;
+    await c.query(`CREATE FUNCTION reject_all() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'validation says no'; END $$`);
+    await c.query(`CREATE TRIGGER validate BEFORE INSERT OR UPDATE ON emails FOR EACH ROW EXECUTE FUNCTION reject_all()`);
+    const result = await verifyIsolation({ client: c, manifest: r.manifest });
+    expect(result.failures).toEqual([]);
+    expect(result.probes.find((p) => p.table === 'emails' && p.probe === 'insert-other-tenant')!.detail).toContain('row-level security');
+    const ref = result.probes.find((p) => p.table === 'emails' && p.probe === 'cross-tenant-reference')!;
+    expect([ref.status, ref.detail]).toEqual(['skipped', expect.stringContaining('validation says no')]);
+    // And the trigger does not hide a real hole either.
+    await c.query(`CREATE POLICY sloppy ON emails FOR INSERT TO ${ident(r.app)} WITH CHECK (true)`);
+    const broken = await verifyIsolation({ client: c, manifest: r.manifest });
+    expect(broken.failures.map((f) => [f.table, f.probe])).toEqual([['emails', 'insert-other-tenant']]);
+    await c.query(`DROP POLICY sloppy ON emails; DROP TRIGGER validate ON emails; DROP FUNCTION reject_all()`);
   });
 
   it('refuses to run as a role that does not bypass RLS (it could not read true counts)', async () => {
