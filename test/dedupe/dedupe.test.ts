@@ -106,6 +106,12 @@ describe('dedupe on an unseen schema (refusals, keep COLUMN, identity keys, host
     original = await tableChecksums(c, SCHEMA);
   });
 
+  it('could not run with --keep naming a column a deduplicated table lacks (nothing written)', async () => {
+    await expect(runDedupe({ databaseUrl: db().url, manifest, keep: 'nope' })).rejects.toThrow(/has no column nope/);
+    const state = await db().client.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'dedupe state'`);
+    expect(state.rowCount).toBe(0);
+  });
+
   it('refuses a group whose re-pointing would violate a unique constraint; keeps by COLUMN; duplicates are per tenant', async () => {
     const result = await runDedupe({ databaseUrl: db().url, manifest, keep: 'rank' });
     const prefs = result.groups.find((g) => g.table === 'prefs')!;
