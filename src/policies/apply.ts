@@ -250,8 +250,11 @@ export async function policyDiff(options: DiffOptions): Promise<PolicyDiffResult
             withRollback(
               client,
               async (tx) => {
-                const { before, after } = await executePolicyFile(tx, f, roleNames);
-                return comparePolicyState(f.schema, f.table, after, before);
+                const { before, after, partitions } = await executePolicyFile(tx, f, roleNames);
+                return [
+                  ...comparePolicyState(f.schema, f.table, after, before),
+                  ...partitions.flatMap((p) => comparePolicyState(p.schema, p.table, p.after, p.before)),
+                ];
               },
               { lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_POLICY_LOCK_TIMEOUT_MS },
             ),

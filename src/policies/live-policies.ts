@@ -150,14 +150,30 @@ export function comparePolicyState(
 export interface ExecuteFileResult {
   before: PolicySnapshot;
   after: PolicySnapshot;
-  /** Policies that existed before and that the file does not recreate (dropped). */
+  /** Partitions of the table (any depth), with their RLS flags and policies before and after. */
+  partitions: { schema: string; table: string; before: PolicyFingerprint; after: PolicyFingerprint }[];
+  /** Policies that existed before and that the file does not recreate (dropped), as `table: policy` for partitions. */
   dropped: string[];
 }
 
+/** The partitions (at any depth) of a table, in a stable order. */
+async function partitionsOf(db: Queryable, schema: string, table: string): Promise<{ schema: string; table: string }[]> {
+  const { rows } = await db.query<{ schema: string; table: string }>(
+    `SELECT n.nspname AS schema, c.relname AS table
+       FROM pg_catalog.pg_partition_tree((SELECT c0.oid FROM pg_catalog.pg_class c0 JOIN pg_catalog.pg_namespace n0 ON n0.oid = c0.relnamespace
+                                           WHERE n0.nspname = $1 AND c0.relname = $2)) t
+       JOIN pg_catalog.pg_class c ON c.oid = t.relid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE t.level > 0 AND c.relkind IN ('r', 'p')
+      ORDER BY t.level, 1, 2`,
+    [schema, table],
+  );
+  return rows;
+}
+
 /**
- * Inside the caller's transaction: snapshots the table, drops all its policies, runs the file, and
- * snapshots again. The files are the whole truth for a table's policies, so a policy no file
- * creates does not survive (apply reports it; diff reports it as extra).
+ * Inside the caller's transaction: snapshots the table (and its partitions), drops all their
+ * policies, runs the file, and snapshots again. The files are the whole truth for a table's
+ * policies, so a policy no file creates does not survive (apply reports it; diff reports it as extra).
  */
 export async function executePolicyFile(
   tx: pg.ClientBase,
@@ -165,11 +181,28 @@ export async function executePolicyFile(
   roles: string[],
 ): Promise<ExecuteFileResult> {
   const before = await readSnapshot(tx, file.schema, file.table, roles);
-  for (const policy of before.policies) {
-    await tx.query(`DROP POLICY ${ident(policy.name)} ON ${qualified(file.schema, file.table)}`);
-  }
+  const parts = before.exists ? await partitionsOf(tx, file.schema, file.table) : [];
+  const partsBefore = [];
+  for (const p of parts) partsBefore.push(await readFingerprint(tx, p.schema, p.table));
+  const drop = async (schema: string, table: string, policies: LivePolicy[]) => {
+    for (const policy of policies) await tx.query(`DROP POLICY ${ident(policy.name)} ON ${qualified(schema, table)}`);
+  };
+  await drop(file.schema, file.table, before.policies);
+  for (const [i, p] of parts.entries()) await drop(p.schema, p.table, partsBefore[i].policies);
   await tx.query(file.text);
   const after = await readSnapshot(tx, file.schema, file.table, roles);
-  const kept = new Set(after.policies.map((p) => p.name));
-  return { before, after, dropped: before.policies.map((p) => p.name).filter((n) => !kept.has(n)) };
+  const partitions = [];
+  for (const [i, p] of parts.entries()) {
+    partitions.push({ ...p, before: partsBefore[i], after: await readFingerprint(tx, p.schema, p.table) });
+  }
+  const gone = (b: PolicyFingerprint, a: PolicyFingerprint) => {
+    const kept = new Set(a.policies.map((x) => x.name));
+    return b.policies.map((x) => x.name).filter((n) => !kept.has(n));
+  };
+  return {
+    before,
+    after,
+    partitions,
+    dropped: [...gone(before, after), ...partitions.flatMap((p) => gone(p.before, p.after).map((n) => `${p.table}: ${n}`))],
+  };
 }

@@ -28,6 +28,11 @@ export interface PolicyTarget {
   existing: CatalogPolicy[];
   /** Sequences behind serial defaults ([schema, name]), which INSERT needs USAGE on. */
   sequences: [string, string][];
+  /**
+   * Partitions (at any depth) of a partitioned table: RLS on the parent does not apply when a
+   * partition is queried directly, so each gets the same policies (and no grants of its own).
+   */
+  partitions?: { schema: string; name: string; existing: CatalogPolicy[] }[];
 }
 
 function shortHash(text: string): string {
@@ -144,6 +149,16 @@ export function policyTargets(live: LiveContext): PolicyTarget[] {
   const ours = new Set([TENANT_POLICY, ...manifest.roles.bypass.map((b) => bypassPolicyName(b.role))]);
   const make = (table: string, column: string, isTenantTable: boolean): PolicyTarget => {
     const rel = findRelation(live.catalog, manifest.schema, table);
+    const partitions: NonNullable<PolicyTarget['partitions']> = [];
+    const walk = (schema: string, name: string) => {
+      for (const child of live.catalog.relations.values()) {
+        if (child.partitionOf?.schema === schema && child.partitionOf.name === name) {
+          partitions.push({ schema: child.schema, name: child.name, existing: child.policies.filter((p) => !ours.has(p.name)) });
+          walk(child.schema, child.name);
+        }
+      }
+    };
+    walk(manifest.schema, table);
     return {
       ...base,
       table,
@@ -151,6 +166,7 @@ export function policyTargets(live: LiveContext): PolicyTarget[] {
       isTenantTable,
       existing: (rel?.policies ?? []).filter((p) => !ours.has(p.name)),
       sequences: serialSequences(rel),
+      ...(partitions.length > 0 ? { partitions } : {}),
     };
   };
   return [
@@ -183,15 +199,40 @@ export function recreatePolicy(schema: string, table: string, policy: CatalogPol
  *   WITH CHECK ("company_id" = (SELECT nullif(current_setting('app.current_company_id', true), '')::integer));
  */
 export function renderPolicyBody(target: PolicyTarget): string {
-  const table = qualified(target.schema, target.table);
-  const predicate = tenantPredicate(target.column, target.setting, target.type);
-  const restrictive = target.existing.some((p) => p.permissive);
   const out: string[] = [];
   out.push(
     target.isTenantTable
       ? `-- The tenant table: a tenant sees only its own row (${commentText(target.column)} compared with ${target.setting}).`
       : `-- Tenant column ${commentText(target.column)} compared with ${target.setting}; no tenant set → no rows, no error.`,
   );
+  out.push(...relationPolicies(target, target.schema, target.table, target.existing));
+  const table = qualified(target.schema, target.table);
+  out.push('', '-- What the roles may do at all (the policies above decide which rows).');
+  const apps = roleList(target.appRoles);
+  out.push(`GRANT USAGE ON SCHEMA ${ident(target.schema)} TO ${apps};`);
+  out.push(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${table} TO ${apps};`);
+  for (const [schema, name] of target.sequences) out.push(`GRANT USAGE ON SEQUENCE ${qualified(schema, name)} TO ${apps};`);
+  if (target.bypass.length > 0) {
+    const bypass = roleList(target.bypass.map((b) => b.role));
+    out.push(`GRANT USAGE ON SCHEMA ${ident(target.schema)} TO ${bypass};`);
+    out.push(`GRANT SELECT ON ${table} TO ${bypass};`);
+  }
+  for (const partition of target.partitions ?? []) {
+    out.push(
+      '',
+      `-- Partition ${commentText(partition.schema)}.${commentText(partition.name)}: the parent's policies do not apply when it is queried directly.`,
+      ...relationPolicies(target, partition.schema, partition.name, partition.existing),
+    );
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** ENABLE + FORCE, the tenant policy, kept policies and bypass policies of one relation. */
+function relationPolicies(target: PolicyTarget, schema: string, name: string, existing: CatalogPolicy[]): string[] {
+  const table = qualified(schema, name);
+  const predicate = tenantPredicate(target.column, target.setting, target.type);
+  const restrictive = existing.some((p) => p.permissive);
+  const out: string[] = [];
   out.push(`ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY;`);
   out.push(`ALTER TABLE ${table} FORCE ROW LEVEL SECURITY;`);
   out.push('');
@@ -207,27 +248,17 @@ export function renderPolicyBody(target: PolicyTarget): string {
     `  USING (${predicate})`,
     `  WITH CHECK (${predicate});`,
   );
-  for (const policy of target.existing) {
-    out.push('', `-- Kept from before (review it: it applies together with the tenant policy).`, recreatePolicy(target.schema, target.table, policy));
+  for (const policy of existing) {
+    out.push('', `-- Kept from before (review it: it applies together with the tenant policy).`, recreatePolicy(schema, name, policy));
   }
   for (const { role, reason } of target.bypass) {
-    const name = bypassPolicyName(role);
+    const policy = bypassPolicyName(role);
     out.push(
       '',
       `-- Bypass role ${commentText(role)}: ${commentText(reason)}. Read-only; widen it here if the role must write.`,
-      `DROP POLICY IF EXISTS ${ident(name)} ON ${table};`,
-      `CREATE POLICY ${ident(name)} ON ${table} AS PERMISSIVE FOR SELECT TO ${ident(role)} USING (true);`,
+      `DROP POLICY IF EXISTS ${ident(policy)} ON ${table};`,
+      `CREATE POLICY ${ident(policy)} ON ${table} AS PERMISSIVE FOR SELECT TO ${ident(role)} USING (true);`,
     );
   }
-  out.push('', '-- What the roles may do at all (the policies above decide which rows).');
-  const apps = roleList(target.appRoles);
-  out.push(`GRANT USAGE ON SCHEMA ${ident(target.schema)} TO ${apps};`);
-  out.push(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${table} TO ${apps};`);
-  for (const [schema, name] of target.sequences) out.push(`GRANT USAGE ON SEQUENCE ${qualified(schema, name)} TO ${apps};`);
-  if (target.bypass.length > 0) {
-    const bypass = roleList(target.bypass.map((b) => b.role));
-    out.push(`GRANT USAGE ON SCHEMA ${ident(target.schema)} TO ${bypass};`);
-    out.push(`GRANT SELECT ON ${table} TO ${bypass};`);
-  }
-  return `${out.join('\n')}\n`;
+  return out;
 }

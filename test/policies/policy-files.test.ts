@@ -178,3 +178,58 @@ describe('hostile identifiers round-trip: generate → apply → diff → verify
     ]);
   });
 });
+
+describe('partitioned tables', () => {
+  const db = useTestDatabase();
+
+  it('every partition gets the policies (a partition queried directly skips the parent\'s); diff sees a partition drift', async () => {
+    const c = db().client;
+    const app = await db().createRole('part_app');
+    await c.query(`CREATE SCHEMA part`);
+    await c.query(`CREATE TABLE part.orgs (id integer PRIMARY KEY, name text NOT NULL)`);
+    await c.query(`INSERT INTO part.orgs VALUES (1, 'one'), (2, 'two'), (3, 'three')`);
+    await c.query(`CREATE TABLE part.events (id bigint NOT NULL, org_id integer NOT NULL REFERENCES part.orgs, body text NOT NULL,
+                     PRIMARY KEY (org_id, id)) PARTITION BY LIST (org_id)`);
+    await c.query(`CREATE TABLE part.events_one PARTITION OF part.events FOR VALUES IN (1)`);
+    await c.query(`CREATE TABLE part.events_rest PARTITION OF part.events DEFAULT PARTITION BY HASH (id)`);
+    await c.query(`CREATE TABLE part.events_rest_0 PARTITION OF part.events_rest FOR VALUES WITH (MODULUS 2, REMAINDER 0)`);
+    await c.query(`CREATE TABLE part.events_rest_1 PARTITION OF part.events_rest FOR VALUES WITH (MODULUS 2, REMAINDER 1)`);
+    await c.query(`INSERT INTO part.events SELECT g, 1 + g % 3, 'e' FROM generate_series(1, 30) g`);
+    const manifest = parseManifest({
+      schema: 'part',
+      tenant: { table: 'orgs', key: 'id', column: 'org_id', setting: 'app.org' },
+      roles: { app: [app] },
+      tables: { events: null },
+    });
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'crmt-part-'));
+    await writePolicyFiles({ live: await resolveLiveContext(c, manifest), dir });
+    const text = await readFile(path.join(dir, 'events.sql'), 'utf8');
+    for (const p of ['events_one', 'events_rest', 'events_rest_0', 'events_rest_1']) {
+      expect(text).toContain(`ALTER TABLE "part"."${p}" FORCE ROW LEVEL SECURITY;`);
+      expect(text).toContain(`CREATE POLICY "tenant_isolation" ON "part"."${p}"`);
+    }
+    expect((await applyPolicies({ client: c, manifest, policiesDir: dir })).ok).toBe(true);
+
+    // Queried directly (someone granted it), a partition still shows only the tenant's rows.
+    await c.query(`GRANT SELECT ON part.events_rest_0 TO ${ident(app)}`);
+    await c.query('BEGIN');
+    await c.query(`SET LOCAL ROLE ${ident(app)}`);
+    await c.query(`SELECT set_config('app.org', '2', true)`);
+    const { rows } = await c.query(`SELECT count(*)::int AS n, count(*) FILTER (WHERE org_id <> 2)::int AS other FROM part.events_rest_0`);
+    await c.query('ROLLBACK');
+    expect(rows[0].other).toBe(0);
+    expect(rows[0].n).toBeGreaterThan(0);
+
+    expect((await policyDiff({ client: c, manifest, policiesDir: dir })).drift).toEqual([]);
+    await c.query(`CREATE POLICY careless ON part.events_rest_1 FOR SELECT USING (true)`);
+    const diff = await policyDiff({ client: c, manifest, policiesDir: dir });
+    expect(diff.drift).toMatchObject([{ table: 'events_rest_1', kind: 'extra-policy', object: 'careless' }]);
+    await c.query(`ALTER TABLE part.events_one NO FORCE ROW LEVEL SECURITY`);
+    const diff2 = await policyDiff({ client: c, manifest, policiesDir: dir });
+    expect(diff2.drift.map((d) => [d.table, d.kind])).toEqual([
+      ['events_one', 'rls'],
+      ['events_rest_1', 'extra-policy'],
+    ]);
+    expect((await verifyIsolation({ client: c, manifest })).failures).toEqual([]);
+  });
+});
