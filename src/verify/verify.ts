@@ -201,12 +201,20 @@ async function probeTx<T>(
  * a temporary copy of another tenant's row when there is none (nullable foreign keys cleared).
  * Undefined when neither works.
  */
-async function rowOf(tx: pg.ClientBase, schema: string, info: TableInfo, tenant: string): Promise<{ ctid: string; temporary: boolean } | undefined> {
+async function rowOf(
+  tx: pg.ClientBase,
+  ctx: { manifest: Manifest; catalog: Catalog },
+  info: TableInfo,
+  tenant: string,
+  depth = 0,
+): Promise<{ ctid: string; temporary: boolean } | undefined> {
+  const { manifest, catalog } = ctx;
+  const schema = manifest.schema;
   const t = qualified(schema, info.name);
   const c = ident(info.column);
   const existing = await tx.query<{ ctid: string }>(`SELECT ctid::text AS ctid FROM ${t} WHERE ${c} = $1::${info.type} LIMIT 1`, [tenant]);
   if (existing.rows.length > 0) return { ctid: existing.rows[0].ctid, temporary: false };
-  if (info.isTenantTable) return undefined;
+  if (info.isTenantTable || depth > 3) return undefined;
   const template = await tx.query<{ row: Record<string, unknown> }>(`SELECT to_jsonb(x) AS row FROM ${t} x LIMIT 1`);
   if (template.rows.length === 0) return undefined;
   const row = { ...template.rows[0].row, [info.column]: tenant };
@@ -216,18 +224,24 @@ async function rowOf(tx: pg.ClientBase, schema: string, info: TableInfo, tenant:
       .filter((col) => col !== info.column && !findColumn(info.rel, col)?.notNull),
   );
   for (const col of nullable) row[col] = null;
-  // Required references point at a row of the same tenant, when the parent table has one.
+  // Required references to scoped tables point at a row of the same tenant: an existing one, or a
+  // temporary one made the same way. References to global tables keep the template's value.
+  const scoped = new Set(manifest.tables.map((x) => x.name));
   for (const fk of foreignKeys(info.rel)) {
-    const pairs = fk.columns.map((col, i) => [col, fk.references!.columns[i]] as const).filter(([col]) => col !== info.column);
-    if (pairs.length === 0 || pairs.every(([col]) => nullable.has(col)) || !fk.references) continue;
-    const parent = qualified(fk.references.schema, fk.references.table);
-    // A failed query (parent without the tenant column) would abort the transaction: guard it.
-    await tx.query('SAVEPOINT crm_tenancy_parent');
-    const found = await tx
-      .query<{ row: Record<string, unknown> }>(`SELECT to_jsonb(p) AS row FROM ${parent} p WHERE p.${ident(info.column)} = $1::${info.type} LIMIT 1`, [tenant])
-      .catch(() => undefined);
-    await tx.query(found ? 'RELEASE SAVEPOINT crm_tenancy_parent' : 'ROLLBACK TO SAVEPOINT crm_tenancy_parent');
-    const parentRow = found?.rows[0]?.row;
+    if (!fk.references) continue;
+    const ref = fk.references;
+    const pairs = fk.columns.map((col, i) => [col, ref.columns[i]] as const).filter(([col]) => col !== info.column);
+    if (pairs.length === 0 || pairs.every(([col]) => nullable.has(col))) continue;
+    if (ref.schema !== schema || !scoped.has(ref.table)) continue;
+    const parentInfo = tableInfo(manifest, catalog, ref.table, false);
+    if (!parentInfo || !findColumn(parentInfo.rel, parentInfo.column)) return undefined;
+    const parent = await rowOf(tx, ctx, parentInfo, tenant, depth + 1);
+    if (!parent) return undefined;
+    const found = await tx.query<{ row: Record<string, unknown> }>(
+      `SELECT to_jsonb(p) AS row FROM ${qualified(ref.schema, ref.table)} p WHERE ctid = $1::tid`,
+      [parent.ctid],
+    );
+    const parentRow = found.rows[0]?.row;
     if (!parentRow) return undefined;
     for (const [col, refCol] of pairs) row[col] = parentRow[refCol];
   }
@@ -355,7 +369,7 @@ async function updateToOtherTenant(env: ProbeEnv): Promise<Outcome> {
       a,
       manifest.tenant.setting,
       async (tx) => {
-        target = await rowOf(tx, manifest.schema, info, a);
+        target = await rowOf(tx, env, info, a);
       },
       async (tx) => {
         if (!target) return -1;
@@ -383,7 +397,7 @@ async function touchOtherRows(env: ProbeEnv, kind: 'update' | 'delete'): Promise
       a,
       manifest.tenant.setting,
       async (tx) => {
-        target = await rowOf(tx, manifest.schema, info, b);
+        target = await rowOf(tx, env, info, b);
       },
       async (tx) => {
         if (!target) return -1;
@@ -434,8 +448,8 @@ async function crossTenantReference(env: ProbeEnv): Promise<Outcome> {
         a,
         manifest.tenant.setting,
         async (tx) => {
-          child = await rowOf(tx, manifest.schema, info, a);
-          const p = await rowOf(tx, manifest.schema, parentInfo, b);
+          child = await rowOf(tx, env, info, a);
+          const p = await rowOf(tx, env, parentInfo, b);
           if (p) {
             const r = await tx.query(`SELECT to_jsonb(x) AS row FROM ${qualified(manifest.schema, ref.table)} x WHERE ctid = $1::tid`, [p.ctid]);
             parent = r.rows[0]?.row;
