@@ -1,5 +1,5 @@
 // policies apply / diff / status on the sample CRM after the rollout: idempotence, role checks, drift, CLI exit codes.
-import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseManifestText } from '../../src/config/manifest.js';
@@ -118,6 +118,17 @@ describe('policies apply / diff / status', () => {
     const apply = await runCli(['policies', 'apply', '--json', '--config', r.manifestFile, '--policies-dir', r.policiesDir, '--database-url', db().url]);
     expect(apply.code).toBe(0);
     expect(JSON.parse(apply.stdout).tables.every((t: { status: string }) => t.status === 'unchanged')).toBe(true);
+
+    // A scoped table without a policy file is drift too.
+    const sms = path.join(r.policiesDir, 'sms_templates.sql');
+    const kept = await readFile(sms, 'utf8');
+    await rm(sms);
+    const diff = await policyDiff({ client: db().client, manifest: r.manifest, policiesDir: r.policiesDir });
+    expect(diff.missingFiles).toEqual(['sms_templates']);
+    const cli = await runCli(['policies', 'diff', '--config', r.manifestFile, '--policies-dir', r.policiesDir, '--database-url', db().url]);
+    expect(cli.code).toBe(1);
+    expect(cli.stdout).toContain('public.sms_templates: no policy file');
+    await writeFile(sms, kept);
   });
 });
 
