@@ -34,6 +34,34 @@ describe('policies apply / diff / status', () => {
     expect(recorded.rows[0].n).toBe(28);
   });
 
+  it('the generated predicate is read once (InitPlan) and usable by the tenant index; a volatile one is not', async () => {
+    const c = db().client;
+    const plan = async () => {
+      await c.query('BEGIN');
+      try {
+        await c.query(`SET LOCAL enable_seqscan = off`);
+        await c.query(`SET LOCAL ROLE ${ident(r.app)}`);
+        await c.query(`SELECT set_config('app.current_company_id', '2', true)`);
+        const { rows } = await c.query(`EXPLAIN (COSTS OFF) SELECT * FROM activities`);
+        return rows.map((x) => x['QUERY PLAN']).join('\n');
+      } finally {
+        await c.query('ROLLBACK');
+      }
+    };
+    const good = await plan();
+    expect(good).toContain('InitPlan');
+    expect(good).toMatch(/Index Cond: \(company_id = \$0\)/);
+    // Two-sided: the naive per-row function call cannot use the index.
+    await c.query(`CREATE FUNCTION naive_tenant() RETURNS integer LANGUAGE plpgsql VOLATILE AS $$ BEGIN RETURN 2; END $$`);
+    await c.query(`ALTER POLICY tenant_isolation ON activities USING (company_id = naive_tenant())`);
+    const bad = await plan();
+    expect(bad).not.toMatch(/Index Cond: \(company_id/);
+    expect(bad).toMatch(/Filter: \(company_id = naive_tenant\(\)\)/);
+    await applyPolicies({ client: c, manifest: r.manifest, policiesDir: r.policiesDir }); // restores the file's policy
+    await c.query(`DROP FUNCTION naive_tenant()`);
+    expect(await plan()).toMatch(/Index Cond: \(company_id = \$0\)/);
+  });
+
   it('re-applies only the file that changed', async () => {
     await appendFile(path.join(r.policiesDir, 'deals.sql'), '\n-- reviewed by the DBA\n');
     const result = await applyPolicies({ client: db().client, manifest: r.manifest, policiesDir: r.policiesDir });
