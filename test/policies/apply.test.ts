@@ -50,7 +50,9 @@ describe('policies apply / diff / status', () => {
     };
     const good = await plan();
     expect(good).toContain('InitPlan');
-    expect(good).toMatch(/Index Cond: \(company_id = \$0\)/);
+    // PostgreSQL 15 prints the InitPlan's output as $0, 17 as (InitPlan 1).col1.
+    const initPlanCond = /Index Cond: \(company_id = (\$0|\(InitPlan 1\)\.col1)\)/;
+    expect(good).toMatch(initPlanCond);
     // Two-sided: the naive per-row function call cannot use the index.
     await c.query(`CREATE FUNCTION naive_tenant() RETURNS integer LANGUAGE plpgsql VOLATILE AS $$ BEGIN RETURN 2; END $$`);
     await c.query(`ALTER POLICY tenant_isolation ON activities USING (company_id = naive_tenant())`);
@@ -59,7 +61,7 @@ describe('policies apply / diff / status', () => {
     expect(bad).toMatch(/Filter: \(company_id = naive_tenant\(\)\)/);
     await applyPolicies({ client: c, manifest: r.manifest, policiesDir: r.policiesDir }); // restores the file's policy
     await c.query(`DROP FUNCTION naive_tenant()`);
-    expect(await plan()).toMatch(/Index Cond: \(company_id = \$0\)/);
+    expect(await plan()).toMatch(initPlanCond);
   });
 
   it('re-applies only the file that changed', async () => {
