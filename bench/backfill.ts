@@ -1,5 +1,5 @@
 // Benchmark: our batched backfill vs one big UPDATE … FROM on identical copies; throughput ratio and batch p50/p99.
-// Usage: npm run bench:backfill -- --rows 5000000 [--database-url URL] [--target-batch-ms 200] [--keep]
+// Usage: npm run bench:backfill -- --rows 5000000 [--database-url URL] [--target-batch-ms 200] [--no-autovacuum] [--keep]
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -14,18 +14,21 @@ interface Args {
   databaseUrl?: string;
   targetBatchMs: number;
   keep: boolean;
+  /** Keep autovacuum off on both copies (isolates the statements from vacuum triggered mid-run by the batches). */
+  noAutovacuum: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { rows: 200_000, targetBatchMs: 200, keep: false, databaseUrl: process.env.DATABASE_URL };
+  const args: Args = { rows: 200_000, targetBatchMs: 200, keep: false, noAutovacuum: false, databaseUrl: process.env.DATABASE_URL };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--rows') args.rows = Number(argv[++i]);
     else if (a === '--database-url') args.databaseUrl = argv[++i];
     else if (a === '--target-batch-ms') args.targetBatchMs = Number(argv[++i]);
     else if (a === '--keep') args.keep = true;
+    else if (a === '--no-autovacuum') args.noAutovacuum = true;
     else if (a === '--help') {
-      console.log('npm run bench:backfill -- --rows N [--database-url URL] [--target-batch-ms MS] [--keep]');
+      console.log('npm run bench:backfill -- --rows N [--database-url URL] [--target-batch-ms MS] [--no-autovacuum] [--keep]');
       process.exit(0);
     }
   }
@@ -92,6 +95,10 @@ async function main(): Promise<void> {
     await createCopy(db, 'bf_single', args.rows);
     await createCopy(db, 'bf_ours', args.rows, 'bf_single');
     console.log(`loaded two identical copies in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    if (args.noAutovacuum) {
+      for (const s of ['bf_single', 'bf_ours']) await db.query(`ALTER TABLE ${ident(s)}.children SET (autovacuum_enabled = off)`);
+      console.log('autovacuum off on both copies of children');
+    }
     if ((await checksum(db, 'bf_single')) !== (await checksum(db, 'bf_ours'))) throw new Error('copies differ before the run');
 
     await db.query('CHECKPOINT');
