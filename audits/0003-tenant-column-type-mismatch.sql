@@ -1,0 +1,26 @@
+-- id: tenant-column-type-mismatch
+-- title: Tenant column type differs from the tenant key
+-- severity: error
+-- kind: catalog
+-- remediation: Change the column to the tenant key's type (a table rewrite: plan a maintenance window, or add a new column of the right type, backfill it and swap).
+--
+-- A tenant column typed differently from the tenant key (bigint vs integer, text vs uuid) breaks
+-- foreign keys to the tenant table, composite keys, index use in policies, and Citus co-location.
+WITH k AS (
+  SELECT a.atttypid, a.atttypmod, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type
+    FROM pg_catalog.pg_attribute a
+    JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname = :'schema' AND c.relname = :'tenant_table' AND a.attname = :'tenant_key' AND NOT a.attisdropped
+)
+SELECT c.relname AS table_name, NULL::text AS object, NULL::bigint AS count, NULL::text[] AS samples,
+       format('%s.%s.%s is %s, the tenant key %s.%s is %s', n.nspname, c.relname, a.attname,
+              pg_catalog.format_type(a.atttypid, a.atttypmod), :'tenant_table', :'tenant_key', k.type) AS message,
+       NULL::text AS severity
+  FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = :'tenant_column' AND a.attnum > 0 AND NOT a.attisdropped
+  CROSS JOIN k
+ WHERE n.nspname = :'schema' AND c.relname = ANY (:'scoped_tables'::text[]) AND c.relkind IN ('r', 'p')
+   AND (a.atttypid <> k.atttypid OR (a.atttypmod <> k.atttypmod AND k.atttypmod <> -1))
+ ORDER BY 1;

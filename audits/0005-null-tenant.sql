@@ -1,0 +1,15 @@
+-- id: null-tenant
+-- title: Rows whose tenant is NULL
+-- severity: error
+-- kind: data
+-- remediation: Run `crm-tenancy backfill --dry-run`, then `crm-tenancy backfill` (derives the tenant along the manifest's `backfill` foreign keys); rows nothing can place are reported as orphans.
+--
+-- Data check, evaluated in the one shared scan of each scoped table (together with
+-- cross-tenant-reference); skipped when the column is NOT NULL (the catalog proves there are none).
+-- Placeholders, filled with quoted identifiers: {{table}} the table (alias t), {{tenant}} its tenant
+-- column, {{key}} its primary key as a jsonb array (t.ctid
+-- when it has none). Samples are the first 5 found (no ORDER BY: a sort would cost another full scan).
+-- @count
+count(*) FILTER (WHERE t.{{tenant}} IS NULL)
+-- @sample
+SELECT {{key}} AS k FROM {{table}} t WHERE t.{{tenant}} IS NULL LIMIT 5

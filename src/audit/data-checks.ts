@@ -1,0 +1,150 @@
+// Plans the data checks (null-tenant, cross-tenant-reference, duplicate-within-tenant): one shared
+// scan per table, and nothing at all where the catalog proves the defect impossible.
+import type { Catalog, CatalogConstraint, CatalogTable } from '../db/catalog.js';
+import { findColumn, findRelation, foreignKeys } from '../db/catalog.js';
+import { ident, qualified } from '../db/quote.js';
+import type { Manifest } from '../config/manifest.js';
+import { fillTemplate } from './sql-params.js';
+import type { CheckDefinition } from './types.js';
+
+/** One query over one table that answers several checks at once. */
+export interface TableScan {
+  table: string;
+  /** The aggregate query; column c<i> answers parts[i]. */
+  sql: string;
+  parts: ScanPart[];
+}
+
+export interface ScanPart {
+  check: 'null-tenant' | 'cross-tenant-reference';
+  /** The FK constraint, for cross-tenant-reference. */
+  object: string | null;
+  /** Query for up to 5 sample keys, run only when the count is not 0. */
+  sampleSql: string;
+  describe: (count: number) => string;
+}
+
+export interface DuplicateQuery {
+  table: string;
+  columns: string[];
+  sql: string;
+  singleton: boolean;
+}
+
+export interface DataPlan {
+  scans: TableScan[];
+  duplicates: DuplicateQuery[];
+  /** Scans (or parts of scans) the catalog made unnecessary, with the reason. */
+  skipped: { table: string; check: string; object: string | null; reason: string }[];
+}
+
+function keyList(table: CatalogTable): string {
+  return table.primaryKey && table.primaryKey.length > 0 ? table.primaryKey.map((c) => `t.${ident(c)}`).join(', ') : 't.ctid';
+}
+
+/** True when the FK includes the tenant column mapped onto the parent's tenant column. */
+function fkCoversTenant(fk: CatalogConstraint, tenantColumn: string): boolean {
+  return fk.columns.some((c, i) => c === tenantColumn && fk.references!.columns[i] === tenantColumn);
+}
+
+/**
+ * What to scan. Skips: a NOT NULL tenant column (no NULL scan), a validated composite FK that
+ * includes the tenant column (no cross-tenant scan for it), a valid unique index within the key
+ * (no duplicate query).
+ */
+export function planDataChecks(manifest: Manifest, catalog: Catalog, checks: CheckDefinition[]): DataPlan {
+  const byId = new Map(checks.map((c) => [c.id, c]));
+  const nullCheck = byId.get('null-tenant');
+  const crossCheck = byId.get('cross-tenant-reference');
+  const dupCheck = byId.get('duplicate-within-tenant');
+  const { schema } = manifest;
+  const tenantColumn = manifest.tenant.column;
+  const scopedNames = new Set(manifest.tables.map((t) => t.name));
+  const plan: DataPlan = { scans: [], duplicates: [], skipped: [] };
+
+  for (const entry of manifest.tables) {
+    const table = findRelation(catalog, schema, entry.name);
+    if (!table || !findColumn(table, tenantColumn)) continue;
+    const column = findColumn(table, tenantColumn)!;
+    const base = { table: qualified(schema, entry.name), tenant: ident(tenantColumn), key: keyList(table) };
+    const parts: ScanPart[] = [];
+    const aggregates: string[] = [];
+    const joins: string[] = [];
+
+    if (nullCheck) {
+      if (column.notNull) {
+        plan.skipped.push({ table: entry.name, check: 'null-tenant', object: null, reason: `${tenantColumn} is NOT NULL` });
+      } else {
+        aggregates.push(fillTemplate(nullCheck.sections.count, base));
+        parts.push({
+          check: 'null-tenant',
+          object: null,
+          sampleSql: fillTemplate(nullCheck.sections.sample, base),
+          describe: (n) => `${n} row${n === 1 ? '' : 's'} of ${schema}.${entry.name} ha${n === 1 ? 's' : 've'} no ${tenantColumn}`,
+        });
+      }
+    }
+    if (crossCheck) {
+      for (const fk of foreignKeys(table)) {
+        const ref = fk.references!;
+        if (ref.schema !== schema || !scopedNames.has(ref.table)) continue;
+        const parent = findRelation(catalog, schema, ref.table);
+        if (!parent || !findColumn(parent, tenantColumn)) continue;
+        if (fkCoversTenant(fk, tenantColumn) && fk.validated) {
+          plan.skipped.push({ table: entry.name, check: 'cross-tenant-reference', object: fk.name, reason: 'validated composite foreign key' });
+          continue;
+        }
+        const withAlias = (alias: string) => ({
+          ...base,
+          parent: qualified(schema, ref.table),
+          p: alias,
+          parent_tenant: ident(tenantColumn),
+          join: fk.columns.map((c, i) => `${alias}.${ident(ref.columns[i])} = t.${ident(c)}`).join(' AND '),
+        });
+        const values = withAlias(ident(`p${joins.length + 1}`));
+        joins.push(fillTemplate(crossCheck.sections.join, values));
+        aggregates.push(fillTemplate(crossCheck.sections.count, values));
+        parts.push({
+          check: 'cross-tenant-reference',
+          object: fk.name,
+          sampleSql: fillTemplate(crossCheck.sections.sample, withAlias(ident('p'))),
+          describe: (n) =>
+            `${n} row${n === 1 ? '' : 's'} of ${schema}.${entry.name} reference${n === 1 ? 's' : ''} a ${ref.table} row of another tenant through ${fk.columns.join(', ')} (${fk.name})`,
+        });
+      }
+    }
+    if (parts.length > 0) {
+      plan.scans.push({
+        table: entry.name,
+        parts,
+        sql: `SELECT ${aggregates.map((a, i) => `${a} AS c${i}`).join(',\n       ')}\n  FROM ${base.table} t\n${joins.join('\n')}`,
+      });
+    }
+
+    if (dupCheck) {
+      const keys = [...entry.unique.map((cols) => ({ cols, singleton: false })), ...(entry.singleton ? [{ cols: [] as string[], singleton: true }] : [])];
+      for (const { cols, singleton } of keys) {
+        if (!cols.every((c) => findColumn(table, c))) continue;
+        const group = [tenantColumn, ...cols];
+        const covered = table.indexes.some(
+          (i) => i.unique && i.valid && i.predicate === null && i.columns.every((c) => c !== null && group.includes(c)),
+        );
+        if (covered) {
+          plan.skipped.push({ table: entry.name, check: 'duplicate-within-tenant', object: group.join(', '), reason: 'a valid unique index enforces it' });
+          continue;
+        }
+        plan.duplicates.push({
+          table: entry.name,
+          columns: cols,
+          singleton,
+          sql: fillTemplate(dupCheck.sections.query, {
+            ...base,
+            group_by: group.map((c) => `t.${ident(c)}`).join(', '),
+            not_null: group.map((c) => `t.${ident(c)} IS NOT NULL`).join(' AND '),
+          }),
+        });
+      }
+    }
+  }
+  return plan;
+}

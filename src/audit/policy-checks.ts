@@ -1,0 +1,188 @@
+// Turns the rows of the policy checks (0017–0019) into findings, reading expressions with the parser.
+import { analyzeExpression } from './policy-expressions.js';
+import type { Severity } from './types.js';
+
+export interface RawFinding {
+  table_name: string | null;
+  object: string | null;
+  count: number | null;
+  samples: unknown[] | null;
+  message: string;
+  severity: Severity | null;
+}
+
+type Command = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
+const LETTER: Record<Command, string> = { SELECT: 'r', INSERT: 'a', UPDATE: 'w', DELETE: 'd' };
+const COMMAND_OF: Record<string, string> = { '*': 'ALL', r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE' };
+
+interface PolicyRow {
+  name: string;
+  command: string;
+  permissive?: boolean;
+  using: string | null;
+  check: string | null;
+  roles?: string[];
+}
+
+/** The expressions PostgreSQL evaluates for a command (WITH CHECK falls back to USING for ALL/UPDATE). */
+function relevantExpressions(policy: PolicyRow, command: Command): string[] {
+  const out: (string | null)[] = [];
+  if (command === 'SELECT' || command === 'DELETE') out.push(policy.using);
+  if (command === 'INSERT') out.push(policy.check ?? (policy.command === 'a' ? null : policy.using));
+  if (command === 'UPDATE') out.push(policy.using, policy.check ?? policy.using);
+  return out.filter((e): e is string => e !== null);
+}
+
+const applies = (policy: PolicyRow, command: Command) => policy.command === '*' || policy.command === LETTER[command];
+
+async function allScoped(expressions: string[], column: string, setting: string): Promise<boolean> {
+  if (expressions.length === 0) return false;
+  for (const e of expressions) if (!(await analyzeExpression(e, column, setting)).scoped) return false;
+  return true;
+}
+
+async function anyScoped(expressions: string[], column: string, setting: string): Promise<boolean> {
+  for (const e of expressions) if ((await analyzeExpression(e, column, setting)).scoped) return true;
+  return false;
+}
+
+/** 0017 policy-not-tenant-scoped: per (table, app role), the granted commands no policy scopes. */
+export async function policyNotTenantScoped(
+  rows: { table_name: string; role: string; compared_column: string; granted: string[]; policies: PolicyRow[] }[],
+  setting: string,
+): Promise<RawFinding[]> {
+  const findings: RawFinding[] = [];
+  for (const row of rows) {
+    const unscoped: string[] = [];
+    for (const command of row.granted as Command[]) {
+      const policies = row.policies.filter((p) => applies(p, command));
+      if (!policies.some((p) => p.permissive)) continue; // no permissive policy: the command is denied
+      const exprs = policies.flatMap((p) => relevantExpressions(p, command));
+      if (!(await anyScoped(exprs, row.compared_column, setting))) unscoped.push(command);
+    }
+    if (unscoped.length > 0) {
+      findings.push({
+        table_name: row.table_name,
+        object: row.role,
+        count: null,
+        samples: unscoped,
+        message: `no policy for ${row.role} compares ${row.compared_column} with ${setting} for ${unscoped.join(', ')}: those rows are not confined to the tenant`,
+        severity: null,
+      });
+    }
+  }
+  return findings;
+}
+
+/** 0018 permissive-policy-bypass: permissive policies wider than the tenant predicate. */
+export async function permissivePolicyBypass(
+  rows: {
+    table_name: string;
+    policy: string;
+    command: string;
+    compared_column: string;
+    using_expr: string | null;
+    check_expr: string | null;
+    app_roles: string[];
+    bypass_roles: string[];
+    roles: string[];
+    restrictive: PolicyRow[];
+  }[],
+  setting: string,
+  bypassReasons: Map<string, string>,
+): Promise<RawFinding[]> {
+  const findings: RawFinding[] = [];
+  const bypassTables = new Map<string, string[]>();
+  for (const row of rows) {
+    const policy: PolicyRow = { name: row.policy, command: row.command, using: row.using_expr, check: row.check_expr, permissive: true };
+    const commands = (row.command === '*' ? ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] : [COMMAND_OF[row.command]]) as Command[];
+    const wider: string[] = [];
+    for (const command of commands) {
+      const exprs = relevantExpressions(policy, command);
+      if (exprs.length === 0 || (await allScoped(exprs, row.compared_column, setting))) continue;
+      // A RESTRICTIVE tenant policy for the same command (and roles) is AND-ed in: nothing widens.
+      let covered = false;
+      for (const r of row.restrictive) {
+        const sameRoles = r.roles?.includes('public') || r.roles?.some((x) => row.app_roles.includes(x) || row.roles.includes(x));
+        if (applies(r, command) && sameRoles && (await allScoped(relevantExpressions(r, command), row.compared_column, setting))) {
+          covered = true;
+          break;
+        }
+      }
+      if (!covered) wider.push(command);
+    }
+    if (wider.length === 0) continue;
+    const what = describeWidening(row.using_expr, row.check_expr);
+    if (row.app_roles.length > 0) {
+      findings.push({
+        table_name: row.table_name,
+        object: row.policy,
+        count: null,
+        samples: wider,
+        message: `permissive policy ${row.policy} (${row.roles.join(', ')}) is wider than the tenant predicate for ${wider.join(', ')} (${what}): OR-ed with the tenant policy, it opens other tenants' rows to ${row.app_roles.join(', ')}`,
+        severity: null,
+      });
+    } else if (row.bypass_roles.length > 0 && row.roles.every((r) => row.bypass_roles.includes(r))) {
+      for (const role of row.bypass_roles) {
+        const tables = bypassTables.get(role) ?? [];
+        tables.push(row.table_name);
+        bypassTables.set(role, tables);
+      }
+    }
+  }
+  // One info per bypass role (it is allowed by the manifest), naming the tables it sees in full.
+  for (const [role, tables] of bypassTables) {
+    const unique = [...new Set(tables)].sort();
+    findings.push({
+      table_name: null,
+      object: role,
+      count: unique.length,
+      samples: unique.slice(0, 5),
+      message: `bypass role ${role} sees every tenant of ${unique.length} table${unique.length === 1 ? '' : 's'} through its own policies (${bypassReasons.get(role)})`,
+      severity: 'info',
+    });
+  }
+  return findings;
+}
+
+function describeWidening(using: string | null, check: string | null): string {
+  const parts: string[] = [];
+  if (using) parts.push(`USING ${using}`);
+  if (check) parts.push(`WITH CHECK ${check}`);
+  return parts.join(', ') || 'no expression';
+}
+
+/** 0019 unsafe-setting-read: how each policy reads the setting. */
+export async function unsafeSettingRead(
+  rows: { table_name: string; policy: string; using_expr: string | null; check_expr: string | null; volatile_functions: string[] }[],
+  setting: string,
+  volatileNames: Set<string>,
+): Promise<RawFinding[]> {
+  const findings: RawFinding[] = [];
+  for (const row of rows) {
+    const warnings = new Set<string>();
+    const infos = new Set<string>();
+    for (const expression of [row.using_expr, row.check_expr]) {
+      if (!expression) continue;
+      const analysis = await analyzeExpression(expression, '', setting);
+      for (const read of analysis.settingReads) {
+        if (read.name !== null && read.name !== setting) warnings.add(`reads ${read.name}, but the application sets ${setting}`);
+        if (!read.missingOk) warnings.add('current_setting() without missing_ok raises an error when no tenant is set');
+        if (read.castWithoutNullif) warnings.add("casts the setting without nullif(…, ''): '' (left by an earlier SET LOCAL) raises");
+        if (!read.inSubselect) infos.add('the setting is read outside a scalar subquery (it may be evaluated once per row)');
+      }
+      for (const fn of analysis.functions) if (volatileNames.has(fn)) warnings.add(`calls VOLATILE function ${fn}() for every row`);
+    }
+    for (const fn of row.volatile_functions) warnings.add(`calls VOLATILE function ${fn} for every row`);
+    if (warnings.size === 0 && infos.size === 0) continue;
+    findings.push({
+      table_name: row.table_name,
+      object: row.policy,
+      count: null,
+      samples: [],
+      message: `policy ${row.policy}: ${[...warnings, ...infos].join('; ')}`,
+      severity: warnings.size > 0 ? null : 'info',
+    });
+  }
+  return findings;
+}

@@ -1,0 +1,185 @@
+// Reads policy expressions (pg_get_expr output) with the real PostgreSQL parser, never regexes.
+import { parse } from 'libpg-query';
+
+/* The parser's JSON tree: nodes are `{ NodeType: { ...fields } }`. */
+type Node = Record<string, any>;
+
+export interface SettingRead {
+  /** The setting's name, when it is a constant. */
+  name: string | null;
+  /** current_setting(name, true): NULL instead of an error when unset. */
+  missingOk: boolean;
+  /** Cast to a non-text type without nullif(…, '') first: '' raises. */
+  castWithoutNullif: boolean;
+  /** Inside a scalar subquery: evaluated once per statement. */
+  inSubselect: boolean;
+}
+
+export interface ExpressionAnalysis {
+  /** Confines rows to the tenant: `column = <setting read>`, AND-ed (every OR branch must be scoped). */
+  scoped: boolean;
+  /** The constant `true` (or an expression with no column reference at all). */
+  alwaysTrue: boolean;
+  settingReads: SettingRead[];
+  /** Names of the functions it calls (lower case, unqualified). */
+  functions: string[];
+}
+
+const TEXT_TYPES = new Set(['text', 'varchar', 'bpchar', 'name', 'character varying']);
+
+function nodeType(node: Node | undefined): string | undefined {
+  return node ? Object.keys(node)[0] : undefined;
+}
+
+function lastName(list: Node[] | undefined): string | undefined {
+  const last = list?.[list.length - 1];
+  return last?.String?.sval;
+}
+
+/** Strips casts, scalar subqueries without FROM, and nullif/coalesce wrappers around a value. */
+function unwrapValue(node: Node | undefined): Node | undefined {
+  let current = node;
+  for (let i = 0; i < 20 && current; i++) {
+    const type = nodeType(current);
+    const body = current[type!];
+    if (type === 'TypeCast') current = body.arg;
+    else if (type === 'SubLink' && body.subLinkType === 'EXPR_SUBLINK') {
+      const select = body.subselect?.SelectStmt;
+      if (!select || select.fromClause || select.targetList?.length !== 1) return current;
+      current = select.targetList[0].ResTarget.val;
+    } else if (type === 'A_Expr' && body.kind === 'AEXPR_NULLIF') current = body.lexpr;
+    else if (type === 'CoalesceExpr') current = body.args?.[0];
+    else return current;
+  }
+  return current;
+}
+
+function isSettingRead(node: Node | undefined, setting: string): boolean {
+  const inner = unwrapValue(node);
+  if (nodeType(inner) !== 'FuncCall') return false;
+  const call = inner!.FuncCall;
+  if (lastName(call.funcname)?.toLowerCase() !== 'current_setting') return false;
+  const arg = unwrapValue(call.args?.[0]);
+  return arg?.A_Const?.sval?.sval === setting;
+}
+
+function isColumn(node: Node | undefined, column: string): boolean {
+  let current = node;
+  while (nodeType(current) === 'TypeCast') current = current!.TypeCast.arg;
+  if (nodeType(current) !== 'ColumnRef') return false;
+  return lastName(current!.ColumnRef.fields) === column;
+}
+
+function isScoped(node: Node | undefined, column: string, setting: string): boolean {
+  const type = nodeType(node);
+  if (!type) return false;
+  const body = node![type];
+  if (type === 'BoolExpr') {
+    const args: Node[] = body.args ?? [];
+    if (body.boolop === 'AND_EXPR') return args.some((a) => isScoped(a, column, setting));
+    if (body.boolop === 'OR_EXPR') return args.length > 0 && args.every((a) => isScoped(a, column, setting));
+    return false;
+  }
+  if (type === 'A_Expr' && body.kind === 'AEXPR_OP' && lastName(body.name) === '=') {
+    return (
+      (isColumn(body.lexpr, column) && isSettingRead(body.rexpr, setting)) ||
+      (isColumn(body.rexpr, column) && isSettingRead(body.lexpr, setting))
+    );
+  }
+  return false;
+}
+
+function walk(node: unknown, visit: (node: Node, ancestors: Node[]) => void, ancestors: Node[] = []): void {
+  if (Array.isArray(node)) {
+    for (const child of node) walk(child, visit, ancestors);
+    return;
+  }
+  if (!node || typeof node !== 'object') return;
+  const obj = node as Node;
+  const type = nodeType(obj);
+  const isNode = type !== undefined && /^[A-Z]/.test(type) && Object.keys(obj).length === 1;
+  if (isNode) visit(obj, ancestors);
+  const next = isNode ? [...ancestors, obj] : ancestors;
+  for (const value of Object.values(isNode ? obj[type!] : obj)) walk(value, visit, next);
+}
+
+function settingReads(root: Node): SettingRead[] {
+  const reads: SettingRead[] = [];
+  walk(root, (node, ancestors) => {
+    if (nodeType(node) !== 'FuncCall') return;
+    const call = node.FuncCall;
+    if (lastName(call.funcname)?.toLowerCase() !== 'current_setting') return;
+    const nameArg = unwrapValue(call.args?.[0]);
+    const flag = unwrapValue(call.args?.[1]);
+    const missingOk =
+      flag?.A_Const?.boolval?.boolval === true ||
+      ['true', 't', 'on', 'yes', '1'].includes(String(flag?.A_Const?.sval?.sval ?? '').toLowerCase());
+    // Walk outwards from the call: a nullif before any cast makes the cast safe.
+    let castWithoutNullif = false;
+    for (let i = ancestors.length - 1; i >= 0; i--) {
+      const a = ancestors[i];
+      const t = nodeType(a);
+      if (t === 'A_Expr' && a.A_Expr.kind === 'AEXPR_NULLIF') break;
+      if (t === 'TypeCast') {
+        const names: Node[] = a.TypeCast.typeName?.names ?? [];
+        const typeName = lastName(names)?.toLowerCase() ?? '';
+        if (!TEXT_TYPES.has(typeName)) castWithoutNullif = true;
+        continue;
+      }
+      if (t === 'SubLink' || t === 'BoolExpr' || (t === 'A_Expr' && a.A_Expr.kind === 'AEXPR_OP')) break;
+    }
+    reads.push({
+      name: nameArg?.A_Const?.sval?.sval ?? null,
+      missingOk,
+      castWithoutNullif,
+      inSubselect: ancestors.some((a) => nodeType(a) === 'SubLink'),
+    });
+  });
+  return reads;
+}
+
+function functionNames(root: Node): string[] {
+  const names = new Set<string>();
+  walk(root, (node) => {
+    if (nodeType(node) === 'FuncCall') {
+      const name = lastName(node.FuncCall.funcname);
+      if (name) names.add(name.toLowerCase());
+    }
+  });
+  return [...names].sort();
+}
+
+function hasColumnRef(root: Node): boolean {
+  let found = false;
+  walk(root, (node) => {
+    if (nodeType(node) === 'ColumnRef') found = true;
+  });
+  return found;
+}
+
+const cache = new Map<string, Promise<Node>>();
+
+async function parseExpression(expression: string): Promise<Node> {
+  let tree = cache.get(expression);
+  if (!tree) {
+    tree = parse(`SELECT ${expression}`).then((r: Node) => r.stmts[0].stmt.SelectStmt.targetList[0].ResTarget.val);
+    cache.set(expression, tree);
+  }
+  return tree;
+}
+
+/**
+ * Analyses one policy expression as pg_get_expr prints it.
+ *
+ * @example await analyzeExpression("(company_id = ( SELECT (NULLIF(current_setting('app.t'::text, true), ''::text))::integer AS \"nullif\"))", 'company_id', 'app.t')
+ * // => { scoped: true, alwaysTrue: false, settingReads: [{ name: 'app.t', missingOk: true, castWithoutNullif: false, inSubselect: true }], … }
+ */
+export async function analyzeExpression(expression: string, column: string, setting: string): Promise<ExpressionAnalysis> {
+  const root = await parseExpression(expression);
+  return {
+    scoped: isScoped(root, column, setting),
+    alwaysTrue: !hasColumnRef(root),
+    settingReads: settingReads(root),
+    functions: functionNames(root),
+  };
+}

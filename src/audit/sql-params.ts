@@ -1,0 +1,28 @@
+// psql-style named parameters (:'name') in check files → $n placeholders and a values array.
+
+/**
+ * Rewrites every `:'name'` into `$n` (the same name, the same n) and returns the values in order.
+ * The files stay runnable in psql (`psql -v schema=public -f audits/0013-rls-disabled.sql`).
+ *
+ * @example bindNamed("WHERE n.nspname = :'schema'", { schema: 'public' }) // => { text: 'WHERE n.nspname = $1::text', values: ['public'] }
+ */
+export function bindNamed(sql: string, params: Record<string, unknown>): { text: string; values: unknown[] } {
+  const order: string[] = [];
+  const text = sql.replace(/:'([a-z_]+)'/g, (_match, name: string) => {
+    if (!(name in params)) throw new Error(`check SQL uses :'${name}', which is not an audit parameter`);
+    let index = order.indexOf(name);
+    if (index < 0) index = order.push(name) - 1;
+    // Typed, so that the placeholder works inside format() and other polymorphic calls.
+    return `$${index + 1}::${Array.isArray(params[name]) ? 'text[]' : 'text'}`;
+  });
+  return { text, values: order.map((name) => params[name]) };
+}
+
+/** Fills `{{name}}` placeholders of a data-check template with already-quoted SQL fragments. */
+export function fillTemplate(template: string, values: Record<string, string>): string {
+  return template.replace(/\{\{([a-z_]+)\}\}/g, (_m, name: string) => {
+    const value = values[name];
+    if (value === undefined) throw new Error(`template placeholder {{${name}}} has no value`);
+    return value;
+  });
+}

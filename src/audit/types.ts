@@ -1,0 +1,95 @@
+// The audit's typed results: findings are data, never exceptions.
+
+export type Severity = 'error' | 'warning' | 'info';
+export const SEVERITIES: readonly Severity[] = ['error', 'warning', 'info'];
+export const severityRank: Record<Severity, number> = { error: 3, warning: 2, info: 1 };
+
+export type CheckKind = 'catalog' | 'data' | 'policy';
+
+export interface CheckDefinition {
+  /** Stable, kebab-case. */
+  id: string;
+  /** audits/NNNN-<id>.sql */
+  file: string;
+  title: string;
+  severity: Severity;
+  kind: CheckKind;
+  remediation: string;
+  /** The comment block that explains the check (from the SQL file). */
+  description: string;
+  /** The SQL (catalog and policy checks) or the template sections (data checks). */
+  sql: string;
+  sections: Record<string, string>;
+  /** docs/checks/<id>.md */
+  docs: string;
+}
+
+export interface Waiver {
+  check: string;
+  /** A table (name or schema.table), role, view or function the finding names. */
+  object: string;
+  reason: string;
+  /** ISO date; the waiver stops waiving after it. */
+  expires?: string;
+}
+
+export interface Finding {
+  check: string;
+  severity: Severity;
+  /** Schema-qualified table, when the finding is about one. */
+  table: string | null;
+  /** The role, view, function, constraint or index it names, if any. */
+  object: string | null;
+  /** How many rows / groups (data checks). */
+  count: number | null;
+  /** Up to 5 primary keys (or duplicate keys) as evidence. */
+  samples: unknown[];
+  message: string;
+  remediation: string;
+  /** Stable across runs: check + table + object (never counts). */
+  fingerprint: string;
+  /** Present when a waiver or the baseline accepts it: it does not gate. */
+  waived?: { by: 'waiver' | 'baseline'; reason: string; expires?: string };
+}
+
+export interface CheckRun {
+  check: string;
+  ms: number;
+  findings: number;
+  /** Data scans skipped because the catalog proves them unnecessary. */
+  skipped?: number;
+  error?: string;
+}
+
+export interface AuditSummary {
+  error: number;
+  warning: number;
+  info: number;
+  waived: number;
+  /** Findings at or above --fail-on that are not waived. */
+  failing: number;
+  failOn: Severity | 'never';
+  checks: number;
+  tables: number;
+  scannedTables: number;
+  skippedScans: number;
+  durationMs: number;
+  server: string;
+}
+
+export interface AuditResult {
+  version: 1;
+  schema: string;
+  /** Scoped tables and the tenant table, schema-qualified, in manifest order. */
+  tables: string[];
+  /** Check ids that ran, in order. */
+  checks: CheckDefinition[];
+  findings: Finding[];
+  runs: CheckRun[];
+  /** Waivers that matched nothing, and expired ones. */
+  unusedWaivers: Waiver[];
+  expiredWaivers: Waiver[];
+  summary: AuditSummary;
+  /** Exit code for --fail-on: 1 when a finding at or above it remains. */
+  exitCode: 0 | 1;
+}

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { analyzeExpression } from '../../src/audit/policy-expressions.js';
+
+// Expressions as pg_get_expr prints them (copied from PostgreSQL 15 output).
+const S = 'app.current_company_id';
+const generated = `(company_id = ( SELECT (NULLIF(current_setting('app.current_company_id'::text, true), ''::text))::integer AS "nullif"))`;
+const noSubselect = `(company_id = (NULLIF(current_setting('app.current_company_id'::text, true), ''::text))::integer)`;
+
+describe('policy expressions, read with the PostgreSQL parser', () => {
+  it('recognises the generated tenant predicate, with and without the subselect', async () => {
+    expect(await analyzeExpression(generated, 'company_id', S)).toMatchObject({
+      scoped: true,
+      alwaysTrue: false,
+      settingReads: [{ name: S, missingOk: true, castWithoutNullif: false, inSubselect: true }],
+    });
+    expect(await analyzeExpression(noSubselect, 'company_id', S)).toMatchObject({
+      scoped: true,
+      settingReads: [{ name: S, missingOk: true, castWithoutNullif: false, inSubselect: false }],
+    });
+  });
+
+  it('accepts the column on either side, qualified, and AND-ed with other conditions', async () => {
+    const e = `((deals.company_id = (current_setting('app.current_company_id'::text, true))::integer) AND (status <> 'x'::text))`;
+    const a = await analyzeExpression(e, 'company_id', S);
+    expect(a.scoped).toBe(true);
+    expect(a.settingReads[0].castWithoutNullif).toBe(true);
+    expect((await analyzeExpression(`((NULLIF(current_setting('${S}', true), ''))::integer = company_id)`, 'company_id', S)).scoped).toBe(true);
+  });
+
+  it('rejects true, OR-widened predicates, other columns and other settings', async () => {
+    expect(await analyzeExpression('true', 'company_id', S)).toMatchObject({ scoped: false, alwaysTrue: true });
+    const widened = `((company_id = (NULLIF(current_setting('${S}', true), ''))::integer) OR (is_public = true))`;
+    expect((await analyzeExpression(widened, 'company_id', S)).scoped).toBe(false);
+    const bothScoped = `(((company_id = (NULLIF(current_setting('${S}', true), ''))::integer) AND a) OR ((company_id = (NULLIF(current_setting('${S}', true), ''))::integer) AND b))`;
+    expect((await analyzeExpression(bothScoped, 'company_id', S)).scoped).toBe(true);
+    expect((await analyzeExpression(`(owner_id = (NULLIF(current_setting('${S}', true), ''))::integer)`, 'company_id', S)).scoped).toBe(false);
+    const other = await analyzeExpression(`(company_id = (NULLIF(current_setting('app.tenant', true), ''))::integer)`, 'company_id', S);
+    expect(other.scoped).toBe(false);
+    expect(other.settingReads[0].name).toBe('app.tenant');
+  });
+
+  it('finds unsafe reads: no missing_ok, a cast without nullif', async () => {
+    const a = await analyzeExpression(`(company_id = (current_setting('${S}'::text))::integer)`, 'company_id', S);
+    expect(a.settingReads[0]).toMatchObject({ missingOk: false, castWithoutNullif: true });
+    expect(a.scoped).toBe(true);
+    const textCompare = await analyzeExpression(`((company_id)::text = current_setting('${S}', true))`, 'company_id', S);
+    expect(textCompare.settingReads[0].castWithoutNullif).toBe(false);
+  });
+
+  it('lists the functions an expression calls', async () => {
+    expect((await analyzeExpression(`(company_id = app.tenant_of(random()))`, 'company_id', S)).functions).toEqual(['random', 'tenant_of']);
+  });
+});
