@@ -17,7 +17,8 @@ WITH scoped AS (
   SELECT f.oid, fn.nspname, f.proname, f.proconfig,
          EXISTS (SELECT 1 FROM unnest(f.proconfig) cfg WHERE cfg LIKE 'search_path=%') AS pinned,
          ARRAY(SELECT s.relname::text FROM scoped s
-                WHERE f.prosrc ~* ('(^|[^[:alnum:]_$])"?' || regexp_replace(s.relname, '([][.*+?^${}()|\\])', '\\\1', 'g') || '"?($|[^[:alnum:]_$])')
+                WHERE lower(s.relname) IN (SELECT w FROM regexp_split_to_table(lower(f.prosrc), '[^[:alnum:]_$]+') w)
+                   OR position(('"' || replace(s.relname, '"', '""') || '"') IN f.prosrc) > 0
                    OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::regclass
                                  AND d.objid = f.oid AND d.refobjid = s.oid)
                 ORDER BY 1) AS tables

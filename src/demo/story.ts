@@ -9,6 +9,8 @@ import { runBackfill } from '../backfill/backfill-runner.js';
 import { runDedupe } from '../dedupe/dedupe-runner.js';
 import { applyPolicies } from '../policies/apply.js';
 import { verifyIsolation, type VerifyResult } from '../verify/verify.js';
+import { runAudit } from '../audit/runner.js';
+import type { AuditResult } from '../audit/types.js';
 import { packagePath } from '../paths.js';
 import { readOverview, type Overview } from './overview.js';
 import type { Logger } from '../logger.js';
@@ -43,6 +45,8 @@ export interface StoryOptions extends StoryHooks {
 
 export interface StorySummary {
   tables: number;
+  findingsBefore: { error: number; warning: number; info: number };
+  findingsAfter: { error: number; warning: number; info: number };
   tablesWithTenantColumnBefore: number;
   tablesWithTenantColumnAfter: number;
   nullTenantsBefore: number;
@@ -65,6 +69,8 @@ export interface StoryResult {
   steps: StoryStep[];
   before: Overview;
   after: Overview;
+  auditBefore: AuditResult;
+  auditAfter: AuditResult;
   verify: VerifyResult;
   summary: StorySummary;
 }
@@ -82,6 +88,23 @@ async function step<T>(
   steps.push(result);
   hooks.onStep?.({ name, phase: 'end', result });
   return value;
+}
+
+function auditLine(r: AuditResult): string {
+  const s = r.summary;
+  return `${s.error} errors, ${s.warning} warnings, ${s.info} info (${s.scannedTables} tables scanned, ${s.skippedScans} scans proven unnecessary)`;
+}
+
+/** Findings per check, most first: what the DBA should look at. */
+function topChecks(r: AuditResult): string[] {
+  const byCheck = new Map<string, { severity: string; n: number }>();
+  for (const f of r.findings) {
+    if (f.severity === 'info') continue;
+    const e = byCheck.get(f.check) ?? { severity: f.severity, n: 0 };
+    e.n++;
+    byCheck.set(f.check, e);
+  }
+  return [...byCheck].map(([check, { severity, n }]) => `${severity.padEnd(7)} ${check}: ${n}`);
 }
 
 const nullCount = (o: Overview): number => o.tables.reduce((n, t) => n + (t.hasTenantColumn ? t.nullTenants : 0), 0);
@@ -117,6 +140,11 @@ export async function runStory(options: StoryOptions): Promise<StoryResult> {
       };
     });
     options.onOverview?.('before', before);
+
+    const auditBefore = await step(steps, options, 'audit', async () => {
+      const r = await runAudit({ databaseUrl, manifest });
+      return { value: r, exitCode: r.exitCode, summary: auditLine(r), details: topChecks(r) };
+    });
 
     if (usesSampleManifest) {
       // The DBA's hand-edited users policy (the login lookup): generate must leave it alone.
@@ -195,10 +223,18 @@ export async function runStory(options: StoryOptions): Promise<StoryResult> {
       };
     });
 
+    const auditAfter = await step(steps, options, 'audit (after)', async () => {
+      const r = await runAudit({ databaseUrl, manifest });
+      return { value: r, exitCode: r.exitCode, summary: auditLine(r), details: topChecks(r) };
+    });
+
     const after = await readOverview(client, manifest);
     options.onOverview?.('after', after);
+    const counts = (r: AuditResult) => ({ error: r.summary.error, warning: r.summary.warning, info: r.summary.info });
     const summary: StorySummary = {
       tables: manifest.tables.length,
+      findingsBefore: counts(auditBefore),
+      findingsAfter: counts(auditAfter),
       tablesWithTenantColumnBefore: before.tables.filter((t) => t.hasTenantColumn).length,
       tablesWithTenantColumnAfter: after.tables.filter((t) => t.hasTenantColumn).length,
       nullTenantsBefore: nullCount(before),
@@ -216,7 +252,7 @@ export async function runStory(options: StoryOptions): Promise<StoryResult> {
       backfillRunId: backfill.runId,
       dedupeRunId: dedupe.runId,
     };
-    return { steps, before, after, verify, summary };
+    return { steps, before, after, auditBefore, auditAfter, verify, summary };
   } finally {
     await client.end().catch(() => {});
   }

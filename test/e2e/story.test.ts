@@ -26,8 +26,25 @@ describe(`the rollout story on the sample CRM (${serverLabel()})`, () => {
     const byName = Object.fromEntries(result.steps.map((s) => [s.name, s]));
     const s = result.summary;
 
-    // Before: the report's state.
+    // Before: the report's state, and the audit finds what the report claimed was not there.
     expect(s.tables).toBe(27);
+    expect(byName.audit.exitCode).toBe(1);
+    const before = (check: string) => result.auditBefore.findings.filter((f) => f.check === check);
+    expect(before('missing-tenant-column').map((f) => f.table)).toEqual([
+      'public.email_campaigns',
+      'public.performance_alerts',
+      'public.user_conversations',
+    ]);
+    expect(before('null-tenant').reduce((n, f) => n + (f.count ?? 0), 0)).toBe(18);
+    expect(before('null-tenant').find((f) => f.table === 'public.phone_numbers')?.samples).toEqual([4]);
+    expect(before('duplicate-within-tenant').map((f) => [f.table, f.count])).toEqual([['public.twilio_settings', 1]]);
+    expect(before('cross-tenant-reference').map((f) => [f.table, f.count, f.samples])).toEqual([
+      ['public.activities', 1, [40]],
+      ['public.deals', 2, [50, 51]],
+      ['public.quotes', 1, [2]],
+    ]);
+    expect(before('rls-disabled')).toHaveLength(28);
+    expect(s.findingsBefore.error).toBe(47);
     expect(s.tablesWithTenantColumnBefore).toBe(24);
     expect(s.nullTenantsBefore).toBe(18);
 
@@ -80,5 +97,11 @@ describe(`the rollout story on the sample CRM (${serverLabel()})`, () => {
     expect(byName.verify.exitCode).toBe(0);
     expect(s.probesFailed).toBe(0);
     expect(s.probesPassed).toBeGreaterThanOrEqual(27 * 6);
+
+    // And the audit is clean: no error, no warning, and no data scan needed (the catalog proves it).
+    expect(byName['audit (after)'].exitCode).toBe(0);
+    expect(s.findingsAfter).toMatchObject({ error: 0, warning: 0 });
+    expect(result.auditAfter.summary.scannedTables).toBe(0);
+    expect(result.auditAfter.findings.every((f) => f.severity === 'info')).toBe(true);
   });
 });

@@ -35,7 +35,9 @@ function renderOverview(output: Output, overview: Overview): string {
 function renderSummary(output: Output, result: DemoResult, totalMs: number): string {
   const s = result.summary;
   const table = new Table({ head: ['', 'before', 'after'], style: tableStyle(output) });
+  const f = (x: { error: number; warning: number; info: number }) => `${x.error} / ${x.warning} / ${x.info}`;
   table.push(
+    ['audit findings (error / warning / info)', f(s.findingsBefore), f(s.findingsAfter)],
     ['tables with company_id', `${s.tablesWithTenantColumnBefore} / ${s.tables}`, `${s.tablesWithTenantColumnAfter} / ${s.tables}`],
     ['NULL tenants', String(s.nullTenantsBefore), String(s.nullTenantsAfter)],
     ['rows backfilled', '', String(s.rowsBackfilled)],
@@ -107,7 +109,7 @@ Example:
             // Keep the process (and the server) alive until Ctrl-C.
             await new Promise<void>(() => setInterval(() => {}, 1 << 30));
           }
-          return result.verify.ok ? 0 : 1;
+          return result.verify.ok && result.auditAfter.exitCode === 0 ? 0 : 1;
         } finally {
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
