@@ -9,6 +9,7 @@ import { ident } from '../src/db/quote.js';
 import { generateMigrations } from '../src/migrate/generate.js';
 import { runMigrate } from '../src/migrate/runner.js';
 import { createLoadSchema, loadManifestFor, naiveStatements, startWriters, type WriterStats } from './lib/migrate-load.js';
+import { emitBenchResult } from './lib/bench-result.js';
 
 const { values } = parseArgs({
   options: {
@@ -86,6 +87,11 @@ async function main(): Promise<void> {
     console.log(fmt(ours));
     console.log(fmt(naive));
     console.log(`naive/ours longest stall: ${ratio.toFixed(1)}×  (goal: ours ≤ 1000 ms, ratio ≥ 10×) → ${ours.stats.longestStallMs <= 1000 && ratio >= 10 ? 'MET' : 'NOT MET'}`);
+    emitBenchResult('migrate', [
+      { metric: 'longest writer stall, ours (ms)', value: ours.stats.longestStallMs, goal: '≤ 1000', pass: ours.stats.longestStallMs <= 1000 },
+      { metric: 'longest writer stall, naive / ours', value: ratio, goal: '≥ 10', pass: ratio >= 10 },
+      { metric: 'failed writer transactions, ours', value: ours.stats.failed, goal: '= 0', pass: ours.stats.failed === 0 },
+    ]);
     if (naive.stats.errors.length > 0) console.log(`naive writer errors (first): ${naive.stats.errors[0]}`);
     if (ours.stats.errors.length > 0) console.log(`ours writer errors (first): ${ours.stats.errors[0]}`);
   } finally {

@@ -15,6 +15,7 @@ import { writePolicyFiles } from '../src/policies/policy-files.js';
 import { loadSampleCrm } from '../src/sample/sample-crm.js';
 import { sampleManifestText } from '../test/policies/fixture.js';
 import { prepareSampleAfterRollout } from '../test/policies/post-rollout.js';
+import { emitBenchResult } from './lib/bench-result.js';
 
 interface Args {
   scale: number;
@@ -224,6 +225,9 @@ async function main(): Promise<void> {
     console.log(`\n${line(head)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}`);
     for (const r of rows) console.log(line(r));
     console.log(`\nworst median ratio ${worst.toFixed(3)} (goal ≤ 1.10): ${worst <= 1.1 ? 'met' : 'NOT met'}`);
+    emitBenchResult('rls', [
+      { metric: 'app role + policy / owner + WHERE, worst median', value: worst, goal: '≤ 1.10', pass: worst <= 1.1 },
+    ]);
   } finally {
     await Promise.all(clients.map((c) => c.end().catch(() => {})));
     if (!args.keep) {
