@@ -1,0 +1,261 @@
+// Benchmark: the audit vs the same data checks written naively (psql), mid-rollout and after the rollout; catalog checks on 1,000 tables.
+// Usage: npm run bench:audit -- [--scale 300] [--runs 3] [--tables 1000] [--database-url URL] [--json] [--keep] [--no-finished] [--no-wide]
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { loadManifest, parseManifestText, type Manifest } from '../src/config/manifest.js';
+import { readCatalog } from '../src/db/catalog.js';
+import { ident } from '../src/db/quote.js';
+import { loadChecks } from '../src/audit/check-definitions.js';
+import { runAudit } from '../src/audit/runner.js';
+import type { AuditResult } from '../src/audit/types.js';
+import { loadSampleCrm, SAMPLE_MANIFEST } from '../src/sample/sample-crm.js';
+import { packagePath } from '../src/paths.js';
+import { floorSql, naiveAuditSql, timeCommand, timePsql } from './lib/audit-naive.js';
+import { alternate } from './lib/audit-stats.js';
+import { benchManifest, finishRollout, prepareMidRollout } from './lib/audit-states.js';
+import { createWideSchema, wideManifestDocument } from './lib/audit-wide.js';
+
+interface Args {
+  scale: number;
+  runs: number;
+  tables: number;
+  databaseUrl: string;
+  json: boolean;
+  keep: boolean;
+  finished: boolean;
+  wide: boolean;
+}
+
+const USAGE =
+  'npm run bench:audit -- [--scale N (300)] [--runs R (3)] [--tables N (1000)] [--database-url URL] [--json] [--keep] [--no-finished] [--no-wide]';
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = {
+    scale: 300,
+    runs: 3,
+    tables: 1000,
+    databaseUrl: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    json: false,
+    keep: false,
+    finished: true,
+    wide: true,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--scale') args.scale = Number(argv[++i]);
+    else if (a === '--runs') args.runs = Number(argv[++i]);
+    else if (a === '--tables') args.tables = Number(argv[++i]);
+    else if (a === '--database-url') args.databaseUrl = argv[++i];
+    else if (a === '--json') args.json = true;
+    else if (a === '--keep') args.keep = true;
+    else if (a === '--no-finished') args.finished = false;
+    else if (a === '--no-wide') args.wide = false;
+    else if (a === '--help') {
+      console.log(USAGE);
+      process.exit(0);
+    } else throw new Error(`unknown option ${a}\n${USAGE}`);
+  }
+  if (!Number.isInteger(args.scale) || args.scale < 1) throw new Error('--scale must be a whole number ≥ 1');
+  if (!Number.isInteger(args.runs) || args.runs < 1) throw new Error('--runs must be a whole number ≥ 1');
+  if (!Number.isInteger(args.tables) || args.tables < 2 || args.tables > 9999) throw new Error('--tables must be from 2 to 9999');
+  return args;
+}
+
+interface Metric {
+  metric: string;
+  value: number;
+  /** e.g. "<= 0.8"; null for a number shown for context. */
+  goal: string | null;
+  /** null when there is no goal. */
+  pass: boolean | null;
+}
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const CLI = packagePath('bin', 'crm-tenancy.js');
+
+function describe(result: AuditResult): string {
+  const s = result.summary;
+  return `${s.error} errors, ${s.warning} warnings, ${s.info} info; ${s.checks} checks, ${s.scannedTables} tables scanned, ${s.skippedScans} scans proven unnecessary`;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const suffix = randomBytes(3).toString('hex');
+  const dbName = `crmt_bench_audit_${suffix}`;
+  const appRole = `crmt_bench_audit_app_${suffix}`;
+  const bypassRole = `crmt_bench_audit_support_${suffix}`;
+  const wideRole = `crmt_bench_audit_wide_${suffix}`;
+  const wideSchema = 'bench_wide';
+  const workDir = await mkdtemp(path.join(os.tmpdir(), 'crmt-bench-audit-'));
+  const admin = new pg.Client({ connectionString: args.databaseUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${ident(dbName)}`);
+  const url = new URL(args.databaseUrl);
+  url.pathname = `/${dbName}`;
+  const dbUrl = url.toString();
+  const db = new pg.Client({ connectionString: dbUrl });
+  await db.connect();
+  const metrics: Metric[] = [];
+  const add = (metric: string, value: number, goal: string | null, pass: boolean | null) => metrics.push({ metric, value: Number(value.toFixed(4)), goal, pass });
+  const lines: string[] = [];
+  try {
+    const { rows: v } = await db.query(`SELECT current_setting('server_version') AS v`);
+    let t0 = performance.now();
+    const loaded = await loadSampleCrm(db, { scale: args.scale });
+    await db.query('VACUUM ANALYZE');
+    log(`PostgreSQL ${v[0].v}; sample CRM at scale ${args.scale}: ${loaded.rows.toLocaleString('en-US')} rows loaded in ${sec(performance.now() - t0)} (database ${dbName})`);
+
+    // ── State 1: mid-rollout ────────────────────────────────────────────────────────────────
+    const repoManifest: Manifest = await loadManifest(SAMPLE_MANIFEST);
+    t0 = performance.now();
+    const added = await prepareMidRollout(db, repoManifest);
+    log(`mid-rollout: added and filled ${repoManifest.tenant.column} on ${added.join(', ')} in ${sec(performance.now() - t0)} (planted NULLs kept)`);
+    const catalog1 = await readCatalog(db, [repoManifest.schema]);
+    const naive1 = naiveAuditSql(repoManifest, catalog1);
+    const naive1File = path.join(workDir, 'naive-mid-rollout.sql');
+    const floor1File = path.join(workDir, 'floor.sql');
+    await writeFile(naive1File, naive1.sql);
+    await writeFile(floor1File, floorSql(repoManifest, catalog1));
+    log(`naive script: ${naive1.nullQueries} NULL counts, ${naive1.fkQueries} FK joins, ${naive1.duplicateQueries} GROUP BYs (${naive1File})`);
+    await timePsql(dbUrl, floor1File); // warm the cache before anything is timed
+
+    let last1: AuditResult | undefined;
+    const s1 = await alternate(
+      [
+        {
+          name: 'audit',
+          run: async () => {
+            const t = performance.now();
+            last1 = await runAudit({ databaseUrl: dbUrl, manifest: repoManifest });
+            return performance.now() - t;
+          },
+        },
+        { name: 'naive', run: () => timePsql(dbUrl, naive1File) },
+        { name: 'floor', run: () => timePsql(dbUrl, floor1File) },
+      ],
+      args.runs,
+      (name, ms, round) => log(`  mid-rollout round ${round + 1}: ${name} ${sec(ms)}`),
+    );
+    log(`  audit found: ${describe(last1!)}`);
+    const a1 = s1.get('audit')!.median;
+    const n1 = s1.get('naive')!.median;
+    const f1 = s1.get('floor')!.median;
+    lines.push(`mid-rollout   audit ${sec(a1)} · naive ${sec(n1)} · floor ${sec(f1)}  (medians of ${args.runs})`);
+    add('mid_rollout.audit_over_naive', a1 / n1, '<= 0.8', a1 / n1 <= 0.8);
+    add('mid_rollout.audit_over_floor', a1 / f1, null, null);
+    add('mid_rollout.audit_ms', a1, null, null);
+    add('mid_rollout.naive_ms', n1, null, null);
+    add('mid_rollout.floor_ms', f1, null, null);
+
+    // ── State 2: rollout finished, tenant-scoped keys ───────────────────────────────────────
+    if (args.finished) {
+      const { manifest, file: manifestFile } = await benchManifest(path.join(workDir, 'finished'), appRole, bypassRole);
+      t0 = performance.now();
+      await finishRollout(dbUrl, manifest, path.join(workDir, 'finished'), (s) => log(`  rollout: ${s.name} ${sec(s.ms)} — ${s.summary}`));
+      await db.query('VACUUM ANALYZE');
+      log(`rollout finished in ${sec(performance.now() - t0)}`);
+      const catalog2 = await readCatalog(db, [manifest.schema]);
+      const naive2 = naiveAuditSql(manifest, catalog2);
+      const naive2File = path.join(workDir, 'naive-finished.sql');
+      const floor2File = path.join(workDir, 'floor-finished.sql');
+      await writeFile(naive2File, naive2.sql);
+      await writeFile(floor2File, floorSql(manifest, catalog2));
+      log(`naive script: ${naive2.nullQueries} NULL counts, ${naive2.fkQueries} FK joins, ${naive2.duplicateQueries} GROUP BYs`);
+      await timePsql(dbUrl, floor2File);
+
+      let lastJson = '';
+      const s2 = await alternate(
+        [
+          {
+            name: 'audit',
+            run: async () => {
+              const r = await timeCommand('node', [CLI, '--database-url', dbUrl, '--config', manifestFile, 'audit', '--format', 'json'], [0, 1]);
+              lastJson = r.stdout;
+              return r.ms;
+            },
+          },
+          { name: 'naive', run: () => timePsql(dbUrl, naive2File) },
+        ],
+        args.runs,
+        (name, ms, round) => log(`  finished round ${round + 1}: ${name} ${sec(ms)}`),
+      );
+      const report = JSON.parse(lastJson) as Pick<AuditResult, 'summary'>;
+      log(`  audit (CLI) found: ${describe(report as AuditResult)}`);
+      const a2 = s2.get('audit')!.median;
+      const n2 = s2.get('naive')!.median;
+      lines.push(`finished      audit CLI ${sec(a2)} (process start included) · naive ${sec(n2)}  (medians of ${args.runs})`);
+      add('finished.audit_cli_over_naive', a2 / n2, '<= 0.2', a2 / n2 <= 0.2);
+      add('finished.audit_cli_ms', a2, null, null);
+      add('finished.naive_ms', n2, null, null);
+      add('finished.scanned_tables', report.summary.scannedTables, '== 0', report.summary.scannedTables === 0);
+    }
+
+    // ── Catalog and policy checks on a wide schema ──────────────────────────────────────────
+    if (args.wide) {
+      await admin.query(`CREATE ROLE ${ident(wideRole)} NOLOGIN`);
+      t0 = performance.now();
+      await createWideSchema(db, wideSchema, args.tables - 1, wideRole);
+      log(`wide schema: ${args.tables} tables created in ${sec(performance.now() - t0)}`);
+      const doc = wideManifestDocument(wideSchema, args.tables - 1, wideRole, 'bench_wide_state');
+      const wideFile = path.join(workDir, 'wide.yaml');
+      await writeFile(wideFile, JSON.stringify(doc, null, 1)); // JSON is YAML
+      const wideManifest = parseManifestText(JSON.stringify(doc), wideFile);
+      const only = (await loadChecks()).filter((c) => c.kind !== 'data').map((c) => c.id);
+      let lastWide: AuditResult | undefined;
+      const sw = await alternate(
+        [
+          {
+            name: 'in-process',
+            run: async () => {
+              const t = performance.now();
+              lastWide = await runAudit({ databaseUrl: dbUrl, manifest: wideManifest, only });
+              return performance.now() - t;
+            },
+          },
+          {
+            name: 'cli',
+            run: async () =>
+              (await timeCommand('node', [CLI, '--database-url', dbUrl, '--config', wideFile, 'audit', '--format', 'json', '--only', only.join(',')], [0, 1])).ms,
+          },
+        ],
+        args.runs,
+        (name, ms, round) => log(`  wide round ${round + 1}: ${name} ${sec(ms)}`),
+      );
+      log(`  catalog audit found: ${describe(lastWide!)}`);
+      const w = sw.get('in-process')!.median;
+      const wc = sw.get('cli')!.median;
+      lines.push(`${args.tables} tables  ${only.length} catalog + policy checks ${sec(w)} in-process · ${sec(wc)} CLI  (medians of ${args.runs})`);
+      add('wide.catalog_checks_s', w / 1000, '< 2', w < 2000);
+      add('wide.catalog_checks_cli_s', wc / 1000, null, null);
+      add('wide.tables', args.tables, null, null);
+    }
+
+    // ── Report ──────────────────────────────────────────────────────────────────────────────
+    const out: string[] = ['', `audit benchmark — scale ${args.scale} (${loaded.rows.toLocaleString('en-US')} rows), PostgreSQL ${v[0].v}`, ...lines, ''];
+    const width = Math.max(...metrics.map((m) => m.metric.length));
+    out.push(`${'metric'.padEnd(width)}  ${'value'.padStart(10)}  ${'goal'.padEnd(7)}  result`);
+    for (const m of metrics.filter((x) => x.goal !== null || /over/.test(x.metric))) {
+      out.push(`${m.metric.padEnd(width)}  ${m.value.toFixed(3).padStart(10)}  ${(m.goal ?? '').padEnd(7)}  ${m.pass === null ? '' : m.pass ? 'OK' : 'MISSED'}`);
+    }
+    console.log(out.join('\n'));
+    if (args.json) console.log(JSON.stringify({ bench: 'audit', scale: args.scale, rows: loaded.rows, runs: args.runs, results: metrics }));
+  } finally {
+    await db.end().catch(() => {});
+    if (!args.keep) {
+      await admin.query(`DROP DATABASE IF EXISTS ${ident(dbName)} WITH (FORCE)`);
+      for (const role of [appRole, bypassRole, wideRole]) await admin.query(`DROP ROLE IF EXISTS ${ident(role)}`).catch((e) => log(`could not drop role ${role}: ${e.message}`));
+      await rm(workDir, { recursive: true, force: true });
+    } else log(`kept database ${dbName}, roles ${appRole}, ${bypassRole}, ${wideRole} and ${workDir}`);
+    await admin.end();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(2);
+});
