@@ -41,7 +41,9 @@ WITH app AS (
     FROM app JOIN pg_catalog.pg_roles r ON r.oid <> app.oid AND pg_catalog.pg_has_role(app.oid, r.oid, 'MEMBER')
    WHERE app.oid IS NOT NULL AND NOT app.rolsuper AND NOT r.rolname LIKE 'pg\_%'
      AND (r.rolsuper OR r.rolbypassrls OR EXISTS (SELECT 1 FROM scoped s WHERE s.relowner = r.oid AND NOT s.relforcerowsecurity))
-     AND NOT pg_catalog.pg_has_role(app.oid, r.oid, 'USAGE')
+     -- SUPERUSER and BYPASSRLS are attributes, never inherited: any membership lets the role SET ROLE
+     -- into them. An inherited table owner is already reported above (ownership rights are inherited).
+     AND (r.rolsuper OR r.rolbypassrls OR NOT pg_catalog.pg_has_role(app.oid, r.oid, 'USAGE'))
   UNION ALL
   SELECT r.rolname::text, NULL, 'info',
          format('bypass role %s sees every tenant (%s): %s', r.rolname,
