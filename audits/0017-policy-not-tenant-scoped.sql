@@ -8,8 +8,9 @@
 -- row-level security, the policies that apply to it (its own, PUBLIC's, its member roles') are
 -- read with the PostgreSQL parser (libpg-query on pg_get_expr output). Reported when none of them
 -- compares the tenant column (the tenant key, on the tenant table) with the configured setting:
--- rows are then filtered by something else, or not at all. FOR ALL / FOR UPDATE policies without
--- WITH CHECK reuse USING for writes.
+-- rows are then filtered by something else, or not at all. A policy that compares it but is
+-- widened (OR, WITH CHECK (true)) is permissive-policy-bypass's finding. A command no permissive
+-- policy admits (none at all, or FOR INSERT without WITH CHECK) is denied, not a hole.
 SELECT c.relname AS table_name, r.rolname::text AS role,
        CASE WHEN c.relname = :'tenant_table' THEN :'tenant_key' ELSE :'tenant_column' END AS compared_column,
        ARRAY(SELECT cmd FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) cmd

@@ -41,8 +41,11 @@ async function allScoped(expressions: string[], column: string, setting: string)
   return true;
 }
 
-async function anyScoped(expressions: string[], column: string, setting: string): Promise<boolean> {
-  for (const e of expressions) if ((await analyzeExpression(e, column, setting)).scoped) return true;
+/** Some policy contains the tenant comparison (widened or not: widening is 0018's finding). */
+async function anyComparesTenant(policies: PolicyRow[], column: string, setting: string): Promise<boolean> {
+  for (const p of policies) {
+    for (const e of [p.using, p.check]) if (e && (await analyzeExpression(e, column, setting)).comparesTenant) return true;
+  }
   return false;
 }
 
@@ -56,9 +59,9 @@ export async function policyNotTenantScoped(
     const unscoped: string[] = [];
     for (const command of row.granted as Command[]) {
       const policies = row.policies.filter((p) => applies(p, command));
-      if (!policies.some((p) => p.permissive)) continue; // no permissive policy: the command is denied
-      const exprs = policies.flatMap((p) => relevantExpressions(p, command));
-      if (!(await anyScoped(exprs, row.compared_column, setting))) unscoped.push(command);
+      // No permissive policy with an expression for the command (e.g. FOR INSERT without WITH CHECK): denied.
+      if (!policies.some((p) => p.permissive && relevantExpressions(p, command).length > 0)) continue;
+      if (!(await anyComparesTenant(policies, row.compared_column, setting))) unscoped.push(command);
     }
     if (unscoped.length > 0) {
       findings.push({

@@ -18,6 +18,8 @@ export interface SettingRead {
 export interface ExpressionAnalysis {
   /** Confines rows to the tenant: `column = <setting read>`, AND-ed (every OR branch must be scoped). */
   scoped: boolean;
+  /** Compares the column with the setting somewhere (even inside an OR that widens it). */
+  comparesTenant: boolean;
   /** The constant `true` (or an expression with no column reference at all). */
   alwaysTrue: boolean;
   settingReads: SettingRead[];
@@ -87,6 +89,14 @@ function isScoped(node: Node | undefined, column: string, setting: string): bool
     );
   }
   return false;
+}
+
+function comparesTenant(root: Node, column: string, setting: string): boolean {
+  let found = false;
+  walk(root, (node) => {
+    if (!found && nodeType(node) === 'A_Expr') found = isScoped(node, column, setting);
+  });
+  return found;
 }
 
 function walk(node: unknown, visit: (node: Node, ancestors: Node[]) => void, ancestors: Node[] = []): void {
@@ -172,12 +182,13 @@ async function parseExpression(expression: string): Promise<Node> {
  * Analyses one policy expression as pg_get_expr prints it.
  *
  * @example await analyzeExpression("(company_id = ( SELECT (NULLIF(current_setting('app.t'::text, true), ''::text))::integer AS \"nullif\"))", 'company_id', 'app.t')
- * // => { scoped: true, alwaysTrue: false, settingReads: [{ name: 'app.t', missingOk: true, castWithoutNullif: false, inSubselect: true }], … }
+ * // => { scoped: true, comparesTenant: true, alwaysTrue: false, settingReads: [{ name: 'app.t', missingOk: true, castWithoutNullif: false, inSubselect: true }], … }
  */
 export async function analyzeExpression(expression: string, column: string, setting: string): Promise<ExpressionAnalysis> {
   const root = await parseExpression(expression);
   return {
     scoped: isScoped(root, column, setting),
+    comparesTenant: comparesTenant(root, column, setting),
     alwaysTrue: !hasColumnRef(root),
     settingReads: settingReads(root),
     functions: functionNames(root),
