@@ -25,15 +25,25 @@ async function punchHoles(client: import('pg').Client, schema: string): Promise<
     UPDATE ${s('document_signatures')} SET company_id = NULL;`);
 }
 
-function killAfter(args: string[], ms: number): Promise<void> {
+/**
+ * Starts the CLI and kills it (SIGKILL) a random 0–150 ms after it committed its first batch, so
+ * every kill lands in the middle of the work whatever the machine's speed; resolves when it is gone.
+ */
+function killMidRun(args: string[], committed: () => Promise<number>): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [binPath, ...args], { cwd: repoRoot, stdio: 'ignore', env: { ...process.env, NO_COLOR: '1' } });
-    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    let exited = false;
     child.on('error', reject);
     child.on('exit', () => {
-      clearTimeout(timer);
+      exited = true;
       resolve();
     });
+    void (async () => {
+      const before = await committed();
+      while (!exited && (await committed()) <= before) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 150)));
+      child.kill('SIGKILL');
+    })().catch(reject);
   });
 }
 
@@ -56,6 +66,14 @@ describe('backfill survives kill -9 at random points', () => {
     tables = await tablesWithColumn(c, 'kill', 'company_id');
     before = await tableChecksums(c, 'kill', EXCEPT_TENANT);
   }, 120_000);
+
+  /** Batches committed so far by the runs on the `kill` copy (0 before the bookkeeping exists). */
+  async function batchesCommitted(): Promise<number> {
+    const c = db().client;
+    if ((await c.query(`SELECT to_regclass('st_kill.backfill_progress') AS t`)).rows[0].t === null) return 0;
+    const { rows } = await c.query(`SELECT coalesce(sum(batches), 0)::int AS n FROM st_kill.backfill_progress`);
+    return rows[0].n;
+  }
 
   /** No row got a wrong tenant, every changed row is recorded exactly once. */
   async function checkInvariants(): Promise<{ changes: number; running: boolean }> {
@@ -87,11 +105,11 @@ describe('backfill survives kill -9 at random points', () => {
     expect(refChanges).toBeGreaterThan(5000);
 
     const config = await writeConfig(await sampleManifestText('kill', 'st_kill'));
-    const args = ['backfill', '--config', config, '--database-url', db().url, '--batch-size', '40', '--target-batch-ms', '0', '--sleep-ms', '8'];
+    const args = ['backfill', '--config', config, '--database-url', db().url, '--batch-size', '40', '--target-batch-ms', '0', '--sleep-ms', '2'];
     let midRun = 0;
     let last = -1;
     for (let i = 0; i < KILLS; i++) {
-      await killAfter(args, 350 + Math.floor(Math.random() * 450));
+      await killMidRun(args, batchesCommitted);
       const state = await checkInvariants();
       if (state.running && state.changes > 0 && state.changes < refChanges) midRun++;
       expect(state.changes).toBeGreaterThanOrEqual(Math.max(last, 0));
@@ -106,7 +124,7 @@ describe('backfill survives kill -9 at random points', () => {
     const { rows } = await db().client.query(`SELECT count(*)::int AS n FROM st_kill.backfill_changed_rows`);
     expect(rows[0].n).toBe(refChanges);
     // Most kills must land in the middle of the work, or the test would prove little.
-    expect(midRun).toBeGreaterThanOrEqual(10);
+    expect(midRun).toBeGreaterThanOrEqual(15);
     console.log(`${KILLS} kills, ${midRun} in the middle of the work; ${refChanges} rows filled`);
   }, 120_000);
 });
