@@ -15,6 +15,8 @@ SELECT c.relname AS table_name, con.conname::text AS object, NULL::bigint AS cou
   JOIN pg_catalog.pg_constraint con ON con.conrelid = c.oid AND con.contype = 'f' AND con.conkey = ARRAY[a.attnum]
   JOIN pg_catalog.pg_class r ON r.oid = con.confrelid
   JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace
+  JOIN pg_catalog.pg_attribute ra ON ra.attrelid = r.oid AND ra.attnum = con.confkey[1]
  WHERE n.nspname = :'schema' AND c.relname = ANY (:'scoped_tables'::text[]) AND c.relkind IN ('r', 'p')
-   AND rn.nspname = :'schema' AND r.relname = :'tenant_table' AND NOT con.convalidated
+   AND rn.nspname = :'schema' AND r.relname = :'tenant_table' AND ra.attname = :'tenant_key'
+   AND NOT con.convalidated
  ORDER BY 1, 2;
