@@ -68,7 +68,10 @@ async function openSnapshot(target: ConnectionTarget, snapshot: string | null, t
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   if (snapshot) await client.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/[^0-9A-F-]/gi, '')}'`);
   await client.query(
-    `SELECT set_config('statement_timeout', $1, true), set_config('work_mem', $2, true), set_config('lock_timeout', '5s', true)`,
+    // row_security = off: a data check that row-level security would filter raises (42501) instead
+    // of silently seeing no rows — an auditor subject to RLS must not produce a false all-clear.
+    `SELECT set_config('statement_timeout', $1, true), set_config('work_mem', $2, true), set_config('lock_timeout', '5s', true),
+            set_config('row_security', 'off', true)`,
     [`${timeoutMs}ms`, workMem],
   );
   return client;
@@ -238,7 +241,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
     if (failures.length > 0) {
       throw new TenancyError('database', `${failures.length} check${failures.length === 1 ? '' : 's'} could not run: the audit is incomplete`, {
         problems: failures,
-        hint: 'a statement_timeout? raise --statement-timeout; a privilege? connect as a role that can read the tables',
+        hint: 'a statement_timeout? raise --statement-timeout; a privilege or row-level security? connect as a role that can read the tables and bypasses RLS (BYPASSRLS, e.g. a read-only auditor)',
       });
     }
     const definitions = new Map(checks.map((c) => [c.id, c]));

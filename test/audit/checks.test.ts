@@ -298,6 +298,106 @@ describe('audit checks, two-sided (plant the defect → exactly its finding; fix
     });
   }
 
+  it('no false positives: subselect or not, reversed comparison, restrictive beside permissive, TO another role, FOR INSERT/UPDATE without WITH CHECK', async () => {
+    const variants = `
+      DROP POLICY tenant_isolation ON ${q(LONG)};
+      CREATE POLICY tenant_isolation ON ${q(LONG)} FOR ALL TO ${ident(web)}
+        USING (nullif(current_setting('app.org', true), '')::uuid = org_id);
+      CREATE POLICY "shared; read" ON ${q('projects')} FOR SELECT TO PUBLIC USING (true);
+      CREATE POLICY tenant_guard ON ${q('projects')} AS RESTRICTIVE FOR ALL TO ${ident(web)}
+        USING (org_id = ${read('app.org')}) WITH CHECK (org_id = ${read('app.org')});
+      CREATE POLICY insert_denied ON ${q('task; items')} FOR INSERT TO ${ident(web)};
+      CREATE POLICY update_own ON ${q('task; items')} FOR UPDATE TO ${ident(web)}
+        USING (org_id = ${read('app.org')} AND slug IS NOT NULL);
+      CREATE POLICY other_role ON ${q('task; items')} FOR SELECT TO ${ident(owner)} USING (true);`;
+    const undo = `
+      DROP POLICY tenant_isolation ON ${q(LONG)}; ${tenantPolicy(LONG)};
+      DROP POLICY "shared; read" ON ${q('projects')}; DROP POLICY tenant_guard ON ${q('projects')};
+      DROP POLICY insert_denied ON ${q('task; items')}; DROP POLICY update_own ON ${q('task; items')};
+      DROP POLICY other_role ON ${q('task; items')};`;
+    await sql(variants);
+    try {
+      const result = await audit();
+      expect(result.findings.filter((f) => f.severity !== 'info')).toEqual([]);
+      // A STABLE read outside a scalar subquery is at most info.
+      expect(result.findings.filter((f) => f.check === 'unsafe-setting-read').map((f) => [f.severity, f.object])).toEqual([
+        ['info', 'tenant_isolation'],
+      ]);
+      // The same permissive USING (true) without the restrictive guard is the hole.
+      await sql(`DROP POLICY tenant_guard ON ${q('projects')}`);
+      const open = (await audit(['permissive-policy-bypass'])).findings.filter((f) => f.severity === 'error');
+      expect(open.map((f) => f.object)).toEqual(['shared; read']);
+      await sql(`CREATE POLICY tenant_guard ON ${q('projects')} AS RESTRICTIVE FOR ALL TO ${ident(web)} USING (org_id = ${read('app.org')})`);
+    } finally {
+      await sql(undo);
+    }
+  });
+
+  it('an application role that can SET ROLE into a BYPASSRLS role bypasses RLS, inherited or not', async () => {
+    const sneaky = await db().createRole('sneaky', 'BYPASSRLS');
+    for (const inherit of ['', 'NOINHERIT']) {
+      const holder = inherit ? await db().createRole('holder', 'NOINHERIT') : web;
+      manifest = { ...manifest, roles: { ...manifest.roles, app: [holder] } };
+      try {
+        await sql(`GRANT ${ident(sneaky)} TO ${ident(holder)}`);
+        const found = (await audit(['app-role-bypasses-rls'])).findings.filter((f) => f.severity === 'error');
+        expect(found.map((f) => f.object)).toEqual([holder]);
+        expect(found[0].message).toContain(sneaky);
+        await sql(`REVOKE ${ident(sneaky)} FROM ${ident(holder)}`);
+        expect((await audit(['app-role-bypasses-rls'])).findings.filter((f) => f.severity === 'error')).toEqual([]);
+      } finally {
+        manifest = { ...manifest, roles: { ...manifest.roles, app: [web] } };
+      }
+    }
+  });
+
+  it('runs under a read-only role (SELECT and USAGE only) and writes nothing', async () => {
+    const auditor = await db().createRole('auditor', 'BYPASSRLS');
+    await sql(`GRANT USAGE ON SCHEMA ${ident(SCHEMA)} TO ${ident(auditor)};
+      GRANT SELECT ON ALL TABLES IN SCHEMA ${ident(SCHEMA)} TO ${ident(auditor)}`);
+    const snapshot = async () =>
+      (
+        await db().client.query(
+          `SELECT (SELECT count(*) FROM pg_catalog.pg_class) AS relations,
+                  (SELECT array_agg(nspname::text ORDER BY nspname) FROM pg_catalog.pg_namespace) AS schemas,
+                  (SELECT sum(n_tup_ins + n_tup_upd + n_tup_del) FROM pg_catalog.pg_stat_xact_user_tables) AS writes,
+                  (SELECT count(*) FROM ${q(LONG)}) AS rows`,
+        )
+      ).rows[0];
+    await sql(`ALTER TABLE ${q(LONG)} ALTER COLUMN org_id DROP NOT NULL; INSERT INTO ${q(LONG)} (id, org_id) VALUES (77, NULL)`);
+    try {
+      const before = await snapshot();
+      const result = await runAudit({ databaseUrl: db().urlFor(auditor), manifest, concurrency: 3 });
+      expect(result.findings.filter((f) => f.check === 'null-tenant').map((f) => [f.table, f.count])).toEqual([[`${SCHEMA}.${LONG}`, 1]]);
+      expect(result.summary.error).toBe(1);
+      expect(await snapshot()).toEqual(before);
+      // Its connections ended with the audit: nothing left open as the auditor.
+      const open = await db().client.query(`SELECT count(*)::int AS n FROM pg_catalog.pg_stat_activity WHERE usename = $1`, [auditor]);
+      expect(open.rows[0].n).toBe(0);
+    } finally {
+      await sql(`DELETE FROM ${q(LONG)} WHERE id = 77; ALTER TABLE ${q(LONG)} ALTER COLUMN org_id SET NOT NULL`);
+    }
+  });
+
+  it('an auditor subject to row-level security cannot run the data checks: exit 2, not a false all-clear', async () => {
+    const reader = await db().createRole('reader');
+    await sql(`GRANT USAGE ON SCHEMA ${ident(SCHEMA)} TO ${ident(reader)};
+      GRANT SELECT ON ALL TABLES IN SCHEMA ${ident(SCHEMA)} TO ${ident(reader)};
+      ALTER TABLE ${q(LONG)} ALTER COLUMN org_id DROP NOT NULL; INSERT INTO ${q(LONG)} (id, org_id) VALUES (78, NULL)`);
+    try {
+      // Under RLS it would see no rows at all, so no NULL tenant: it must refuse instead.
+      await expect(runAudit({ databaseUrl: db().urlFor(reader), manifest })).rejects.toMatchObject({
+        code: 'database',
+        exitCode: 2,
+        problems: [expect.stringContaining('row-level security')],
+      });
+    } finally {
+      await sql(`DELETE FROM ${q(LONG)} WHERE id = 78; ALTER TABLE ${q(LONG)} ALTER COLUMN org_id SET NOT NULL`);
+    }
+    // With every scan proved unnecessary by the catalog, the same role audits fine.
+    expect((await runAudit({ databaseUrl: db().urlFor(reader), manifest })).summary).toMatchObject({ error: 0, warning: 0 });
+  });
+
   it('the full audit is clean again after every case (the fixes restored the compliant schema)', async () => {
     const result = await audit();
     expect(result.findings.filter((f) => f.severity !== 'info')).toEqual([]);
