@@ -7,7 +7,8 @@
 -- Policy check: permissive policies are OR-ed, so one permissive policy for an application role
 -- whose USING or WITH CHECK is wider than the tenant predicate (`true`, an OR with something else,
 -- no tenant comparison at all) opens every tenant's rows — unless a RESTRICTIVE tenant policy for
--- the same command also applies. Expressions are read with the PostgreSQL parser. A FOR ALL /
+-- the same command also applies to every application role the permissive one applies to (directly,
+-- through PUBLIC or through a role they belong to). Expressions are read with the PostgreSQL parser. A FOR ALL /
 -- FOR UPDATE policy without WITH CHECK reuses USING (safe); an explicit WITH CHECK (true) is the
 -- write hole. Policies that apply only to the manifest's bypass roles are reported as info.
 SELECT c.relname AS table_name, p.polname::text AS policy, p.polcmd AS command,
@@ -24,7 +25,10 @@ SELECT c.relname AS table_name, p.polname::text AS policy, p.polcmd AS command,
        coalesce((SELECT jsonb_agg(jsonb_build_object('name', rp.polname, 'command', rp.polcmd,
                                    'using', pg_catalog.pg_get_expr(rp.polqual, rp.polrelid),
                                    'check', pg_catalog.pg_get_expr(rp.polwithcheck, rp.polrelid),
-                                   'roles', ARRAY(SELECT CASE WHEN x = 0 THEN 'public' ELSE pg_catalog.pg_get_userbyid(x)::text END FROM unnest(rp.polroles) x)))
+                                   'roles', ARRAY(SELECT CASE WHEN x = 0 THEN 'public' ELSE pg_catalog.pg_get_userbyid(x)::text END FROM unnest(rp.polroles) x),
+                                   'app_roles', ARRAY(SELECT r.rolname::text FROM pg_catalog.pg_roles r
+                                                       WHERE r.rolname = ANY (:'app_roles'::text[])
+                                                         AND (rp.polroles = '{0}' OR EXISTS (SELECT 1 FROM unnest(rp.polroles) pr WHERE pg_catalog.pg_has_role(r.oid, pr, 'MEMBER'))))))
                    FROM pg_catalog.pg_policy rp WHERE rp.polrelid = c.oid AND NOT rp.polpermissive), '[]'::jsonb) AS restrictive
   FROM pg_catalog.pg_policy p
   JOIN pg_catalog.pg_class c ON c.oid = p.polrelid

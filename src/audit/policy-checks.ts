@@ -22,6 +22,8 @@ interface PolicyRow {
   using: string | null;
   check: string | null;
   roles?: string[];
+  /** The application roles it applies to (directly, PUBLIC, or through membership). */
+  app_roles?: string[];
 }
 
 /** The expressions PostgreSQL evaluates for a command (WITH CHECK falls back to USING for ALL/UPDATE). */
@@ -106,7 +108,8 @@ export async function permissivePolicyBypass(
       // A RESTRICTIVE tenant policy for the same command (and roles) is AND-ed in: nothing widens.
       let covered = false;
       for (const r of row.restrictive) {
-        const sameRoles = r.roles?.includes('public') || r.roles?.some((x) => row.app_roles.includes(x) || row.roles.includes(x));
+        // It must restrict every application role the permissive policy opens the rows to.
+        const sameRoles = row.app_roles.every((x) => r.app_roles?.includes(x));
         if (applies(r, command) && sameRoles && (await allScoped(relevantExpressions(r, command), row.compared_column, setting))) {
           covered = true;
           break;
@@ -177,6 +180,11 @@ export async function unsafeSettingRead(
       for (const fn of analysis.functions) if (volatileNames.has(fn)) warnings.add(`calls VOLATILE function ${fn}() for every row`);
     }
     for (const fn of row.volatile_functions) warnings.add(`calls VOLATILE function ${fn} for every row`);
+    // A user function found through pg_depend is named with its signature: drop the bare-name duplicate.
+    for (const fn of row.volatile_functions) {
+      const bare = fn.slice(0, fn.indexOf('(')).split('.').pop()!.replace(/^"|"$/g, '').toLowerCase();
+      warnings.delete(`calls VOLATILE function ${bare}() for every row`);
+    }
     if (warnings.size === 0 && infos.size === 0) continue;
     findings.push({
       table_name: row.table_name,

@@ -154,6 +154,24 @@ describe('policy checks (read with the PostgreSQL parser)', () => {
     ).toEqual([]);
   });
 
+  it('a RESTRICTIVE tenant policy covers only the roles it applies to (a group role counts)', async () => {
+    const group = await db().createRole('apps');
+    const other = await db().createRole('other');
+    expect(
+      await policies([
+        `GRANT ${ident(group)} TO {app}`,
+        `CREATE POLICY tenant ON {t} AS RESTRICTIVE FOR ALL TO ${ident(group)} USING ({p}) WITH CHECK ({p})`,
+        `CREATE POLICY legacy ON {t} AS PERMISSIVE FOR ALL TO {app} USING (true)`,
+      ]),
+    ).toEqual([]);
+    expect(
+      await policies([
+        `CREATE POLICY tenant ON {t} AS RESTRICTIVE FOR ALL TO ${ident(other)} USING ({p}) WITH CHECK ({p})`,
+        `CREATE POLICY legacy ON {t} AS PERMISSIVE FOR ALL TO {app} USING (true)`,
+      ]),
+    ).toEqual([`permissive-policy-bypass error notes legacy ${ALL}`, `policy-not-tenant-scoped error notes APP ${ALL}`]);
+  });
+
   it('WITH CHECK (true) beside a tenant USING: a write hole for INSERT and UPDATE', async () => {
     expect(await policies([`CREATE POLICY tenant ON {t} FOR ALL TO {app} USING ({p}) WITH CHECK (true)`])).toEqual([
       'permissive-policy-bypass error notes tenant ["INSERT","UPDATE"]',
@@ -220,6 +238,11 @@ describe('policy checks (read with the PostgreSQL parser)', () => {
     const use = `CREATE POLICY t5 ON {t} FOR ALL TO {app} USING (({p}) AND {s}.row_ok(id))`;
     const volatile = await policies([use], { setup: fn('VOLATILE') });
     expect(volatile).toEqual(['unsafe-setting-read warning notes t5 []']);
+    const f = await fixture(db().client, (p, a) => db().createRole(p, a));
+    await db().client.query(`CREATE FUNCTION ${ident(f.schema)}.row_ok(i integer) RETURNS boolean LANGUAGE sql VOLATILE AS 'SELECT i >= 0';
+      CREATE POLICY t6 ON ${f.q('notes')} AS RESTRICTIVE FOR SELECT USING (${ident(f.schema)}.row_ok(id))`);
+    const [one] = await check(db().url, f.manifest(), 'unsafe-setting-read');
+    expect(one.message).toBe(`policy t6: calls VOLATILE function ${f.schema}.row_ok(integer) for every row`);
     expect(await policies([use], { setup: fn('STABLE') })).toEqual([]);
   });
 

@@ -47,6 +47,15 @@ describe('policy expressions, read with the PostgreSQL parser', () => {
     expect(textCompare.settingReads[0].castWithoutNullif).toBe(false);
   });
 
+  it('comparesTenant: the comparison is there even when an OR widens it; absent for other columns and true', async () => {
+    const widened = `((company_id = (NULLIF(current_setting('${S}', true), ''))::integer) OR (is_public = true))`;
+    expect(await analyzeExpression(widened, 'company_id', S)).toMatchObject({ scoped: false, comparesTenant: true });
+    expect(await analyzeExpression(generated, 'company_id', S)).toMatchObject({ scoped: true, comparesTenant: true });
+    expect((await analyzeExpression('true', 'company_id', S)).comparesTenant).toBe(false);
+    expect((await analyzeExpression(`(owner_id = (NULLIF(current_setting('${S}', true), ''))::integer)`, 'company_id', S)).comparesTenant).toBe(false);
+    expect((await analyzeExpression(`(company_id = (NULLIF(current_setting('app.other', true), ''))::integer)`, 'company_id', S)).comparesTenant).toBe(false);
+  });
+
   it('lists the functions an expression calls', async () => {
     expect((await analyzeExpression(`(company_id = app.tenant_of(random()))`, 'company_id', S)).functions).toEqual(['random', 'tenant_of']);
   });
