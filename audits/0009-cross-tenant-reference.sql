@@ -8,12 +8,20 @@
 -- differs from the referenced row's tenant (a Sunstone deal whose contact belongs to nadan). FK
 -- and UNIQUE checks ignore row-level security, so PostgreSQL accepts these rows unless the FK
 -- includes the tenant column. Evaluated in the one shared scan of the child table; skipped for a
--- validated composite FK (tenant, x) → (tenant, key), which makes such rows impossible.
+-- validated composite FK (tenant, x) → (tenant, key), which makes such rows impossible. A NOT VALID
+-- composite FK is scanned through its non-tenant columns (rows written before it was added).
 -- Placeholders: {{table}} child (alias t), {{tenant}} its tenant column, {{parent}} the referenced
--- table (alias {{p}}), {{parent_tenant}} its tenant column, {{join}} the FK's column pairs, {{key}} the child's primary key.
+-- table (alias {{p}}), {{parent_tenant}} its tenant column, {{join}} the FK's non-tenant column
+-- pairs, {{key}} the child's primary key (t.ctid when it has none).
 -- @join
 LEFT JOIN {{parent}} {{p}} ON {{join}}
 -- @count
 count(*) FILTER (WHERE {{p}}.{{parent_tenant}} <> t.{{tenant}})
+-- @exists
+count(*) FILTER (WHERE EXISTS (SELECT 1 FROM {{parent}} {{p}} WHERE {{join}} AND {{p}}.{{parent_tenant}} <> t.{{tenant}})
+                   AND NOT EXISTS (SELECT 1 FROM {{parent}} {{p}} WHERE {{join}} AND {{p}}.{{parent_tenant}} = t.{{tenant}}))
 -- @sample
-SELECT {{key}} AS k FROM {{table}} t JOIN {{parent}} {{p}} ON {{join}} WHERE {{p}}.{{parent_tenant}} <> t.{{tenant}} LIMIT 5
+SELECT {{key}} AS k FROM {{table}} t
+ WHERE EXISTS (SELECT 1 FROM {{parent}} {{p}} WHERE {{join}} AND {{p}}.{{parent_tenant}} <> t.{{tenant}})
+   AND NOT EXISTS (SELECT 1 FROM {{parent}} {{p}} WHERE {{join}} AND {{p}}.{{parent_tenant}} = t.{{tenant}})
+ LIMIT 5

@@ -90,20 +90,36 @@ export function planDataChecks(manifest: Manifest, catalog: Catalog, checks: Che
         if (ref.schema !== schema || !scopedNames.has(ref.table)) continue;
         const parent = findRelation(catalog, schema, ref.table);
         if (!parent || !findColumn(parent, tenantColumn)) continue;
-        if (fkCoversTenant(fk, tenantColumn) && fk.validated) {
+        const covers = fkCoversTenant(fk, tenantColumn);
+        if (covers && fk.validated) {
           plan.skipped.push({ table: entry.name, check: 'cross-tenant-reference', object: fk.name, reason: 'validated composite foreign key' });
           continue;
         }
+        // Compare tenants through the non-tenant column pairs: joining a NOT VALID composite FK on
+        // its tenant pair too would only ever meet same-tenant parents and miss every bad row.
+        const pairs = fk.columns
+          .map((c, i) => [c, ref.columns[i]] as const)
+          .filter(([c, r]) => !(covers && c === tenantColumn && r === tenantColumn));
+        if (pairs.length === 0) continue; // an FK on the tenant column alone cannot cross tenants
+        const referenced = pairs.map(([, r]) => r);
+        // A LEFT JOIN in the shared scan must not multiply child rows: only when those columns are unique in the parent.
+        const uniqueInParent = parent.indexes.some(
+          (i) => i.unique && i.valid && i.predicate === null && i.columns.every((c) => c !== null && referenced.includes(c)),
+        );
         const withAlias = (alias: string) => ({
           ...base,
           parent: qualified(schema, ref.table),
           p: alias,
           parent_tenant: ident(tenantColumn),
-          join: fk.columns.map((c, i) => `${alias}.${ident(ref.columns[i])} = t.${ident(c)}`).join(' AND '),
+          join: pairs.map(([c, r]) => `${alias}.${ident(r)} = t.${ident(c)}`).join(' AND '),
         });
-        const values = withAlias(ident(`p${joins.length + 1}`));
-        joins.push(fillTemplate(crossCheck.sections.join, values));
-        aggregates.push(fillTemplate(crossCheck.sections.count, values));
+        if (uniqueInParent) {
+          const values = withAlias(ident(`p${joins.length + 1}`));
+          joins.push(fillTemplate(crossCheck.sections.join, values));
+          aggregates.push(fillTemplate(crossCheck.sections.count, values));
+        } else {
+          aggregates.push(fillTemplate(crossCheck.sections.exists, withAlias(ident('p'))));
+        }
         parts.push({
           check: 'cross-tenant-reference',
           object: fk.name,
