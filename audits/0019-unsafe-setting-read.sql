@@ -10,6 +10,7 @@
 -- application's setting is never read; a VOLATILE function is evaluated for every row. A STABLE
 -- read that is not wrapped in a scalar subquery is reported as info (it may be evaluated per row).
 SELECT c.relname AS table_name, p.polname::text AS policy,
+       CASE WHEN c.relname = :'tenant_table' THEN :'tenant_key' ELSE :'tenant_column' END AS compared_column,
        pg_catalog.pg_get_expr(p.polqual, p.polrelid) AS using_expr,
        pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) AS check_expr,
        ARRAY(SELECT DISTINCT f.oid::regprocedure::text FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_proc f ON f.oid = d.refobjid

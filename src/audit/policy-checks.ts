@@ -160,7 +160,14 @@ function describeWidening(using: string | null, check: string | null): string {
 
 /** 0019 unsafe-setting-read: how each policy reads the setting. */
 export async function unsafeSettingRead(
-  rows: { table_name: string; policy: string; using_expr: string | null; check_expr: string | null; volatile_functions: string[] }[],
+  rows: {
+    table_name: string;
+    policy: string;
+    compared_column?: string;
+    using_expr: string | null;
+    check_expr: string | null;
+    volatile_functions: string[];
+  }[],
   setting: string,
   volatileNames: Set<string>,
 ): Promise<RawFinding[]> {
@@ -172,7 +179,13 @@ export async function unsafeSettingRead(
       if (!expression) continue;
       const analysis = await analyzeExpression(expression, '', setting);
       for (const read of analysis.settingReads) {
-        if (read.name !== null && read.name !== setting) warnings.add(`reads ${read.name}, but the application sets ${setting}`);
+        // Another setting is only wrong where it stands in for the tenant: compared with the tenant column.
+        if (read.name !== null && read.name !== setting) {
+          const tenantColumn = row.compared_column;
+          if (!tenantColumn || (await analyzeExpression(expression, tenantColumn, read.name)).comparesTenant) {
+            warnings.add(`reads ${read.name}, but the application sets ${setting}`);
+          }
+        }
         if (!read.missingOk) warnings.add('current_setting() without missing_ok raises an error when no tenant is set');
         if (read.castWithoutNullif) warnings.add("casts the setting without nullif(…, ''): '' (left by an earlier SET LOCAL) raises");
         if (!read.inSubselect) infos.add('the setting is read outside a scalar subquery (it may be evaluated once per row)');

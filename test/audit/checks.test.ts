@@ -333,6 +333,23 @@ describe('audit checks, two-sided (plant the defect → exactly its finding; fix
     }
   });
 
+  it('unsafe-setting-read: another setting is wrong only where it stands in for the tenant', async () => {
+    // A per-project restrictive policy next to the tenant policy reads its own setting: fine.
+    await sql(`CREATE POLICY by_project ON ${q('task; items')} AS RESTRICTIVE FOR SELECT TO ${ident(web)}
+      USING (project_id = (SELECT nullif(current_setting('app.project', true), '')::bigint))`);
+    try {
+      expect((await audit(['unsafe-setting-read'])).findings).toEqual([]);
+      // The tenant column compared with another setting: the application's tenant is never read.
+      await sql(`CREATE POLICY wrong_setting ON ${q('task; items')} AS RESTRICTIVE FOR SELECT TO ${ident(web)}
+        USING (org_id = (SELECT nullif(current_setting('app.organisation', true), '')::uuid))`);
+      const found = (await audit(['unsafe-setting-read'])).findings;
+      expect(found.map((f) => [f.severity, f.object])).toEqual([['warning', 'wrong_setting']]);
+      expect(found[0].message).toContain('app.organisation');
+    } finally {
+      await sql(`DROP POLICY IF EXISTS by_project ON ${q('task; items')}; DROP POLICY IF EXISTS wrong_setting ON ${q('task; items')}`);
+    }
+  });
+
   it('an application role that can SET ROLE into a BYPASSRLS role bypasses RLS, inherited or not', async () => {
     const sneaky = await db().createRole('sneaky', 'BYPASSRLS');
     for (const inherit of ['', 'NOINHERIT']) {
