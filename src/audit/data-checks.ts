@@ -139,8 +139,10 @@ export function planDataChecks(manifest: Manifest, catalog: Catalog, checks: Che
 
     if (dupCheck) {
       const keys = [...entry.unique.map((cols) => ({ cols, singleton: false })), ...(entry.singleton ? [{ cols: [] as string[], singleton: true }] : [])];
-      for (const { cols, singleton } of keys) {
-        if (!cols.every((c) => findColumn(table, c))) continue;
+      for (const { cols: listed, singleton } of keys) {
+        if (!listed.every((c) => findColumn(table, c))) continue;
+        // A key that lists the tenant column itself: group by it once.
+        const cols = listed.filter((c) => c !== tenantColumn);
         const group = [tenantColumn, ...cols];
         const covered = table.indexes.some(
           (i) => i.unique && i.valid && i.predicate === null && i.columns.every((c) => c !== null && group.includes(c)),
