@@ -92,6 +92,27 @@ describe('role, view and function checks', () => {
     expect(await brief(db().url, m, 'view-bypasses-rls')).toEqual([]);
   });
 
+  it('view-bypasses-rls: through a chain of views (an invoker view over a definer view, and the reverse)', async () => {
+    const f = await make();
+    const m = f.manifest();
+    const inner = f.q('inner_v');
+    const outer = f.q('outer_v');
+    await sql(`CREATE VIEW ${inner} AS SELECT id, body FROM ${f.q('notes')};
+               CREATE VIEW ${outer} WITH (security_invoker = true) AS SELECT id FROM ${inner};
+               GRANT SELECT ON ${outer} TO ${ident(f.app)}`);
+    // Only the outer view is readable; the inner one runs as the superuser that created it.
+    const [found] = await check(db().url, m, 'view-bypasses-rls');
+    expect(found).toMatchObject({ severity: 'error', table: `${f.schema}.notes`, object: `${f.schema}.outer_v` });
+    expect(found.message).toContain('through a view or materialized view that bypasses');
+    await sql(`ALTER VIEW ${inner} SET (security_invoker = true)`);
+    expect(await brief(db().url, m, 'view-bypasses-rls')).toEqual([]);
+    // The reverse: a definer outer view owned by a superuser runs the invoker inner view as itself.
+    await sql(`ALTER VIEW ${outer} RESET (security_invoker)`);
+    expect(await brief(db().url, m, 'view-bypasses-rls')).toEqual([`error ${f.schema}.notes ${f.schema}.outer_v`]);
+    await sql(`ALTER VIEW ${outer} SET (security_invoker = true)`);
+    expect(await brief(db().url, m, 'view-bypasses-rls')).toEqual([]);
+  });
+
   it('view-bypasses-rls: a materialized view readable by the app (error), not readable (none)', async () => {
     const f = await make();
     const m = f.manifest();
