@@ -106,11 +106,16 @@ export function planDataChecks(manifest: Manifest, catalog: Catalog, checks: Che
         const uniqueInParent = parent.indexes.some(
           (i) => i.unique && i.valid && i.predicate === null && i.columns.every((c) => c !== null && referenced.includes(c)),
         );
+        // Tenant columns of different types (text beside uuid: a tenant-column-type-mismatch finding)
+        // may have no <> operator; compare their text forms rather than abort the whole audit.
+        const parentColumn = findColumn(parent, tenantColumn)!;
+        const cast = parentColumn.typeOid === column.typeOid ? '' : '::text';
         const withAlias = (alias: string) => ({
           ...base,
+          tenant: `${ident(tenantColumn)}${cast}`,
           parent: qualified(schema, ref.table),
           p: alias,
-          parent_tenant: ident(tenantColumn),
+          parent_tenant: `${ident(tenantColumn)}${cast}`,
           join: pairs.map(([c, r]) => `${alias}.${ident(r)} = t.${ident(c)}`).join(' AND '),
         });
         if (uniqueInParent) {

@@ -105,6 +105,16 @@ describe('data checks (two-sided)', () => {
       '2 rows of ct.tasks reference a projects row of another tenant through project_id (tasks_project_fk)',
     );
 
+    // A child whose tenant column has the wrong type (text beside uuid) is still compared, not an aborted audit.
+    await sql(`CREATE TABLE ct.comments (id integer PRIMARY KEY, org_id text, project_id integer CONSTRAINT comments_project_fk REFERENCES ct.projects);
+      INSERT INTO ct.comments VALUES (1, '${ORG_A}', 1), (2, '${ORG_A}', 2)`);
+    const mixed = manifestFor('ct', { table: 'organizations', key: 'id', column: 'org_id' }, { projects: null, tasks: null, comments: null });
+    expect(view(await audit(mixed, ['cross-tenant-reference'])).map((f) => `${f.table} ${f.object} ${f.count}`)).toEqual([
+      'ct.comments comments_project_fk 1',
+      'ct.tasks tasks review; fk 2',
+      'ct.tasks tasks_project_fk 2',
+    ]);
+
     await sql(`UPDATE ct.tasks SET project_id = 1 WHERE id IN (2, 3); UPDATE ct.tasks SET review_project_id = 1 WHERE id = 3;
       UPDATE ct.tasks SET review_project_id = 2 WHERE id = 5`);
     expect((await audit(manifest, ['cross-tenant-reference'])).findings).toEqual([]);
