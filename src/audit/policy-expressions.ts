@@ -56,11 +56,43 @@ function unwrapValue(node: Node | undefined): Node | undefined {
   return current;
 }
 
-function isSettingRead(node: Node | undefined, setting: string): boolean {
+/**
+ * Zero-argument SQL functions used by policies whose body is one `SELECT <expr>` (a wrapper such as
+ * `current_org()` around the setting read), by the name pg_get_expr prints for them.
+ */
+const wrapperFunctions = new Map<string, Node>();
+
+/**
+ * Registers the SQL wrapper functions policies call, so `org_id = current_org()` counts as the
+ * tenant comparison when current_org() is `SELECT nullif(current_setting('app.org', true), '')::uuid`.
+ * `visible`: the function is on the search_path (pg_get_expr prints it unqualified).
+ */
+export async function registerWrapperFunctions(functions: { schema: string; name: string; body: string; visible: boolean }[]): Promise<void> {
+  wrapperFunctions.clear();
+  for (const f of functions) {
+    let tree: Node;
+    try {
+      tree = (await parse(f.body)) as Node;
+    } catch {
+      continue;
+    }
+    const select = tree.stmts?.length === 1 ? tree.stmts[0].stmt?.SelectStmt : undefined;
+    if (!select || select.fromClause || select.whereClause || select.targetList?.length !== 1) continue;
+    const expression = select.targetList[0].ResTarget.val;
+    wrapperFunctions.set(`${f.schema}.${f.name}`, expression);
+    if (f.visible) wrapperFunctions.set(f.name, expression);
+  }
+}
+
+function isSettingRead(node: Node | undefined, setting: string, depth = 0): boolean {
   const inner = unwrapValue(node);
   if (nodeType(inner) !== 'FuncCall') return false;
   const call = inner!.FuncCall;
-  if (lastName(call.funcname)?.toLowerCase() !== 'current_setting') return false;
+  if (lastName(call.funcname)?.toLowerCase() !== 'current_setting') {
+    const name = (call.funcname as Node[]).map((n) => n.String?.sval).join('.');
+    const body = (call.args ?? []).length === 0 ? wrapperFunctions.get(name) : undefined;
+    return body !== undefined && depth < 5 && isSettingRead(body, setting, depth + 1);
+  }
   const arg = unwrapValue(call.args?.[0]);
   return arg?.A_Const?.sval?.sval === setting;
 }

@@ -12,7 +12,7 @@ import { silentLogger } from '../logger.js';
 import { loadChecks } from './check-definitions.js';
 import { planDataChecks, type DataPlan } from './data-checks.js';
 import { permissivePolicyBypass, policyNotTenantScoped, unsafeSettingRead, type RawFinding } from './policy-checks.js';
-import { analyzeExpression } from './policy-expressions.js';
+import { analyzeExpression, registerWrapperFunctions } from './policy-expressions.js';
 import { bindNamed } from './sql-params.js';
 import type { AuditResult, CheckDefinition, CheckRun, Finding, Severity, Waiver } from './types.js';
 import { severityRank } from './types.js';
@@ -127,6 +127,20 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
     const bypassReasons = new Map(manifest.roles.bypass.map((b) => [b.role, b.reason]));
     const setting = manifest.tenant.setting;
 
+    if (checks.some((c) => c.kind === 'policy')) {
+      // SQL wrapper functions the policies call (current_org() around the setting read) are read
+      // through, so the wrapper pattern is recognised as the tenant comparison.
+      const wrappers = await main.query<{ schema: string; name: string; body: string; visible: boolean }>(
+        `SELECT n.nspname::text AS schema, p.proname::text AS name, p.prosrc AS body, pg_catalog.pg_function_is_visible(p.oid) AS visible
+           FROM pg_catalog.pg_proc p
+           JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+           JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+          WHERE l.lanname = 'sql' AND p.pronargs = 0 AND p.prokind = 'f'
+            AND p.oid IN (SELECT d.refobjid FROM pg_catalog.pg_depend d
+                           WHERE d.classid = 'pg_catalog.pg_policy'::regclass AND d.refclassid = 'pg_catalog.pg_proc'::regclass)`,
+      );
+      await registerWrapperFunctions(wrappers.rows);
+    }
     const tasks: Task[] = [];
     const query = async (client: pg.ClientBase, sql: string) => {
       const { text, values } = bindNamed(sql, params);

@@ -333,6 +333,24 @@ describe('audit checks, two-sided (plant the defect → exactly its finding; fix
     }
   });
 
+  it('a policy may compare with a SQL wrapper function around the setting read; a wrapper around anything else is not the tenant', async () => {
+    const fn = `${ident(SCHEMA)}.${ident('current; org')}`;
+    await sql(`CREATE FUNCTION ${fn}() RETURNS uuid LANGUAGE sql STABLE AS $$ SELECT nullif(current_setting('app.org', true), '')::uuid $$;
+      DROP POLICY tenant_isolation ON ${q('projects')};
+      CREATE POLICY tenant_isolation ON ${q('projects')} FOR ALL TO ${ident(web)} USING (org_id = ${fn}()) WITH CHECK (org_id = ${fn}())`);
+    try {
+      expect((await audit()).findings.filter((f) => f.severity !== 'info')).toEqual([]);
+      await sql(`CREATE OR REPLACE FUNCTION ${fn}() RETURNS uuid LANGUAGE sql STABLE AS $$ SELECT '00000000-0000-0000-0000-00000000000a'::uuid $$`);
+      const found = (await audit(['policy-not-tenant-scoped', 'permissive-policy-bypass'])).findings.filter((f) => f.object !== ops);
+      expect(found.map((f) => [f.check, f.severity]).sort()).toEqual([
+        ['permissive-policy-bypass', 'error'],
+        ['policy-not-tenant-scoped', 'error'],
+      ]);
+    } finally {
+      await sql(`DROP POLICY tenant_isolation ON ${q('projects')}; ${tenantPolicy('projects')}; DROP FUNCTION ${fn}()`);
+    }
+  });
+
   it('unsafe-setting-read: another setting is wrong only where it stands in for the tenant', async () => {
     // A per-project restrictive policy next to the tenant policy reads its own setting: fine.
     await sql(`CREATE POLICY by_project ON ${q('task; items')} AS RESTRICTIVE FOR SELECT TO ${ident(web)}
