@@ -25,6 +25,8 @@ export interface FixtureOptions {
   schema?: string;
   /** Leave RLS off (default: ENABLE + FORCE + the generated policy on every scoped table and the tenant table). */
   bare?: boolean;
+  /** Prefix of the application role's (unique) name. */
+  rolePrefix?: string;
 }
 
 /**
@@ -38,7 +40,7 @@ export async function fixture(
 ): Promise<Fixture> {
   const schema = options.schema ?? `s_${randomBytes(3).toString('hex')}`;
   const tables = options.tables ?? ['notes'];
-  const app = await createRole('app');
+  const app = await createRole(options.rolePrefix ?? 'app');
   const q = (name: string) => qualified(schema, name);
   const sql: string[] = [
     `CREATE SCHEMA ${ident(schema)}`,

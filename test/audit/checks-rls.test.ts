@@ -78,6 +78,29 @@ describe('RLS checks', () => {
     expect(await brief(db().url, m, 'no-policy')).toEqual([]);
   });
 
+  it('hostile identifiers: quotes, dots, semicolons, spaces, unicode and a 63-byte table name', async () => {
+    const schema = `we"ird. sch;ema ü`;
+    const table = `x"; DROP TABLE y; --${'é'.repeat(20)}`.slice(0, 40) + 't'.repeat(63 - Buffer.byteLength(`x"; DROP TABLE y; --${'é'.repeat(20)}`.slice(0, 40)));
+    expect(Buffer.byteLength(table)).toBe(63);
+    const f = await make({ schema, tables: [table], bare: true, rolePrefix: `a"p p;ü` });
+    expect(f.app).toContain('"');
+    const m = f.manifest();
+    expect(await brief(db().url, m, 'rls-disabled')).toEqual([`error ${schema}.${table} -`, `error ${schema}.tenants -`].sort());
+    await sql(`ALTER TABLE ${f.q(table)} ENABLE ROW LEVEL SECURITY; ALTER TABLE ${f.q('tenants')} ENABLE ROW LEVEL SECURITY`);
+    expect(await brief(db().url, m, 'no-policy')).toEqual([`error ${schema}.${table} -`, `error ${schema}.tenants -`].sort());
+    const policy = `p"ol; icy.ü`;
+    await sql(`${secure(f.q('tenants'), f.app, 'id').join(';')};
+      CREATE POLICY ${ident(policy)} ON ${f.q(table)} FOR ALL TO ${ident(f.app)} USING (${predicate()} OR true)`);
+    expect(await brief(db().url, m, 'no-policy')).toEqual([]);
+    const owner = (await sql(`SELECT current_user AS u`)).rows[0].u as string;
+    expect(await brief(db().url, m, 'rls-not-forced')).toEqual([`warning ${schema}.${table} ${owner}`]);
+    expect(await brief(db().url, m, 'policy-not-tenant-scoped')).toEqual([]);
+    expect(await brief(db().url, m, 'permissive-policy-bypass')).toEqual([`error ${schema}.${table} ${policy}`]);
+    await sql(`ALTER TABLE ${f.q(table)} FORCE ROW LEVEL SECURITY; ALTER POLICY ${ident(policy)} ON ${f.q(table)} USING (${predicate()})`);
+    expect(await brief(db().url, m, 'permissive-policy-bypass')).toEqual([]);
+    expect(await brief(db().url, m, 'rls-not-forced')).toEqual([]);
+  });
+
   it('untracked-table: a table neither scoped nor exempt; never the bookkeeping schema', async () => {
     const f = await make();
     await sql(`CREATE TABLE ${f.q('stray')} (id int); CREATE TABLE ${f.q('plans')} (id int)`);
