@@ -98,7 +98,13 @@ export function buildBackfillPlan(live: LiveContext, onlyTable?: string): Backfi
     const key = primaryKeyColumns(rel, 'backfill');
     const fks = foreignKeys(rel);
     const sources: BackfillSource[] = entry.backfill.map((column) => {
-      const fk = fks.find((c) => c.columns.length === 1 && c.columns[0] === column)!;
+      // After the composite-keys migration the FK is (tenant column, column) → parent (tenant, key).
+      const fk =
+        fks.find((c) => c.columns.length === 1 && c.columns[0] === column) ??
+        fks.find((c) => c.columns.length === 2 && c.columns.includes(column) && c.columns.includes(tenant.column));
+      if (!fk) {
+        throw new TenancyError('manifest-live', `tables.${entry.name}.backfill: ${schema}.${entry.name}.${column} is not a foreign key`);
+      }
       const ref = fk.references!;
       const parent = findRelation(catalog, ref.schema, ref.table);
       const isTenantTable = ref.schema === schema && ref.table === tenant.table;
@@ -121,7 +127,7 @@ export function buildBackfillPlan(live: LiveContext, onlyTable?: string): Backfi
         column,
         constraint: fk.name,
         parentTable: ref.table,
-        parentColumn: ref.columns[0],
+        parentColumn: ref.columns[fk.columns.indexOf(column)],
         parentTenantColumn,
         parentTenantType: columnType(parent, parentTenantColumn),
         parentIsTenantTable: isTenantTable,

@@ -147,3 +147,32 @@ describe('backfill on an unseen schema (uuid tenant, hostile names)', () => {
     expect(await tableChecksums(db().client, SCHEMA)).toEqual(original);
   });
 });
+
+describe('backfill after the composite-keys migration ((tenant, fk) → parent (tenant, id))', () => {
+  const db = useTestDatabase();
+
+  it('derives along the composite FK whose tenant part is still NULL', async () => {
+    const c = db().client;
+    await c.query(`CREATE SCHEMA comp`);
+    await c.query(`CREATE TABLE comp.orgs (id int PRIMARY KEY)`);
+    await c.query(`INSERT INTO comp.orgs VALUES (1), (2)`);
+    await c.query(`CREATE TABLE comp.lists (id int PRIMARY KEY, org int NOT NULL REFERENCES comp.orgs, UNIQUE (org, id))`);
+    await c.query(`INSERT INTO comp.lists VALUES (10, 1), (20, 2)`);
+    await c.query(`CREATE TABLE comp.items (id int PRIMARY KEY, org int REFERENCES comp.orgs, list int,
+                     FOREIGN KEY (org, list) REFERENCES comp.lists (org, id))`);
+    await c.query(`INSERT INTO comp.items VALUES (1, NULL, 10), (2, NULL, 20), (3, 2, 20)`);
+    const manifest = parseManifest({
+      schema: 'comp',
+      tenant: { table: 'orgs', key: 'id', column: 'org', setting: 'app.org' },
+      roles: { app: ['comp_app'] },
+      tables: { lists: {}, items: { backfill: ['list'] } },
+    });
+    const result = await runBackfill({ databaseUrl: db().url, manifest });
+    expect(result.complete).toBe(true);
+    expect((await c.query(`SELECT id, org FROM comp.items ORDER BY id`)).rows).toEqual([
+      { id: 1, org: 1 },
+      { id: 2, org: 2 },
+      { id: 3, org: 2 },
+    ]);
+  });
+});
