@@ -1,5 +1,6 @@
 // Benchmark: the audit vs the same data checks written naively (psql), mid-rollout and after the rollout; catalog checks on 1,000 tables.
 // Usage: npm run bench:audit -- [--scale 300] [--runs 3] [--tables 1000] [--database-url URL] [--json] [--keep] [--no-finished] [--no-wide]
+// --json: the last stdout line is one JSON object {"bench":"audit","results":[{metric,value,goal,pass}],"context":{…}}; without it the BENCH_RESULT line of bench/lib/bench-result.ts.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -16,6 +17,7 @@ import { loadSampleCrm, SAMPLE_MANIFEST } from '../src/sample/sample-crm.js';
 import { packagePath } from '../src/paths.js';
 import { floorSql, naiveAuditSql, timeCommand, timePsql } from './lib/audit-naive.js';
 import { alternate } from './lib/audit-stats.js';
+import { emitBenchResult, type BenchMetric } from './lib/bench-result.js';
 import { benchManifest, finishRollout, prepareMidRollout } from './lib/audit-states.js';
 import { createWideSchema, wideManifestDocument } from './lib/audit-wide.js';
 
@@ -65,15 +67,6 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
-interface Metric {
-  metric: string;
-  value: number;
-  /** e.g. "<= 0.8"; null for a number shown for context. */
-  goal: string | null;
-  /** null when there is no goal. */
-  pass: boolean | null;
-}
-
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const CLI = packagePath('bin', 'crm-tenancy.js');
@@ -100,8 +93,14 @@ async function main(): Promise<void> {
   const dbUrl = url.toString();
   const db = new pg.Client({ connectionString: dbUrl });
   await db.connect();
-  const metrics: Metric[] = [];
-  const add = (metric: string, value: number, goal: string | null, pass: boolean | null) => metrics.push({ metric, value: Number(value.toFixed(4)), goal, pass });
+  // Numbers with a goal (what `npm run bench` tabulates) and numbers shown for context.
+  const metrics: BenchMetric[] = [];
+  const context: Record<string, number> = {};
+  const round = (n: number) => Number(n.toFixed(4));
+  const add = (metric: string, value: number, goal: string | null, pass: boolean | null) => {
+    if (goal === null || pass === null) context[metric] = round(value);
+    else metrics.push({ metric, value: round(value), goal, pass });
+  };
   const lines: string[] = [];
   try {
     const { rows: v } = await db.query(`SELECT current_setting('server_version') AS v`);
@@ -146,7 +145,7 @@ async function main(): Promise<void> {
     const n1 = s1.get('naive')!.median;
     const f1 = s1.get('floor')!.median;
     lines.push(`mid-rollout   audit ${sec(a1)} · naive ${sec(n1)} · floor ${sec(f1)}  (medians of ${args.runs})`);
-    add('mid_rollout.audit_over_naive', a1 / n1, '<= 0.8', a1 / n1 <= 0.8);
+    add('mid_rollout.audit_over_naive', a1 / n1, '≤ 0.8', a1 / n1 <= 0.8);
     add('mid_rollout.audit_over_floor', a1 / f1, null, null);
     add('mid_rollout.audit_ms', a1, null, null);
     add('mid_rollout.naive_ms', n1, null, null);
@@ -189,10 +188,10 @@ async function main(): Promise<void> {
       const a2 = s2.get('audit')!.median;
       const n2 = s2.get('naive')!.median;
       lines.push(`finished      audit CLI ${sec(a2)} (process start included) · naive ${sec(n2)}  (medians of ${args.runs})`);
-      add('finished.audit_cli_over_naive', a2 / n2, '<= 0.2', a2 / n2 <= 0.2);
+      add('finished.audit_cli_over_naive', a2 / n2, '≤ 0.2', a2 / n2 <= 0.2);
       add('finished.audit_cli_ms', a2, null, null);
       add('finished.naive_ms', n2, null, null);
-      add('finished.scanned_tables', report.summary.scannedTables, '== 0', report.summary.scannedTables === 0);
+      add('finished.scanned_tables', report.summary.scannedTables, '= 0', report.summary.scannedTables === 0);
     }
 
     // ── Catalog and policy checks on a wide schema ──────────────────────────────────────────
@@ -230,20 +229,22 @@ async function main(): Promise<void> {
       const w = sw.get('in-process')!.median;
       const wc = sw.get('cli')!.median;
       lines.push(`${args.tables} tables  ${only.length} catalog + policy checks ${sec(w)} in-process · ${sec(wc)} CLI  (medians of ${args.runs})`);
-      add('wide.catalog_checks_s', w / 1000, '< 2', w < 2000);
+      add('wide.catalog_checks_s', w / 1000, '< 2 s', w < 2000);
       add('wide.catalog_checks_cli_s', wc / 1000, null, null);
       add('wide.tables', args.tables, null, null);
     }
 
     // ── Report ──────────────────────────────────────────────────────────────────────────────
     const out: string[] = ['', `audit benchmark — scale ${args.scale} (${loaded.rows.toLocaleString('en-US')} rows), PostgreSQL ${v[0].v}`, ...lines, ''];
-    const width = Math.max(...metrics.map((m) => m.metric.length));
-    out.push(`${'metric'.padEnd(width)}  ${'value'.padStart(10)}  ${'goal'.padEnd(7)}  result`);
-    for (const m of metrics.filter((x) => x.goal !== null || /over/.test(x.metric))) {
-      out.push(`${m.metric.padEnd(width)}  ${m.value.toFixed(3).padStart(10)}  ${(m.goal ?? '').padEnd(7)}  ${m.pass === null ? '' : m.pass ? 'OK' : 'MISSED'}`);
-    }
+    const ratios = metrics.map((m) => ({ ...m, shown: m.value.toFixed(3) }));
+    for (const key of ['mid_rollout.audit_over_floor']) if (key in context) ratios.splice(1, 0, { metric: key, value: context[key], goal: '(context)', pass: true, shown: context[key].toFixed(3) });
+    const width = Math.max(...ratios.map((m) => m.metric.length));
+    out.push(`${'metric'.padEnd(width)}  ${'value'.padStart(8)}  ${'goal'.padEnd(9)}  result`);
+    for (const m of ratios) out.push(`${m.metric.padEnd(width)}  ${m.shown.padStart(8)}  ${m.goal.padEnd(9)}  ${m.goal === '(context)' ? '' : m.pass ? 'OK' : 'MISSED'}`);
     console.log(out.join('\n'));
-    if (args.json) console.log(JSON.stringify({ bench: 'audit', scale: args.scale, rows: loaded.rows, runs: args.runs, results: metrics }));
+    // Last line of stdout: one JSON object with --json, else the BENCH_RESULT line every benchmark prints.
+    if (args.json) console.log(JSON.stringify({ bench: 'audit', results: metrics, context: { scale: args.scale, rows: loaded.rows, runs: args.runs, ...context } }));
+    else emitBenchResult('audit', metrics);
   } finally {
     await db.end().catch(() => {});
     if (!args.keep) {
