@@ -8,6 +8,7 @@ import { runBackfill } from '../src/backfill/backfill-runner.js';
 import { percentile } from '../src/backfill/data-lock.js';
 import { ident } from '../src/db/quote.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../src/embedded/embedded-server.js';
+import { emitBenchResult } from './lib/bench-result.js';
 
 interface Args {
   rows: number;
@@ -154,6 +155,11 @@ async function main(): Promise<void> {
     console.log(`batch duration       : p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms, max ${max.toFixed(0)} ms (goal p99 ≤ 200 ms) ${p99 <= 200 ? 'OK' : 'MISSED'}`);
     console.log(`batch size           : first ${sizes[0]}, median ${percentile(sizes, 50)}, last ${sizes[sizes.length - 1]}`);
     console.log(`same end result      : ${same ? 'yes (checksums equal)' : 'NO'}`);
+    emitBenchResult('backfill', [
+      { metric: 'throughput, backfill / single UPDATE', value: ratio, goal: '≥ 0.5', pass: ratio >= 0.5 },
+      { metric: 'batch duration p99 (ms)', value: p99, goal: '≤ 200', pass: p99 <= 200 },
+      { metric: 'same end result as the single UPDATE', value: same ? 1 : 0, goal: '= 1', pass: same },
+    ]);
     if (!same) process.exitCode = 1;
   } finally {
     await db.end();
