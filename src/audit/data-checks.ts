@@ -38,6 +38,9 @@ export interface DataPlan {
   skipped: { table: string; check: string; object: string | null; reason: string }[];
 }
 
+/** smallint, integer, bigint, numeric: compared by value across types ('1.0' is not '1' as text). */
+const NUMERIC_TYPES = new Set([21, 23, 20, 1700]);
+
 function keyList(table: CatalogTable): string {
   return table.primaryKey && table.primaryKey.length > 0 ? table.primaryKey.map((c) => `t.${ident(c)}`).join(', ') : 't.ctid';
 }
@@ -109,7 +112,8 @@ export function planDataChecks(manifest: Manifest, catalog: Catalog, checks: Che
         // Tenant columns of different types (text beside uuid: a tenant-column-type-mismatch finding)
         // may have no <> operator; compare their text forms rather than abort the whole audit.
         const parentColumn = findColumn(parent, tenantColumn)!;
-        const cast = parentColumn.typeOid === column.typeOid ? '' : '::text';
+        const comparable = parentColumn.typeOid === column.typeOid || (NUMERIC_TYPES.has(parentColumn.typeOid) && NUMERIC_TYPES.has(column.typeOid));
+        const cast = comparable ? '' : '::text';
         const withAlias = (alias: string) => ({
           ...base,
           tenant: `${ident(tenantColumn)}${cast}`,

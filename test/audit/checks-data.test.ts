@@ -126,6 +126,9 @@ describe('data checks (two-sided)', () => {
       INSERT INTO cc.agencies VALUES (1), (2);
       CREATE TABLE cc.clients (id bigint PRIMARY KEY, agency_id bigint NOT NULL REFERENCES cc.agencies, UNIQUE (agency_id, id));
       INSERT INTO cc.clients VALUES (10, 1), (20, 2);
+      -- numeric beside bigint (a type-mismatch finding): compared by value, 1.0 = 1
+      CREATE TABLE cc.visits (id bigint PRIMARY KEY, agency_id numeric(10, 1), client_id bigint REFERENCES cc.clients);
+      INSERT INTO cc.visits VALUES (1, 1.0, 10);
       CREATE TABLE cc.briefs (id bigint PRIMARY KEY, agency_id bigint NOT NULL REFERENCES cc.agencies, client_id bigint,
         CONSTRAINT briefs_client_fk FOREIGN KEY (agency_id, client_id) REFERENCES cc.clients (agency_id, id));
       INSERT INTO cc.briefs VALUES (1, 1, 10), (2, 2, 20)`);
@@ -153,7 +156,7 @@ describe('data checks (two-sided)', () => {
       CREATE TABLE cc.ads (id bigint PRIMARY KEY, agency_id bigint NOT NULL, campaign_id bigint);
       INSERT INTO cc.ads VALUES (1, 1, 7), (2, 2, 7), (3, 1, 8), (4, 1, NULL);
       ALTER TABLE cc.ads ADD CONSTRAINT ads_campaign_fk FOREIGN KEY (agency_id, campaign_id) REFERENCES cc.campaigns NOT VALID`);
-    const manifest2 = manifestFor('cc', { table: 'agencies', key: 'id', column: 'agency_id' }, { clients: null, briefs: null, campaigns: null, ads: null });
+    const manifest2 = manifestFor('cc', { table: 'agencies', key: 'id', column: 'agency_id' }, { clients: null, briefs: null, campaigns: null, ads: null, visits: null });
     expect(view(await audit(manifest2, ['cross-tenant-reference']))).toEqual([
       { check: 'cross-tenant-reference', severity: 'error', table: 'cc.ads', object: 'ads_campaign_fk', count: 1, samples: ['3'] },
       { check: 'cross-tenant-reference', severity: 'error', table: 'cc.briefs', object: 'briefs_client_fk', count: 2, samples: ['3', '4'] },
