@@ -220,6 +220,29 @@ describe('catalog checks 0001–0012 (two-sided)', () => {
     expect(await found(manifest, 'unscoped-unique')).toEqual([]);
   });
 
+  it('partitioned tables: the parent carries the checks; partition clones of keys and FKs raise nothing extra', async () => {
+    await tenantSchema('pt', COMPANIES);
+    await sql(`CREATE TABLE pt.contacts (company_id integer NOT NULL REFERENCES pt.companies, id integer NOT NULL,
+        email text, PRIMARY KEY (company_id, id)) PARTITION BY LIST (company_id);
+      CREATE TABLE pt.contacts_1 PARTITION OF pt.contacts FOR VALUES IN (1);
+      CREATE TABLE pt.contacts_2 PARTITION OF pt.contacts FOR VALUES IN (2);
+      CREATE TABLE pt.events (company_id integer REFERENCES pt.companies, id integer NOT NULL, contact_id integer,
+        at date NOT NULL, PRIMARY KEY (company_id, id, at), FOREIGN KEY (company_id, contact_id) REFERENCES pt.contacts)
+        PARTITION BY RANGE (at);
+      CREATE TABLE pt.events_2026 PARTITION OF pt.events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+      CREATE TABLE pt.notes (id integer PRIMARY KEY, company_id integer NOT NULL REFERENCES pt.companies, contact_id integer,
+        contact_company integer, FOREIGN KEY (contact_company, contact_id) REFERENCES pt.contacts)`);
+    const manifest = manifestFor('pt', COMPANIES, { contacts: null, events: null, notes: null });
+    const ids = ['missing-table', 'missing-tenant-column', 'tenant-column-type-mismatch', 'nullable-tenant-column',
+      'missing-tenant-fk', 'unvalidated-tenant-fk', 'missing-tenant-index', 'fk-not-tenant-scoped', 'unscoped-unique'];
+    const result = await runAudit({ databaseUrl: db().url, manifest, only: ids, concurrency: 2 });
+    // Only notes (a plain table): no index on company_id, and a composite FK whose tenant side is another column.
+    expect(result.findings.map((f) => `${f.check} | ${f.table} | ${f.object ?? '-'}`)).toEqual([
+      'missing-tenant-index | pt.notes | -',
+      'fk-not-tenant-scoped | pt.notes | notes_contact_company_contact_id_fkey',
+    ]);
+  });
+
   it('hostile identifiers: quotes, dots, semicolons, spaces, unicode and 63-byte names in every catalog check', async () => {
     const schema = 'Tenancy "x"; DROP.schema é';
     const long = 'c'.repeat(59) + 'ñé'; // 63 bytes
