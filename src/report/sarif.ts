@@ -1,5 +1,17 @@
 // SARIF 2.1.0 for GitHub code scanning / GitLab: one rule per check, one result per finding.
 import type { AuditResult, Severity } from '../audit/types.js';
+import path from 'node:path';
+
+/**
+ * The manifest as a SARIF artifact URI: relative to the working directory (the repository root in
+ * CI), forward slashes, percent-encoded; GitHub code scanning rejects absolute paths.
+ *
+ * @example artifactUri('/repo/config/tenancy.yaml', '/repo') // => 'config/tenancy.yaml'
+ */
+export function artifactUri(file: string, cwd: string = process.cwd()): string {
+  const relative = path.isAbsolute(file) ? path.relative(cwd, file) : path.normalize(file);
+  return encodeURI(relative.split(path.sep).join('/'));
+}
 
 const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = { error: 'error', warning: 'warning', info: 'note' };
 
@@ -22,7 +34,7 @@ export function renderSarif(result: AuditResult, toolVersion: string, manifestFi
     // Findings are about database objects: point at the manifest (a real file) with a logical location.
     locations: [
       {
-        physicalLocation: { artifactLocation: { uri: manifestFile }, region: { startLine: 1 } },
+        physicalLocation: { artifactLocation: { uri: artifactUri(manifestFile), uriBaseId: '%SRCROOT%' }, region: { startLine: 1 } },
         logicalLocations: [
           {
             fullyQualifiedName: [f.table, f.object].filter(Boolean).join(':') || result.schema,
