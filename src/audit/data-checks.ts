@@ -127,7 +127,9 @@ export function planDataChecks(manifest: Manifest, catalog: Catalog, checks: Che
           joins.push(fillTemplate(crossCheck.sections.join, values));
           aggregates.push(fillTemplate(crossCheck.sections.count, values));
         } else {
-          aggregates.push(fillTemplate(crossCheck.sections.exists, withAlias(ident('p'))));
+          const values = { ...withAlias(ident(`p${joins.length + 1}`)), ref_columns: referenced.map((r) => ident(r)).join(', ') };
+          joins.push(fillTemplate(crossCheck.sections.grouped, values));
+          aggregates.push(fillTemplate(crossCheck.sections.groupcount, values));
         }
         parts.push({
           check: 'cross-tenant-reference',

@@ -240,25 +240,39 @@ describe('data checks (two-sided)', () => {
       CREATE TABLE ${t('chi"ld; {{table}}')} ("p k" integer, "p.k2" text, ${col} integer, "par; ref" integer,
         "e mail" text, PRIMARY KEY ("p k", "p.k2"),
         CONSTRAINT "fk ""to""; parent" FOREIGN KEY ("par; ref") REFERENCES ${t('par ent')} ("i d"));
-      INSERT INTO ${t('chi"ld; {{table}}')} VALUES (1, 'a', 1, 1, 'x'), (2, 'b', 1, 2, 'x'), (3, 'c', NULL, 1, 'y')`);
-    const manifest = manifestFor(schema, tenant, { 'par ent': null, 'chi"ld; {{table}}': { unique: [['e mail']] } });
+      INSERT INTO ${t('chi"ld; {{table}}')} VALUES (1, 'a', 1, 1, 'x'), (2, 'b', 1, 2, 'x'), (3, 'c', NULL, 1, 'y');
+      -- keyed by (tenant, "i d") only, referenced by a NOT VALID composite FK: the grouped join
+      CREATE TABLE ${t('grp; "P"')} (${col} integer, "i d" integer, PRIMARY KEY (${col}, "i d"));
+      INSERT INTO ${t('grp; "P"')} VALUES (1, 1), (2, 1), (2, 2);
+      CREATE TABLE ${t('ch.2')} (id integer PRIMARY KEY, ${col} integer NOT NULL, "g; ref" integer);
+      INSERT INTO ${t('ch.2')} VALUES (1, 1, 1), (2, 1, 2), (3, 2, 2);
+      ALTER TABLE ${t('ch.2')} ADD CONSTRAINT "ch.2 ""fk""" FOREIGN KEY (${col}, "g; ref") REFERENCES ${t('grp; "P"')} NOT VALID`);
+    const manifest = manifestFor(schema, tenant, {
+      'par ent': null,
+      'chi"ld; {{table}}': { unique: [['e mail']] },
+      'grp; "P"': null,
+      'ch.2': null,
+    });
     const ids = ['null-tenant', 'cross-tenant-reference', 'duplicate-within-tenant'];
     const result = await audit(manifest, ids);
     const child = `${schema}.chi"ld; {{table}}`;
     expect(view(result)).toEqual([
       { check: 'null-tenant', severity: 'error', table: child, object: null, count: 1, samples: [[3, 'c']] },
+      { check: 'cross-tenant-reference', severity: 'error', table: `${schema}.ch.2`, object: 'ch.2 "fk"', count: 1, samples: [2] },
       { check: 'cross-tenant-reference', severity: 'error', table: child, object: 'fk "to"; parent', count: 1, samples: [[2, 'b']] },
       { check: 'duplicate-within-tenant', severity: 'error', table: child, object: `${long}, e mail`, count: 1, samples: [[1, 'x']] },
     ]);
-    // One shared scan for the child (null + cross-tenant), one for the parent, one duplicate query.
+    // One shared scan per table (the child's counts NULLs and its FK together), one duplicate query.
     expect(result.runs.map((r) => r.check).sort()).toEqual([
+      'cross-tenant-reference',
       'duplicate-within-tenant',
       'null-tenant',
       'null-tenant+cross-tenant-reference',
     ]);
 
     await sql(`UPDATE ${t('chi"ld; {{table}}')} SET ${col} = 2, "e mail" = 'z' WHERE "p k" = 2;
-      UPDATE ${t('chi"ld; {{table}}')} SET ${col} = 1 WHERE "p k" = 3`);
+      UPDATE ${t('chi"ld; {{table}}')} SET ${col} = 1 WHERE "p k" = 3;
+      DELETE FROM ${t('ch.2')} WHERE id = 2`);
     expect((await audit(manifest, ids)).findings).toEqual([]);
   });
 });
