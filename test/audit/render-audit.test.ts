@@ -1,0 +1,130 @@
+// Every audit output format, parsed back: JSON contract, SARIF 2.1.0, well-formed JUnit XML, markdown, plain text.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadChecks } from '../../src/audit/check-definitions.js';
+import type { AuditResult, Finding } from '../../src/audit/types.js';
+import { AUDIT_FORMATS, renderAudit } from '../../src/report/render-audit.js';
+
+/** Minimal XML well-formedness: every tag closes in order, attributes quoted, no raw < or & in text. */
+function assertWellFormedXml(xml: string): { tags: string[] } {
+  const body = xml.replace(/^<\?xml[^>]*\?>\s*/, '');
+  const stack: string[] = [];
+  const tags: string[] = [];
+  const re = /<(\/?)([A-Za-z][\w-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>|([^<]+)/gy;
+  let m: RegExpExecArray | null;
+  let at = 0;
+  while ((m = re.exec(body))) {
+    at = re.lastIndex;
+    if (m[5] !== undefined) {
+      expect(m[5]).not.toMatch(/&(?!amp;|lt;|gt;|quot;|apos;)/);
+      continue;
+    }
+    const [, close, name, , selfClose] = m;
+    if (close) expect(stack.pop()).toBe(name);
+    else {
+      tags.push(name);
+      if (!selfClose) stack.push(name);
+    }
+  }
+  expect(at).toBe(body.length);
+  expect(stack).toEqual([]);
+  return { tags };
+}
+
+describe('renderAudit', () => {
+  let result: AuditResult;
+  beforeAll(async () => {
+    const checks = await loadChecks();
+    const finding = (f: Partial<Finding> & Pick<Finding, 'check' | 'severity' | 'message'>): Finding => ({
+      table: null,
+      object: null,
+      count: null,
+      samples: [],
+      remediation: checks.find((c) => c.id === f.check)!.remediation,
+      fingerprint: 'f'.repeat(16),
+      ...f,
+    });
+    const findings: Finding[] = [
+      finding({ check: 'null-tenant', severity: 'error', table: 'public.deals', count: 2, samples: [4, 7], message: '2 rows of public.deals have no company_id <&> "quoted"' }),
+      finding({ check: 'untracked-table', severity: 'warning', table: 'public.legacy', message: 'public.legacy is neither scoped nor exempt', waived: { by: 'waiver', reason: 'dropping it in Q1', expires: '2099-01-01' } }),
+      finding({ check: 'app-role-bypasses-rls', severity: 'info', object: 'crm_support', message: 'bypass role crm_support sees every tenant' }),
+    ];
+    result = {
+      version: 1,
+      schema: 'public',
+      tables: ['public.deals', 'public.companies'],
+      checks,
+      findings,
+      runs: checks.map((c) => ({ check: c.id, ms: 1, findings: 0 })),
+      unusedWaivers: [{ check: 'rls-disabled', object: 'contacts', reason: 'old' }],
+      expiredWaivers: [],
+      summary: {
+        error: 1, warning: 0, info: 1, waived: 1, failing: 1, failOn: 'error', checks: checks.length, tables: 2,
+        scannedTables: 1, skippedScans: 3, durationMs: 120, server: 'PostgreSQL 15',
+      },
+      exitCode: 1,
+    };
+  });
+
+  it('json: exactly { version, findings, summary } with the contract fields of each finding', () => {
+    const doc = JSON.parse(renderAudit(result, 'json'));
+    expect(Object.keys(doc)).toEqual(['version', 'findings', 'summary']);
+    expect(doc.version).toBe(1);
+    expect(Object.keys(doc.findings[0])).toEqual(['check', 'severity', 'table', 'object', 'count', 'samples', 'message', 'remediation', 'fingerprint']);
+    expect(doc.findings[0]).toMatchObject({ check: 'null-tenant', table: 'public.deals', count: 2, samples: [4, 7] });
+    expect(doc.summary).toMatchObject({ error: 1, waived: 1, failOn: 'error' });
+  });
+
+  it('sarif: 2.1.0, one rule per check with help, results with ruleId/level/message/locations', () => {
+    const sarif = JSON.parse(renderAudit(result, 'sarif', { toolVersion: '1.2.3', manifestFile: 'tenancy.yaml' }));
+    expect(sarif.version).toBe('2.1.0');
+    const run = sarif.runs[0];
+    expect(run.tool.driver).toMatchObject({ name: 'crm-tenancy', version: '1.2.3' });
+    expect(run.tool.driver.rules.map((r: { id: string }) => r.id)).toEqual(result.checks.map((c) => c.id));
+    for (const rule of run.tool.driver.rules) expect(rule.help.text.length).toBeGreaterThan(10);
+    expect(run.results.map((r: { ruleId: string; level: string }) => [r.ruleId, r.level])).toEqual([
+      ['null-tenant', 'error'],
+      ['untracked-table', 'warning'],
+      ['app-role-bypasses-rls', 'note'],
+    ]);
+    for (const r of run.results) {
+      expect(run.tool.driver.rules[r.ruleIndex].id).toBe(r.ruleId);
+      expect(r.message.text.length).toBeGreaterThan(0);
+      expect(r.locations[0].physicalLocation.artifactLocation.uri).toBe('tenancy.yaml');
+      expect(r.locations[0].logicalLocations[0].fullyQualifiedName).toBeTruthy();
+    }
+    expect(run.results[1].suppressions).toHaveLength(1);
+  });
+
+  it('junit: well-formed XML, a testcase per check × table, the error a <failure>, the waived one skipped', () => {
+    const xml = renderAudit(result, 'junit');
+    const { tags } = assertWellFormedXml(xml);
+    expect(tags.filter((t) => t === 'testsuite')).toHaveLength(result.checks.length);
+    expect(tags.filter((t) => t === 'testcase').length).toBeGreaterThanOrEqual(result.checks.length * result.tables.length);
+    expect(tags.filter((t) => t === 'failure')).toHaveLength(1);
+    expect(xml).toMatch(/<testcase classname="crm-tenancy\.null-tenant" name="public\.deals">\s*<failure/);
+    expect(xml).toContain('&lt;&amp;&gt; &quot;quoted&quot;');
+    expect(xml).toMatch(/name="public\.legacy">\s*<skipped/);
+  });
+
+  it('markdown: verdict heading, findings, waived and unused waivers', () => {
+    const md = renderAudit(result, 'markdown');
+    expect(md.split('\n')[0]).toMatch(/^## crm-tenancy audit/);
+    expect(md).toContain('null-tenant');
+    expect(md).toContain('dropping it in Q1');
+    expect(md).toMatch(/rls-disabled[^\n]*contacts/);
+  });
+
+  it('table (plain text): summary, findings by table, coverage matrix rows for every table', () => {
+    const text = renderAudit(result, 'table');
+    expect(text).toMatch(/FAILED — 1 errors, 0 warnings, 1 info, 1 waived/);
+    expect(text).toContain('samples: [4,7]');
+    const deals = text.split('\n').find((l) => l.startsWith('public.deals ') && /[.EW]/.test(l));
+    expect(deals).toMatch(/E/);
+    expect(text.split('\n').some((l) => l.startsWith('public.companies') && !/[EW]/.test(l.slice('public.companies'.length)))).toBe(true);
+    expect(text).toContain('unused waiver: rls-disabled on contacts');
+  });
+
+  it('every documented format renders', () => {
+    for (const format of AUDIT_FORMATS) expect(renderAudit(result, format).length).toBeGreaterThan(50);
+  });
+});
