@@ -145,12 +145,21 @@ function walk(node: unknown, visit: (node: Node, ancestors: Node[]) => void, anc
   for (const value of Object.values(isNode ? obj[type!] : obj)) walk(value, visit, next);
 }
 
-function settingReads(root: Node): SettingRead[] {
+function settingReads(root: Node, depth = 0): SettingRead[] {
   const reads: SettingRead[] = [];
   walk(root, (node, ancestors) => {
     if (nodeType(node) !== 'FuncCall') return;
     const call = node.FuncCall;
-    if (lastName(call.funcname)?.toLowerCase() !== 'current_setting') return;
+    if (lastName(call.funcname)?.toLowerCase() !== 'current_setting') {
+      // A registered wrapper function: its body's reads count, evaluated where the call stands.
+      const name = (call.funcname as Node[]).map((n) => n.String?.sval).join('.');
+      const body = (call.args ?? []).length === 0 ? wrapperFunctions.get(name) : undefined;
+      if (body !== undefined && depth < 5) {
+        const inSubselect = ancestors.some((a) => nodeType(a) === 'SubLink');
+        for (const read of settingReads(body, depth + 1)) reads.push({ ...read, inSubselect: read.inSubselect || inSubselect });
+      }
+      return;
+    }
     const nameArg = unwrapValue(call.args?.[0]);
     const flag = unwrapValue(call.args?.[1]);
     const missingOk =

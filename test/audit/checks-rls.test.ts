@@ -269,6 +269,15 @@ describe('policy checks (read with the PostgreSQL parser)', () => {
     expect(await policies([use], { setup: fn('STABLE') })).toEqual([]);
   });
 
+  it('a wrapper function around the setting read: its unsafe read is a warning, its safe read is not', async () => {
+    const wrapper = (body: string) => `CREATE FUNCTION {s}.current_tenant() RETURNS integer LANGUAGE sql STABLE AS $$ ${body} $$`;
+    const use = `CREATE POLICY w ON {t} FOR ALL TO {app} USING (tenant_id = (SELECT {s}.current_tenant())) WITH CHECK (tenant_id = (SELECT {s}.current_tenant()))`;
+    expect(await policies([use], { setup: wrapper(`SELECT nullif(current_setting('${SETTING}', true), '')::integer`) })).toEqual([]);
+    expect(await policies([use], { setup: wrapper(`SELECT current_setting('${SETTING}')::integer`) })).toEqual([
+      'unsafe-setting-read warning notes w []',
+    ]);
+  });
+
   it('messages name what is wrong', async () => {
     const f = await fixture(db().client, (p, a) => db().createRole(p, a), { bare: true });
     await db().client.query(
