@@ -90,6 +90,15 @@ describe('catalog checks 0001–0012 (two-sided)', () => {
     expect(await found(uuidManifest, 'tenant-column-type-mismatch')).toEqual(['tu.projects | -']);
     await sql(`ALTER TABLE tu.projects ALTER COLUMN org_id TYPE uuid USING org_id::uuid`);
     expect(await found(uuidManifest, 'tenant-column-type-mismatch')).toEqual([]);
+
+    // A domain is its base type: a domain-typed key beside base-typed columns (and back) is not a mismatch.
+    await sql(`CREATE DOMAIN tu.org_ref AS uuid; CREATE DOMAIN tu.short_code AS varchar(8);
+      CREATE TABLE tu.files (id serial PRIMARY KEY, org_id tu.org_ref);
+      CREATE TABLE tu.tags (id serial PRIMARY KEY, org_id tu.short_code)`);
+    const domains = manifestFor('tu', ORGANIZATIONS, { projects: null, files: null, tags: null });
+    expect(await found(domains, 'tenant-column-type-mismatch')).toEqual(['tu.tags | -']);
+    await sql(`ALTER TABLE tu.organizations ALTER COLUMN id TYPE tu.org_ref`);
+    expect(await found(domains, 'tenant-column-type-mismatch')).toEqual(['tu.tags | -']);
   });
 
   it('nullable-tenant-column: a nullable column is a warning; NOT NULL is clean', async () => {
