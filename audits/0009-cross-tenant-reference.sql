@@ -25,6 +25,8 @@ LEFT JOIN (SELECT {{ref_columns}}, array_agg({{p}}.{{parent_tenant}}) FILTER (WH
 -- @groupcount
 count(*) FILTER (WHERE NOT t.{{tenant}} = ANY ({{p}}.crm_tenancy_tenants))
 -- @sample
+SELECT {{key}} AS k FROM {{table}} t JOIN {{parent}} {{p}} ON {{join}} WHERE {{p}}.{{parent_tenant}} <> t.{{tenant}} LIMIT 5
+-- @groupsample
 SELECT {{key}} AS k FROM {{table}} t
  WHERE EXISTS (SELECT 1 FROM {{parent}} {{p}} WHERE {{join}} AND {{p}}.{{parent_tenant}} <> t.{{tenant}})
    AND NOT EXISTS (SELECT 1 FROM {{parent}} {{p}} WHERE {{join}} AND {{p}}.{{parent_tenant}} = t.{{tenant}})

@@ -134,7 +134,7 @@ export function planDataChecks(manifest: Manifest, catalog: Catalog, checks: Che
         parts.push({
           check: 'cross-tenant-reference',
           object: fk.name,
-          sampleSql: fillTemplate(crossCheck.sections.sample, withAlias(ident('p'))),
+          sampleSql: fillTemplate(uniqueInParent ? crossCheck.sections.sample : crossCheck.sections.groupsample, withAlias(ident('p'))),
           describe: (n) =>
             `${n} row${n === 1 ? '' : 's'} of ${schema}.${entry.name} reference${n === 1 ? 's' : ''} a ${ref.table} row of another tenant through ${fk.columns.join(', ')} (${fk.name})`,
         });
