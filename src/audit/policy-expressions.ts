@@ -1,5 +1,11 @@
 // Reads policy expressions (pg_get_expr output) with the real PostgreSQL parser, never regexes.
-import { parse } from 'libpg-query';
+// libpg-query costs ~50–90 ms to import (its WebAssembly parser compiles on the first parse): load
+// it with the first policy expression, so commands that never read a policy start without it.
+let parser: Promise<typeof import('libpg-query')> | undefined;
+async function parse(sql: string): Promise<Node> {
+  parser ??= import('libpg-query');
+  return (await (await parser).parse(sql)) as Node;
+}
 
 /* The parser's JSON tree: nodes are `{ NodeType: { ...fields } }`. */
 type Node = Record<string, any>;
