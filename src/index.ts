@@ -31,3 +31,4 @@ export { undoRun, listRuns, type UndoOptions, type UndoResult } from './undo/und
 export { applyPolicies, policyDiff, policyStatus } from './policies/apply.js';
 export { writePolicyFiles } from './policies/policy-files.js';
 export { verifyIsolation, type VerifyOptions, type VerifyResult } from './verify/verify.js';
+export { renderAudit, AUDIT_FORMATS } from './report/render-audit.js';
