@@ -19,7 +19,7 @@ export function parseCheckFile(file: string, text: string): CheckDefinition {
       header[meta[1]] = meta[2].trim();
       continue;
     }
-    const marker = /^--\s*@([a-z]+)\s*$/.exec(line);
+    const marker = /^--\s*@([a-z_]+)\s*$/.exec(line);
     if (marker) {
       section = marker[1];
       sections[section] = '';

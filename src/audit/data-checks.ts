@@ -7,20 +7,30 @@ import type { Manifest } from '../config/manifest.js';
 import { fillTemplate } from './sql-params.js';
 import type { CheckDefinition } from './types.js';
 
-/** One query over one table that answers several checks at once. */
+/**
+ * One query that answers one or more checks: a NULL count of one table, or the cross-tenant counts
+ * of every FK pointing at one parent key (one hash of the parent for all of them).
+ */
 export interface TableScan {
-  table: string;
-  /** The aggregate query; column c<i> answers parts[i]. */
+  /** What the query reads, for the run log: `deals`, or `contacts ← deals, activities, …`. */
+  target: string;
+  /** Every table the query reads. */
+  tables: string[];
+  /** One row; column c<i> answers parts[i]. */
   sql: string;
   parts: ScanPart[];
 }
 
 export interface ScanPart {
   check: 'null-tenant' | 'cross-tenant-reference';
+  /** The table the finding belongs to (the child, for cross-tenant-reference). */
+  table: string;
   /** The FK constraint, for cross-tenant-reference. */
   object: string | null;
   /** Query for up to 5 sample keys, run only when the count is not 0. */
   sampleSql: string;
+  /** The sample query takes $1: the first bad row's ctid, column m<i> of the scan. */
+  sampleFromCtid?: boolean;
   describe: (count: number) => string;
 }
 
@@ -50,10 +60,20 @@ function fkCoversTenant(fk: CatalogConstraint, tenantColumn: string): boolean {
   return fk.columns.some((c, i) => c === tenantColumn && fk.references!.columns[i] === tenantColumn);
 }
 
+interface ParentGroup {
+  parent: string;
+  referenced: string[];
+  cast: string;
+  branches: string[];
+  children: string[];
+  parts: ScanPart[];
+}
+
 /**
- * What to scan. Skips: a NOT NULL tenant column (no NULL scan), a validated composite FK that
- * includes the tenant column (no cross-tenant scan for it), a valid unique index within the key
- * (no duplicate query).
+ * What to scan. Skips: a NOT NULL tenant column (no NULL count), a validated composite FK that
+ * includes the tenant column (no cross-tenant query for it), a valid unique index within the key
+ * (no duplicate query). Cross-tenant references are counted per referenced parent key: one query
+ * reads every FK pointing at it (UNION ALL) against one hash of the parent.
  */
 export function planDataChecks(manifest: Manifest, catalog: Catalog, checks: CheckDefinition[]): DataPlan {
   const byId = new Map(checks.map((c) => [c.id, c]));
@@ -64,26 +84,31 @@ export function planDataChecks(manifest: Manifest, catalog: Catalog, checks: Che
   const tenantColumn = manifest.tenant.column;
   const scopedNames = new Set(manifest.tables.map((t) => t.name));
   const plan: DataPlan = { scans: [], duplicates: [], skipped: [] };
+  const groups = new Map<string, ParentGroup>();
 
   for (const entry of manifest.tables) {
     const table = findRelation(catalog, schema, entry.name);
     if (!table || !findColumn(table, tenantColumn)) continue;
     const column = findColumn(table, tenantColumn)!;
     const base = { table: qualified(schema, entry.name), tenant: ident(tenantColumn), key: keyList(table) };
-    const parts: ScanPart[] = [];
-    const aggregates: string[] = [];
-    const joins: string[] = [];
 
     if (nullCheck) {
       if (column.notNull) {
         plan.skipped.push({ table: entry.name, check: 'null-tenant', object: null, reason: `${tenantColumn} is NOT NULL` });
       } else {
-        aggregates.push(fillTemplate(nullCheck.sections.count, base));
-        parts.push({
-          check: 'null-tenant',
-          object: null,
-          sampleSql: fillTemplate(nullCheck.sections.sample, base),
-          describe: (n) => `${n} row${n === 1 ? '' : 's'} of ${schema}.${entry.name} ha${n === 1 ? 's' : 've'} no ${tenantColumn}`,
+        plan.scans.push({
+          target: entry.name,
+          tables: [entry.name],
+          sql: fillTemplate(nullCheck.sections.count, base),
+          parts: [
+            {
+              check: 'null-tenant',
+              table: entry.name,
+              object: null,
+              sampleSql: fillTemplate(nullCheck.sections.sample, base),
+              describe: (n) => `${n} row${n === 1 ? '' : 's'} of ${schema}.${entry.name} ha${n === 1 ? 's' : 've'} no ${tenantColumn}`,
+            },
+          ],
         });
       }
     }
@@ -105,7 +130,7 @@ export function planDataChecks(manifest: Manifest, catalog: Catalog, checks: Che
           .filter(([c, r]) => !(covers && c === tenantColumn && r === tenantColumn));
         if (pairs.length === 0) continue; // an FK on the tenant column alone cannot cross tenants
         const referenced = pairs.map(([, r]) => r);
-        // A LEFT JOIN in the shared scan must not multiply child rows: only when those columns are unique in the parent.
+        // A join must not multiply child rows: only when those columns are unique in the parent.
         const uniqueInParent = parent.indexes.some(
           (i) => i.unique && i.valid && i.predicate === null && i.columns.every((c) => c !== null && referenced.includes(c)),
         );
@@ -122,30 +147,45 @@ export function planDataChecks(manifest: Manifest, catalog: Catalog, checks: Che
           parent_tenant: `${ident(tenantColumn)}${cast}`,
           join: pairs.map(([c, r]) => `${alias}.${ident(r)} = t.${ident(c)}`).join(' AND '),
         });
-        if (uniqueInParent) {
-          const values = withAlias(ident(`p${joins.length + 1}`));
-          joins.push(fillTemplate(crossCheck.sections.join, values));
-          aggregates.push(fillTemplate(crossCheck.sections.count, values));
-        } else {
-          const values = { ...withAlias(ident(`p${joins.length + 1}`)), ref_columns: referenced.map((r) => ident(r)).join(', ') };
-          joins.push(fillTemplate(crossCheck.sections.grouped, values));
-          aggregates.push(fillTemplate(crossCheck.sections.groupcount, values));
-        }
-        parts.push({
+        const part: ScanPart = {
           check: 'cross-tenant-reference',
+          table: entry.name,
           object: fk.name,
           sampleSql: fillTemplate(uniqueInParent ? crossCheck.sections.sample : crossCheck.sections.groupsample, withAlias(ident('p'))),
+          sampleFromCtid: uniqueInParent,
           describe: (n) =>
             `${n} row${n === 1 ? '' : 's'} of ${schema}.${entry.name} reference${n === 1 ? 's' : ''} a ${ref.table} row of another tenant through ${fk.columns.join(', ')} (${fk.name})`,
-        });
+        };
+        if (!uniqueInParent) {
+          const values = { ...withAlias(ident('p')), ref_columns: referenced.map((r) => ident(r)).join(', ') };
+          plan.scans.push({
+            target: `${ref.table} ← ${entry.name}`,
+            tables: [entry.name, ref.table],
+            sql: fillTemplate(crossCheck.sections.grouped, values),
+            parts: [part],
+          });
+          continue;
+        }
+        // Branches of one UNION ALL must have the same column types: FKs whose columns differ in
+        // type from the others get a query of their own rather than a cast that could change a value.
+        const childTypes = [...pairs.map(([c]) => findColumn(table, c)?.typeOid ?? 0), column.typeOid].join(',');
+        const key = JSON.stringify([ref.table, referenced, cast, childTypes]);
+        let group = groups.get(key);
+        if (!group) {
+          group = { parent: ref.table, referenced, cast, branches: [], children: [], parts: [] };
+          groups.set(key, group);
+        }
+        const k = String(group.parts.length);
+        group.branches.push(
+          fillTemplate(crossCheck.sections.branch, {
+            ...withAlias(ident('p')),
+            k,
+            refs: pairs.map(([c], i) => `t.${ident(c)} AS r${i + 1}`).join(', '),
+          }),
+        );
+        if (!group.children.includes(entry.name)) group.children.push(entry.name);
+        group.parts.push(part);
       }
-    }
-    if (parts.length > 0) {
-      plan.scans.push({
-        table: entry.name,
-        parts,
-        sql: `SELECT ${aggregates.map((a, i) => `${a} AS c${i}`).join(',\n       ')}\n  FROM ${base.table} t\n${joins.join('\n')}`,
-      });
     }
 
     if (dupCheck) {
@@ -174,6 +214,23 @@ export function planDataChecks(manifest: Manifest, catalog: Catalog, checks: Che
         });
       }
     }
+  }
+
+  for (const group of groups.values()) {
+    const p = ident('p');
+    plan.scans.push({
+      target: `${group.parent} ← ${group.children.join(', ')}`,
+      tables: [group.parent, ...group.children.filter((c) => c !== group.parent)],
+      parts: group.parts,
+      sql: fillTemplate(crossCheck!.sections.by_parent, {
+        counts: group.parts.map((_, k) => fillTemplate(crossCheck!.sections.count, { k: String(k) })).join(',\n       '),
+        branches: group.branches.join('\n        UNION ALL\n        '),
+        parent: qualified(schema, group.parent),
+        p,
+        parent_join: group.referenced.map((r, i) => `${p}.${ident(r)} = s.r${i + 1}`).join(' AND '),
+        parent_tenant: `${ident(tenantColumn)}${group.cast}`,
+      }),
+    });
   }
   return plan;
 }

@@ -54,6 +54,8 @@ export interface Finding {
 
 export interface CheckRun {
   check: string;
+  /** The tables a data query read: `deals` (NULL count), `contacts ← deals, activities` (cross-tenant). */
+  target?: string;
   ms: number;
   findings: number;
   /** Data scans skipped because the catalog proves them unnecessary. */

@@ -120,6 +120,40 @@ describe('data checks (two-sided)', () => {
     expect((await audit(manifest, ['cross-tenant-reference'])).findings).toEqual([]);
   });
 
+  it('cross-tenant-reference: one query per referenced parent reads every FK into it; samples start at the first bad row', async () => {
+    await sql(`CREATE SCHEMA pg1;
+      CREATE TABLE pg1.companies (id integer PRIMARY KEY);
+      INSERT INTO pg1.companies VALUES (1), (2);
+      CREATE TABLE pg1.users (id integer PRIMARY KEY, company_id integer);
+      INSERT INTO pg1.users SELECT g, 1 + g % 2 FROM generate_series(1, 100) g;  -- even ids: company 1, odd: 2
+      -- 5,000 good rows first: the bad ones sit deep in the table, and one is moved there by an UPDATE
+      CREATE TABLE pg1.deals (id integer PRIMARY KEY, company_id integer, owner_id integer REFERENCES pg1.users, closer_id integer REFERENCES pg1.users);
+      INSERT INTO pg1.deals SELECT g, 1 + (g % 100 + 1) % 2, g % 100 + 1, NULL FROM generate_series(1, 5000) g;
+      INSERT INTO pg1.deals VALUES (5001, 2, 2, NULL), (5002, 1, 1, 3), (5003, 1, 2, 4);
+      UPDATE pg1.deals SET closer_id = 3 WHERE id = 17;
+      -- a bigint FK column beside the integer ones: its own query, not a cast inside the union
+      CREATE TABLE pg1.notes (id bigint PRIMARY KEY, company_id integer, author_id bigint REFERENCES pg1.users);
+      INSERT INTO pg1.notes VALUES (1, 2, 1), (2, 2, 2), (3, NULL, 2), (4, 2, NULL);
+      CREATE TABLE pg1.tasks (id integer PRIMARY KEY, company_id integer, assignee_id integer REFERENCES pg1.users);
+      INSERT INTO pg1.tasks VALUES (1, 1, 2), (2, 1, 1);
+      ANALYZE`);
+    const manifest = manifestFor('pg1', { table: 'companies', key: 'id', column: 'company_id' }, { users: null, deals: null, notes: null, tasks: null });
+    const result = await audit(manifest, ['cross-tenant-reference']);
+    expect(view(result).map((f) => `${f.table} ${f.object} ${f.count} ${JSON.stringify(f.samples)}`)).toEqual([
+      'pg1.deals deals_closer_id_fkey 2 [17,5002]',
+      'pg1.deals deals_owner_id_fkey 2 [5001,5002]',
+      'pg1.notes notes_author_id_fkey 1 ["2"]',
+      'pg1.tasks tasks_assignee_id_fkey 1 [2]',
+    ]);
+    // users is joined once for deals (two FKs) and tasks; notes' bigint column gets a query of its own.
+    expect(result.runs.map((r) => r.target).sort()).toEqual(['users ← deals, tasks', 'users ← notes']);
+
+    await sql(`UPDATE pg1.deals SET closer_id = NULL; UPDATE pg1.deals SET owner_id = 2 WHERE id = 5002; UPDATE pg1.deals SET owner_id = 1 WHERE id = 5001;
+      UPDATE pg1.notes SET author_id = 1 WHERE id = 2;
+      UPDATE pg1.tasks SET assignee_id = 2`);
+    expect((await audit(manifest, ['cross-tenant-reference'])).findings).toEqual([]);
+  });
+
   it('cross-tenant-reference: a validated composite FK skips the scan; a NOT VALID one is still scanned and its bad row found', async () => {
     await sql(`CREATE SCHEMA cc;
       CREATE TABLE cc.agencies (id bigint PRIMARY KEY);
@@ -147,7 +181,8 @@ describe('data checks (two-sided)', () => {
     expect(view(unproven)).toEqual([
       { check: 'cross-tenant-reference', severity: 'error', table: 'cc.briefs', object: 'briefs_client_fk', count: 2, samples: ['3', '4'] },
     ]);
-    expect(unproven.summary).toMatchObject({ scannedTables: 1, skippedScans: 0 });
+    // briefs and the clients it references are read (one grouped join).
+    expect(unproven.summary).toMatchObject({ scannedTables: 2, skippedScans: 0 });
 
     // A parent keyed by (tenant, id) only: id repeats across tenants, so the non-tenant join is probed
     // (EXISTS) instead of joined; a row with a same-tenant parent is fine even when another tenant has that id.
@@ -224,7 +259,7 @@ describe('data checks (two-sided)', () => {
     expect(clean.summary).toMatchObject({ scannedTables: 1, skippedScans: 3 });
   });
 
-  it('hostile identifiers: one shared scan per table finds NULL tenants, cross-tenant references and duplicates, then nothing once fixed', async () => {
+  it('hostile identifiers: the NULL counts, the per-parent join and the duplicate query find NULL tenants, cross-tenant references and duplicates, then nothing once fixed', async () => {
     const schema = 'Dätä "s"; .x';
     const long = 't'.repeat(58) + 'énñ'; // 63 bytes
     expect(Buffer.byteLength(long)).toBe(63);
@@ -262,12 +297,13 @@ describe('data checks (two-sided)', () => {
       { check: 'cross-tenant-reference', severity: 'error', table: child, object: 'fk "to"; parent', count: 1, samples: [[2, 'b']] },
       { check: 'duplicate-within-tenant', severity: 'error', table: child, object: `${long}, e mail`, count: 1, samples: [[1, 'x']] },
     ]);
-    // One shared scan per table (the child's counts NULLs and its FK together), one duplicate query.
-    expect(result.runs.map((r) => r.check).sort()).toEqual([
-      'cross-tenant-reference',
-      'duplicate-within-tenant',
-      'null-tenant',
-      'null-tenant+cross-tenant-reference',
+    // A NULL count per nullable table, one query per referenced parent, one duplicate query.
+    expect(result.runs.map((r) => `${r.check}: ${r.target}`).sort()).toEqual([
+      `cross-tenant-reference: grp; "P" ← ch.2`,
+      `cross-tenant-reference: par ent ← chi"ld; {{table}}`,
+      `duplicate-within-tenant: chi"ld; {{table}}`,
+      `null-tenant: chi"ld; {{table}}`,
+      'null-tenant: par ent',
     ]);
 
     await sql(`UPDATE ${t('chi"ld; {{table}}')} SET ${col} = 2, "e mail" = 'z' WHERE "p k" = 2;
