@@ -1,5 +1,5 @@
 // Benchmark: our batched backfill vs one big UPDATE … FROM on identical copies; throughput ratio and batch p50/p99.
-// Usage: npm run bench:backfill -- --rows 5000000 [--database-url URL] [--target-batch-ms 200] [--no-autovacuum] [--keep]
+// Usage: npm run bench:backfill -- --rows 5000000 [--jobs 2] [--database-url URL] [--target-batch-ms 200] [--no-autovacuum] [--keep]
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -14,26 +14,30 @@ interface Args {
   rows: number;
   databaseUrl?: string;
   targetBatchMs: number;
+  /** backfill --jobs: connections running batches at once (the single UPDATE is one statement on one). */
+  jobs: number;
   keep: boolean;
   /** Keep autovacuum off on both copies (isolates the statements from vacuum triggered mid-run by the batches). */
   noAutovacuum: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { rows: 200_000, targetBatchMs: 200, keep: false, noAutovacuum: false, databaseUrl: process.env.DATABASE_URL };
+  const args: Args = { rows: 200_000, targetBatchMs: 200, jobs: 2, keep: false, noAutovacuum: false, databaseUrl: process.env.DATABASE_URL };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--rows') args.rows = Number(argv[++i]);
     else if (a === '--database-url') args.databaseUrl = argv[++i];
     else if (a === '--target-batch-ms') args.targetBatchMs = Number(argv[++i]);
     else if (a === '--keep') args.keep = true;
+    else if (a === '--jobs') args.jobs = Number(argv[++i]);
     else if (a === '--no-autovacuum') args.noAutovacuum = true;
     else if (a === '--help') {
-      console.log('npm run bench:backfill -- --rows N [--database-url URL] [--target-batch-ms MS] [--no-autovacuum] [--keep]');
+      console.log('npm run bench:backfill -- --rows N [--jobs N (2)] [--database-url URL] [--target-batch-ms MS] [--no-autovacuum] [--keep]');
       process.exit(0);
     }
   }
   if (!Number.isInteger(args.rows) || args.rows < 1000) throw new Error('--rows must be a whole number ≥ 1000');
+  if (!Number.isInteger(args.jobs) || args.jobs < 1) throw new Error('--jobs must be a whole number ≥ 1');
   return args;
 }
 
@@ -125,6 +129,7 @@ async function main(): Promise<void> {
       databaseUrl: url.toString(),
       manifest,
       targetBatchMs: args.targetBatchMs,
+      jobs: args.jobs,
       onBatch: (e) => {
         if (e.table !== 'children') return;
         durations.push(e.ms);
@@ -150,7 +155,9 @@ async function main(): Promise<void> {
     const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
     console.log('');
     console.log(`single UPDATE … FROM : ${fmt(single.rowCount ?? 0)} rows in ${singleSec.toFixed(1)} s = ${fmt(singleRate)} rows/s (one transaction, row locks on every row until the end)`);
-    console.log(`crm-tenancy backfill : ${fmt(filled)} rows in ${oursSec.toFixed(1)} s = ${fmt(oursRate)} rows/s, ${durations.length} batches (every change recorded for undo)`);
+    console.log(
+      `crm-tenancy backfill : ${fmt(filled)} rows in ${oursSec.toFixed(1)} s = ${fmt(oursRate)} rows/s, ${durations.length} batches, --jobs ${args.jobs} (every change recorded for undo)`,
+    );
     console.log(`throughput ratio     : ${ratio.toFixed(2)}× the single statement (goal ≥ 0.5×) ${ratio >= 0.5 ? 'OK' : 'MISSED'}`);
     console.log(`batch duration       : p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms, max ${max.toFixed(0)} ms (goal p99 ≤ 200 ms) ${p99 <= 200 ? 'OK' : 'MISSED'}`);
     console.log(`batch size           : first ${sizes[0]}, median ${percentile(sizes, 50)}, last ${sizes[sizes.length - 1]}`);

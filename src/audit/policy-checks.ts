@@ -1,5 +1,5 @@
 // Turns the rows of the policy checks (0017–0019) into findings, reading expressions with the parser.
-import { analyzeExpression } from './policy-expressions.js';
+import { analyzeExpression, type WrapperFunctions } from './policy-expressions.js';
 import type { Severity } from './types.js';
 
 export interface RawFinding {
@@ -37,16 +37,16 @@ function relevantExpressions(policy: PolicyRow, command: Command): string[] {
 
 const applies = (policy: PolicyRow, command: Command) => policy.command === '*' || policy.command === LETTER[command];
 
-async function allScoped(expressions: string[], column: string, setting: string): Promise<boolean> {
+async function allScoped(expressions: string[], column: string, setting: string, wrappers?: WrapperFunctions): Promise<boolean> {
   if (expressions.length === 0) return false;
-  for (const e of expressions) if (!(await analyzeExpression(e, column, setting)).scoped) return false;
+  for (const e of expressions) if (!(await analyzeExpression(e, column, setting, wrappers)).scoped) return false;
   return true;
 }
 
 /** Some policy contains the tenant comparison (widened or not: widening is 0018's finding). */
-async function anyComparesTenant(policies: PolicyRow[], column: string, setting: string): Promise<boolean> {
+async function anyComparesTenant(policies: PolicyRow[], column: string, setting: string, wrappers?: WrapperFunctions): Promise<boolean> {
   for (const p of policies) {
-    for (const e of [p.using, p.check]) if (e && (await analyzeExpression(e, column, setting)).comparesTenant) return true;
+    for (const e of [p.using, p.check]) if (e && (await analyzeExpression(e, column, setting, wrappers)).comparesTenant) return true;
   }
   return false;
 }
@@ -55,6 +55,7 @@ async function anyComparesTenant(policies: PolicyRow[], column: string, setting:
 export async function policyNotTenantScoped(
   rows: { table_name: string; role: string; compared_column: string; granted: string[]; policies: PolicyRow[] }[],
   setting: string,
+  wrappers?: WrapperFunctions,
 ): Promise<RawFinding[]> {
   const findings: RawFinding[] = [];
   for (const row of rows) {
@@ -63,7 +64,7 @@ export async function policyNotTenantScoped(
       const policies = row.policies.filter((p) => applies(p, command));
       // No permissive policy with an expression for the command (e.g. FOR INSERT without WITH CHECK): denied.
       if (!policies.some((p) => p.permissive && relevantExpressions(p, command).length > 0)) continue;
-      if (!(await anyComparesTenant(policies, row.compared_column, setting))) unscoped.push(command);
+      if (!(await anyComparesTenant(policies, row.compared_column, setting, wrappers))) unscoped.push(command);
     }
     if (unscoped.length > 0) {
       findings.push({
@@ -95,6 +96,7 @@ export async function permissivePolicyBypass(
   }[],
   setting: string,
   bypassReasons: Map<string, string>,
+  wrappers?: WrapperFunctions,
 ): Promise<RawFinding[]> {
   const findings: RawFinding[] = [];
   const bypassTables = new Map<string, string[]>();
@@ -104,13 +106,13 @@ export async function permissivePolicyBypass(
     const wider: string[] = [];
     for (const command of commands) {
       const exprs = relevantExpressions(policy, command);
-      if (exprs.length === 0 || (await allScoped(exprs, row.compared_column, setting))) continue;
+      if (exprs.length === 0 || (await allScoped(exprs, row.compared_column, setting, wrappers))) continue;
       // A RESTRICTIVE tenant policy for the same command (and roles) is AND-ed in: nothing widens.
       let covered = false;
       for (const r of row.restrictive) {
         // It must restrict every application role the permissive policy opens the rows to.
         const sameRoles = row.app_roles.every((x) => r.app_roles?.includes(x));
-        if (applies(r, command) && sameRoles && (await allScoped(relevantExpressions(r, command), row.compared_column, setting))) {
+        if (applies(r, command) && sameRoles && (await allScoped(relevantExpressions(r, command), row.compared_column, setting, wrappers))) {
           covered = true;
           break;
         }
@@ -170,6 +172,7 @@ export async function unsafeSettingRead(
   }[],
   setting: string,
   volatileNames: Set<string>,
+  wrappers?: WrapperFunctions,
 ): Promise<RawFinding[]> {
   const findings: RawFinding[] = [];
   for (const row of rows) {
@@ -177,12 +180,12 @@ export async function unsafeSettingRead(
     const infos = new Set<string>();
     for (const expression of [row.using_expr, row.check_expr]) {
       if (!expression) continue;
-      const analysis = await analyzeExpression(expression, '', setting);
+      const analysis = await analyzeExpression(expression, '', setting, wrappers);
       for (const read of analysis.settingReads) {
         // Another setting is only wrong where it stands in for the tenant: compared with the tenant column.
         if (read.name !== null && read.name !== setting) {
           const tenantColumn = row.compared_column;
-          if (!tenantColumn || (await analyzeExpression(expression, tenantColumn, read.name)).comparesTenant) {
+          if (!tenantColumn || (await analyzeExpression(expression, tenantColumn, read.name, wrappers)).comparesTenant) {
             warnings.add(`reads ${read.name}, but the application sets ${setting}`);
           }
         }

@@ -64,17 +64,19 @@ function unwrapValue(node: Node | undefined): Node | undefined {
 
 /**
  * Zero-argument SQL functions used by policies whose body is one `SELECT <expr>` (a wrapper such as
- * `current_org()` around the setting read), by the name pg_get_expr prints for them.
+ * `current_org()` around the setting read), by the name pg_get_expr prints for them. One map per
+ * audit run (two audits in one process never see each other's functions).
  */
-const wrapperFunctions = new Map<string, Node>();
+export type WrapperFunctions = ReadonlyMap<string, Node>;
+const NO_WRAPPERS: WrapperFunctions = new Map();
 
 /**
  * Registers the SQL wrapper functions policies call, so `org_id = current_org()` counts as the
  * tenant comparison when current_org() is `SELECT nullif(current_setting('app.org', true), '')::uuid`.
  * `visible`: the function is on the search_path (pg_get_expr prints it unqualified).
  */
-export async function registerWrapperFunctions(functions: { schema: string; name: string; body: string; visible: boolean }[]): Promise<void> {
-  wrapperFunctions.clear();
+export async function readWrapperFunctions(functions: { schema: string; name: string; body: string; visible: boolean }[]): Promise<WrapperFunctions> {
+  const wrapperFunctions = new Map<string, Node>();
   for (const f of functions) {
     let tree: Node;
     try {
@@ -88,16 +90,17 @@ export async function registerWrapperFunctions(functions: { schema: string; name
     wrapperFunctions.set(`${f.schema}.${f.name}`, expression);
     if (f.visible) wrapperFunctions.set(f.name, expression);
   }
+  return wrapperFunctions;
 }
 
-function isSettingRead(node: Node | undefined, setting: string, depth = 0): boolean {
+function isSettingRead(node: Node | undefined, setting: string, wrapperFunctions: WrapperFunctions, depth = 0): boolean {
   const inner = unwrapValue(node);
   if (nodeType(inner) !== 'FuncCall') return false;
   const call = inner!.FuncCall;
   if (lastName(call.funcname)?.toLowerCase() !== 'current_setting') {
     const name = (call.funcname as Node[]).map((n) => n.String?.sval).join('.');
     const body = (call.args ?? []).length === 0 ? wrapperFunctions.get(name) : undefined;
-    return body !== undefined && depth < 5 && isSettingRead(body, setting, depth + 1);
+    return body !== undefined && depth < 5 && isSettingRead(body, setting, wrapperFunctions, depth + 1);
   }
   const arg = unwrapValue(call.args?.[0]);
   return arg?.A_Const?.sval?.sval === setting;
@@ -110,29 +113,29 @@ function isColumn(node: Node | undefined, column: string): boolean {
   return lastName(current!.ColumnRef.fields) === column;
 }
 
-function isScoped(node: Node | undefined, column: string, setting: string): boolean {
+function isScoped(node: Node | undefined, column: string, setting: string, wrappers: WrapperFunctions): boolean {
   const type = nodeType(node);
   if (!type) return false;
   const body = node![type];
   if (type === 'BoolExpr') {
     const args: Node[] = body.args ?? [];
-    if (body.boolop === 'AND_EXPR') return args.some((a) => isScoped(a, column, setting));
-    if (body.boolop === 'OR_EXPR') return args.length > 0 && args.every((a) => isScoped(a, column, setting));
+    if (body.boolop === 'AND_EXPR') return args.some((a) => isScoped(a, column, setting, wrappers));
+    if (body.boolop === 'OR_EXPR') return args.length > 0 && args.every((a) => isScoped(a, column, setting, wrappers));
     return false;
   }
   if (type === 'A_Expr' && body.kind === 'AEXPR_OP' && lastName(body.name) === '=') {
     return (
-      (isColumn(body.lexpr, column) && isSettingRead(body.rexpr, setting)) ||
-      (isColumn(body.rexpr, column) && isSettingRead(body.lexpr, setting))
+      (isColumn(body.lexpr, column) && isSettingRead(body.rexpr, setting, wrappers)) ||
+      (isColumn(body.rexpr, column) && isSettingRead(body.lexpr, setting, wrappers))
     );
   }
   return false;
 }
 
-function comparesTenant(root: Node, column: string, setting: string): boolean {
+function comparesTenant(root: Node, column: string, setting: string, wrappers: WrapperFunctions): boolean {
   let found = false;
   walk(root, (node) => {
-    if (!found && nodeType(node) === 'A_Expr') found = isScoped(node, column, setting);
+    if (!found && nodeType(node) === 'A_Expr') found = isScoped(node, column, setting, wrappers);
   });
   return found;
 }
@@ -151,7 +154,7 @@ function walk(node: unknown, visit: (node: Node, ancestors: Node[]) => void, anc
   for (const value of Object.values(isNode ? obj[type!] : obj)) walk(value, visit, next);
 }
 
-function settingReads(root: Node, depth = 0): SettingRead[] {
+function settingReads(root: Node, wrapperFunctions: WrapperFunctions, depth = 0): SettingRead[] {
   const reads: SettingRead[] = [];
   walk(root, (node, ancestors) => {
     if (nodeType(node) !== 'FuncCall') return;
@@ -162,7 +165,7 @@ function settingReads(root: Node, depth = 0): SettingRead[] {
       const body = (call.args ?? []).length === 0 ? wrapperFunctions.get(name) : undefined;
       if (body !== undefined && depth < 5) {
         const inSubselect = ancestors.some((a) => nodeType(a) === 'SubLink');
-        for (const read of settingReads(body, depth + 1)) reads.push({ ...read, inSubselect: read.inSubselect || inSubselect });
+        for (const read of settingReads(body, wrapperFunctions, depth + 1)) reads.push({ ...read, inSubselect: read.inSubselect || inSubselect });
       }
       return;
     }
@@ -231,13 +234,18 @@ async function parseExpression(expression: string): Promise<Node> {
  * @example await analyzeExpression("(company_id = ( SELECT (NULLIF(current_setting('app.t'::text, true), ''::text))::integer AS \"nullif\"))", 'company_id', 'app.t')
  * // => { scoped: true, comparesTenant: true, alwaysTrue: false, settingReads: [{ name: 'app.t', missingOk: true, castWithoutNullif: false, inSubselect: true }], … }
  */
-export async function analyzeExpression(expression: string, column: string, setting: string): Promise<ExpressionAnalysis> {
+export async function analyzeExpression(
+  expression: string,
+  column: string,
+  setting: string,
+  wrappers: WrapperFunctions = NO_WRAPPERS,
+): Promise<ExpressionAnalysis> {
   const root = await parseExpression(expression);
   return {
-    scoped: isScoped(root, column, setting),
-    comparesTenant: comparesTenant(root, column, setting),
+    scoped: isScoped(root, column, setting, wrappers),
+    comparesTenant: comparesTenant(root, column, setting, wrappers),
     alwaysTrue: !hasColumnRef(root),
-    settingReads: settingReads(root),
+    settingReads: settingReads(root, wrappers),
     functions: functionNames(root),
   };
 }

@@ -12,7 +12,7 @@ import { silentLogger } from '../logger.js';
 import { loadChecks } from './check-definitions.js';
 import { planDataChecks, type DataPlan } from './data-checks.js';
 import { permissivePolicyBypass, policyNotTenantScoped, unsafeSettingRead, type RawFinding } from './policy-checks.js';
-import { analyzeExpression, registerWrapperFunctions } from './policy-expressions.js';
+import { analyzeExpression, readWrapperFunctions, type WrapperFunctions } from './policy-expressions.js';
 import { bindNamed } from './sql-params.js';
 import type { AuditResult, CheckDefinition, CheckRun, Finding, Severity, Waiver } from './types.js';
 import { severityRank } from './types.js';
@@ -133,10 +133,11 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
     const bypassReasons = new Map(manifest.roles.bypass.map((b) => [b.role, b.reason]));
     const setting = manifest.tenant.setting;
 
+    let wrappers: WrapperFunctions | undefined;
     if (checks.some((c) => c.kind === 'policy')) {
       // SQL wrapper functions the policies call (current_org() around the setting read) are read
       // through, so the wrapper pattern is recognised as the tenant comparison.
-      const wrappers = await main.query<{ schema: string; name: string; body: string; visible: boolean }>(
+      const wrapperRows = await main.query<{ schema: string; name: string; body: string; visible: boolean }>(
         `SELECT n.nspname::text AS schema, p.proname::text AS name, p.prosrc AS body, pg_catalog.pg_function_is_visible(p.oid) AS visible
            FROM pg_catalog.pg_proc p
            JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
@@ -145,7 +146,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
             AND p.oid IN (SELECT d.refobjid FROM pg_catalog.pg_depend d
                            WHERE d.classid = 'pg_catalog.pg_policy'::regclass AND d.refclassid = 'pg_catalog.pg_proc'::regclass)`,
       );
-      await registerWrapperFunctions(wrappers.rows);
+      wrappers = await readWrapperFunctions(wrapperRows.rows);
     }
     const tasks: Task[] = [];
     const query = async (client: pg.ClientBase, sql: string) => {
@@ -156,9 +157,9 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
       if (check.kind === 'catalog') {
         tasks.push({ check: check.id, run: async (c) => (await query(c, check.sql)) as RawFinding[] });
       } else if (check.id === 'policy-not-tenant-scoped') {
-        tasks.push({ check: check.id, run: async (c) => policyNotTenantScoped((await query(c, check.sql)) as never, setting) });
+        tasks.push({ check: check.id, run: async (c) => policyNotTenantScoped((await query(c, check.sql)) as never, setting, wrappers) });
       } else if (check.id === 'permissive-policy-bypass') {
-        tasks.push({ check: check.id, run: async (c) => permissivePolicyBypass((await query(c, check.sql)) as never, setting, bypassReasons) });
+        tasks.push({ check: check.id, run: async (c) => permissivePolicyBypass((await query(c, check.sql)) as never, setting, bypassReasons, wrappers) });
       } else if (check.id === 'unsafe-setting-read') {
         tasks.push({
           check: check.id,
@@ -166,14 +167,14 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
             const rows = (await query(c, check.sql)) as { using_expr: string | null; check_expr: string | null }[];
             const names = new Set<string>();
             for (const row of rows) {
-              for (const e of [row.using_expr, row.check_expr]) if (e) for (const f of (await analyzeExpression(e, '', setting)).functions) names.add(f);
+              for (const e of [row.using_expr, row.check_expr]) if (e) for (const f of (await analyzeExpression(e, '', setting, wrappers)).functions) names.add(f);
             }
             const volatile = await c.query<{ proname: string }>(
               `SELECT proname::text FROM pg_catalog.pg_proc WHERE proname = ANY ($1::text[])
                 GROUP BY proname HAVING bool_and(provolatile = 'v')`,
               [[...names]],
             );
-            return unsafeSettingRead(rows as never, setting, new Set(volatile.rows.map((r) => r.proname)));
+            return unsafeSettingRead(rows as never, setting, new Set(volatile.rows.map((r) => r.proname)), wrappers);
           },
         });
       }

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import type { Manifest } from '../config/manifest.js';
 import { resolveLiveContext } from '../config/live-context.js';
+import { connect } from '../db/connection.js';
 import { ident, qualified } from '../db/quote.js';
 import { sleep, withRollback, withTransaction } from '../db/transaction.js';
 import { TenancyError, isPgServerError } from '../errors.js';
@@ -55,6 +56,12 @@ export interface BackfillOptions {
   assignOrphansTo?: string;
   /** Set nullable FKs pointing at another tenant's row to NULL (recorded, undoable). */
   detachCrossTenant?: boolean;
+  /**
+   * Batches of one table run on this many connections at once, on disjoint key ranges (default 1).
+   * Each batch stays as short as with one; on 2 cores 2 jobs measured 1.8× the rows per second.
+   * Needs `databaseUrl` (or the environment) to open the extra connections: with only `client`, 1.
+   */
+  jobs?: number;
   /** Wait for the WAL flush of every batch (default off: a lost batch is redone on resume). */
   synchronousCommit?: boolean;
   /** Most orphans / conflicts / cross-tenant rows listed per table (counts are always complete), default 1000. */
@@ -144,6 +151,8 @@ interface ProgressRow {
 
 interface Ctx {
   client: pg.Client;
+  /** Extra connections for --jobs > 1 (the batches of one table are spread over client + these). */
+  workers: pg.Client[];
   stateSchema: string;
   runId: string;
   options: BackfillOptions;
@@ -173,6 +182,7 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRes
 
     await ensureStateSchema(client, manifest.stateSchema);
     const release = await acquireDataLock(client, manifest.stateSchema, manifest.schema, 'backfill');
+    const workers: pg.Client[] = [];
     try {
       const args = {
         schema: manifest.schema,
@@ -194,8 +204,15 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRes
       } else {
         logger.info(`backfill run ${runId}`);
       }
+      const jobs = Math.max(1, Math.floor(options.jobs ?? 1));
+      if (jobs > 1 && options.client && options.databaseUrl === undefined) {
+        logger.warn(`--jobs ${jobs}: no database URL to open more connections with; running 1 job`);
+      } else {
+        for (let i = 1; i < jobs; i++) workers.push(await connect({ databaseUrl: options.databaseUrl, applicationName: 'crm-tenancy backfill' }));
+      }
       const ctx: Ctx = {
         client,
+        workers,
         stateSchema: manifest.stateSchema,
         runId,
         options,
@@ -236,6 +253,7 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRes
         throw error;
       }
     } finally {
+      for (const w of workers) await w.end().catch(() => {});
       await release();
     }
   });
@@ -403,6 +421,7 @@ async function walkTable(
     await setProgress(ctx.client, ctx, t, phase, 'pass_done = true', []);
     return;
   }
+  if (ctx.workers.length > 0) return walkTableParallel(ctx, t, phase, start, sqlFor, column);
   const total = await estimateRows(ctx.client, t);
   let lastKey = start.lastKey;
   let rowsDone = start.rowsDone;
@@ -465,11 +484,160 @@ async function walkTable(
     lastKey = upper;
     if (target > 0) {
       // Aim below the target so the slow tail of batches stays under it too.
-      const factor = Math.min(1.5, Math.max(0.5, (0.7 * target) / Math.max(ms, 1)));
+      const factor = Math.min(1.5, Math.max(0.5, aimFor(target, durations) / Math.max(ms, 1)));
       size = Math.max(MIN_BATCH, Math.min(MAX_BATCH, Math.round(size * factor)));
     }
     if (options.sleepMs) await sleep(options.sleepMs);
   }
+}
+
+/**
+ * The batch duration to aim at so that the slow tail stays under `target`: 70 % of it until 20
+ * batches ran, then 90 % of it divided by the tail seen so far (p99 / p50 of the last 200 batches,
+ * taken as 1.2 to 3). At 5M rows the tail was 1.5 (checkpoints, autovacuum): a fixed 70 % put p99 at
+ * 206-207 ms for a 200 ms target.
+ */
+export function aimFor(target: number, durations: number[]): number {
+  const recent = durations.slice(-200);
+  if (recent.length < 20) return 0.7 * target;
+  const tail = percentile(recent, 99)! / Math.max(1, percentile(recent, 50)!);
+  return (0.9 * target) / Math.min(3, Math.max(1.2, tail));
+}
+
+interface ClaimedRange {
+  lower: string[] | null;
+  upper: string[] | null;
+  size: number;
+  done: boolean;
+}
+
+/**
+ * walkTable with --jobs > 1: every connection claims the next key range (its upper bound found
+ * under a claim lock, so ranges never overlap) and runs it as one batch transaction. Batches commit
+ * out of order, so each stores as last_key the low-water mark — the key through which every
+ * claimed range has committed — and a resume redoes at most the ranges that were in flight
+ * (harmless: a batch only touches rows still NULL). pass_done is set once every range committed.
+ */
+async function walkTableParallel(
+  ctx: Ctx,
+  t: BackfillTablePlan,
+  phase: string,
+  start: ProgressRow,
+  sqlFor: (lower: boolean, upper: boolean) => string,
+  column: string,
+): Promise<void> {
+  const { options } = ctx;
+  const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const target = options.targetBatchMs ?? DEFAULT_TARGET_BATCH_MS;
+  const task = phase === 'fill' ? t.table : `${t.table} (${phase})`;
+  const total = await estimateRows(ctx.client, t);
+  const durations = ctx.durations.get(`${t.table}\u0000${phase}`) ?? [];
+  ctx.durations.set(`${t.table}\u0000${phase}`, durations);
+  const began = performance.now();
+  let rowsDone = start.rowsDone;
+  let changedTotal = start.passChanged;
+  let size = ctx.batchSize;
+  let cursor = start.lastKey;
+  let exhausted = false;
+  let stopped = false;
+  let committedThrough = start.lastKey;
+  const pending: ClaimedRange[] = [];
+  let claimChain: Promise<unknown> = Promise.resolve();
+
+  const claim = (client: pg.ClientBase): Promise<ClaimedRange | null> => {
+    const next = claimChain.then(async () => {
+      if (exhausted || stopped) return null;
+      const bound = await client.query(batchUpperBoundSql(t.schema, t.table, t.key, cursor !== null), [size - 1, ...(cursor ?? [])]);
+      const upper: string[] | null = bound.rows[0] ? t.key.map((_, i) => bound.rows[0][`k${i}`]) : null;
+      const range: ClaimedRange = { lower: cursor, upper, size, done: false };
+      pending.push(range);
+      cursor = upper;
+      if (upper === null) exhausted = true;
+      return range;
+    });
+    claimChain = next.catch(() => undefined);
+    return next;
+  };
+  /** The low-water mark if `range` were committed too. */
+  const lowWaterWith = (range: ClaimedRange): string[] | null => {
+    let mark = committedThrough;
+    for (const r of pending) {
+      if (!(r.done || r === range) || r.upper === null) break;
+      mark = r.upper;
+    }
+    return mark;
+  };
+
+  const work = async (client: pg.Client): Promise<void> => {
+    for (let range = await claim(client); range; range = await claim(client)) {
+      const claimed = range;
+      const batchStart = performance.now();
+      const { changed, rows } = await retryTransaction(
+        () =>
+          withTransaction(
+            client,
+            async (tx) => {
+              if (!options.synchronousCommit) await tx.query(`SET LOCAL synchronous_commit = off`);
+              const res = await tx.query(sqlFor(claimed.lower !== null, claimed.upper !== null), [
+                ctx.runId,
+                t.schema,
+                t.table,
+                column,
+                ...(claimed.lower ?? []),
+                ...(claimed.upper ?? []),
+              ]);
+              const n: number = res.rows[0]?.rows ?? 0;
+              const batchRows = claimed.upper ? claimed.size : Math.max(0, total - rowsDone);
+              await setProgress(
+                tx,
+                ctx,
+                t,
+                phase,
+                `last_key = $5::jsonb, pass_changed = pass_changed + $6, changed = changed + $6, rows_done = rows_done + $7, batches = batches + 1`,
+                [JSON.stringify(lowWaterWith(claimed)), n, batchRows],
+              );
+              return { changed: n, rows: batchRows };
+            },
+            { lockTimeoutMs },
+          ),
+        { logger: ctx.logger, label: `${task}: batch` },
+      );
+      claimed.done = true;
+      while (pending.length > 0 && pending[0].done) {
+        const r = pending.shift()!;
+        if (r.upper !== null) committedThrough = r.upper;
+      }
+      const ms = performance.now() - batchStart;
+      durations.push(ms);
+      rowsDone += rows;
+      changedTotal += changed;
+      options.onBatch?.({ table: t.table, phase, rows, changed, ms, batchSize: claimed.size });
+      const elapsed = (performance.now() - began) / 1000;
+      options.onProgress?.({
+        task,
+        done: Math.min(rowsDone, Math.max(total, rowsDone)),
+        total: Math.max(total, rowsDone),
+        detail: { changed: changedTotal, rowsPerSec: elapsed > 0 ? Math.round((rowsDone - start.rowsDone) / elapsed) : 0, pass: start.pass },
+      });
+      if (target > 0) {
+        const factor = Math.min(1.5, Math.max(0.5, aimFor(target, durations) / Math.max(ms, 1)));
+        size = Math.max(MIN_BATCH, Math.min(MAX_BATCH, Math.round(claimed.size * factor)));
+      }
+      if (options.sleepMs) await sleep(options.sleepMs);
+    }
+  };
+
+  const settled = await Promise.allSettled(
+    [ctx.client, ...ctx.workers].map((client) =>
+      work(client).catch((error) => {
+        stopped = true; // the others finish their batch in flight and claim no more
+        throw error;
+      }),
+    ),
+  );
+  const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
+  await setProgress(ctx.client, ctx, t, phase, 'last_key = $5::jsonb, pass_done = true', [JSON.stringify(committedThrough)]);
 }
 
 async function estimateRows(client: pg.ClientBase, t: BackfillTablePlan): Promise<number> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { analyzeExpression } from '../../src/audit/policy-expressions.js';
+import { analyzeExpression, readWrapperFunctions } from '../../src/audit/policy-expressions.js';
 
 // Expressions as pg_get_expr prints them (copied from PostgreSQL 15 output).
 const S = 'app.current_company_id';
@@ -58,5 +58,17 @@ describe('policy expressions, read with the PostgreSQL parser', () => {
 
   it('lists the functions an expression calls', async () => {
     expect((await analyzeExpression(`(company_id = app.tenant_of(random()))`, 'company_id', S)).functions).toEqual(['random', 'tenant_of']);
+  });
+
+  it('reads through a SQL wrapper function only with the wrappers of its own run', async () => {
+    const body = `SELECT nullif(current_setting('${S}', true), '')::integer`;
+    const mine = await readWrapperFunctions([{ schema: 'app', name: 'current_company', body, visible: true }]);
+    const other = await readWrapperFunctions([{ schema: 'app', name: 'unrelated', body, visible: true }]);
+    const e = '(company_id = current_company())';
+    expect(await analyzeExpression(e, 'company_id', S, mine)).toMatchObject({ scoped: true, comparesTenant: true });
+    expect(await analyzeExpression('(company_id = app.current_company())', 'company_id', S, mine)).toMatchObject({ scoped: true });
+    // Another audit's functions (or none) never leak in: current_company() is unknown there.
+    expect(await analyzeExpression(e, 'company_id', S, other)).toMatchObject({ scoped: false, comparesTenant: false });
+    expect(await analyzeExpression(e, 'company_id', S)).toMatchObject({ scoped: false });
   });
 });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { orderParentsFirst, type BackfillTablePlan } from '../../src/backfill/backfill-plan.js';
 import { batchUpperBoundSql, fillBatchSql, rangeCondition } from '../../src/backfill/backfill-sql.js';
 import { percentile } from '../../src/backfill/data-lock.js';
+import { aimFor } from '../../src/backfill/backfill-runner.js';
 
 function table(name: string, parents: string[], tenantParents: string[] = []): BackfillTablePlan {
   const source = (parent: string, isTenant: boolean) => ({
@@ -85,5 +86,17 @@ describe('percentile', () => {
     expect(percentile(values, 50)).toBe(50);
     expect(percentile(values, 99)).toBe(99);
     expect(percentile([], 50)).toBeUndefined();
+  });
+});
+
+describe('aimFor (the batch duration the size adapts toward)', () => {
+  it('aims at 70 % of the target until 20 batches ran, then lower the longer the tail of batch durations', () => {
+    expect(aimFor(200, [100, 110])).toBe(140);
+    const steady = Array.from({ length: 100 }, () => 100);
+    expect(aimFor(200, steady)).toBe(150); // tail 1 → taken as 1.2
+    const tailed = [...Array.from({ length: 98 }, () => 100), 150, 150]; // p99 / p50 = 1.5
+    expect(aimFor(200, tailed)).toBe(120);
+    const wild = [...Array.from({ length: 95 }, () => 100), 900, 900, 900, 900, 900];
+    expect(aimFor(200, wild)).toBe(60); // tail 9 → taken as 3
   });
 });

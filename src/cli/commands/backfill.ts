@@ -17,6 +17,7 @@ interface BackfillCliOptions {
   table?: string;
   dryRun?: boolean;
   batchSize: string;
+  jobs: string;
   targetBatchMs: string;
   sleepMs: string;
   lockTimeout: string;
@@ -43,6 +44,7 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'first batch size in rows (adapts toward --target-batch-ms)', String(DEFAULT_BATCH_SIZE))
     .option('--target-batch-ms <ms>', 'batch duration to adapt toward (0 = fixed batch size)', String(DEFAULT_TARGET_BATCH_MS))
     .option('--sleep-ms <ms>', 'pause between batches', '0')
+    .option('--jobs <n>', 'connections running batches of one table at once, on disjoint key ranges', '1')
     .option('--lock-timeout <ms>', 'lock_timeout of each batch (retried with backoff on timeout)', String(DEFAULT_LOCK_TIMEOUT_MS))
     .option('--assign-orphans-to <tenant>', 'assign rows no parent can place to this tenant (each row logged)')
     .option('--detach-cross-tenant', "set nullable FKs that point at another tenant's row to NULL (recorded, undoable)")
@@ -73,6 +75,7 @@ Examples:
               table: opts.table,
               dryRun: Boolean(opts.dryRun),
               batchSize: wholeNumber('--batch-size', opts.batchSize, 1),
+              jobs: wholeNumber('--jobs', opts.jobs, 1),
               targetBatchMs: wholeNumber('--target-batch-ms', opts.targetBatchMs, 0),
               sleepMs: wholeNumber('--sleep-ms', opts.sleepMs, 0),
               lockTimeoutMs: wholeNumber('--lock-timeout', opts.lockTimeout, 0),
