@@ -69,6 +69,11 @@ export interface DedupeResult {
   refused: DuplicateGroup[];
   /** Rows not grouped because their tenant is NULL (run backfill first). */
   nullTenantRows: { table: string; rows: number }[];
+  /**
+   * Foreign keys into a table with duplicates whose columns no index leads: PostgreSQL scans the
+   * referencing table for every removed row (its own FK check). Index them first on big tables.
+   */
+  unindexedReferences: { table: string; references: string; constraint: string; columns: string[] }[];
   /** No duplicate group is left (dry run: none was found). */
   complete: boolean;
 }
@@ -143,6 +148,7 @@ export async function runDedupe(options: DedupeOptions): Promise<DedupeResult> {
     }
     const groups: DuplicateGroup[] = [];
     const nullTenantRows: { table: string; rows: number }[] = [];
+    const unindexedReferences: DedupeResult['unindexedReferences'] = [];
     try {
       for (const target of targets) {
         const { rel, key } = target;
@@ -154,9 +160,21 @@ export async function runDedupe(options: DedupeOptions): Promise<DedupeResult> {
         }
         const incoming = await incomingForeignKeys(client, rel.schema, rel.name);
         const visible = incoming.filter((fk) => fk.schema !== manifest.stateSchema);
+        let warned = false;
         for (const spec of target.specs) {
           // Found right before they are resolved: an earlier key of the same table may have removed rows.
           const found = await findGroups(client, rel, key, spec, manifest.tenant.column, target.order);
+          if (found.length > 0 && !warned) {
+            warned = true;
+            for (const fk of visible.filter((f) => !f.indexed)) {
+              const columns = fk.columns.map((c) => c.name);
+              unindexedReferences.push({ table: fk.table, references: rel.name, constraint: fk.constraint, columns });
+              logger.warn(
+                `${fk.schema}.${fk.table} (${columns.join(', ')}) references ${rel.name} without an index: PostgreSQL scans ${fk.table} for every removed row; ` +
+                  `on a big table first run CREATE INDEX CONCURRENTLY ON ${qualified(fk.schema, fk.table)} (${columns.map((c) => ident(c)).join(', ')})`,
+              );
+            }
+          }
           for (const g of found) {
             const group: DuplicateGroup = {
               table: rel.name,
@@ -188,6 +206,7 @@ export async function runDedupe(options: DedupeOptions): Promise<DedupeResult> {
         repointed: groups.filter((g) => g.status !== 'refused').reduce((n, g) => n + g.repointed.reduce((m, r) => m + r.rows, 0), 0),
         refused,
         nullTenantRows,
+        unindexedReferences,
         complete: options.dryRun ? groups.length === 0 : refused.length === 0,
       };
       if (runId) {

@@ -12,6 +12,8 @@ export interface IncomingForeignKey {
   refColumns: string[];
   /** Primary key of the referencing table; null when it has none (re-points cannot be recorded). */
   primaryKey: KeyColumn[] | null;
+  /** A valid, non-partial index leads with the referencing columns (else every delete of a referenced row scans the table). */
+  indexed: boolean;
 }
 
 const INCOMING_SQL = `
@@ -27,7 +29,12 @@ SELECT con.conname AS constraint_name, n.nspname AS schema, c.relname AS table_n
           FROM pg_catalog.pg_constraint pk WHERE pk.conrelid = con.conrelid AND pk.contype = 'p') AS pk_columns,
        (SELECT ARRAY(SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM unnest(pk.conkey) WITH ORDINALITY k(attnum, ord)
                        JOIN pg_catalog.pg_attribute a ON a.attrelid = pk.conrelid AND a.attnum = k.attnum ORDER BY k.ord)
-          FROM pg_catalog.pg_constraint pk WHERE pk.conrelid = con.conrelid AND pk.contype = 'p') AS pk_types
+          FROM pg_catalog.pg_constraint pk WHERE pk.conrelid = con.conrelid AND pk.contype = 'p') AS pk_types,
+       EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+                WHERE i.indrelid = con.conrelid AND i.indisvalid AND i.indpred IS NULL
+                  AND cardinality(con.conkey) <= i.indnkeyatts
+                  AND (i.indkey::int2[])[0:cardinality(con.conkey) - 1] @> con.conkey
+                  AND (i.indkey::int2[])[0:cardinality(con.conkey) - 1] <@ con.conkey) AS indexed
   FROM pg_catalog.pg_constraint con
   JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -49,5 +56,6 @@ export async function incomingForeignKeys(db: Queryable, schema: string, table: 
     columns: (r.columns as string[]).map((name, i) => ({ name, type: r.types[i] as string })),
     refColumns: r.ref_columns,
     primaryKey: r.pk_columns ? (r.pk_columns as string[]).map((name, i) => ({ name, type: r.pk_types[i] as string })) : null,
+    indexed: r.indexed,
   }));
 }

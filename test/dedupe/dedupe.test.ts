@@ -36,6 +36,10 @@ describe('dedupe on the sample CRM', () => {
       },
     ]);
     expect(result.nullTenantRows).toEqual([{ table: 'twilio_settings', rows: 1 }]);
+    // phone_numbers.twilio_settings_id has no index: every removed row makes PostgreSQL scan phone_numbers.
+    expect(result.unindexedReferences).toEqual([
+      { table: 'phone_numbers', references: 'twilio_settings', constraint: 'phone_numbers_twilio_settings_id_fkey', columns: ['twilio_settings_id'] },
+    ]);
     expect(result.complete).toBe(false);
     const newest = await runDedupe({ databaseUrl: db().url, manifest, dryRun: true, keep: 'newest' });
     expect(newest.groups[0]).toMatchObject({ kept: { id: 2 }, removed: [{ id: 1 }] });
@@ -155,5 +159,31 @@ describe('dedupe on an unseen schema (refusals, keep COLUMN, identity keys, host
     expect((await c.query(`SELECT count(*)::int AS n FROM ${t('prefs')}`)).rows[0].n).toBe(2);
     await undoRun({ databaseUrl: db().url, manifest, runId: result.runId! });
     expect(await tableChecksums(c, SCHEMA)).toEqual(before);
+  });
+});
+
+describe('dedupe names the references no index leads (each removed row would scan their table)', () => {
+  const db = useTestDatabase();
+  it('an unindexed FK is reported; an index led by its columns clears it, one led by another column does not', async () => {
+    const c = db().client;
+    await c.query(`CREATE SCHEMA ix;
+      CREATE TABLE ix.companies (id integer PRIMARY KEY);
+      INSERT INTO ix.companies VALUES (1);
+      CREATE TABLE ix.accounts (id integer PRIMARY KEY, company_id integer REFERENCES ix.companies, name text);
+      INSERT INTO ix.accounts VALUES (1, 1, 'a'), (2, 1, 'a');
+      CREATE TABLE ix.notes (id integer PRIMARY KEY, company_id integer, account_id integer CONSTRAINT notes_account_fk REFERENCES ix.accounts);
+      INSERT INTO ix.notes VALUES (1, 1, 2);
+      CREATE INDEX notes_wrong_lead ON ix.notes (id, account_id)`);
+    const manifest = parseManifest({
+      schema: 'ix',
+      state_schema: 'ix_state',
+      tenant: { table: 'companies', key: 'id', column: 'company_id', setting: 'app.company' },
+      roles: { app: ['ix_app_never_created'] },
+      tables: { accounts: { unique: [['name']] }, notes: {} },
+    });
+    const unindexed = await runDedupe({ databaseUrl: db().url, manifest, dryRun: true });
+    expect(unindexed.unindexedReferences).toEqual([{ table: 'notes', references: 'accounts', constraint: 'notes_account_fk', columns: ['account_id'] }]);
+    await c.query(`CREATE INDEX ON ix.notes (account_id, id)`);
+    expect((await runDedupe({ databaseUrl: db().url, manifest, dryRun: true })).unindexedReferences).toEqual([]);
   });
 });

@@ -67,6 +67,9 @@ function renderDedupe(ctx: CommandContext, result: DedupeResult): void {
       ctx.output.data(`    ${result.dryRun ? 'would re-point' : 're-pointed'} ${r.rows} row(s) of ${r.table}.${r.columns.join(', ')}`);
     }
   }
+  for (const u of result.unindexedReferences) {
+    ctx.output.data(c.yellow(`  ${u.table} (${u.columns.join(', ')}) references ${u.references} without an index: every removed row makes PostgreSQL scan ${u.table}`));
+  }
   for (const n of result.nullTenantRows) {
     ctx.output.data(c.yellow(`  ${n.table}: ${n.rows} row(s) with a NULL tenant were not grouped (run \`crm-tenancy backfill\` first)`));
   }
