@@ -10,7 +10,7 @@ const BENCHES: { name: string; args: string[] }[] = [
   { name: 'audit', args: ['--scale', '200', '--runs', '1'] },
   { name: 'migrate', args: ['--rows', '200000'] },
   { name: 'backfill', args: ['--rows', '200000'] },
-  { name: 'rls', args: ['--scale', '100', '--iterations', '500'] },
+  { name: 'rls', args: ['--scale', '100', '--iterations', '2000'] },
 ];
 
 async function reachable(url: string): Promise<boolean> {

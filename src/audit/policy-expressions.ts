@@ -80,7 +80,7 @@ export async function readWrapperFunctions(functions: { schema: string; name: st
   for (const f of functions) {
     let tree: Node;
     try {
-      tree = (await parse(f.body)) as Node;
+      tree = (await parse(wrapperBodySql(f.body))) as Node;
     } catch {
       continue;
     }
@@ -91,6 +91,18 @@ export async function readWrapperFunctions(functions: { schema: string; name: st
     if (f.visible) wrapperFunctions.set(f.name, expression);
   }
   return wrapperFunctions;
+}
+
+/**
+ * The body as one statement: `AS $$ SELECT … $$` as is; a SQL-standard body, as
+ * pg_get_function_sqlbody prints it, unwrapped (`RETURN x` → `SELECT x`, `BEGIN ATOMIC SELECT x; END` → `SELECT x`).
+ */
+function wrapperBodySql(body: string): string {
+  const text = body.trim();
+  const returned = /^RETURN\s+([\s\S]*)$/i.exec(text);
+  if (returned) return `SELECT ${returned[1]}`;
+  const atomic = /^BEGIN\s+ATOMIC\s+([\s\S]*?);?\s*END$/i.exec(text);
+  return atomic ? atomic[1] : text;
 }
 
 function isSettingRead(node: Node | undefined, setting: string, wrapperFunctions: WrapperFunctions, depth = 0): boolean {

@@ -138,7 +138,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
       // SQL wrapper functions the policies call (current_org() around the setting read) are read
       // through, so the wrapper pattern is recognised as the tenant comparison.
       const wrapperRows = await main.query<{ schema: string; name: string; body: string; visible: boolean }>(
-        `SELECT n.nspname::text AS schema, p.proname::text AS name, p.prosrc AS body, pg_catalog.pg_function_is_visible(p.oid) AS visible
+        `SELECT n.nspname::text AS schema, p.proname::text AS name, CASE WHEN p.prosqlbody IS NOT NULL THEN pg_catalog.pg_get_function_sqlbody(p.oid) ELSE p.prosrc END AS body, pg_catalog.pg_function_is_visible(p.oid) AS visible
            FROM pg_catalog.pg_proc p
            JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
            JOIN pg_catalog.pg_language l ON l.oid = p.prolang

@@ -340,6 +340,13 @@ describe('audit checks, two-sided (plant the defect → exactly its finding; fix
       CREATE POLICY tenant_isolation ON ${q('projects')} FOR ALL TO ${ident(web)} USING (org_id = ${fn}()) WITH CHECK (org_id = ${fn}())`);
     try {
       expect((await audit()).findings.filter((f) => f.severity !== 'info')).toEqual([]);
+      // SQL-standard bodies (PostgreSQL 14+: no prosrc) are read through too.
+      await sql(`CREATE OR REPLACE FUNCTION ${fn}() RETURNS uuid LANGUAGE sql STABLE RETURN nullif(current_setting('app.org', true), '')::uuid`);
+      expect((await audit()).findings.filter((f) => f.severity !== 'info')).toEqual([]);
+      await sql(`CREATE OR REPLACE FUNCTION ${fn}() RETURNS uuid LANGUAGE sql STABLE BEGIN ATOMIC SELECT nullif(current_setting('app.org', true), '')::uuid; END`);
+      expect((await audit()).findings.filter((f) => f.severity !== 'info')).toEqual([]);
+      await sql(`CREATE OR REPLACE FUNCTION ${fn}() RETURNS uuid LANGUAGE sql STABLE RETURN '00000000-0000-0000-0000-00000000000a'::uuid`);
+      expect((await audit(['policy-not-tenant-scoped'])).findings.filter((f) => f.object !== ops).map((f) => f.check)).toEqual(['policy-not-tenant-scoped']);
       await sql(`CREATE OR REPLACE FUNCTION ${fn}() RETURNS uuid LANGUAGE sql STABLE AS $$ SELECT '00000000-0000-0000-0000-00000000000a'::uuid $$`);
       const found = (await audit(['policy-not-tenant-scoped', 'permissive-policy-bypass'])).findings.filter((f) => f.object !== ops);
       expect(found.map((f) => [f.check, f.severity]).sort()).toEqual([
