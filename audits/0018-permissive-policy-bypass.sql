@@ -11,8 +11,25 @@
 -- through PUBLIC or through a role they belong to). Expressions are read with the PostgreSQL parser. A FOR ALL /
 -- FOR UPDATE policy without WITH CHECK reuses USING (safe); an explicit WITH CHECK (true) is the
 -- write hole. Policies that apply only to the manifest's bypass roles are reported as info.
-SELECT c.relname AS table_name, p.polname::text AS policy, p.polcmd AS command,
-       CASE WHEN c.relname = :'tenant_table' THEN :'tenant_key' ELSE :'tenant_column' END AS compared_column,
+WITH rel AS (
+  -- The scoped tables, the tenant table, and every partition of a scoped table (a query on a
+  -- partition itself is judged by the partition's own policies), reported under the scoped table.
+  SELECT t.oid, t.relname AS table_name, NULL::text AS partition
+    FROM pg_catalog.pg_class t
+    JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
+   WHERE tn.nspname = :'schema' AND (t.relname = ANY (:'scoped_tables'::text[]) OR t.relname = :'tenant_table')
+     AND t.relkind IN ('r', 'p')
+  UNION ALL
+  SELECT pc.oid, t.relname, format('%s.%s', pn.nspname, pc.relname)
+    FROM pg_catalog.pg_class t
+    JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
+   CROSS JOIN LATERAL pg_catalog.pg_partition_tree(t.oid) tree
+    JOIN pg_catalog.pg_class pc ON pc.oid = tree.relid
+    JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
+   WHERE tn.nspname = :'schema' AND t.relname = ANY (:'scoped_tables'::text[]) AND t.relkind = 'p' AND tree.level > 0
+)
+SELECT rel.table_name, CASE WHEN rel.partition IS NULL THEN p.polname::text ELSE format('%s on partition %s', p.polname, rel.partition) END AS policy, p.polcmd AS command,
+       CASE WHEN rel.partition IS NULL AND rel.table_name = :'tenant_table' THEN :'tenant_key' ELSE :'tenant_column' END AS compared_column,
        pg_catalog.pg_get_expr(p.polqual, p.polrelid) AS using_expr,
        pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) AS check_expr,
        ARRAY(SELECT r.rolname::text FROM pg_catalog.pg_roles r
@@ -31,8 +48,7 @@ SELECT c.relname AS table_name, p.polname::text AS policy, p.polcmd AS command,
                                                          AND (rp.polroles = '{0}' OR EXISTS (SELECT 1 FROM unnest(rp.polroles) pr WHERE pg_catalog.pg_has_role(r.oid, pr, 'MEMBER'))))))
                    FROM pg_catalog.pg_policy rp WHERE rp.polrelid = c.oid AND NOT rp.polpermissive), '[]'::jsonb) AS restrictive
   FROM pg_catalog.pg_policy p
+  JOIN rel ON rel.oid = p.polrelid
   JOIN pg_catalog.pg_class c ON c.oid = p.polrelid
-  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname = :'schema' AND (c.relname = ANY (:'scoped_tables'::text[]) OR c.relname = :'tenant_table')
-   AND c.relkind IN ('r', 'p') AND p.polpermissive
+ WHERE p.polpermissive
  ORDER BY 1, 2;

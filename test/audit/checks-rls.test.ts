@@ -62,6 +62,16 @@ describe('RLS checks', () => {
     expect(found.find((x) => x.object === `${f.schema}.events_1`)?.message).toContain('row-level security but no policy');
     for (const p of ['events_1', 'events_rest', 'events_rest_low']) await sql(secure(f.q(p), f.app).join(';\n'));
     expect(await brief(db().url, m, 'partition-without-rls')).toEqual([]);
+
+    // A partition's own policies decide what a query on the partition sees: the policy checks judge them too.
+    expect(await brief(db().url, m, 'permissive-policy-bypass')).toEqual([]);
+    await sql(`CREATE POLICY wide ON ${f.q('events_rest_low')} FOR SELECT TO ${ident(f.app)} USING (true);
+      CREATE POLICY raw_read ON ${f.q('events_1')} FOR SELECT TO ${ident(f.app)} USING (tenant_id = current_setting('${SETTING}')::integer)`);
+    expect(await brief(db().url, m, 'permissive-policy-bypass')).toEqual([`error ${f.schema}.events wide on partition ${f.schema}.events_rest_low`]);
+    expect(await brief(db().url, m, 'unsafe-setting-read')).toEqual([`warning ${f.schema}.events raw_read on partition ${f.schema}.events_1`]);
+    await sql(`DROP POLICY wide ON ${f.q('events_rest_low')}; DROP POLICY raw_read ON ${f.q('events_1')}`);
+    expect(await brief(db().url, m, 'permissive-policy-bypass')).toEqual([]);
+    expect(await brief(db().url, m, 'unsafe-setting-read')).toEqual([]);
   });
 
   it('no-policy: RLS on without any policy, or with only restrictive ones (both deny everything)', async () => {
