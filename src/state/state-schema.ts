@@ -35,6 +35,22 @@ export async function ensureStateSchema(client: pg.ClientBase, stateSchema: stri
   ).catch(() => undefined);
   if (known && migrations.every((m) => known.rows.some((r) => r.id === m.id))) return [];
 
+  // A session that looked the schema up before another created it can keep a stale "no such schema"
+  // in its catalog cache past the advisory lock (an advisory lock does not read invalidations), and
+  // then CREATE SCHEMA IF NOT EXISTS collides (23505 on pg_namespace). A new transaction reads them:
+  // retry once or twice.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await applyStateMigrations(client, stateSchema, migrations);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (attempt >= 3 || !(code === '23505' || code === '42P06' || code === '42P07')) throw error;
+    }
+  }
+}
+
+async function applyStateMigrations(client: pg.ClientBase, stateSchema: string, migrations: StateMigration[]): Promise<string[]> {
+  const schema = ident(stateSchema);
   return withTransaction(client, async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`crm-tenancy:state:${stateSchema}`]);
     await tx.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
