@@ -154,6 +154,29 @@ describe('data checks (two-sided)', () => {
     expect((await audit(manifest, ['cross-tenant-reference'])).findings).toEqual([]);
   });
 
+  it('data checks on a partitioned child: NULL tenants and cross-tenant references found across partitions, samples included', async () => {
+    await sql(`CREATE SCHEMA pt;
+      CREATE TABLE pt.companies (id integer PRIMARY KEY);
+      INSERT INTO pt.companies VALUES (1), (2);
+      CREATE TABLE pt.accounts (id integer PRIMARY KEY, company_id integer);
+      INSERT INTO pt.accounts VALUES (1, 1), (2, 2);
+      CREATE TABLE pt.events (id integer NOT NULL, company_id integer, account_id integer REFERENCES pt.accounts, PRIMARY KEY (id))
+        PARTITION BY RANGE (id);
+      CREATE TABLE pt.events_low PARTITION OF pt.events FOR VALUES FROM (0) TO (1000);
+      CREATE TABLE pt.events_high PARTITION OF pt.events FOR VALUES FROM (1000) TO (MAXVALUE);
+      INSERT INTO pt.events SELECT g, 1, 1 FROM generate_series(1, 2000) g;
+      UPDATE pt.events SET account_id = 2 WHERE id IN (10, 1500);   -- one bad row in each partition
+      UPDATE pt.events SET company_id = NULL WHERE id = 1999`);
+    const manifest = manifestFor('pt', { table: 'companies', key: 'id', column: 'company_id' }, { accounts: null, events: null });
+    const result = await audit(manifest, ['null-tenant', 'cross-tenant-reference']);
+    expect(view(result).map((f) => `${f.check} ${f.table} ${f.count} ${JSON.stringify(f.samples)}`)).toEqual([
+      'null-tenant pt.events 1 [1999]',
+      'cross-tenant-reference pt.events 2 [10,1500]',
+    ]);
+    await sql(`UPDATE pt.events SET account_id = 1 WHERE id IN (10, 1500); UPDATE pt.events SET company_id = 1 WHERE id = 1999`);
+    expect((await audit(manifest, ['null-tenant', 'cross-tenant-reference'])).findings).toEqual([]);
+  });
+
   it('cross-tenant-reference: a validated composite FK skips the scan; a NOT VALID one is still scanned and its bad row found', async () => {
     await sql(`CREATE SCHEMA cc;
       CREATE TABLE cc.agencies (id bigint PRIMARY KEY);
