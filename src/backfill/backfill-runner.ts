@@ -401,7 +401,7 @@ async function fillGroup(ctx: Ctx, tables: BackfillTablePlan[], cyclic: boolean)
 
 /**
  * Walks a table's primary key from the stored last key to the end in batches; each batch is one
- * transaction that also stores the new last key, so a kill at any moment loses nothing.
+ * transaction that also stores its progress, so a kill at any moment loses nothing.
  */
 async function walkTable(
   ctx: Ctx,
@@ -412,83 +412,11 @@ async function walkTable(
   column: string,
   anythingToDo: () => Promise<boolean>,
 ): Promise<void> {
-  const { options } = ctx;
-  const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
-  const target = options.targetBatchMs ?? DEFAULT_TARGET_BATCH_MS;
-  const task = phase === 'fill' ? t.table : `${t.table} (${phase})`;
-
   if (start.lastKey === null && !(await anythingToDo())) {
     await setProgress(ctx.client, ctx, t, phase, 'pass_done = true', []);
     return;
   }
-  if (ctx.workers.length > 0) return walkTableParallel(ctx, t, phase, start, sqlFor, column);
-  const total = await estimateRows(ctx.client, t);
-  let lastKey = start.lastKey;
-  let rowsDone = start.rowsDone;
-  let changedTotal = start.passChanged;
-  let size = ctx.batchSize;
-  const began = performance.now();
-  const durations = ctx.durations.get(`${t.table}\u0000${phase}`) ?? [];
-  ctx.durations.set(`${t.table}\u0000${phase}`, durations);
-
-  for (;;) {
-    const batchStart = performance.now();
-    const { upper, changed, rows } = await retryTransaction(
-      () =>
-        withTransaction(
-          ctx.client,
-          async (tx) => {
-            // A batch lost in a server crash is lost with its progress row (same transaction), and
-            // simply redone on resume: waiting for the WAL flush of every batch buys nothing.
-            if (!options.synchronousCommit) await tx.query(`SET LOCAL synchronous_commit = off`);
-            const bound = await tx.query(batchUpperBoundSql(t.schema, t.table, t.key, lastKey !== null), [size - 1, ...(lastKey ?? [])]);
-            const upperKey: string[] | null = bound.rows[0] ? t.key.map((_, i) => bound.rows[0][`k${i}`]) : null;
-            const res = await tx.query(sqlFor(lastKey !== null, upperKey !== null), [
-              ctx.runId,
-              t.schema,
-              t.table,
-              column,
-              ...(lastKey ?? []),
-              ...(upperKey ?? []),
-            ]);
-            const n: number = res.rows[0]?.rows ?? 0;
-            const batchRows = upperKey ? size : Math.max(0, total - rowsDone);
-            await setProgress(
-              tx,
-              ctx,
-              t,
-              phase,
-              `last_key = $5::jsonb, pass_done = $6, pass_changed = pass_changed + $7, changed = changed + $7,
-               rows_done = rows_done + $8, batches = batches + 1`,
-              [JSON.stringify(upperKey ?? lastKey), upperKey === null, n, batchRows],
-            );
-            return { upper: upperKey, changed: n, rows: batchRows };
-          },
-          { lockTimeoutMs },
-        ),
-      { logger: ctx.logger, label: `${task}: batch` },
-    );
-    const ms = performance.now() - batchStart;
-    durations.push(ms);
-    rowsDone += rows;
-    changedTotal += changed;
-    options.onBatch?.({ table: t.table, phase, rows, changed, ms, batchSize: size });
-    const elapsed = (performance.now() - began) / 1000;
-    options.onProgress?.({
-      task,
-      done: Math.min(rowsDone, Math.max(total, rowsDone)),
-      total: Math.max(total, rowsDone),
-      detail: { changed: changedTotal, rowsPerSec: elapsed > 0 ? Math.round((rowsDone - start.rowsDone) / elapsed) : 0, pass: start.pass },
-    });
-    if (upper === null) break;
-    lastKey = upper;
-    if (target > 0) {
-      // Aim below the target so the slow tail of batches stays under it too.
-      const factor = Math.min(1.5, Math.max(0.5, aimFor(target, durations) / Math.max(ms, 1)));
-      size = Math.max(MIN_BATCH, Math.min(MAX_BATCH, Math.round(size * factor)));
-    }
-    if (options.sleepMs) await sleep(options.sleepMs);
-  }
+  return walkRanges(ctx, t, phase, start, sqlFor, column);
 }
 
 /**
@@ -512,13 +440,15 @@ interface ClaimedRange {
 }
 
 /**
- * walkTable with --jobs > 1: every connection claims the next key range (its upper bound found
- * under a claim lock, so ranges never overlap) and runs it as one batch transaction. Batches commit
- * out of order, so each stores as last_key the low-water mark — the key through which every
- * claimed range has committed — and a resume redoes at most the ranges that were in flight
- * (harmless: a batch only touches rows still NULL). pass_done is set once every range committed.
+ * The batches of one table on every connection of the run (the main one, plus --jobs − 1 more):
+ * each claims the next key range (its upper bound found under a claim lock, so ranges never
+ * overlap) and runs it as one batch transaction. With several jobs batches commit out of order, so
+ * each stores as last_key the low-water mark — the key through which every claimed range has
+ * committed — and a resume redoes at most the ranges that were in flight (harmless: a batch only
+ * touches rows still NULL); with one job that is simply the batch's upper key. pass_done is set once
+ * every range committed.
  */
-async function walkTableParallel(
+async function walkRanges(
   ctx: Ctx,
   t: BackfillTablePlan,
   phase: string,
@@ -577,6 +507,8 @@ async function walkTableParallel(
           withTransaction(
             client,
             async (tx) => {
+              // A batch lost in a server crash is lost with its progress (same transaction), and simply
+              // redone on resume: waiting for the WAL flush of every batch buys nothing.
               if (!options.synchronousCommit) await tx.query(`SET LOCAL synchronous_commit = off`);
               const res = await tx.query(sqlFor(claimed.lower !== null, claimed.upper !== null), [
                 ctx.runId,
