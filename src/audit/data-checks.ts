@@ -65,7 +65,6 @@ interface ParentGroup {
   referenced: string[];
   cast: string;
   branches: string[];
-  children: string[];
   parts: ScanPart[];
 }
 
@@ -172,7 +171,7 @@ export function planDataChecks(manifest: Manifest, catalog: Catalog, checks: Che
         const key = JSON.stringify([ref.table, referenced, cast, childTypes]);
         let group = groups.get(key);
         if (!group) {
-          group = { parent: ref.table, referenced, cast, branches: [], children: [], parts: [] };
+          group = { parent: ref.table, referenced, cast, branches: [], parts: [] };
           groups.set(key, group);
         }
         const k = String(group.parts.length);
@@ -183,7 +182,6 @@ export function planDataChecks(manifest: Manifest, catalog: Catalog, checks: Che
             refs: pairs.map(([c], i) => `t.${ident(c)} AS r${i + 1}`).join(', '),
           }),
         );
-        if (!group.children.includes(entry.name)) group.children.push(entry.name);
         group.parts.push(part);
       }
     }
@@ -218,9 +216,10 @@ export function planDataChecks(manifest: Manifest, catalog: Catalog, checks: Che
 
   for (const group of groups.values()) {
     const p = ident('p');
+    const children = [...new Set(group.parts.map((part) => part.table))];
     plan.scans.push({
-      target: `${group.parent} ← ${group.children.join(', ')}`,
-      tables: [group.parent, ...group.children.filter((c) => c !== group.parent)],
+      target: `${group.parent} ← ${children.join(', ')}`,
+      tables: [group.parent, ...children.filter((c) => c !== group.parent)],
       parts: group.parts,
       sql: fillTemplate(crossCheck!.sections.by_parent, {
         counts: group.parts.map((_, k) => fillTemplate(crossCheck!.sections.count, { k: String(k) })).join(',\n       '),
