@@ -4,7 +4,7 @@
 // measured ±10-15% apart from another running the very same query (where the OS placed it), which
 // swamped the policy's cost; the A/A column (the owner on a second set) shows what noise remains.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -122,6 +122,7 @@ async function main(): Promise<void> {
     clients.push(c);
     return c;
   };
+  let dir: string | undefined;
   try {
     const db = await open();
     const { rows: v } = await db.query(`SELECT current_setting('server_version') AS v`);
@@ -134,7 +135,7 @@ async function main(): Promise<void> {
         `loaded and rolled out in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
     // The generated policies, applied the way users apply them.
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'crmt-bench-rls-'));
+    dir = await mkdtemp(path.join(os.tmpdir(), 'crmt-bench-rls-'));
     await writePolicyFiles({ live: await resolveLiveContext(db, manifest), dir });
     const applied = await applyPolicies({ client: db, manifest, policiesDir: dir });
     if (!applied.ok) throw new Error(`policies apply failed: ${JSON.stringify(applied.refusals)}`);
@@ -236,6 +237,7 @@ async function main(): Promise<void> {
       { metric: 'A/A control: owner / owner on another connection set, worst deviation', value: worstControl, goal: '(noise)', pass: true },
     ]);
   } finally {
+    if (dir) await rm(dir, { recursive: true, force: true });
     await Promise.all(clients.map((c) => c.end().catch(() => {})));
     if (!args.keep) {
       await admin.query(`DROP DATABASE IF EXISTS ${ident(dbName)} WITH (FORCE)`);
