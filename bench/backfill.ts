@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { parseManifest } from '../src/config/manifest.js';
 import { runBackfill } from '../src/backfill/backfill-runner.js';
-import { percentile } from '../src/backfill/data-lock.js';
+import { percentile } from '../src/backfill/percentile.js';
 import { ident } from '../src/db/quote.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../src/embedded/embedded-server.js';
 import { emitBenchResult } from './lib/bench-result.js';

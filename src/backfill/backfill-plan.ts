@@ -3,7 +3,7 @@ import { findColumn, findRelation, foreignKeys, type CatalogTable } from '../db/
 import type { LiveContext } from '../config/live-context.js';
 import { requireScopedTable } from '../config/live-context.js';
 import { TenancyError } from '../errors.js';
-import { columnType, primaryKeyColumns, type KeyColumn } from './table-keys.js';
+import { columnType, primaryKeyColumns, type KeyColumn } from '../db/table-keys.js';
 
 /** One `backfill` FK column of a table: the parent it points at and how to read that parent's tenant. */
 export interface BackfillSource {

@@ -26,8 +26,11 @@ import {
   remainingRowsSql,
   type DerivedTables,
 } from './backfill-sql.js';
-import { acquireDataLock, percentile, retryTransaction, withClient } from './data-lock.js';
-import type { RowKey } from './table-keys.js';
+import { acquireDataLock } from '../state/locks.js';
+import { retryTransaction } from '../db/transaction.js';
+import { withClient } from '../db/connection.js';
+import { percentile } from './percentile.js';
+import type { RowKey } from '../db/table-keys.js';
 
 export const DEFAULT_BATCH_SIZE = 1000;
 export const DEFAULT_TARGET_BATCH_MS = 200;

@@ -1,7 +1,7 @@
 // The SQL of a backfill, as pure functions of the plan: candidate tenants, batch fill, reports, detach.
 import { ident, qualified } from '../db/quote.js';
 import type { BackfillTablePlan, ScopedForeignKey } from './backfill-plan.js';
-import { keyAsText, keyJson, keyOrder, keyParams, keyTuple, type KeyColumn } from './table-keys.js';
+import { keyAsText, keyJson, keyOrder, keyParams, keyTuple, type KeyColumn } from '../db/table-keys.js';
 
 /**
  * Dry runs keep the tenants they would write in temporary tables (never in the real ones); these

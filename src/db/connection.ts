@@ -109,9 +109,20 @@ export async function withConnection<T>(target: ConnectionTarget, fn: (client: p
   }
 }
 
-/** A pool for commands that run work concurrently (audit checks, verify probes). */
-export function createPool(target: ConnectionTarget, max = 4): pg.Pool {
-  const pool = new pg.Pool({ ...clientConfig(target), max });
-  pool.on('error', () => {});
-  return pool;
+/** What every command's options accept: an open client to reuse, or where to connect. */
+export interface ConnectionOptions<C extends Queryable = pg.Client> {
+  /** A connected client to use (left open). When absent, a connection is opened and closed. */
+  client?: C;
+  /** A postgres:// URL; when absent, DATABASE_URL, then the PG* variables. */
+  databaseUrl?: string;
+}
+
+/** Uses the caller's client, or opens one named `applicationName` (in pg_stat_activity) and closes it. */
+export async function withClient<T, C extends Queryable = pg.Client>(
+  options: ConnectionOptions<C>,
+  applicationName: string,
+  fn: (client: C | pg.Client) => Promise<T>,
+): Promise<T> {
+  if (options.client) return fn(options.client);
+  return withConnection({ databaseUrl: options.databaseUrl, applicationName }, fn);
 }

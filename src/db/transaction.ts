@@ -136,3 +136,26 @@ export async function withLockRetry<T>(fn: (attempt: number) => Promise<T>, opti
     }
   }
 }
+
+const RETRYABLE = new Set(['40P01', '40001']);
+
+/**
+ * Runs one short transaction, retrying on lock_timeout (withLockRetry) and on deadlock or
+ * serialization failures (each attempt must be a complete, repeatable transaction).
+ */
+export async function retryTransaction<T>(fn: () => Promise<T>, options: { logger?: Logger; label: string }): Promise<T> {
+  const logger = options.logger ?? silentLogger;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await withLockRetry(() => fn(), { logger, label: options.label, attempts: 20, maxDelayMs: 5_000 });
+    } catch (error) {
+      if (isPgServerError(error) && RETRYABLE.has(error.code) && attempt < 8) {
+        const delay = backoffDelay(attempt, { baseDelayMs: 50 });
+        logger.warn(`${options.label}: ${error.message} (SQLSTATE ${error.code}), retrying in ${delay} ms`);
+        await sleep(delay);
+        continue;
+      }
+      throw error;
+    }
+  }
+}

@@ -10,8 +10,10 @@ import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { ensureStateSchema } from '../state/state-schema.js';
 import { finishRun, startRun } from '../state/runs.js';
-import { acquireDataLock, retryTransaction, withClient } from '../backfill/data-lock.js';
-import { keyJson, keyMatchesJson, keyOrder, primaryKeyColumns, type KeyColumn, type RowKey } from '../backfill/table-keys.js';
+import { acquireDataLock } from '../state/locks.js';
+import { retryTransaction } from '../db/transaction.js';
+import { withClient } from '../db/connection.js';
+import { keyJson, keyMatchesJson, keyOrder, primaryKeyColumns, type KeyColumn, type RowKey } from '../db/table-keys.js';
 import { incomingForeignKeys, type IncomingForeignKey } from './incoming-keys.js';
 
 /** `oldest` / `newest` by a created_at-like column (else the primary key), or a column name: smallest value kept. */

@@ -1,6 +1,6 @@
 // Every foreign key in the database that points at a table (pg_catalog), with the referencing table's primary key.
 import type { Queryable } from '../db/connection.js';
-import type { KeyColumn } from '../backfill/table-keys.js';
+import type { KeyColumn } from '../db/table-keys.js';
 
 export interface IncomingForeignKey {
   constraint: string;

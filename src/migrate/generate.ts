@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Manifest } from '../config/manifest.js';
 import { resolveLiveContext, type LiveContext } from '../config/live-context.js';
-import { withConnection, type Queryable } from '../db/connection.js';
+import { withClient, type Queryable } from '../db/connection.js';
 import { ident } from '../db/quote.js';
 import { TenancyError } from '../errors.js';
 import { writePolicyFiles, type PolicyFileResult } from '../policies/policy-files.js';
@@ -75,10 +75,7 @@ export function pendingFiles(files: MigrationFile[], applied: readonly string[])
  *   r.files // [{ phase: 'expand', file: 'migrations/0001_tenancy-expand.sql', … }, …]
  */
 export async function generateMigrations(options: GenerateOptions): Promise<GenerateResult> {
-  if (options.client) return generateWith(options.client, options);
-  return withConnection({ databaseUrl: options.databaseUrl, applicationName: 'crm-tenancy generate' }, (client) =>
-    generateWith(client, options),
-  );
+  return withClient(options, 'crm-tenancy generate', (client) => generateWith(client, options));
 }
 
 async function generateWith(db: Queryable, options: GenerateOptions): Promise<GenerateResult> {

@@ -1,7 +1,7 @@
 // Puts tenant values archived by `migrate down --force` back, once `migrate up` has re-added the column.
 import type pg from 'pg';
 import type { Manifest } from '../config/manifest.js';
-import { withConnection } from '../db/connection.js';
+import { withClient } from '../db/connection.js';
 import { ident, literal, qualified } from '../db/quote.js';
 import { withTransaction } from '../db/transaction.js';
 import { TenancyError } from '../errors.js';
@@ -29,8 +29,7 @@ export interface RestoredColumn {
  * NULL again (after `migrate up` re-added it), in one transaction; marks the run undone.
  */
 export async function restoreArchivedTenants(options: RestoreOptions): Promise<RestoredColumn[]> {
-  if (options.client) return restoreWith(options.client, options);
-  return withConnection({ databaseUrl: options.databaseUrl, applicationName: 'crm-tenancy migrate restore' }, (c) => restoreWith(c, options));
+  return withClient(options, 'crm-tenancy migrate restore', (client) => restoreWith(client, options));
 }
 
 async function restoreWith(client: pg.ClientBase, options: RestoreOptions): Promise<RestoredColumn[]> {

@@ -12,6 +12,8 @@ import { TenancyError, toTenancyError } from '../errors.js';
 import { silentLogger, type Logger, type ProgressListener } from '../logger.js';
 import { ensureStateSchema } from '../state/state-schema.js';
 import { finishRun, startRun } from '../state/runs.js';
+import { releaseAdvisoryLock, tryAdvisoryLock, type LockHolder } from '../state/locks.js';
+export type { LockHolder } from '../state/locks.js';
 import { MIGRATIONS_TABLE, appliedMigrationNames, pendingFiles } from './generate.js';
 import { parseMigrationText, readMigrationDir, type ExecUnit, type MigrationFile } from './migration-file.js';
 import { checkPreconditions, type Refusal } from './preflight.js';
@@ -74,43 +76,13 @@ export interface MigrateResult {
   exitCode: 0 | 1;
 }
 
-/** Who holds the migrate advisory lock. */
-export interface LockHolder {
-  pid: number;
-  applicationName: string;
-  user: string;
-  since: Date | null;
-  clientAddr: string | null;
-}
-
-const LOCK_NAMESPACE = 'crm-tenancy';
-const lockKey = (stateSchema: string) => `migrate:${stateSchema}`;
-
 /** Tries the migrate advisory lock (session level); returns who holds it when taken. */
-export async function tryMigrateLock(client: pg.ClientBase, stateSchema: string): Promise<LockHolder | null> {
-  const r = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok`, [
-    LOCK_NAMESPACE,
-    lockKey(stateSchema),
-  ]);
-  if (r.rows[0].ok) return null;
-  const holder = await client.query(
-    `SELECT a.pid, coalesce(a.application_name, '') AS app, coalesce(a.usename::text, '') AS usr,
-            a.backend_start, a.client_addr::text AS addr
-       FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
-      WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-        AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
-        AND l.classid = (hashtext($1)::int8 & 4294967295)::oid AND l.objid = (hashtext($2)::int8 & 4294967295)::oid
-      LIMIT 1`,
-    [LOCK_NAMESPACE, lockKey(stateSchema)],
-  );
-  const row = holder.rows[0];
-  return row
-    ? { pid: row.pid, applicationName: row.app, user: row.usr, since: row.backend_start, clientAddr: row.addr }
-    : { pid: 0, applicationName: '(unknown: it ended just now)', user: '', since: null, clientAddr: null };
+export function tryMigrateLock(client: pg.ClientBase, stateSchema: string): Promise<LockHolder | null> {
+  return tryAdvisoryLock(client, 'migrate', stateSchema);
 }
 
-export async function releaseMigrateLock(client: pg.ClientBase, stateSchema: string): Promise<void> {
-  await client.query(`SELECT pg_advisory_unlock(hashtext($1), hashtext($2))`, [LOCK_NAMESPACE, lockKey(stateSchema)]);
+export function releaseMigrateLock(client: pg.ClientBase, stateSchema: string): Promise<void> {
+  return releaseAdvisoryLock(client, 'migrate', stateSchema);
 }
 
 const SET_RE = /^SET\s+(SESSION\s+)?(lock_timeout|statement_timeout)\s*(=|TO)\s*[^;]*;?$/i;

@@ -1,7 +1,7 @@
 // `migrate status`: per scoped table and per rollout step, what the live catalog shows; plus the files.
 import type { Manifest } from '../config/manifest.js';
 import { resolveLiveContext } from '../config/live-context.js';
-import { withConnection, type Queryable } from '../db/connection.js';
+import { withClient, type Queryable } from '../db/connection.js';
 import { findRelation, foreignKeys } from '../db/catalog.js';
 import { appliedMigrationNames } from './generate.js';
 import { readMigrationDir } from './migration-file.js';
@@ -49,10 +49,7 @@ export interface MigrationStatusOptions {
  * composite keys, RLS, policies) and which migration files have run.
  */
 export async function migrationStatus(options: MigrationStatusOptions): Promise<MigrationStatus> {
-  if (options.client) return statusWith(options.client, options);
-  return withConnection({ databaseUrl: options.databaseUrl, applicationName: 'crm-tenancy migrate status' }, (c) =>
-    statusWith(c, options),
-  );
+  return withClient(options, 'crm-tenancy migrate status', (client) => statusWith(client, options));
 }
 
 async function statusWith(db: Queryable, options: MigrationStatusOptions): Promise<MigrationStatus> {

@@ -1,7 +1,7 @@
 // `policies apply|diff|status` as functions: apply changed files per table (lock_timeout + retry), compare, report.
 import type pg from 'pg';
 import type { Manifest } from '../config/manifest.js';
-import { connect, type ConnectionTarget } from '../db/connection.js';
+import { withClient } from '../db/connection.js';
 import { ident } from '../db/quote.js';
 import { withLockRetry, withRollback, withTransaction } from '../db/transaction.js';
 import { toTenancyError } from '../errors.js';
@@ -65,17 +65,6 @@ export interface ApplyPoliciesResult {
   ok: boolean;
 }
 
-async function withClient<T>(options: Common, fn: (client: pg.ClientBase) => Promise<T>): Promise<T> {
-  if (options.client) return fn(options.client);
-  const target: ConnectionTarget = { databaseUrl: options.databaseUrl, applicationName: 'crm-tenancy policies' };
-  const client = await connect(target);
-  try {
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
 function manifestRoles(manifest: Manifest): string[] {
   return [...manifest.roles.app, ...manifest.roles.bypass.map((b) => b.role)];
 }
@@ -134,7 +123,7 @@ export async function applyPolicies(options: ApplyPoliciesOptions): Promise<Appl
   const dir = options.policiesDir ?? 'policies';
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_POLICY_LOCK_TIMEOUT_MS;
   const files = await readPolicyFiles(dir);
-  return withClient(options, async (client) => {
+  return withClient(options, 'crm-tenancy policies', async (client) => {
     const warnings: string[] = [];
     const { known, unknown } = partitionFiles(manifest, files);
     const tables: AppliedTable[] = [];
@@ -239,7 +228,7 @@ export async function policyDiff(options: DiffOptions): Promise<PolicyDiffResult
   const files = await readPolicyFiles(options.policiesDir ?? 'policies');
   const { known } = partitionFiles(manifest, files);
   const roleNames = manifestRoles(manifest);
-  return withClient(options, async (client) => {
+  return withClient(options, 'crm-tenancy policies', async (client) => {
     const drift: PolicyDrift[] = [];
     const tables: PolicyDiffResult['tables'] = [];
     for (const f of known) {
@@ -313,7 +302,7 @@ export async function policyStatus(options: Common): Promise<PolicyStatusResult>
     if (toTenancyError(error).code !== 'io') throw error;
     options.logger?.warn(toTenancyError(error).message);
   }
-  return withClient(options, async (client) => {
+  return withClient(options, 'crm-tenancy policies', async (client) => {
     const recorded = await readRecorded(client, manifest.stateSchema);
     const rows: PolicyStatusRow[] = [];
     for (const table of [manifest.tenant.table, ...manifest.tables.map((t) => t.name)]) {

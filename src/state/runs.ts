@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { ident } from '../db/quote.js';
 
+const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
 export type RunStatus = 'running' | 'done' | 'failed' | 'undone';
 
 export interface RunRecord {
@@ -58,8 +60,10 @@ export async function finishRun(
 
 export async function getRun(db: pg.ClientBase, stateSchema: string, id: string): Promise<RunRecord | undefined> {
   const result = await db.query(`SELECT * FROM ${ident(stateSchema)}.runs WHERE id = $1`, [id]);
-  const row = result.rows[0];
-  if (!row) return undefined;
+  return result.rows[0] ? toRecord(result.rows[0]) : undefined;
+}
+
+function toRecord(row: Record<string, any>): RunRecord {
   return {
     id: row.id,
     command: row.command,
@@ -71,4 +75,83 @@ export async function getRun(db: pg.ClientBase, stateSchema: string, id: string)
     finishedAt: row.finished_at,
     undoneAt: row.undone_at,
   };
+}
+
+/** The newest unfinished (`running` or `failed`) run of a command with exactly these args, to resume. */
+export async function findResumableRun(
+  db: pg.ClientBase,
+  stateSchema: string,
+  command: string,
+  args: Record<string, unknown>,
+): Promise<RunRecord | undefined> {
+  const { rows } = await db.query(
+    `SELECT * FROM ${ident(stateSchema)}.runs
+      WHERE command = $1 AND status IN ('running', 'failed') AND args = $2::jsonb
+      ORDER BY started_at DESC, id DESC LIMIT 1`,
+    [command, JSON.stringify(args)],
+  );
+  return rows[0] ? toRecord(rows[0]) : undefined;
+}
+
+/** Marks an interrupted run `running` again (a resume). */
+export async function reopenRun(db: pg.ClientBase, stateSchema: string, id: string): Promise<void> {
+  await db.query(`UPDATE ${ident(stateSchema)}.runs SET status = 'running', finished_at = NULL WHERE id = $1`, [id]);
+}
+
+/** The newest runs of these commands, newest first. */
+export async function listRunRecords(
+  db: pg.ClientBase,
+  stateSchema: string,
+  commands: readonly string[],
+  limit = 20,
+): Promise<RunRecord[]> {
+  const { rows } = await db.query(
+    `SELECT * FROM ${ident(stateSchema)}.runs WHERE command = ANY ($1::text[]) ORDER BY started_at DESC, id DESC LIMIT $2`,
+    [commands, limit],
+  );
+  return rows.map(toRecord);
+}
+
+/** What a run's body reports when it ends normally. */
+export interface RunOutcome<T> {
+  result: T;
+  /** Stored in runs.summary. */
+  summary?: Record<string, unknown>;
+  /** 'done' unless the body says it failed without throwing. */
+  status?: 'done' | 'failed';
+}
+
+/**
+ * Runs `body` as a recorded run: records its start (or reopens `resume`), then marks it done with the
+ * body's summary — or `failed` with the error message when the body throws (and rethrows). A run is
+ * never left `running` by an error this process sees; a killed process leaves it `running`, which is
+ * what resumable commands look for.
+ *
+ *   const r = await withRun(client, 'crm_tenancy', 'dedupe', { table: 'contacts' }, async (runId) =>
+ *     ({ result: await work(runId), summary: { groups: 3 } }));
+ */
+export async function withRun<T>(
+  db: pg.ClientBase,
+  stateSchema: string,
+  command: string,
+  args: Record<string, unknown>,
+  body: (runId: string) => Promise<RunOutcome<T>>,
+  options: { resume?: string } = {},
+): Promise<T> {
+  let runId: string;
+  if (options.resume) {
+    runId = options.resume;
+    await reopenRun(db, stateSchema, runId);
+  } else {
+    runId = await startRun(db, stateSchema, command, args);
+  }
+  let outcome: RunOutcome<T>;
+  try {
+    outcome = await body(runId);
+  } catch (error) {
+    await finishRun(db, stateSchema, runId, 'failed', { error: errorMessage(error) }).catch(() => {});
+    throw error;
+  }
+  await finishRun(db, stateSchema, runId, outcome.status ?? 'done', outcome.summary ?? {});
+  return outcome.result;
 }

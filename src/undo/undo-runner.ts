@@ -8,8 +8,10 @@ import { TenancyError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { ensureStateSchema } from '../state/state-schema.js';
-import { acquireDataLock, retryTransaction, withClient } from '../backfill/data-lock.js';
-import { columnType, keyMatchesJson, primaryKeyColumns, type RowKey } from '../backfill/table-keys.js';
+import { acquireDataLock } from '../state/locks.js';
+import { retryTransaction } from '../db/transaction.js';
+import { withClient } from '../db/connection.js';
+import { columnType, keyMatchesJson, primaryKeyColumns, type RowKey } from '../db/table-keys.js';
 
 export interface UndoOptions {
   databaseUrl?: string;

@@ -1,7 +1,7 @@
 // `verify`: proves tenant isolation live, as each application role, with probes that are always rolled back.
 import type pg from 'pg';
 import type { Manifest } from '../config/manifest.js';
-import { connect, type ConnectionTarget } from '../db/connection.js';
+import { withClient } from '../db/connection.js';
 import { findColumn, findRelation, foreignKeys, readCatalog, type Catalog, type CatalogTable } from '../db/catalog.js';
 import { ident, qualified } from '../db/quote.js';
 import { withRollback } from '../db/transaction.js';
@@ -86,17 +86,6 @@ const RLS_MESSAGE = /row-level security/i;
 function errorText(error: unknown): string {
   if (isPgServerError(error)) return `${error.message} (SQLSTATE ${error.code})`;
   return error instanceof Error ? error.message : String(error);
-}
-
-async function withClient<T>(options: VerifyOptions, fn: (client: pg.ClientBase) => Promise<T>): Promise<T> {
-  if (options.client) return fn(options.client);
-  const target: ConnectionTarget = { databaseUrl: options.databaseUrl, applicationName: 'crm-tenancy verify' };
-  const client = await connect(target);
-  try {
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => {});
-  }
 }
 
 async function checkPrivileges(client: pg.ClientBase, roles: string[]): Promise<void> {
@@ -605,7 +594,7 @@ const RUNNERS: Record<ProbeId, (env: ProbeEnv) => Promise<Outcome>> = {
 export async function verifyIsolation(options: VerifyOptions): Promise<VerifyResult> {
   const { manifest } = options;
   const logger = options.logger ?? silentLogger;
-  return withClient(options, async (client) => {
+  return withClient(options, 'crm-tenancy verify', async (client) => {
     const schemaExists = await client.query(`SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1`, [manifest.schema]);
     if (schemaExists.rowCount === 0) throw new TenancyError('manifest-live', `schema ${manifest.schema} does not exist in this database`);
     await checkPrivileges(client, manifest.roles.app);

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { orderParentsFirst, type BackfillTablePlan } from '../../src/backfill/backfill-plan.js';
 import { batchUpperBoundSql, fillBatchSql, rangeCondition } from '../../src/backfill/backfill-sql.js';
-import { percentile } from '../../src/backfill/data-lock.js';
+import { percentile } from '../../src/backfill/percentile.js';
 import { aimFor } from '../../src/backfill/backfill-runner.js';
 
 function table(name: string, parents: string[], tenantParents: string[] = []): BackfillTablePlan {
