@@ -21,6 +21,8 @@ export type TenancyErrorCode =
   | 'lock-timeout'
   | 'locked'
   | 'database'
+  /** The server is a read-only hot standby and the command writes or probes. */
+  | 'read-only'
   | 'io'
   | 'internal';
 

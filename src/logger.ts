@@ -22,6 +22,11 @@ export function memoryLogger(): Logger & { lines: { level: string; message: stri
 
 /** Progress of a long job, reported by core code; the CLI draws a bar from it on a TTY. */
 export interface ProgressEvent {
+  /**
+   * What kind of work this is, so a renderer never parses `task`: a backfill batch walk, a migration
+   * file's statements, a concurrent index build, verify's probes, dedupe's groups, the audit's queries.
+   */
+  kind: 'backfill' | 'migrate-file' | 'index-build' | 'verify' | 'dedupe' | 'audit';
   /** What is being worked on, e.g. a table name. */
   task: string;
   done: number;

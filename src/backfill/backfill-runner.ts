@@ -548,7 +548,7 @@ async function walkRanges(
       changedTotal += changed;
       options.onBatch?.({ table: t.table, phase, rows, changed, ms, batchSize: claimed.size });
       const elapsed = (performance.now() - began) / 1000;
-      options.onProgress?.({
+      options.onProgress?.({ kind: 'backfill',
         task,
         done: Math.min(rowsDone, Math.max(total, rowsDone)),
         total: Math.max(total, rowsDone),

@@ -387,7 +387,7 @@ async function runOne(
       );
       if (unit) {
         done++;
-        options.onProgress?.({ task: file.name, done, total: units.length });
+        options.onProgress?.({ kind: 'migrate-file', task: file.name, done, total: units.length });
       }
       return result;
     },
@@ -470,6 +470,7 @@ class IndexProgress {
         if (row && this.timer) {
           const blocks = Number(row.blocks_total) > 0;
           this.listener!({
+            kind: 'index-build',
             task,
             done: Number(blocks ? row.blocks_done : row.tuples_done),
             total: Number(blocks ? row.blocks_total : row.tuples_total) || undefined,

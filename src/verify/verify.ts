@@ -623,7 +623,7 @@ export async function verifyIsolation(options: VerifyOptions): Promise<VerifyRes
     for (const role of manifest.roles.app) {
       for (const name of tables) {
         const info = name === manifest.tenant.table ? tenantInfo : tableInfo(manifest, catalog, name, false);
-        options.onProgress?.({ task: `${role} ${name}`, done, total });
+        options.onProgress?.({ kind: 'verify', task: `${role} ${name}`, done, total });
         if (!info || !findColumn(info.rel, info.column)) {
           const why = !info ? `table ${manifest.schema}.${name} does not exist` : `column ${info.column} does not exist`;
           for (const probe of PROBES) probes.push({ role, table: name, probe, status: 'error', detail: why });
@@ -643,7 +643,7 @@ export async function verifyIsolation(options: VerifyOptions): Promise<VerifyRes
       }
       functions.push(...(await functionProbes({ client, manifest, catalog, role, a, b, tenantType: tenantInfo.type })));
     }
-    options.onProgress?.({ task: 'done', done: total, total });
+    options.onProgress?.({ kind: 'verify', task: 'done', done: total, total });
     const counts: Record<ProbeStatus, number> = { pass: 0, fail: 0, error: 0, reported: 0, skipped: 0, 'n/a': 0 };
     for (const p of [...probes, ...functions]) counts[p.status]++;
     const failures = [
