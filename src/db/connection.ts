@@ -1,6 +1,7 @@
 // Connecting: --database-url, else DATABASE_URL, else libpq's PG* variables; passwords never shown.
 import pg from 'pg';
-import { TenancyError, toTenancyError } from '../errors.js';
+import { TenancyError, isPgServerError, toTenancyError } from '../errors.js';
+import { describeBlockers, findLockBlockers } from './lock-blockers.js';
 
 export type Client = pg.Client;
 /** Anything that can run a query: a client, a pooled client or a pool. */
@@ -11,6 +12,23 @@ export interface ConnectionTarget {
   databaseUrl?: string;
   /** Shown in pg_stat_activity. */
   applicationName?: string;
+  /** The session's lock_timeout (ms); default CRM_TENANCY_LOCK_TIMEOUT_MS, else 5000. */
+  lockTimeoutMs?: number;
+}
+
+/**
+ * Every session we open waits at most this long for a lock unless a step sets its own (batches,
+ * migration statements): a catalog read behind another session's ACCESS EXCLUSIVE lock ends in a
+ * clear error naming that session instead of hanging (lock_timeout 0 waits forever).
+ */
+export const DEFAULT_SESSION_LOCK_TIMEOUT_MS = 5_000;
+
+/** The session lock_timeout for a target: its own, else CRM_TENANCY_LOCK_TIMEOUT_MS, else the default. */
+export function sessionLockTimeoutMs(target: ConnectionTarget, env: NodeJS.ProcessEnv = process.env): number {
+  if (target.lockTimeoutMs !== undefined) return target.lockTimeoutMs;
+  const fromEnv = env.CRM_TENANCY_LOCK_TIMEOUT_MS;
+  if (fromEnv !== undefined && /^\d+$/.test(fromEnv)) return Number(fromEnv);
+  return DEFAULT_SESSION_LOCK_TIMEOUT_MS;
 }
 
 /** The URL (or undefined for PG* variables) a target resolves to. */
@@ -85,6 +103,8 @@ export async function connect(target: ConnectionTarget): Promise<pg.Client> {
   client.on('error', () => {});
   try {
     await client.connect();
+    // Not a startup option: that would replace an `options` the URL itself carries.
+    await client.query(`SELECT pg_catalog.set_config('lock_timeout', $1, false)`, [`${sessionLockTimeoutMs(target)}ms`]);
     return client;
   } catch (error) {
     await client.end().catch(() => {});
@@ -99,13 +119,57 @@ export async function connect(target: ConnectionTarget): Promise<pg.Client> {
   }
 }
 
-/** Runs fn with a fresh connection and always closes it. */
+/** Runs fn with a fresh connection and always closes it; a lock timeout names who held the lock. */
 export async function withConnection<T>(target: ConnectionTarget, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = await connect(target);
   try {
     return await fn(client);
+  } catch (error) {
+    throw await explainLockTimeout(client, error, sessionLockTimeoutMs(target));
   } finally {
     await client.end().catch(() => {});
+  }
+}
+
+function isLockTimeoutError(error: unknown): boolean {
+  if (error instanceof TenancyError) return error.code === 'lock-timeout' && !/held by pid|has ended since/.test(error.message);
+  return isPgServerError(error) && error.code === '55P03';
+}
+
+/**
+ * A lock timeout that reached the top of a command becomes one message naming the sessions holding
+ * strong locks in this database (read right after, on the same connection), with what to do.
+ * Any other error is returned as it is.
+ */
+export async function explainLockTimeout(client: Queryable, error: unknown, timeoutMs: number): Promise<unknown> {
+  if (!isLockTimeoutError(error)) return error;
+  await client.query('ROLLBACK').catch(() => {});
+  const blockers = await findLockBlockers(client).catch(() => undefined);
+  const base = error instanceof Error ? error.message : String(error);
+  const who = blockers === undefined ? 'the holder could not be read' : describeBlockers(blockers);
+  const pid = blockers?.[0]?.pid;
+  return new TenancyError('lock-timeout', `${base} — waited for a lock longer than lock_timeout (${timeoutMs} ms); held by ${who}`, {
+    cause: error,
+    hint:
+      pid !== undefined
+        ? `wait for pid ${pid} to finish (or end it: SELECT pg_terminate_backend(${pid})), or wait longer: --lock-wait MS / CRM_TENANCY_LOCK_TIMEOUT_MS`
+        : 'run again; to wait longer: --lock-wait MS / CRM_TENANCY_LOCK_TIMEOUT_MS',
+  });
+}
+
+/**
+ * Refuses a read-only server before a command writes or probes: a hot standby (pg_is_in_recovery)
+ * or a session forced read-only (default_transaction_read_only). Exit 2, code `read-only`.
+ */
+export async function assertWritable(client: pg.ClientBase, command: string): Promise<void> {
+  const { rows } = await client.query<{ recovery: boolean; ro: string }>(
+    `SELECT pg_catalog.pg_is_in_recovery() AS recovery, current_setting('transaction_read_only') AS ro`,
+  );
+  if (rows[0].recovery || rows[0].ro === 'on') {
+    const what = rows[0].recovery ? 'read-only (hot standby)' : 'read-only (default_transaction_read_only is on)';
+    throw new TenancyError('read-only', `${command}: the server is ${what}; ${command} writes or probes and needs the primary`, {
+      hint: 'point --database-url / DATABASE_URL at the primary server (audit runs on a standby)',
+    });
   }
 }
 
@@ -123,6 +187,11 @@ export async function withClient<T, C extends Queryable = pg.Client>(
   applicationName: string,
   fn: (client: C | pg.Client) => Promise<T>,
 ): Promise<T> {
-  if (options.client) return fn(options.client);
-  return withConnection({ databaseUrl: options.databaseUrl, applicationName }, fn);
+  const given = options.client;
+  if (!given) return withConnection({ databaseUrl: options.databaseUrl, applicationName }, fn);
+  try {
+    return await fn(given);
+  } catch (error) {
+    throw await explainLockTimeout(given, error, sessionLockTimeoutMs({}));
+  }
 }
