@@ -17,6 +17,9 @@ import {
   type LivePolicy,
 } from './live-policies.js';
 import { checkRoles, createMissingRoles, type RoleRefusal } from './roles.js';
+import { applyPreflight, type ApplyPreflightRefusal } from './apply-preflight.js';
+import { releaseAdvisoryLock, tryAdvisoryLock } from '../state/locks.js';
+import { TenancyError } from '../errors.js';
 
 /** Default lock_timeout for each table's transaction (pgroll's default). */
 export const DEFAULT_POLICY_LOCK_TIMEOUT_MS = 500;
@@ -37,9 +40,13 @@ export interface ApplyPoliciesOptions extends Common {
   lockTimeoutMs?: number;
   /** Retry attempts per table on lock_timeout (default 8). */
   attempts?: number;
+  /** Report what would be applied (and the preflight's refusals); change nothing. */
+  dryRun?: boolean;
+  /** Apply although the preflight refuses (a scoped table lacks its NOT NULL tenant column). */
+  force?: boolean;
 }
 
-export type AppliedStatus = 'applied' | 'unchanged' | 'skipped' | 'failed';
+export type AppliedStatus = 'applied' | 'would-apply' | 'unchanged' | 'skipped' | 'failed';
 
 export interface AppliedTable {
   schema: string;
@@ -60,7 +67,10 @@ export interface ApplyPoliciesResult {
   rolesCreated: { role: string; kind: 'app' | 'bypass' }[];
   /** Unsafe application roles: nothing was applied when there are any. */
   refusals: RoleRefusal[];
+  /** Scoped tables not ready for row-level security (nothing was applied when there are any, unless `force`). */
+  preflight: ApplyPreflightRefusal[];
   warnings: string[];
+  dryRun: boolean;
   /** True when there are no refusals and no table failed. */
   ok: boolean;
 }
@@ -118,93 +128,128 @@ async function readRecorded(db: pg.ClientBase, stateSchema: string): Promise<Map
  * @example const result = await applyPolicies({ manifest, policiesDir: 'policies' }); result.ok
  */
 export async function applyPolicies(options: ApplyPoliciesOptions): Promise<ApplyPoliciesResult> {
+  const { manifest } = options;
+  const files = await readPolicyFiles(options.policiesDir ?? 'policies');
+  const dryRun = Boolean(options.dryRun);
+  return withClient(options, 'crm-tenancy policies', async (client) => {
+    // One apply at a time: two at once failed with "tuple concurrently updated" and left tables
+    // without RLS, policies or grants.
+    const holder = await tryAdvisoryLock(client, 'policies', manifest.stateSchema);
+    if (holder) {
+      throw new TenancyError('locked', `another policies apply is running (pid ${holder.pid}, ${holder.applicationName || 'no application name'})`, {
+        hint: `wait for it to finish (pg_stat_activity, pid ${holder.pid}), then run again`,
+      });
+    }
+    try {
+      return await applyLocked(client, options, files, dryRun);
+    } finally {
+      await releaseAdvisoryLock(client, 'policies', manifest.stateSchema).catch(() => {});
+    }
+  });
+}
+
+async function applyLocked(
+  client: pg.ClientBase,
+  options: ApplyPoliciesOptions,
+  files: PolicyFile[],
+  dryRun: boolean,
+): Promise<ApplyPoliciesResult> {
   const logger = options.logger ?? silentLogger;
   const { manifest } = options;
-  const dir = options.policiesDir ?? 'policies';
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_POLICY_LOCK_TIMEOUT_MS;
-  const files = await readPolicyFiles(dir);
-  return withClient(options, 'crm-tenancy policies', async (client) => {
-    const warnings: string[] = [];
-    const { known, unknown } = partitionFiles(manifest, files);
-    const tables: AppliedTable[] = [];
-    for (const f of unknown) {
-      const message = `${f.file} is for ${f.schema}.${f.table}, which is not the tenant table or a scoped table of the manifest; skipped`;
+  const warnings: string[] = [];
+  const { known, unknown } = partitionFiles(manifest, files);
+  const tables: AppliedTable[] = [];
+  for (const f of unknown) {
+    const message = `${f.file} is for ${f.schema}.${f.table}, which is not the tenant table or a scoped table of the manifest; skipped`;
+    warnings.push(message);
+    logger.warn(message);
+    tables.push({ schema: f.schema, table: f.table, file: f.file, status: 'skipped', reason: 'not in the manifest', checksum: f.checksum, dropped: [], attempts: 0 });
+  }
+  const roles = await checkRoles(client, manifest);
+  if (roles.refusals.length > 0) {
+    return { tables, rolesCreated: [], refusals: roles.refusals, preflight: [], warnings, dryRun, ok: false };
+  }
+  const preflight = await applyPreflight(client, manifest, known);
+  if (preflight.length > 0) {
+    if (!options.force) return { tables, rolesCreated: [], refusals: [], preflight, warnings, dryRun, ok: false };
+    const message = `--force: applying although ${preflight.length} scoped table(s) are not ready (${preflight.map((p) => `${p.schema}.${p.table}`).join(', ')})`;
+    warnings.push(message);
+    logger.warn(message);
+  }
+  if (roles.missing.length > 0 && !dryRun) {
+    await createMissingRoles(client, roles.missing);
+    for (const m of roles.missing) {
+      const message = `created ${m.kind === 'app' ? 'application' : 'bypass'} role ${m.role} NOLOGIN (it did not exist): give it LOGIN and a password, or GRANT it to the role your ${m.kind === 'app' ? 'application' : 'support tool'} logs in as`;
       warnings.push(message);
       logger.warn(message);
-      tables.push({ schema: f.schema, table: f.table, file: f.file, status: 'skipped', reason: 'not in the manifest', checksum: f.checksum, dropped: [], attempts: 0 });
     }
-    const roles = await checkRoles(client, manifest);
-    if (roles.refusals.length > 0) {
-      return { tables, rolesCreated: [], refusals: roles.refusals, warnings, ok: false };
+  }
+  if (!dryRun) await ensureStateSchema(client, manifest.stateSchema);
+  const recorded = await readRecorded(client, manifest.stateSchema);
+  const state = ident(manifest.stateSchema);
+  const roleNames = manifestRoles(manifest);
+  for (const f of known) {
+    const previous = recorded.get(`${f.schema}\u0000${f.table}`);
+    const now = await readFingerprint(client, f.schema, f.table);
+    let reason: string;
+    if (!previous) reason = 'never applied';
+    else if (previous.checksum !== f.checksum) reason = 'file changed';
+    else if (!sameFingerprint(previous.fingerprint, now)) reason = 'live policies drifted since the last apply';
+    else {
+      tables.push({ schema: f.schema, table: f.table, file: f.file, status: 'unchanged', reason: 'checksum and live state unchanged', checksum: f.checksum, dropped: [], attempts: 0 });
+      continue;
     }
-    if (roles.missing.length > 0) {
-      await createMissingRoles(client, roles.missing);
-      for (const m of roles.missing) {
-        const message = `created ${m.kind === 'app' ? 'application' : 'bypass'} role ${m.role} NOLOGIN (it did not exist): give it LOGIN and a password, or GRANT it to the role your ${m.kind === 'app' ? 'application' : 'support tool'} logs in as`;
+    if (dryRun) {
+      tables.push({ schema: f.schema, table: f.table, file: f.file, status: 'would-apply', reason, checksum: f.checksum, dropped: [], attempts: 0 });
+      continue;
+    }
+    let attempts = 0;
+    try {
+      const result = await withLockRetry(
+        async (attempt) => {
+          attempts = attempt;
+          return withTransaction(
+            client,
+            async (tx) => {
+              const executed = await executePolicyFile(tx, f, roleNames);
+              await tx.query(
+                `INSERT INTO ${state}.policy_files (table_schema, table_name, file, checksum, fingerprint)
+                 VALUES ($1, $2, $3, $4, $5::jsonb)
+                 ON CONFLICT (table_schema, table_name) DO UPDATE
+                   SET file = EXCLUDED.file, checksum = EXCLUDED.checksum, fingerprint = EXCLUDED.fingerprint,
+                       applied_by = current_user, applied_at = clock_timestamp()`,
+                [f.schema, f.table, f.file, f.checksum, JSON.stringify(await readFingerprint(tx, f.schema, f.table))],
+              );
+              return executed;
+            },
+            { lockTimeoutMs },
+          );
+        },
+        { logger, label: `policies ${f.schema}.${f.table}`, attempts: options.attempts },
+      );
+      for (const name of result.dropped) {
+        const message = `${f.schema}.${f.table}: dropped policy ${name}, which no policy file creates (add it to ${f.file} to keep it)`;
         warnings.push(message);
         logger.warn(message);
       }
+      logger.info(`${f.schema}.${f.table}: applied ${f.file} (${reason})`);
+      tables.push({ schema: f.schema, table: f.table, file: f.file, status: 'applied', reason, checksum: f.checksum, dropped: result.dropped, attempts });
+    } catch (error) {
+      const err = toTenancyError(error, `${f.file}`);
+      logger.warn(`${f.schema}.${f.table}: ${err.message}`);
+      tables.push({ schema: f.schema, table: f.table, file: f.file, status: 'failed', reason: err.message, checksum: f.checksum, dropped: [], attempts });
     }
-    await ensureStateSchema(client, manifest.stateSchema);
-    const recorded = await readRecorded(client, manifest.stateSchema);
-    const state = ident(manifest.stateSchema);
-    const roleNames = manifestRoles(manifest);
-    for (const f of known) {
-      const previous = recorded.get(`${f.schema}\u0000${f.table}`);
-      const now = await readFingerprint(client, f.schema, f.table);
-      let reason: string;
-      if (!previous) reason = 'never applied';
-      else if (previous.checksum !== f.checksum) reason = 'file changed';
-      else if (!sameFingerprint(previous.fingerprint, now)) reason = 'live policies drifted since the last apply';
-      else {
-        tables.push({ schema: f.schema, table: f.table, file: f.file, status: 'unchanged', reason: 'checksum and live state unchanged', checksum: f.checksum, dropped: [], attempts: 0 });
-        continue;
-      }
-      let attempts = 0;
-      try {
-        const result = await withLockRetry(
-          async (attempt) => {
-            attempts = attempt;
-            return withTransaction(
-              client,
-              async (tx) => {
-                const executed = await executePolicyFile(tx, f, roleNames);
-                await tx.query(
-                  `INSERT INTO ${state}.policy_files (table_schema, table_name, file, checksum, fingerprint)
-                   VALUES ($1, $2, $3, $4, $5::jsonb)
-                   ON CONFLICT (table_schema, table_name) DO UPDATE
-                     SET file = EXCLUDED.file, checksum = EXCLUDED.checksum, fingerprint = EXCLUDED.fingerprint,
-                         applied_by = current_user, applied_at = clock_timestamp()`,
-                  [f.schema, f.table, f.file, f.checksum, JSON.stringify(await readFingerprint(tx, f.schema, f.table))],
-                );
-                return executed;
-              },
-              { lockTimeoutMs },
-            );
-          },
-          { logger, label: `policies ${f.schema}.${f.table}`, attempts: options.attempts },
-        );
-        for (const name of result.dropped) {
-          const message = `${f.schema}.${f.table}: dropped policy ${name}, which no policy file creates (add it to ${f.file} to keep it)`;
-          warnings.push(message);
-          logger.warn(message);
-        }
-        logger.info(`${f.schema}.${f.table}: applied ${f.file} (${reason})`);
-        tables.push({ schema: f.schema, table: f.table, file: f.file, status: 'applied', reason, checksum: f.checksum, dropped: result.dropped, attempts });
-      } catch (error) {
-        const err = toTenancyError(error, `${f.file}`);
-        logger.warn(`${f.schema}.${f.table}: ${err.message}`);
-        tables.push({ schema: f.schema, table: f.table, file: f.file, status: 'failed', reason: err.message, checksum: f.checksum, dropped: [], attempts });
-      }
-    }
-    return {
-      tables,
-      rolesCreated: roles.missing,
-      refusals: [],
-      warnings,
-      ok: tables.every((t) => t.status !== 'failed'),
-    };
-  });
+  }
+  return {
+    tables,
+    rolesCreated: roles.missing,
+    refusals: [],
+    preflight,
+    warnings,
+    dryRun,
+    ok: tables.every((t) => t.status !== 'failed'),
+  };
 }
 
 export type DiffOptions = Common & { lockTimeoutMs?: number };

@@ -4,8 +4,8 @@
 import type pg from 'pg';
 import { TenancyError } from '../errors.js';
 
-/** What a lock keeps to one at a time: migrations; the data commands (backfill, dedupe, undo) on a schema. */
-export type LockScope = 'migrate' | 'data';
+/** What a lock keeps to one at a time: migrations; policy applies; the data commands (backfill, dedupe, undo) on a schema. */
+export type LockScope = 'migrate' | 'policies' | 'data';
 
 /** Who holds an advisory lock. */
 export interface LockHolder {

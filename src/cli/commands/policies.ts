@@ -11,6 +11,8 @@ const COMPACT = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
 interface PoliciesOptions {
   policiesDir: string;
   lockTimeout?: string;
+  dryRun?: boolean;
+  force?: boolean;
   json: boolean;
 }
 
@@ -33,10 +35,15 @@ export function register(program: Command): void {
     .description('apply changed policy files, one transaction per table (checks the application roles first)')
     .option('--policies-dir <dir>', 'directory of policy files', 'policies')
     .option('--lock-timeout <ms>', 'lock_timeout of each table transaction; lock timeouts are retried with backoff', String(DEFAULT_POLICY_LOCK_TIMEOUT_MS))
+    .option('--dry-run', 'show which files would be applied and what the preflight refuses; change nothing', false)
+    .option('--force', 'apply although a scoped table lacks its NOT NULL tenant column (experts only)', false)
     .option('--json', 'print the result as JSON', false)
     .addHelpText(
       'after',
       `
+Preflight: refuses (exit 1, nothing changed) while a scoped table lacks its tenant column or it is
+not yet NOT NULL (NULL tenants would vanish behind row-level security), naming the commands to run
+first (migrate, backfill, migrate); --force applies anyway. One apply at a time (advisory lock).
 Refuses (exit 1) when an application role is superuser, BYPASSRLS, owns a scoped table, or can SET
 ROLE to such a role, and prints what to run instead. Missing roles are created NOLOGIN (warning).
 Each file's checksum is recorded in the bookkeeping schema: unchanged files are not re-applied
@@ -56,6 +63,8 @@ Examples:
             manifest,
             policiesDir: opts.policiesDir,
             lockTimeoutMs: lockTimeout(opts.lockTimeout),
+            dryRun: opts.dryRun,
+            force: opts.force,
             logger: ctx.output.logger,
           });
           if (opts.json) {
@@ -64,7 +73,15 @@ Examples:
             for (const r of result.refusals) {
               ctx.output.warn(`refused: ${r.detail}\n  run instead: ${r.remedy}`);
             }
-            if (result.refusals.length === 0) {
+            for (const p of result.preflight) {
+              ctx.output.warn(`not ready: ${p.detail}\n  run first: ${p.commands.join(' && ')}`);
+            }
+            if (result.preflight.length > 0 && !opts.force) {
+              ctx.output.warn(
+                `refused: ${result.preflight.length} scoped table(s) are not ready for row-level security; nothing was changed (--force applies anyway)`,
+              );
+            }
+            if (result.refusals.length === 0 && (result.preflight.length === 0 || opts.force)) {
               const c = ctx.output.stdoutColor;
               const table = new Table({ head: ['table', 'status', 'why', 'file'], style: { head: [], border: [] }, chars: COMPACT });
               for (const t of result.tables) {
@@ -73,7 +90,11 @@ Examples:
               }
               ctx.output.data(table.toString());
               const n = (s: string) => result.tables.filter((t) => t.status === s).length;
-              ctx.output.info(`${n('applied')} applied, ${n('unchanged')} unchanged, ${n('failed')} failed, ${n('skipped')} skipped`);
+              ctx.output.info(
+                result.dryRun
+                  ? `dry run: ${n('would-apply')} would be applied, ${n('unchanged')} unchanged, ${n('skipped')} skipped; nothing changed`
+                  : `${n('applied')} applied, ${n('unchanged')} unchanged, ${n('failed')} failed, ${n('skipped')} skipped`,
+              );
             }
           }
           return result.ok ? 0 : 1;
