@@ -3,7 +3,7 @@ import type { Manifest } from '../config/manifest.js';
 import { resolveLiveContext } from '../config/live-context.js';
 import { withClient, type Queryable } from '../db/connection.js';
 import { findRelation, foreignKeys } from '../db/catalog.js';
-import { appliedMigrationNames } from './generate.js';
+import { appliedMigrationNames } from './migrations-table.js';
 import { readMigrationDir } from './migration-file.js';
 import { hasParentKey, scopedForeignKeys, tableTenancyState } from './plan.js';
 
