@@ -4,6 +4,7 @@
 import pg from 'pg';
 import { connect, withClient } from '../db/connection.js';
 import { withLockRetry } from '../db/transaction.js';
+import { toTenancyError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { ensureStateSchema } from '../state/state-schema.js';
 import { withRun } from '../state/runs.js';
@@ -126,11 +127,14 @@ async function migrateDown(ctx: MigrationContext, chosen: MigrationFile[], optio
     }
     if (!options.force) return refuse(result, tenantValueRefusals(now, stateSchema), logger);
     const done = await withRun(client, stateSchema, 'migrate-down', { migration: file.name }, async (runId) => {
+      const label = `${file.name}: archiving tenant values`;
       const archived = await withLockRetry(() => archiveTenantValues(client, stateSchema, runId, now), {
         attempts: (options.retries ?? 10) + 1,
         baseDelayMs: options.retryBaseDelayMs ?? 200,
         logger,
-        label: `${file.name}: archiving tenant values`,
+        label,
+      }).catch((error: unknown) => {
+        throw toTenancyError(error, label);
       });
       for (const a of archived) logger.info(`${a.table}: archived ${a.rows} value(s) of ${a.column} (run ${runId}) before dropping it`);
       const applied = await applyMigration(ctx, file);
