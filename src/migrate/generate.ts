@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Manifest } from '../config/manifest.js';
 import { resolveLiveContext, type LiveContext } from '../config/live-context.js';
-import { withClient, type Queryable } from '../db/connection.js';
+import { withClient, type ConnectionOptions, type Queryable } from '../db/connection.js';
 import { TenancyError } from '../errors.js';
 import { writePolicyFiles, type PolicyFileResult } from '../policies/policy-files.js';
 import { readMigrationDir, type MigrationPhase } from './migration-file.js';
@@ -11,11 +11,7 @@ import { appliedMigrationNames, pendingFiles } from './migrations-table.js';
 import { planTenancy, type PlanStep, type SkippedTable } from './plan.js';
 import { renderMigrations } from './render.js';
 
-export interface GenerateOptions {
-  /** Where to connect (else DATABASE_URL / PG*); ignored when `client` is given. */
-  databaseUrl?: string;
-  /** An open connection to use instead of connecting. */
-  client?: Queryable;
+export interface GenerateOptions extends ConnectionOptions<Queryable> {
   manifest: Manifest;
   migrationsDir: string;
   policiesDir: string;

@@ -90,5 +90,13 @@ describe('the migrations table, shared with node-pg-migrate', () => {
     expect(down.applied.map((a) => a.name)).toEqual(['0001_widgets']);
     expect(await exists('app.widgets')).toBe(false);
     expect(await theirs(dir, 'up', { dryRun: true })).toEqual(['0001_widgets', '0002_widget-color']);
+
+    // Both refuse a file slipped in before one that has run (node-pg-migrate's checkOrder), running nothing.
+    expect((await ours(dir, 'up', 1)).applied.map((a) => a.name)).toEqual(['0001_widgets']);
+    await writeFile(path.join(dir, '0001_aardvarks.sql'), `-- Up Migration\nCREATE TABLE app.aardvarks (id int);\n-- Down Migration\nDROP TABLE app.aardvarks;\n`);
+    await expect(ours(dir, 'up')).rejects.toMatchObject({ code: 'usage', message: expect.stringContaining('0001_aardvarks has not run but comes before 0001_widgets') });
+    await expect(theirs(dir, 'up', { dryRun: true })).rejects.toThrow(/Not run migration 0001_aardvarks is preceding already run migration 0001_widgets/);
+    expect(await exists('app.aardvarks')).toBe(false);
+    expect(await hasColor()).toBe(false);
   });
 });
