@@ -3,22 +3,15 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Manifest } from '../config/manifest.js';
 import { resolveLiveContext, type LiveContext } from '../config/live-context.js';
-import { withClient, type Queryable } from '../db/connection.js';
-import { ident } from '../db/quote.js';
+import { withClient, type ConnectionOptions, type Queryable } from '../db/connection.js';
 import { TenancyError } from '../errors.js';
 import { writePolicyFiles, type PolicyFileResult } from '../policies/policy-files.js';
-import { readMigrationDir, type MigrationFile, type MigrationPhase } from './migration-file.js';
+import { readMigrationDir, type MigrationPhase } from './migration-file.js';
+import { appliedMigrationNames, pendingFiles } from './migrations-table.js';
 import { planTenancy, type PlanStep, type SkippedTable } from './plan.js';
 import { renderMigrations } from './render.js';
 
-/** node-pg-migrate's table, kept in the bookkeeping schema (contract 4). */
-export const MIGRATIONS_TABLE = 'pgmigrations';
-
-export interface GenerateOptions {
-  /** Where to connect (else DATABASE_URL / PG*); ignored when `client` is given. */
-  databaseUrl?: string;
-  /** An open connection to use instead of connecting. */
-  client?: Queryable;
+export interface GenerateOptions extends ConnectionOptions<Queryable> {
   manifest: Manifest;
   migrationsDir: string;
   policiesDir: string;
@@ -47,21 +40,6 @@ export interface GenerateResult {
   policyFiles: PolicyFileResult[];
   /** The plan behind the files. */
   steps: PlanStep[];
-}
-
-/** Names recorded in node-pg-migrate's table (empty when it does not exist yet). */
-export async function appliedMigrationNames(db: Queryable, stateSchema: string): Promise<string[]> {
-  const table = `${ident(stateSchema)}.${ident(MIGRATIONS_TABLE)}`;
-  const exists = await db.query<{ r: string | null }>(`SELECT to_regclass($1)::text AS r`, [table]);
-  if (!exists.rows[0]?.r) return [];
-  const rows = await db.query<{ name: string }>(`SELECT name FROM ${table} ORDER BY run_on, id`);
-  return rows.rows.map((r) => r.name);
-}
-
-/** Files of the directory that the migrations table does not list. */
-export function pendingFiles(files: MigrationFile[], applied: readonly string[]): MigrationFile[] {
-  const done = new Set(applied);
-  return files.filter((f) => !done.has(f.name));
 }
 
 /**

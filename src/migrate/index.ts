@@ -1,8 +1,12 @@
 // The migrate capability's public API: generate, migrate up/down, status.
-export { generateMigrations, appliedMigrationNames, MIGRATIONS_TABLE } from './generate.js';
+export { generateMigrations } from './generate.js';
+export { appliedMigrationNames, MIGRATIONS_TABLE } from './migrations-table.js';
 export type { GenerateOptions, GenerateResult, GeneratedFile } from './generate.js';
-export { runMigrate, tryMigrateLock, releaseMigrateLock, describeProblem } from './runner.js';
-export type { MigrateOptions, MigrateResult, AppliedMigration, ArchivedColumn, LockHolder } from './runner.js';
+export { runMigrate } from './runner.js';
+export { tryMigrateLock, releaseMigrateLock } from './migrate-lock.js';
+export { describeProblem } from './preflight.js';
+export type { MigrateOptions, MigrateResult, AppliedMigration, ArchivedColumn } from './migrate-result.js';
+export type { LockHolder } from './migrate-lock.js';
 export { migrationStatus } from './status.js';
 export type { MigrationStatus, MigrationStatusOptions, TableStatus, StepState, MigrationFileStatus } from './status.js';
 export type { Refusal, RefusalProblem } from './preflight.js';

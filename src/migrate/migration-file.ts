@@ -1,6 +1,6 @@
 // The migration file format: reviewable SQL with `-- Up Migration` / `-- Down Migration` sections,
 // a one-line JSON header for crm-tenancy, and a lexer that splits it into executable units.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TenancyError } from '../errors.js';
 
@@ -182,6 +182,29 @@ export async function readMigrationDir(dir: string): Promise<MigrationFile[]> {
       return parseMigrationText(await readFile(full, 'utf8'), f.slice(0, -4), full);
     }),
   );
+}
+
+/**
+ * The migrations `migrate` runs. A directory that does not exist, or holds no `*.sql` file, is a
+ * usage error (exit 2): a wrong --migrations-dir must not read as "every migration has run".
+ */
+export async function readMigrationsToRun(dir: string): Promise<MigrationFile[]> {
+  const info = await stat(dir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return null;
+    throw new TenancyError('io', `cannot read the migrations directory ${dir}`, { cause: error });
+  });
+  if (!info?.isDirectory()) {
+    throw new TenancyError('usage', `the migrations directory ${dir} does not exist`, {
+      hint: 'run `crm-tenancy generate` first, or pass the --migrations-dir that holds the migration files',
+    });
+  }
+  const files = await readMigrationDir(dir);
+  if (files.length === 0) {
+    throw new TenancyError('usage', `no migration files (*.sql) in ${dir}`, {
+      hint: 'run `crm-tenancy generate` first, or pass the --migrations-dir that holds the migration files',
+    });
+  }
+  return files;
 }
 
 /** Numeric prefix first (as node-pg-migrate sorts), then the name. */

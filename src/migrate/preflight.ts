@@ -18,6 +18,22 @@ export interface Refusal {
   columns?: string[];
 }
 
+/** A refusal's problem in words, e.g. `row(s) with NULL company_id`. */
+export function describeProblem(r: Refusal): string {
+  switch (r.problem) {
+    case 'null-tenant':
+      return `row(s) with NULL ${r.columns?.[0] ?? 'tenant'}`;
+    case 'unknown-tenant':
+      return `row(s) whose ${r.columns?.[0] ?? 'tenant'} names no tenant`;
+    case 'duplicate':
+      return `duplicate row(s) on (${r.columns?.join(', ') ?? ''})`;
+    case 'cross-tenant':
+      return `row(s) whose ${r.columns?.[0] ?? ''} references another tenant's row`;
+    case 'tenant-values':
+      return `row(s) with a value in ${r.columns?.[0] ?? 'the tenant column'} (down would drop it)`;
+  }
+}
+
 async function columnsExist(db: Queryable, schema: string, table: string, columns: string[]): Promise<boolean> {
   const r = await db.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM pg_catalog.pg_attribute a

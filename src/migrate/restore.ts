@@ -1,15 +1,13 @@
 // Puts tenant values archived by `migrate down --force` back, once `migrate up` has re-added the column.
 import type pg from 'pg';
 import type { Manifest } from '../config/manifest.js';
-import { withClient } from '../db/connection.js';
+import { withClient, type ConnectionOptions } from '../db/connection.js';
 import { ident, literal, qualified } from '../db/quote.js';
 import { withTransaction } from '../db/transaction.js';
 import { TenancyError } from '../errors.js';
 import { finishRun, getRun } from '../state/runs.js';
 
-export interface RestoreOptions {
-  databaseUrl?: string;
-  client?: pg.ClientBase;
+export interface RestoreOptions extends ConnectionOptions<pg.ClientBase> {
   manifest: Manifest;
   /** The run id `migrate down --force` printed (`migrate-down-…`). */
   runId: string;

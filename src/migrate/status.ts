@@ -1,9 +1,9 @@
 // `migrate status`: per scoped table and per rollout step, what the live catalog shows; plus the files.
 import type { Manifest } from '../config/manifest.js';
 import { resolveLiveContext } from '../config/live-context.js';
-import { withClient, type Queryable } from '../db/connection.js';
+import { withClient, type ConnectionOptions, type Queryable } from '../db/connection.js';
 import { findRelation, foreignKeys } from '../db/catalog.js';
-import { appliedMigrationNames } from './generate.js';
+import { appliedMigrationNames } from './migrations-table.js';
 import { readMigrationDir } from './migration-file.js';
 import { hasParentKey, scopedForeignKeys, tableTenancyState } from './plan.js';
 
@@ -37,9 +37,7 @@ export interface MigrationStatus {
   schemaComplete: boolean;
 }
 
-export interface MigrationStatusOptions {
-  databaseUrl?: string;
-  client?: Queryable;
+export interface MigrationStatusOptions extends ConnectionOptions<Queryable> {
   manifest: Manifest;
   migrationsDir: string;
 }

@@ -106,6 +106,20 @@ describe('migrate and locks', () => {
     expect(ok.applied).toHaveLength(1);
   });
 
+  it("runs on the caller's client and leaves it open, with its own lock_timeout and statement_timeout, lock released", async () => {
+    await generateMigrations({ client: db().client, manifest, migrationsDir: dir, policiesDir: await tempDir() });
+    const own = await db().connect();
+    await own.query(`SET lock_timeout = '7s'; SET statement_timeout = '9s'`);
+    const kinds = new Set<string>();
+    const r = await runMigrate({ client: own, manifest, migrationsDir: dir, direction: 'up', count: 2, lockTimeoutMs: 300, onProgress: (e) => kinds.add(e.kind) });
+    expect(r.applied.map((a) => a.phase)).toEqual(['expand', 'index']);
+    expect(kinds.has('migrate-file')).toBe(true);
+    const settings = await own.query(`SELECT current_setting('lock_timeout') AS l, current_setting('statement_timeout') AS s`);
+    expect(settings.rows[0]).toEqual({ l: '7s', s: '9s' });
+    expect(await tryMigrateLock(db().client, manifest.stateSchema)).toBeNull();
+    await releaseMigrateLock(db().client, manifest.stateSchema);
+  });
+
   it('rebuilds an index whose concurrent build hit lock_timeout waiting for an old snapshot', async () => {
     await generateMigrations({ client: db().client, manifest, migrationsDir: dir, policiesDir: await tempDir() });
     await runMigrate({ databaseUrl: db().url, manifest, migrationsDir: dir, direction: 'up', count: 1 });

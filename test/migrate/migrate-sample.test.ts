@@ -125,20 +125,22 @@ describe('migrate on the sample CRM', () => {
     expect(tagsRun.exitCode).toBe(0);
     expect((await generateMigrations({ client: c, manifest: withTags, migrationsDir: dir, policiesDir: await tempDir() })).files).toEqual([]);
 
-    // down: reverting everything refuses to drop tenant columns holding values…
+    // down: reverting everything refuses to drop tenant columns holding values, before reverting anything…
+    const beforeDown = await snapshot(c, ['public'], manifest.stateSchema);
     const down = await runMigrate({ databaseUrl: db().url, manifest: withTags, migrationsDir: dir, direction: 'down', count: 8 });
     expect(down.exitCode).toBe(1);
-    // the four tags files (tags is empty), then composite, validate and index of the sample CRM
-    expect(down.applied.map((a) => a.name)).toEqual(['0008_tenancy-composite', '0007_tenancy-validate', '0006_tenancy-index', '0005_tenancy-expand', '0004_tenancy-composite', '0003_tenancy-validate', '0002_tenancy-index']);
+    expect(down.applied).toEqual([]);
     expect(down.refused.map((x) => [x.table, x.problem, x.count])).toEqual([
       ['email_campaigns', 'tenant-values', 4],
       ['performance_alerts', 'tenant-values', 7],
       ['user_conversations', 'tenant-values', 10],
     ]);
-    // …and archives them first with --force.
-    const forced = await runCli(['migrate', 'down', '--force', '--config', config, '--database-url', db().url, '--migrations-dir', dir, '--json']);
+    expect(await snapshot(c, ['public'], manifest.stateSchema)).toBe(beforeDown);
+    // …and archives them first with --force, then reverts all eight.
+    const forced = await runCli(['migrate', 'down', '--count', '8', '--force', '--config', config, '--database-url', db().url, '--migrations-dir', dir, '--json']);
     expect(forced.code).toBe(0);
     const f = JSON.parse(forced.stdout);
+    expect(f.applied.map((a: { name: string }) => a.name)).toEqual(['0008_tenancy-composite', '0007_tenancy-validate', '0006_tenancy-index', '0005_tenancy-expand', '0004_tenancy-composite', '0003_tenancy-validate', '0002_tenancy-index', '0001_tenancy-expand']);
     expect(f.archived.map((a: { table: string; rows: number }) => [a.table, a.rows])).toEqual([
       ['email_campaigns', 4],
       ['performance_alerts', 7],
@@ -147,6 +149,8 @@ describe('migrate on the sample CRM', () => {
     const archive = await c.query(`SELECT row_key, value FROM crm_tenancy.migrate_archive WHERE table_name = 'performance_alerts' ORDER BY (row_key->>'id')::int`);
     expect(archive.rows).toHaveLength(7);
     expect(archive.rows[0].row_key).toHaveProperty('id');
+    const run = await c.query(`SELECT status, summary FROM crm_tenancy.runs WHERE id = $1`, [f.archived[0].runId]);
+    expect(run.rows[0].status).toBe('done');
     const gone = await c.query(`SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = 'public.performance_alerts'::regclass AND attname = 'company_id' AND NOT attisdropped`);
     expect(gone.rows[0].n).toBe(0);
     // Bonus: migrate up re-adds the (empty) column; restore puts the archived values back.
