@@ -49,7 +49,7 @@ describe('the packed tarball, installed into a project in a mode-700 directory',
 
   it('runs the demo on embedded PostgreSQL and audits a database from the installed bin', async () => {
     const bin = path.join(project, 'node_modules', '.bin', 'crm-tenancy');
-    const env = { ...process.env, NO_COLOR: '1' };
+    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
     delete env.DATABASE_URL;
     // Rejects (with the CLI's stderr in the error) unless the demo exits 0.
     const demo = await run(bin, ['demo'], { cwd: project, env, timeout: 120_000 });
