@@ -24,7 +24,7 @@ import {
 import { incomingForeignKeys } from './incoming-keys.js';
 import { countReferences, type RepointCount } from './repoint-references.js';
 import { resolveGroup, type GroupContext } from './resolve-group.js';
-import { uniqueKeysOf } from './unique-keys.js';
+import { uniqueKeysOf, type DedupeKey } from './unique-keys.js';
 
 export { keepOrder, type EntityColumn, type KeepRule } from './find-duplicate-groups.js';
 export type { RepointCount } from './repoint-references.js';
@@ -43,6 +43,11 @@ export interface DedupeOptions {
   /** lock_timeout of each group's transaction, default 500 ms (retried on 55P03). */
   lockTimeoutMs?: number;
   logger?: Logger;
+  /**
+   * A table's unique keys; default `uniqueKeysOf(manifest, table)`. Lets a caller state partial
+   * (`where`) and entity (`same`) keys that the manifest's list form cannot express.
+   */
+  uniqueKeys?: (table: string) => DedupeKey[];
 }
 
 export interface DuplicateGroup {
@@ -137,7 +142,8 @@ export async function runDedupe(options: DedupeOptions): Promise<DedupeResult> {
   return withClient(options, 'crm-tenancy dedupe', async (client) => {
     const live = await resolveLiveContext(client, manifest);
     if (options.table !== undefined) requireScopedTable(manifest, options.table);
-    const targets = await dedupeTargets(client, live.catalog, manifest, options.table, keep, logger);
+    const keysOf = options.uniqueKeys ?? ((table: string) => uniqueKeysOf(manifest, table));
+    const targets = await dedupeTargets(client, live.catalog, manifest, options.table, keysOf, keep, logger);
     if (options.dryRun) return dedupeAll(client, options, targets, keep, null, logger);
 
     await ensureStateSchema(client, manifest.stateSchema);
@@ -168,6 +174,7 @@ async function dedupeTargets(
   catalog: Catalog,
   manifest: Manifest,
   only: string | undefined,
+  keysOf: (table: string) => DedupeKey[],
   keep: KeepRule,
   logger: Logger,
 ): Promise<Target[]> {
@@ -175,7 +182,7 @@ async function dedupeTargets(
   const targets: Target[] = [];
   for (const entry of manifest.tables) {
     if (only !== undefined && entry.name !== only) continue;
-    const specs: KeySpec[] = uniqueKeysOf(manifest, entry.name).map((k) => ({ kind: 'unique' as const, ...k }));
+    const specs: KeySpec[] = keysOf(entry.name).map((k) => ({ kind: 'unique' as const, ...k }));
     if (entry.singleton) specs.push({ kind: 'singleton', columns: [] });
     if (specs.length === 0) continue;
     const rel = findRelation(catalog, manifest.schema, entry.name);

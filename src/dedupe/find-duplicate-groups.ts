@@ -130,13 +130,15 @@ export async function findDuplicateGroups(
 }
 
 /**
- * Checks a key against its table before anything is written: the `same` columns exist, and `where`
- * is one boolean expression over the table (an error here names the manifest entry; exit 2).
+ * Checks a key against its table before anything is written: its columns and `same` columns exist, and
+ * `where` is one boolean expression over the table (an error here names the manifest entry; exit 2).
  */
 export async function checkKey(db: pg.ClientBase, rel: CatalogTable, spec: KeySpec, index: number, tenantColumn: string): Promise<void> {
   const path = `tables.${rel.name}.unique[${index}]`;
-  for (const column of spec.same ?? []) {
-    if (!findColumn(rel, column)) throw new TenancyError('manifest-live', `${path}.same: column ${column} does not exist in ${rel.schema}.${rel.name}`);
+  for (const [field, columns] of [['columns', spec.columns], ['same', spec.same ?? []]] as const) {
+    for (const column of columns) {
+      if (!findColumn(rel, column)) throw new TenancyError('manifest-live', `${path}.${field}: column ${column} does not exist in ${rel.schema}.${rel.name}`);
+    }
   }
   if (spec.where === undefined) return;
   try {
