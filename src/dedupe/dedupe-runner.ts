@@ -246,19 +246,22 @@ async function dedupeAll(
         const why = conflict.differing.map((d) => `${d.column} (${d.because === 'foreign-key' ? 'a foreign key' : 'named in same'})`).join(', ');
         logger.warn(`${rel.name}: ${conflict.rows} rows of tenant ${JSON.stringify(g.tenant)} share ${JSON.stringify(g.values)} but differ in ${why}: distinct entities, left as they are`);
       }
-      const ctx: GroupContext | undefined = runId === null ? undefined : {
-        client,
-        stateSchema: manifest.stateSchema,
-        runId,
-        rel,
-        key,
-        spec,
-        entity,
-        tenantColumn,
-        incoming,
-        lockTimeoutMs: options.lockTimeoutMs ?? 500,
-        logger,
-      };
+      const ctx: GroupContext | undefined =
+        runId === null
+          ? undefined
+          : {
+            client,
+            stateSchema: manifest.stateSchema,
+            runId,
+            rel,
+            key,
+            spec,
+            entity,
+            tenantColumn,
+            incoming,
+            lockTimeoutMs: options.lockTimeoutMs ?? 500,
+            logger,
+            };
       for (const g of mergeable) {
         const planned: DuplicateGroup = {
           table: rel.name,
