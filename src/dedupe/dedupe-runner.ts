@@ -250,17 +250,17 @@ async function dedupeAll(
         runId === null
           ? undefined
           : {
-            client,
-            stateSchema: manifest.stateSchema,
-            runId,
-            rel,
-            key,
-            spec,
-            entity,
-            tenantColumn,
-            incoming,
-            lockTimeoutMs: options.lockTimeoutMs ?? 500,
-            logger,
+              client,
+              stateSchema: manifest.stateSchema,
+              runId,
+              rel,
+              key,
+              spec,
+              entity,
+              tenantColumn,
+              incoming,
+              lockTimeoutMs: options.lockTimeoutMs ?? 500,
+              logger,
             };
       for (const g of mergeable) {
         const planned: DuplicateGroup = {
