@@ -26,7 +26,7 @@ export { renderMarkdown } from './report/markdown.js';
 export { coverageMatrix } from './report/coverage.js';
 export * from './migrate/index.js';
 export { runBackfill, type BackfillOptions, type BackfillResult, type BackfillTableResult } from './backfill/backfill-runner.js';
-export { runDedupe, type DedupeOptions, type DedupeResult } from './dedupe/dedupe-runner.js';
+export { runDedupe, type DedupeOptions, type DedupeResult, type DedupeConflict, type DedupeKey } from './dedupe/dedupe-runner.js';
 export { undoRun, listRuns, type UndoOptions, type UndoResult } from './undo/undo-runner.js';
 export { applyPolicies, policyDiff, policyStatus } from './policies/apply.js';
 export { writePolicyFiles } from './policies/policy-files.js';

@@ -1,7 +1,7 @@
 // Runs of state-changing commands (backfill, dedupe, migrate down…), recorded so they can be undone.
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import { ident } from '../db/quote.js';
+import { ident, qualified } from '../db/quote.js';
 
 const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
@@ -91,6 +91,39 @@ export async function findResumableRun(
     [command, JSON.stringify(args)],
   );
   return rows[0] ? toRecord(rows[0]) : undefined;
+}
+
+/** Whether the bookkeeping schema has its runs table yet (nothing ran before when it has not). */
+export async function runsTableExists(db: pg.ClientBase, stateSchema: string): Promise<boolean> {
+  const { rows } = await db.query<{ t: string | null }>(`SELECT to_regclass($1)::text AS t`, [qualified(stateSchema, 'runs')]);
+  return rows[0].t !== null;
+}
+
+/**
+ * Reads a run and locks its record (`FOR UPDATE`) until the end of the caller's transaction, so two
+ * sessions cannot both act on it (e.g. undo it twice).
+ */
+export async function lockRun(tx: pg.ClientBase, stateSchema: string, id: string): Promise<RunRecord | undefined> {
+  const { rows } = await tx.query(`SELECT * FROM ${ident(stateSchema)}.runs WHERE id = $1 FOR UPDATE`, [id]);
+  return rows[0] ? toRecord(rows[0]) : undefined;
+}
+
+/**
+ * Marks a run undone inside the undo's own transaction (so the mark and the restore commit or roll back
+ * together) and adds `{ undo: undoSummary }` to its summary, keeping what the run itself recorded.
+ */
+export async function markRunUndone(
+  tx: pg.ClientBase,
+  stateSchema: string,
+  id: string,
+  undoSummary: Record<string, unknown>,
+): Promise<void> {
+  await tx.query(
+    `UPDATE ${ident(stateSchema)}.runs SET status = 'undone', undone_at = clock_timestamp(),
+            summary = coalesce(summary, '{}'::jsonb) || jsonb_build_object('undo', $2::jsonb)
+      WHERE id = $1`,
+    [id, JSON.stringify(undoSummary)],
+  );
 }
 
 /** Marks an interrupted run `running` again (a resume). */

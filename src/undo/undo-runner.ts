@@ -8,6 +8,7 @@ import { TenancyError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { ensureStateSchema } from '../state/state-schema.js';
+import { getRun, listRunRecords, lockRun, markRunUndone, runsTableExists } from '../state/runs.js';
 import { acquireDataLock } from '../state/locks.js';
 import { retryTransaction } from '../db/transaction.js';
 import { withClient } from '../db/connection.js';
@@ -76,28 +77,19 @@ export interface RunSummary {
 
 const SAMPLE_LIMIT = 1000;
 
-async function stateExists(client: pg.ClientBase, stateSchema: string): Promise<boolean> {
-  const { rows } = await client.query<{ t: string | null }>(`SELECT to_regclass($1)::text AS t`, [qualified(stateSchema, 'runs')]);
-  return rows[0].t !== null;
-}
-
 /** The most recent backfill and dedupe runs, newest first (empty when nothing ran yet). */
 export async function listRuns(options: { databaseUrl?: string; client?: pg.Client; manifest: Manifest; limit?: number }): Promise<RunSummary[]> {
   return withClient(options, 'crm-tenancy undo', async (client) => {
-    if (!(await stateExists(client, options.manifest.stateSchema))) return [];
-    const { rows } = await client.query(
-      `SELECT * FROM ${qualified(options.manifest.stateSchema, 'runs')}
-        WHERE command IN ('backfill', 'dedupe') ORDER BY started_at DESC, id DESC LIMIT $1`,
-      [options.limit ?? 20],
-    );
-    return rows.map((r) => ({
+    if (!(await runsTableExists(client, options.manifest.stateSchema))) return [];
+    const records = await listRunRecords(client, options.manifest.stateSchema, ['backfill', 'dedupe'], options.limit ?? 20);
+    return records.map((r) => ({
       id: r.id,
       command: r.command,
       status: r.status,
-      startedBy: r.started_by,
-      startedAt: r.started_at,
-      finishedAt: r.finished_at,
-      undoneAt: r.undone_at,
+      startedBy: r.startedBy,
+      startedAt: r.startedAt,
+      finishedAt: r.finishedAt,
+      undoneAt: r.undoneAt,
       summary: r.summary,
     }));
   });
@@ -116,21 +108,20 @@ export async function undoRun(options: UndoOptions): Promise<UndoResult> {
   const { manifest, runId } = options;
   const stateSchema = manifest.stateSchema;
   return withClient(options, 'crm-tenancy undo', async (client) => {
-    if (!(await stateExists(client, stateSchema))) throw unknownRun(runId);
+    if (!(await runsTableExists(client, stateSchema))) throw unknownRun(runId);
     await ensureStateSchema(client, stateSchema);
     const release = await acquireDataLock(client, stateSchema, manifest.schema, 'undo');
     try {
-      const runs = qualified(stateSchema, 'runs');
-      const head = await client.query(`SELECT command, status, args FROM ${runs} WHERE id = $1`, [runId]);
-      if (head.rows.length === 0) throw unknownRun(runId);
-      const command: string = head.rows[0].command;
+      const head = await getRun(client, stateSchema, runId);
+      if (!head) throw unknownRun(runId);
+      const { command } = head;
       if (command !== 'backfill' && command !== 'dedupe') {
         throw new TenancyError('usage', `run ${runId} is a ${command} run; undo restores backfill and dedupe runs`);
       }
       const body = async (tx: pg.ClientBase): Promise<UndoResult> => {
-        const locked = await tx.query(`SELECT status, undone_at FROM ${runs} WHERE id = $1 FOR UPDATE`, [runId]);
-        if (locked.rows[0].status === 'undone') {
-          throw new TenancyError('usage', `run ${runId} was already undone (at ${new Date(locked.rows[0].undone_at).toISOString()})`, {
+        const locked = await lockRun(tx, stateSchema, runId);
+        if (locked?.status === 'undone') {
+          throw new TenancyError('usage', `run ${runId} was already undone (at ${new Date(locked.undoneAt!).toISOString()})`, {
             hint: 'an undo is not repeated; `crm-tenancy undo --list` shows the runs',
           });
         }
@@ -138,12 +129,7 @@ export async function undoRun(options: UndoOptions): Promise<UndoResult> {
         if (command === 'backfill') await undoBackfill(tx, stateSchema, runId, result);
         else await undoDedupe(tx, stateSchema, runId, result);
         result.restored = result.steps.reduce((n, s) => n + s.restored, 0);
-        await tx.query(
-          `UPDATE ${runs} SET status = 'undone', undone_at = clock_timestamp(),
-                  summary = coalesce(summary, '{}'::jsonb) || jsonb_build_object('undo', $2::jsonb)
-            WHERE id = $1`,
-          [runId, JSON.stringify({ restored: result.restored, changedSince: result.changedSince.length })],
-        );
+        await markRunUndone(tx, stateSchema, runId, { restored: result.restored, changedSince: result.changedSince.length });
         return result;
       };
       const lockTimeoutMs = options.lockTimeoutMs ?? 2000;

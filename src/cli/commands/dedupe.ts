@@ -24,8 +24,11 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       `
-Exit codes: 0 no duplicates left, 1 duplicates remain (a group was refused, or --dry-run found
-some), 2 could not run. Every removed row is archived first: \`crm-tenancy undo RUN_ID\` restores it.
+Only rows that are one entity are merged: rows sharing a key but differing in a foreign-key column
+(or a column the key names in \`same\`) are left as they are and reported as conflicts.
+Exit codes: 0 no duplicates left, 1 duplicates remain (a group was refused or is a conflict, or
+--dry-run found some), 2 could not run. Every removed row is archived first:
+\`crm-tenancy undo RUN_ID\` restores it.
 
 Examples:
   $ crm-tenancy dedupe --dry-run
@@ -56,9 +59,9 @@ Examples:
 function renderDedupe(ctx: CommandContext, result: DedupeResult): void {
   const c = ctx.output.stdoutColor;
   ctx.output.data(result.dryRun ? `dedupe (dry run: nothing written), keep ${result.keep}` : `dedupe run ${result.runId}, keep ${result.keep}`);
-  if (result.groups.length === 0) ctx.output.data('no duplicate groups');
+  if (result.groups.length === 0 && result.conflicts.length === 0) ctx.output.data('no duplicate groups');
   for (const g of result.groups) {
-    const what = g.kind === 'singleton' ? 'singleton' : `unique (${g.columns.join(', ')}) = ${JSON.stringify(g.values)}`;
+    const what = g.kind === 'singleton' ? 'singleton' : `unique (${g.columns.join(', ')})${whereText(g.where)} = ${JSON.stringify(g.values)}`;
     const status =
       g.status === 'resolved' ? c.green('resolved') : g.status === 'planned' ? 'would resolve' : c.red(`${g.status}: ${g.reason}`);
     ctx.output.data(`  ${g.table} tenant ${JSON.stringify(g.tenant)} ${what}: ${status}`);
@@ -67,6 +70,11 @@ function renderDedupe(ctx: CommandContext, result: DedupeResult): void {
       ctx.output.data(`    ${result.dryRun ? 'would re-point' : 're-pointed'} ${r.rows} row(s) of ${r.table}.${r.columns.join(', ')}`);
     }
   }
+  for (const k of result.conflicts) {
+    const why = k.differing.map((d) => `${d.column}${d.because === 'foreign-key' ? ' (foreign key)' : ' (same)'}`).join(', ');
+    ctx.output.data(`  ${k.table} tenant ${JSON.stringify(k.tenant)} unique (${k.columns.join(', ')})${whereText(k.where)} = ${JSON.stringify(k.values)}: ${c.red(`conflict: ${k.rows} rows differ in ${why}; distinct entities, not merged`)}`);
+    for (const sample of k.samples) ctx.output.data(`    ${JSON.stringify(sample.key)}: ${JSON.stringify(sample.values)}`);
+  }
   for (const u of result.unindexedReferences) {
     ctx.output.data(c.yellow(`  ${u.table} (${u.columns.join(', ')}) references ${u.references} without an index: every removed row makes PostgreSQL scan ${u.table}`));
   }
@@ -74,7 +82,11 @@ function renderDedupe(ctx: CommandContext, result: DedupeResult): void {
     ctx.output.data(c.yellow(`  ${n.table}: ${n.rows} row(s) with a NULL tenant were not grouped (run \`crm-tenancy backfill\` first)`));
   }
   if (!result.dryRun) {
-    ctx.output.data(`${result.removed} row(s) removed (archived), ${result.repointed} reference(s) re-pointed, ${result.refused.length} group(s) refused`);
+    ctx.output.data(
+      `${result.removed} row(s) removed (archived), ${result.repointed} reference(s) re-pointed, ${result.refused.length} group(s) refused, ${result.conflicts.length} conflict(s) left as they are`,
+    );
     if (result.runId && result.removed > 0) ctx.output.info(`undo with: crm-tenancy undo ${result.runId}`);
   }
 }
+
+const whereText = (where: string | undefined): string => (where === undefined ? '' : ` where ${where}`);
