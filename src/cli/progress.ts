@@ -15,6 +15,8 @@ export interface ProgressOptions {
 
 export interface Progress {
   listener: ProgressListener;
+  /** Nothing is shown (--json, quiet). */
+  silent?: boolean;
   /** Stops the bars (their redraw timer) or the heartbeat; safe to call twice. */
   stop(): void;
 }
@@ -119,7 +121,7 @@ function heartbeat(output: Output, everyMs: number): Progress {
 
 /** Bars or heartbeat, as the output allows. Prefer withProgress, which always stops them. */
 export function createProgress(output: Output, options: ProgressOptions = {}): Progress {
-  if (options.json || output.quiet) return { listener: () => {}, stop: () => {} };
+  if (options.json || output.quiet) return { listener: () => {}, stop: () => {}, silent: true };
   if (output.interactive) return bars(output);
   return heartbeat(output, options.heartbeatMs ?? HEARTBEAT_MS);
 }
@@ -130,10 +132,16 @@ export function createProgress(output: Output, options: ProgressOptions = {}): P
  *
  * @example const result = await withProgress(ctx.output, { json }, (onProgress) => runBackfill({ …, onProgress }));
  */
-export async function withProgress<T>(output: Output, options: ProgressOptions, fn: (onProgress: ProgressListener) => Promise<T>): Promise<T> {
+export async function withProgress<T>(
+  output: Output,
+  options: ProgressOptions,
+  fn: (onProgress: ProgressListener | undefined) => Promise<T>,
+): Promise<T> {
   const progress = createProgress(output, options);
   try {
-    return await fn(progress.listener);
+    // No listener when nothing is shown: core code then skips the work of measuring (migrate's
+    // index-progress connection).
+    return await fn(progress.silent ? undefined : progress.listener);
   } finally {
     progress.stop();
   }

@@ -254,7 +254,7 @@ describe('CLI progress', () => {
     expect(timers()).toBe(before);
     await expect(
       withProgress(output, {}, async (onProgress) => {
-        onProgress({ kind: 'verify', task: 'app deals', done: 1, total: 8 });
+        onProgress!({ kind: 'verify', task: 'app deals', done: 1, total: 8 });
         throw new Error('probe failed');
       }),
     ).rejects.toThrow('probe failed');
@@ -266,7 +266,7 @@ describe('CLI progress', () => {
     const tty = recorder(true);
     const output = createOutput({ stderr: tty.stream, env: { NO_COLOR: '1' } });
     await withProgress(output, {}, async (onProgress) => {
-      onProgress(event);
+      onProgress!(event);
       const drawn = tty.chunks.length;
       output.warn('waiting for a lock held by pid 4242');
       // Not written over the bar: queued for the bar's next redraw.
@@ -304,12 +304,14 @@ describe('CLI progress', () => {
     await sleep(50);
     json.stop();
     expect(quiet.text()).toBe('');
+    // With nothing to show, core code gets no listener at all (migrate then opens no progress connection).
+    await withProgress(createOutput({ stderr: quiet.stream, env: {} }), { json: true }, async (onProgress) => expect(onProgress).toBeUndefined());
   });
 
   it('the default heartbeat is 10 s: a quick job logs nothing', async () => {
     const log = recorder(false);
     await withProgress(createOutput({ stderr: log.stream, env: {} }), {}, async (onProgress) => {
-      onProgress(event);
+      onProgress!(event);
       await sleep(50);
     });
     expect(log.text()).toBe('');
