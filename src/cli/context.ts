@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type pg from 'pg';
 import { loadManifest, DEFAULT_MANIFEST_FILE, type Manifest } from '../config/manifest.js';
 import { connect, maskSecrets, type ConnectionTarget } from '../db/connection.js';
+import { assertPostgresUrl, commandLinePasswordWarning } from './database-url-checks.js';
 import { createOutput, type Output } from './output.js';
 
 export interface GlobalOptions {
@@ -58,13 +59,32 @@ export function createContext(command: Command, quiet = false): CommandContext {
   };
 }
 
+/** Before anything connects: PostgreSQL URLs only; a password on the command line is warned about. */
+function checkTarget(ctx: CommandContext, env: NodeJS.ProcessEnv = process.env): void {
+  const url = ctx.options.databaseUrl;
+  if (url !== undefined) {
+    assertPostgresUrl(url, '--database-url');
+    const warning = commandLinePasswordWarning(url);
+    if (warning) ctx.output.warn(warning);
+  } else if (env.DATABASE_URL) {
+    assertPostgresUrl(env.DATABASE_URL, 'DATABASE_URL');
+  }
+}
+
+export interface ActionOptions<A> {
+  /** Quiet mode for these arguments (--json…). */
+  quiet?: (args: A) => boolean;
+  /** False for commands that never use --database-url / DATABASE_URL (the demo brings its own server). */
+  database?: boolean;
+}
+
 /**
  * Wraps a command's action: builds the context, runs it, maps errors to exit code 2 (or the
  * error's own), always closes connections. The returned number becomes the exit code.
  */
 export function action<A extends unknown[]>(
   run: (ctx: CommandContext, ...args: A) => Promise<number>,
-  opts: { quiet?: (args: A) => boolean } = {},
+  opts: ActionOptions<A> = {},
 ): (...args: [...A, Command]) => Promise<void> {
   return async (...all) => {
     const command = all[all.length - 1] as Command;
@@ -73,6 +93,7 @@ export function action<A extends unknown[]>(
     const ctx = createContext(command, quiet);
     let code: number;
     try {
+      if (opts.database !== false) checkTarget(ctx);
       code = await run(ctx, ...args);
     } catch (error) {
       ctx.output.error(error);

@@ -33,10 +33,16 @@ Examples:
   $ crm-tenancy audit --format sarif --output audit.sarif
   $ crm-tenancy migrate up --database-url "$DATABASE_URL"`,
     );
+  // Set before the commands are registered: subcommands inherit these settings when created.
   program.exitOverride();
-  program.configureOutput({ outputError: () => {} });
+  program.configureHelp({ showGlobalOptions: true });
+  program.configureOutput({
+    outputError: () => {},
+    // commander writes help here only when a command that needs a subcommand got none (bare
+    // `crm-tenancy`, bare `crm-tenancy policies`): that is a request for help, so stdout, exit 0.
+    writeErr: (text) => process.stdout.write(text),
+  });
   registerCommands(program);
-  for (const command of program.commands) command.exitOverride();
   return program;
 }
 
@@ -48,7 +54,7 @@ export async function main(argv: string[]): Promise<number> {
     return getExitCode(program);
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version') {
+      if (error.exitCode === 0 || ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code)) {
         return 0;
       }
       const output = createOutput();

@@ -2,6 +2,7 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import { TenancyError, toTenancyError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { connectionHint } from './error-hints.js';
 
 export interface Output {
   /** Colours for stderr messages (none unless stderr is a TTY and NO_COLOR is unset). */
@@ -21,6 +22,13 @@ export interface Output {
   error(error: unknown): void;
   /** A Logger for core code that writes through this output. */
   logger: Logger;
+  /** The stream messages and progress go to (stderr unless a test injects one). */
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /**
+   * Sends every stderr line through `sink` until called again with undefined: while a progress
+   * bar is drawn, a line written straight to the terminal would land on top of it.
+   */
+  routeLines(sink: ((text: string) => void) | undefined): void;
 }
 
 export interface OutputOptions {
@@ -48,7 +56,12 @@ export function createOutput(options: OutputOptions = {}): Output {
   const stdoutColor = new Chalk({ level: colorAllowed(stdout, env) ? 1 : 0 });
   const verbose = options.verbose ?? false;
   const quiet = options.quiet ?? false;
-  const line = (text: string) => stderr.write(`${mask(text)}\n`);
+  let sink: ((text: string) => void) | undefined;
+  const line = (text: string) => {
+    const masked = `${mask(text)}\n`;
+    if (sink) sink(masked);
+    else stderr.write(masked);
+  };
   const out: Output = {
     color,
     stdoutColor,
@@ -73,6 +86,10 @@ export function createOutput(options: OutputOptions = {}): Output {
       warn: (m) => out.warn(m),
       debug: (m) => out.debug(m),
     },
+    stderr,
+    routeLines: (next) => {
+      sink = next;
+    },
   };
   return out;
 }
@@ -82,7 +99,8 @@ export function renderError(error: unknown, verbose: boolean, color: ChalkInstan
   const err = toTenancyError(error);
   const lines = [`${color.red('error:')} ${err.message}`];
   for (const problem of err.problems) lines.push(`  - ${problem}`);
-  if (err.hint) lines.push(`${color.cyan('hint:')} ${err.hint}`);
+  const hint = connectionHint(err) ?? err.hint;
+  if (hint) lines.push(`${color.cyan('hint:')} ${hint}`);
   if (verbose) {
     let cause: unknown = err instanceof TenancyError && err.cause ? err.cause : err;
     const seen = new Set<unknown>();

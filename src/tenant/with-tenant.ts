@@ -1,6 +1,8 @@
 // withTenant: the application-side helper that runs work in a transaction with the tenant set (pooler-safe).
+// Imported by applications as `crm-tenancy/tenant`: it must load nothing but itself (kysely only when
+// given a Kysely instance), never the toolkit's migration, manifest or YAML code.
 import type pg from 'pg';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 
 /** The setting the generated policies read, unless the manifest says otherwise. */
 export const DEFAULT_TENANT_SETTING = 'app.current_company_id';
@@ -8,7 +10,16 @@ export const DEFAULT_TENANT_SETTING = 'app.current_company_id';
 export interface WithTenantOptions {
   /** The custom setting the policies compare with (manifest `tenant.setting`). */
   setting?: string;
+  /**
+   * The tenant key's type. `integer` (integer, bigint, smallint keys) rejects anything but a whole
+   * number, `uuid` anything but a UUID, before a query runs. Default `text`: any non-empty value.
+   */
+  keyType?: 'integer' | 'uuid' | 'text';
 }
+
+export type TenantId = string | number | bigint;
+
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
 function isKysely(db: unknown): db is Kysely<any> {
   return (
@@ -19,49 +30,65 @@ function isKysely(db: unknown): db is Kysely<any> {
   );
 }
 
-function tenantText(tenantId: string | number | bigint): string {
-  const text = String(tenantId);
-  if (text === '') throw new TypeError('withTenant: the tenant id must not be empty');
+/**
+ * The tenant as the text set_config takes, or a TypeError naming what is wrong. `String(null)` is
+ * "null": without this check a missing id becomes a tenant named "null" (or a cast error deep in a
+ * policy), instead of a clear error at the call site.
+ */
+export function tenantText(tenantId: unknown, keyType: WithTenantOptions['keyType'] = 'text'): string {
+  if (tenantId === null || tenantId === undefined) throw new TypeError(`withTenant: the tenant id is ${tenantId}`);
+  let text: string;
+  if (typeof tenantId === 'number') {
+    if (!Number.isSafeInteger(tenantId)) throw new TypeError(`withTenant: the tenant id ${tenantId} is not a whole number a key can hold exactly`);
+    text = String(tenantId);
+  } else if (typeof tenantId === 'bigint' || typeof tenantId === 'string') {
+    text = String(tenantId);
+  } else {
+    throw new TypeError(`withTenant: the tenant id must be a string, number or bigint, not ${typeof tenantId}`);
+  }
+  if (text.trim() === '') throw new TypeError('withTenant: the tenant id must not be empty');
+  if (keyType === 'integer' && !/^[+-]?\d+$/.test(text)) throw new TypeError(`withTenant: the tenant key is an integer, not ${JSON.stringify(text)}`);
+  if (keyType === 'uuid' && !UUID.test(text)) throw new TypeError(`withTenant: the tenant key is a uuid, not ${JSON.stringify(text)}`);
   return text;
 }
 
 /**
  * Runs `fn` in a transaction whose tenant is `tenantId`: BEGIN, `set_config(setting, tenant, true)`
- * (transaction-local, so it dies with COMMIT/ROLLBACK and never leaks to the next user of a pooled
- * connection; safe under PgBouncer transaction pooling), fn, COMMIT (ROLLBACK when fn throws).
+ * (transaction-local, so it dies with COMMIT/ROLLBACK; safe under PgBouncer transaction pooling),
+ * fn, COMMIT (ROLLBACK when fn throws). Then, before the connection goes back to the pool, the
+ * setting is emptied at session level: a `set_config(…, false)` or an early COMMIT inside fn cannot
+ * leave the connection on this tenant for its next user (who sees no tenant: no rows).
+ * A null, undefined, empty or (with `keyType`) ill-typed id is a TypeError before any query.
  *
  * @example
  * await withTenant(pool, 42, (client) => client.query('SELECT * FROM deals'));       // pg.Pool
  * await withTenant(db, 42, (trx) => trx.selectFrom('deals').selectAll().execute());  // Kysely
- * // SQL: BEGIN; SELECT set_config('app.current_company_id', '42', true); …; COMMIT
+ * // SQL: BEGIN; SELECT set_config('app.current_company_id', '42', true); …; COMMIT;
+ * //      SELECT set_config('app.current_company_id', '', false)
  */
 export function withTenant<T>(
   pool: pg.Pool,
-  tenantId: string | number | bigint,
+  tenantId: TenantId,
   fn: (client: pg.PoolClient) => Promise<T>,
   options?: WithTenantOptions,
 ): Promise<T>;
 export function withTenant<DB, T>(
   db: Kysely<DB>,
-  tenantId: string | number | bigint,
+  tenantId: TenantId,
   fn: (trx: Transaction<DB>) => Promise<T>,
   options?: WithTenantOptions,
 ): Promise<T>;
 export async function withTenant<T>(
   db: pg.Pool | Kysely<any>,
-  tenantId: string | number | bigint,
+  tenantId: TenantId,
   fn: (handle: any) => Promise<T>,
   options: WithTenantOptions = {},
 ): Promise<T> {
   const setting = options.setting ?? DEFAULT_TENANT_SETTING;
-  const tenant = tenantText(tenantId);
-  if (isKysely(db)) {
-    return db.transaction().execute(async (trx) => {
-      await sql`SELECT set_config(${setting}, ${tenant}, true)`.execute(trx);
-      return fn(trx);
-    });
-  }
+  const tenant = tenantText(tenantId, options.keyType);
+  if (isKysely(db)) return withKysely(db, setting, tenant, fn);
   const client = await (db as pg.Pool).connect();
+  // Set when the connection is in an unknown state: the pool then destroys it instead of reusing it.
   let broken: Error | undefined;
   try {
     await client.query('BEGIN');
@@ -77,7 +104,28 @@ export async function withTenant<T>(
       throw error;
     }
   } finally {
-    // A connection whose ROLLBACK failed is in an unknown state: destroy it rather than reuse it.
+    if (!broken) {
+      await client.query(`SELECT set_config($1, '', false)`, [setting]).catch((e: Error) => {
+        broken = e;
+      });
+    }
     client.release(broken);
   }
+}
+
+/** The Kysely path: one connection for the transaction and the reset after it. */
+async function withKysely<T>(db: Kysely<any>, setting: string, tenant: string, fn: (trx: Transaction<any>) => Promise<T>): Promise<T> {
+  // Loaded here so that pg.Pool users never load kysely.
+  const { sql } = await import('kysely');
+  return db.connection().execute(async (conn) => {
+    try {
+      return await conn.transaction().execute(async (trx) => {
+        await sql`SELECT set_config(${setting}, ${tenant}, true)`.execute(trx);
+        return fn(trx);
+      });
+    } finally {
+      // Kysely cannot discard a connection: if this fails the error propagates, so the caller knows.
+      await sql`SELECT set_config(${setting}, '', false)`.execute(conn);
+    }
+  });
 }

@@ -3,7 +3,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ident } from '../../src/db/quote.js';
-import { withTenant } from '../../src/tenant/with-tenant.js';
+import { tenantText, withTenant } from '../../src/tenant/with-tenant.js';
 import { useTestDatabase } from '../support/database.js';
 
 const SETTING = 'app.current_org_id';
@@ -37,6 +37,7 @@ describe('withTenant', () => {
   });
 
   const A = '00000000-0000-0000-0000-00000000000a';
+  const B = '00000000-0000-0000-0000-00000000000b';
   const count = async (client: pg.ClientBase) => Number((await client.query('SELECT count(*) AS n FROM notes')).rows[0].n);
 
   it('a session-level SET leaks into the next transaction on the pooled connection', async () => {
@@ -98,5 +99,93 @@ describe('withTenant', () => {
         setting: SETTING,
       }),
     ).rejects.toThrow(/row-level security/);
+  });
+
+  /** What the next user of the one pooled connection sees without setting anything. */
+  const nextUser = async () => {
+    const next = await pool.connect();
+    try {
+      const { rows } = await next.query(`SELECT current_setting($1, true) AS v`, [SETTING]);
+      return { rows: await count(next), setting: rows[0].v as string | null };
+    } finally {
+      next.release();
+    }
+  };
+
+  it('a session-level set_config(…, false) inside fn does not survive: the next user sees no tenant', async () => {
+    const seen = await withTenant(
+      pool,
+      A,
+      async (client) => {
+        await client.query('SELECT set_config($1, $2, false)', [SETTING, B]); // session level: outlives COMMIT
+        return count(client);
+      },
+      { setting: SETTING },
+    );
+    expect(seen).toBe(2); // inside fn, the session value for B took over
+    expect(await nextUser()).toEqual({ rows: 0, setting: '' });
+  });
+
+  it('an early COMMIT inside fn, then a session-level tenant, does not leak either', async () => {
+    const result = await withTenant(
+      pool,
+      A,
+      async (client) => {
+        await client.query('COMMIT'); // ends withTenant's transaction early: the local setting is gone
+        expect(await count(client)).toBe(0);
+        await client.query(`SET ${SETTING} = '${A}'`); // the "fix" someone writes next: session level
+        await client.query('BEGIN'); // and a transaction left open for withTenant's COMMIT
+        return count(client);
+      },
+      { setting: SETTING },
+    );
+    expect(result).toBe(3);
+    expect(await nextUser()).toEqual({ rows: 0, setting: '' });
+    // The pool still works normally afterwards.
+    expect(await withTenant(pool, B, (client) => count(client), { setting: SETTING })).toBe(2);
+  });
+
+  it('Kysely: a session-level set inside fn does not reach the next query on the connection', async () => {
+    const rows = await withTenant(
+      kysely,
+      A,
+      async (trx) => {
+        await sql`SELECT set_config(${SETTING}, ${B}, false)`.execute(trx);
+        return trx.selectFrom('notes').select('body').execute();
+      },
+      { setting: SETTING },
+    );
+    expect(rows).toHaveLength(2);
+    const after = await sql<{ n: string; v: string }>`SELECT count(*) AS n, current_setting(${SETTING}, true) AS v FROM notes`.execute(kysely);
+    expect(after.rows[0]).toEqual({ n: '0', v: '' });
+  });
+
+  it('rejects a missing, empty or ill-typed tenant id before any query', async () => {
+    // A pool that cannot connect: had withTenant queried first, the error would be ECONNREFUSED.
+    const nowhere = new pg.Pool({ connectionString: 'postgres://nobody@127.0.0.1:1/nowhere', max: 1 });
+    try {
+      const fn = async () => 'ran';
+      for (const bad of [null, undefined, '', '   ', 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53, {}, true]) {
+        await expect(withTenant(nowhere, bad as never, fn), `tenant ${String(bad)}`).rejects.toThrow(TypeError);
+      }
+      await expect(withTenant(nowhere, 'abc', fn, { keyType: 'integer' })).rejects.toThrow(/integer/);
+      await expect(withTenant(nowhere, '12; --', fn, { keyType: 'integer' })).rejects.toThrow(TypeError);
+      await expect(withTenant(nowhere, '42', fn, { keyType: 'uuid' })).rejects.toThrow(/uuid/);
+      await expect(withTenant(nowhere, null as never, fn)).rejects.toThrow('withTenant: the tenant id is null');
+      expect(nowhere.totalCount).toBe(0);
+      // Valid ids pass the check (and only then does the connection fail).
+      await expect(withTenant(nowhere, 42, fn, { keyType: 'integer' })).rejects.toThrow(/ECONNREFUSED|connect/);
+    } finally {
+      await nowhere.end();
+    }
+    expect([tenantText(42), tenantText(42n), tenantText('42', 'integer'), tenantText(A, 'uuid'), tenantText('acme')]).toEqual([
+      '42',
+      '42',
+      '42',
+      A,
+      'acme',
+    ]);
+    // The real pool is untouched by the refusals and works.
+    expect(await withTenant(pool, A, (client) => count(client), { setting: SETTING, keyType: 'uuid' })).toBe(3);
   });
 });

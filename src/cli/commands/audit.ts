@@ -2,27 +2,21 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import Table from 'cli-table3';
 import { runAudit } from '../../audit/runner.js';
 import { loadBaseline, loadWaivers } from '../../audit/waivers.js';
 import { loadChecks } from '../../audit/check-definitions.js';
-import type { AuditResult, Severity } from '../../audit/types.js';
-import { coverageMatrix } from '../../report/coverage.js';
-import { renderBaseline, renderJson } from '../../report/json.js';
-import { renderJunit } from '../../report/junit.js';
-import { renderMarkdown } from '../../report/markdown.js';
-import { renderSarif } from '../../report/sarif.js';
+import { renderBaseline } from '../../report/json.js';
+import { AUDIT_FORMATS, renderAudit } from '../../report/render-audit.js';
 import { TenancyError } from '../../errors.js';
 import { packagePath } from '../../paths.js';
 import { action } from '../context.js';
-import type { Output } from '../output.js';
+import { commaList, duration, knownNames, oneOf, positiveInt } from '../option-parsers.js';
 
-const FORMATS = ['table', 'json', 'sarif', 'junit', 'markdown'] as const;
-type Format = (typeof FORMATS)[number];
 const FAIL_ON = ['error', 'warning', 'info', 'never'] as const;
 
 interface AuditCliOptions {
-  format: string;
+  format?: string;
+  json?: boolean;
   output?: string;
   failOn: string;
   only?: string;
@@ -34,63 +28,20 @@ interface AuditCliOptions {
   concurrency: string;
 }
 
-const list = (value?: string): string[] | undefined =>
-  value ? value.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
-
-function renderTable(result: AuditResult, output: Output): string {
-  const c = output.stdoutColor;
-  const style = { head: c.level > 0 ? ['cyan'] : [], border: [] };
-  const sev = (s: Severity) => (s === 'error' ? c.red(s) : s === 'warning' ? c.yellow(s) : c.blue(s));
-  const s = result.summary;
-  const lines: string[] = [];
-  const verdict = result.exitCode === 0 ? c.green('PASS') : c.red('FAIL');
-  lines.push(
-    `${verdict}  ${c.red(`${s.error} errors`)}, ${c.yellow(`${s.warning} warnings`)}, ${s.info} info, ${s.waived} waived — ` +
-      `${s.checks} checks on ${s.tables} tables (${s.scannedTables} scanned, ${s.skippedScans} scans proven unnecessary) ` +
-      `in ${(s.durationMs / 1000).toFixed(1)} s · ${s.server} · --fail-on ${s.failOn}`,
-  );
-  const groups = new Map<string, typeof result.findings>();
-  for (const f of result.findings) {
-    const key = f.table ?? '(roles and other objects)';
-    groups.set(key, [...(groups.get(key) ?? []), f]);
+/** --json is short for --format json; both at once must agree. */
+function formatOf(opts: AuditCliOptions) {
+  if (opts.json && opts.format !== undefined && opts.format !== 'json') {
+    throw new TenancyError('usage', `--json and --format ${opts.format} disagree`, { hint: '--json is short for --format json; pass one of them' });
   }
-  const order = (t: string) => {
-    const i = result.tables.indexOf(t);
-    return i < 0 ? Number.MAX_SAFE_INTEGER : i;
-  };
-  for (const [table, findings] of [...groups].sort((a, b) => order(a[0]) - order(b[0]))) {
-    lines.push('', c.bold(table));
-    const t = new Table({ head: ['severity', 'check', 'object', 'count', 'finding', 'samples'], style, wordWrap: true, colWidths: [10, 26, 22, 7, 60, 18] });
-    for (const f of findings) {
-      t.push([
-        f.waived ? c.dim(`waived`) : sev(f.severity),
-        f.check,
-        f.object ?? '',
-        f.count === null ? '' : String(f.count),
-        f.waived ? `${f.message} (waived: ${f.waived.reason})` : f.message,
-        f.samples.length ? JSON.stringify(f.samples) : '',
-      ]);
-    }
-    lines.push(t.toString());
-  }
-  for (const w of result.expiredWaivers) lines.push(c.yellow(`waiver for ${w.check} on ${w.object} expired on ${w.expires}: it no longer waives`));
-  for (const w of result.unusedWaivers) lines.push(c.yellow(`waiver for ${w.check} on ${w.object} matched nothing: remove it`));
-  const matrix = coverageMatrix(result);
-  const short = (id: string) => id.split('-').map((w) => w[0]).join('');
-  const mark = { pass: c.green('✓'), fail: c.red('✗'), warn: c.yellow('!'), waived: c.dim('~'), info: c.blue('i') };
-  const t = new Table({ head: ['table', ...matrix.checks.map(short)], style });
-  for (const r of matrix.rows) t.push([r.table, ...matrix.checks.map((id) => mark[r.cells[id]])]);
-  lines.push('', c.bold('Coverage (✓ pass, ✗ error, ! warning, ~ waived, i info)'), t.toString());
-  lines.push(c.dim(matrix.checks.map((id) => `${short(id)} = ${id}`).join(' · ')));
-  if (result.findings.length > 0) lines.push('', `What each check means and how to fix it: docs/checks/<check>.md`);
-  return `${lines.join('\n')}\n`;
+  return oneOf('--format', opts.json ? 'json' : (opts.format ?? 'table'), AUDIT_FORMATS);
 }
 
 export function register(program: Command): void {
   program
     .command('audit')
     .description('find every tenancy defect — catalog and data — in one read-only snapshot; the CI gate')
-    .option('-f, --format <format>', `output format: ${FORMATS.join(' | ')}`, 'table')
+    .option('-f, --format <format>', `output format: ${AUDIT_FORMATS.join(' | ')} (default: table)`)
+    .option('--json', 'short for --format json')
     .option('-o, --output <file>', 'write the report to a file instead of stdout')
     .option('--fail-on <severity>', `exit 1 when a finding at or above this remains: ${FAIL_ON.join(' | ')}`, 'error')
     .option('--only <ids>', 'run only these checks (comma-separated ids)')
@@ -119,41 +70,31 @@ Examples:
     .action(
       action(
         async (ctx, opts: AuditCliOptions) => {
-          const format = opts.format as Format;
-          if (!FORMATS.includes(format)) throw new TenancyError('usage', `--format must be one of ${FORMATS.join(', ')}, not ${opts.format}`);
-          if (!(FAIL_ON as readonly string[]).includes(opts.failOn)) {
-            throw new TenancyError('usage', `--fail-on must be one of ${FAIL_ON.join(', ')}, not ${opts.failOn}`);
-          }
-          const timeout = Number(opts.statementTimeout);
-          const concurrency = Number(opts.concurrency);
-          if (!Number.isInteger(timeout) || timeout < 1) throw new TenancyError('usage', `--statement-timeout must be a whole number of ms`);
-          if (!Number.isInteger(concurrency) || concurrency < 1) throw new TenancyError('usage', `--concurrency must be a whole number ≥ 1`);
+          const format = formatOf(opts);
+          const failOn = oneOf('--fail-on', opts.failOn, FAIL_ON);
+          const statementTimeoutMs = duration('--statement-timeout', opts.statementTimeout, 1);
+          const concurrency = positiveInt('--concurrency', opts.concurrency);
+          const only = commaList(opts.only);
+          const skip = commaList(opts.skip);
+          const ids = (await loadChecks()).map((c) => c.id);
+          knownNames('--only', only, ids, 'check id');
+          knownNames('--skip', skip, ids, 'check id');
           const manifest = await ctx.loadManifest();
-          const checks = await loadChecks();
-          const waivers = opts.waivers ? await loadWaivers(opts.waivers, checks.map((c) => c.id)) : [];
+          const waivers = opts.waivers ? await loadWaivers(opts.waivers, ids) : [];
           const baseline = opts.baseline ? await loadBaseline(opts.baseline) : [];
           const result = await runAudit({
             databaseUrl: ctx.target.databaseUrl,
             manifest,
-            only: list(opts.only),
-            skip: list(opts.skip),
-            statementTimeoutMs: timeout,
+            only,
+            skip,
+            statementTimeoutMs,
             concurrency,
             waivers,
             baseline,
-            failOn: opts.failOn as Severity | 'never',
+            failOn,
             logger: ctx.output.logger,
           });
-          const text =
-            format === 'json'
-              ? renderJson(result)
-              : format === 'sarif'
-                ? renderSarif(result, version(), manifest.file)
-                : format === 'junit'
-                  ? renderJunit(result)
-                  : format === 'markdown'
-                    ? renderMarkdown(result)
-                    : renderTable(result, ctx.output);
+          const text = renderAudit(result, format, { toolVersion: version(), manifestFile: manifest.file });
           if (opts.output) {
             await writeFile(opts.output, text, 'utf8');
             ctx.output.info(`wrote ${opts.output}: ${result.summary.error} errors, ${result.summary.warning} warnings, ${result.summary.info} info`);
@@ -166,7 +107,7 @@ Examples:
           }
           return result.exitCode;
         },
-        { quiet: ([opts]) => (opts as AuditCliOptions).format !== 'table' && !(opts as AuditCliOptions).output },
+        { quiet: ([opts]) => ((opts as AuditCliOptions).json || ((opts as AuditCliOptions).format ?? 'table') !== 'table') && !(opts as AuditCliOptions).output },
       ),
     );
 }

@@ -1,7 +1,5 @@
 // The `backfill` command: fills NULL tenant columns along FK columns, batched and resumable; renders the report.
 import type { Command } from 'commander';
-import Table from 'cli-table3';
-import cliProgress from 'cli-progress';
 import {
   DEFAULT_BATCH_SIZE,
   DEFAULT_LOCK_TIMEOUT_MS,
@@ -9,9 +7,10 @@ import {
   runBackfill,
   type BackfillResult,
 } from '../../backfill/backfill-runner.js';
-import { TenancyError } from '../../errors.js';
-import type { ProgressListener } from '../../logger.js';
 import { action, type CommandContext } from '../context.js';
+import { duration, positiveInt } from '../option-parsers.js';
+import { withProgress } from '../progress.js';
+import { listTable } from '../table-styles.js';
 
 interface BackfillCliOptions {
   table?: string;
@@ -24,15 +23,6 @@ interface BackfillCliOptions {
   assignOrphansTo?: string;
   detachCrossTenant?: boolean;
   json?: boolean;
-}
-
-/** Parses a whole-number option; a bad value is a usage error (exit 2). */
-export function wholeNumber(name: string, value: string, min: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) {
-    throw new TenancyError('usage', `${name} must be a whole number ≥ ${min}, not ${value}`);
-  }
-  return n;
 }
 
 export function register(program: Command): void {
@@ -65,28 +55,27 @@ Examples:
     .action(
       action(
         async (ctx, opts: BackfillCliOptions) => {
+          const options = {
+            batchSize: positiveInt('--batch-size', opts.batchSize),
+            jobs: positiveInt('--jobs', opts.jobs),
+            targetBatchMs: duration('--target-batch-ms', opts.targetBatchMs),
+            sleepMs: duration('--sleep-ms', opts.sleepMs),
+            lockTimeoutMs: duration('--lock-timeout', opts.lockTimeout),
+          };
           const manifest = await ctx.loadManifest();
-          const bars = progressBars(ctx, Boolean(opts.json));
-          let result: BackfillResult;
-          try {
-            result = await runBackfill({
+          const result = await withProgress(ctx.output, { json: opts.json }, (onProgress) =>
+            runBackfill({
               databaseUrl: ctx.target.databaseUrl,
               manifest,
               table: opts.table,
               dryRun: Boolean(opts.dryRun),
-              batchSize: wholeNumber('--batch-size', opts.batchSize, 1),
-              jobs: wholeNumber('--jobs', opts.jobs, 1),
-              targetBatchMs: wholeNumber('--target-batch-ms', opts.targetBatchMs, 0),
-              sleepMs: wholeNumber('--sleep-ms', opts.sleepMs, 0),
-              lockTimeoutMs: wholeNumber('--lock-timeout', opts.lockTimeout, 0),
+              ...options,
               assignOrphansTo: opts.assignOrphansTo,
               detachCrossTenant: Boolean(opts.detachCrossTenant),
               logger: ctx.output.logger,
-              onProgress: bars?.listener,
-            });
-          } finally {
-            bars?.stop();
-          }
+              onProgress,
+            }),
+          );
           if (opts.json) ctx.output.data(JSON.stringify(result, null, 2));
           else renderBackfill(ctx, result, Boolean(opts.detachCrossTenant));
           return result.complete ? 0 : 1;
@@ -96,41 +85,10 @@ Examples:
     );
 }
 
-/** One cli-progress bar per table, only on an interactive terminal. */
-export function progressBars(ctx: CommandContext, json: boolean): { listener: ProgressListener; stop(): void } | undefined {
-  if (!ctx.output.interactive || json) return undefined;
-  const multi = new cliProgress.MultiBar(
-    {
-      format: ' {task} |{bar}| {value}/{total} rows | {rate} rows/s | ETA {eta_formatted}',
-      hideCursor: true,
-      clearOnComplete: false,
-      stream: process.stderr,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  const bars = new Map<string, cliProgress.SingleBar>();
-  return {
-    listener: (event) => {
-      const payload = { task: event.task.padEnd(24).slice(0, 24), rate: event.detail?.rowsPerSec ?? 0 };
-      let bar = bars.get(event.task);
-      if (!bar) {
-        bar = multi.create(event.total ?? event.done, event.done, payload);
-        bars.set(event.task, bar);
-      }
-      if (event.total !== undefined) bar.setTotal(event.total);
-      bar.update(event.done, payload);
-    },
-    stop: () => multi.stop(),
-  };
-}
-
 function renderBackfill(ctx: CommandContext, result: BackfillResult, detach: boolean): void {
   const c = ctx.output.stdoutColor;
   const verb = result.dryRun ? 'would fill' : 'filled';
-  const table = new Table({
-    head: ['table', verb, 'assigned', 'orphans', 'conflicts', 'pending', 'detached'],
-    style: { head: [], border: [], compact: true },
-  });
+  const table = listTable(['table', verb, 'assigned', 'orphans', 'conflicts', 'pending', 'detached'], ctx.output);
   let quiet = 0;
   for (const t of result.tables) {
     if (t.filled + t.assigned + t.orphans + t.conflicts + t.pending + t.detached === 0) {

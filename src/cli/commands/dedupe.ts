@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { runDedupe, type DedupeResult } from '../../dedupe/dedupe-runner.js';
 import { action, type CommandContext } from '../context.js';
-import { wholeNumber } from './backfill.js';
+import { duration } from '../option-parsers.js';
 
 interface DedupeCliOptions {
   table?: string;
@@ -37,6 +37,7 @@ Examples:
     .action(
       action(
         async (ctx, opts: DedupeCliOptions) => {
+          const lockTimeoutMs = duration('--lock-timeout', opts.lockTimeout);
           const manifest = await ctx.loadManifest();
           const result = await runDedupe({
             databaseUrl: ctx.target.databaseUrl,
@@ -44,7 +45,7 @@ Examples:
             table: opts.table,
             keep: opts.keep,
             dryRun: Boolean(opts.dryRun),
-            lockTimeoutMs: wholeNumber('--lock-timeout', opts.lockTimeout, 0),
+            lockTimeoutMs,
             logger: ctx.output.logger,
           });
           if (opts.json) ctx.output.data(JSON.stringify(result, null, 2));

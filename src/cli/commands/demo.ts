@@ -1,6 +1,5 @@
 // The `demo` command: the whole story on an embedded PostgreSQL, cleaned up afterwards.
 import type { Command } from 'commander';
-import Table from 'cli-table3';
 import { runDemo, type DemoResult } from '../../demo/demo.js';
 import type { Overview } from '../../demo/overview.js';
 import type { StoryStep } from '../../demo/story.js';
@@ -8,18 +7,12 @@ import type { EmbeddedServer } from '../../embedded/embedded-server.js';
 import { maskUrl } from '../../db/connection.js';
 import { action } from '../context.js';
 import type { Output } from '../output.js';
-
-function tableStyle(output: Output) {
-  return { head: output.stdoutColor.level > 0 ? ['cyan'] : [], border: [] };
-}
+import { gridTable } from '../table-styles.js';
 
 function renderOverview(output: Output, overview: Overview): string {
   const c = output.stdoutColor;
   const tenants = overview.tenants;
-  const table = new Table({
-    head: ['table', 'rows', ...tenants.map((t) => t.label), 'NULL tenant', 'tenant column'],
-    style: tableStyle(output),
-  });
+  const table = gridTable(['table', 'rows', ...tenants.map((t) => t.label), 'NULL tenant', 'tenant column'], output);
   for (const t of overview.tables) {
     table.push([
       t.table,
@@ -34,7 +27,7 @@ function renderOverview(output: Output, overview: Overview): string {
 
 function renderSummary(output: Output, result: DemoResult, totalMs: number): string {
   const s = result.summary;
-  const table = new Table({ head: ['', 'before', 'after'], style: tableStyle(output) });
+  const table = gridTable(['', 'before', 'after'], output);
   const f = (x: { error: number; warning: number; info: number }) => `${x.error} / ${x.warning} / ${x.info}`;
   table.push(
     ['audit findings (error / warning / info)', f(s.findingsBefore), f(s.findingsAfter)],
@@ -46,7 +39,7 @@ function renderSummary(output: Output, result: DemoResult, totalMs: number): str
     ['tables under row-level security', '0', String(s.policyTablesApplied)],
     ['isolation probes passed', '', `${s.probesPassed} (${s.probesFailed} failed)`],
   );
-  const times = new Table({ head: ['step', 'exit', 'seconds'], style: tableStyle(output) });
+  const times = gridTable(['step', 'exit', 'seconds'], output);
   for (const step of result.steps) times.push([step.name, String(step.exitCode), (step.ms / 1000).toFixed(1)]);
   times.push(['total', '', (totalMs / 1000).toFixed(1)]);
   return `${table.toString()}\n${times.toString()}`;
@@ -114,6 +107,6 @@ Example:
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
         }
-      }),
+      }, { database: false }),
     );
 }

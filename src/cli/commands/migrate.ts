@@ -1,13 +1,13 @@
 // The `migrate` command: up (default), down, status — online, under lock_timeout, behind an advisory lock.
 import type { Command } from 'commander';
-import Table from 'cli-table3';
-import cliProgress from 'cli-progress';
 import { TenancyError } from '../../errors.js';
-import type { ProgressListener } from '../../logger.js';
 import { describeProblem, runMigrate, type MigrateResult } from '../../migrate/runner.js';
 import { restoreArchivedTenants } from '../../migrate/restore.js';
 import { migrationStatus, type MigrationStatus, type StepState } from '../../migrate/status.js';
 import { action, type CommandContext } from '../context.js';
+import { duration, optionalDuration, optionalWholeNumber, wholeNumber } from '../option-parsers.js';
+import { withProgress } from '../progress.js';
+import { listTable } from '../table-styles.js';
 
 interface MigrateCliOptions {
   migrationsDir: string;
@@ -20,13 +20,6 @@ interface MigrateCliOptions {
   json: boolean;
 }
 
-function whole(value: string | undefined, name: string, min = 0): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new TenancyError('usage', `${name} must be a whole number ≥ ${min}, not ${value}`);
-  return n;
-}
-
 export function register(program: Command): void {
   program
     .command('migrate')
@@ -34,7 +27,6 @@ export function register(program: Command): void {
     .argument('[action]', 'up, down, status, or restore RUN_ID (values archived by down --force)', 'up')
     .argument('[run-id]', 'restore: the run id `migrate down --force` printed')
     .option('--migrations-dir <dir>', 'the migration files', 'migrations')
-    .option('--policies-dir <dir>', 'accepted so one set of flags works for every command (migrate reads no policy files)')
     .option('--dry-run', 'print the exact SQL that would run; change nothing', false)
     .option('--lock-timeout <ms>', 'lock_timeout of every statement', '1000')
     .option('--statement-timeout <ms>', 'statement_timeout of every statement (default: the file\'s, 30 min)')
@@ -78,26 +70,25 @@ Examples:
             else renderStatus(ctx, status);
             return 0;
           }
-          const bars = progressBars(ctx, opts.json);
-          let result: MigrateResult;
-          try {
-            result = await runMigrate({
+          const limits = {
+            lockTimeoutMs: duration('--lock-timeout', opts.lockTimeout, 1),
+            statementTimeoutMs: optionalDuration('--statement-timeout', opts.statementTimeout),
+            retries: wholeNumber('--retries', opts.retries),
+            count: optionalWholeNumber('--count', opts.count, 1),
+          };
+          const result: MigrateResult = await withProgress(ctx.output, { json: opts.json }, (onProgress) =>
+            runMigrate({
               databaseUrl: ctx.options.databaseUrl,
               manifest,
               migrationsDir: opts.migrationsDir,
               direction: verb as 'up' | 'down',
               dryRun: opts.dryRun,
-              lockTimeoutMs: whole(opts.lockTimeout, '--lock-timeout', 1),
-              statementTimeoutMs: whole(opts.statementTimeout, '--statement-timeout', 0),
-              retries: whole(opts.retries, '--retries', 0),
-              count: whole(opts.count, '--count', 1),
+              ...limits,
               force: opts.force,
               logger: ctx.output.logger,
-              onProgress: bars?.listener,
-            });
-          } finally {
-            bars?.stop();
-          }
+              onProgress,
+            }),
+          );
           if (opts.json) {
             ctx.output.data(JSON.stringify(result, null, 2));
             return result.exitCode;
@@ -124,14 +115,14 @@ function renderResult(ctx: CommandContext, r: MigrateResult): void {
     ctx.output.info(`${r.direction === 'up' ? 'applied' : 'reverted'} ${a.name} in ${(a.ms / 1000).toFixed(1)} s${a.retries ? ` (${a.retries} lock_timeout retr${a.retries === 1 ? 'y' : 'ies'})` : ''}`);
   }
   if (r.refused.length > 0) {
-    const table = new Table({ head: ['table', 'problem', 'rows', 'fix'], style: { head: [], border: [], compact: true } });
+    const table = listTable(['table', 'problem', 'rows', 'fix'], ctx.output);
     for (const x of r.refused) table.push([x.table, describeProblem(x).replace(/^row\(s\) /, ''), String(x.count), x.fix]);
     ctx.output.warn(
       r.direction === 'up'
         ? `refused: the ${r.pending.length ? 'validate/composite phase' : 'next phase'} would fail on these rows; fix them, then run migrate again`
         : 'refused: down would drop tenant values',
     );
-    process.stderr.write(`${table.toString()}\n`);
+    ctx.output.stderr.write(`${table.toString()}\n`);
     return;
   }
   if (r.direction === 'up') {
@@ -142,10 +133,7 @@ function renderResult(ctx: CommandContext, r: MigrateResult): void {
 const mark = (v: StepState): string => (v === null ? '–' : v ? '✓' : '✗');
 
 function renderStatus(ctx: CommandContext, s: MigrationStatus): void {
-  const table = new Table({
-    head: ['table', 'column', 'FK', 'FK valid', 'index', 'NOT NULL', 'unique', 'composite', 'RLS', 'policies'],
-    style: { head: [], border: [], compact: true },
-  });
+  const table = listTable(['table', 'column', 'FK', 'FK valid', 'index', 'NOT NULL', 'unique', 'composite', 'RLS', 'policies'], ctx.output);
   for (const t of s.tables) {
     table.push([
       t.exists ? t.table : `${t.table} (missing)`,
@@ -153,35 +141,8 @@ function renderStatus(ctx: CommandContext, s: MigrationStatus): void {
     ]);
   }
   ctx.output.data(table.toString());
-  const files = new Table({ head: ['migration', 'phase', 'state'], style: { head: [], border: [], compact: true } });
+  const files = listTable(['migration', 'phase', 'state'], ctx.output);
   for (const m of s.migrations) files.push([m.name, m.phase ?? '', m.applied ? 'applied' : 'pending']);
   if (s.migrations.length > 0) ctx.output.data(files.toString());
   else ctx.output.data('no migration files (run `crm-tenancy generate`)');
-}
-
-/** A bar per migration file (statements done) and one for the index being built, only on a TTY. */
-function progressBars(ctx: CommandContext, json: boolean): { listener: ProgressListener; stop(): void } | undefined {
-  if (!ctx.output.interactive || json) return undefined;
-  const multi = new cliProgress.MultiBar(
-    { format: ' {task} |{bar}| {value}/{total} {unit} {phase}', hideCursor: true, clearOnComplete: false, stream: process.stderr },
-    cliProgress.Presets.shades_classic,
-  );
-  const bars = new Map<string, cliProgress.SingleBar>();
-  let indexBar: { task: string; bar: cliProgress.SingleBar } | undefined;
-  return {
-    listener: (e) => {
-      const isIndex = e.task.startsWith('index ');
-      const payload = { task: e.task.slice(0, 40).padEnd(40), unit: e.detail?.unit ?? 'statements', phase: e.detail?.phase ?? '' };
-      let bar = isIndex ? (indexBar?.task === e.task ? indexBar.bar : undefined) : bars.get(e.task);
-      if (!bar) {
-        if (isIndex && indexBar) multi.remove(indexBar.bar);
-        bar = multi.create(e.total ?? e.done, e.done, payload);
-        if (isIndex) indexBar = { task: e.task, bar };
-        else bars.set(e.task, bar);
-      }
-      if (e.total !== undefined) bar.setTotal(e.total);
-      bar.update(e.done, payload);
-    },
-    stop: () => multi.stop(),
-  };
 }

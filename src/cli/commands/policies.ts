@@ -1,12 +1,9 @@
 // The `policies` command: apply the policy files, diff them against the database, show RLS status per table.
 import type { Command } from 'commander';
-import Table from 'cli-table3';
 import { applyPolicies, policyDiff, policyStatus, DEFAULT_POLICY_LOCK_TIMEOUT_MS } from '../../policies/apply.js';
-import { TenancyError } from '../../errors.js';
 import { action } from '../context.js';
-
-/** No separator lines between rows: one line per table. */
-const COMPACT = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
+import { duration } from '../option-parsers.js';
+import { listTable } from '../table-styles.js';
 
 interface PoliciesOptions {
   policiesDir: string;
@@ -16,12 +13,8 @@ interface PoliciesOptions {
   json: boolean;
 }
 
-function lockTimeout(value: string | undefined): number {
-  if (value === undefined) return DEFAULT_POLICY_LOCK_TIMEOUT_MS;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new TenancyError('usage', `--lock-timeout must be a whole number of milliseconds, not ${value}`);
-  return n;
-}
+const lockTimeout = (value: string | undefined): number =>
+  value === undefined ? DEFAULT_POLICY_LOCK_TIMEOUT_MS : duration('--lock-timeout', value);
 
 const short = (checksum: string | null) => (checksum ? checksum.slice(0, 12) : '—');
 
@@ -83,7 +76,7 @@ Examples:
             }
             if (result.refusals.length === 0 && (result.preflight.length === 0 || opts.force)) {
               const c = ctx.output.stdoutColor;
-              const table = new Table({ head: ['table', 'status', 'why', 'file'], style: { head: [], border: [] }, chars: COMPACT });
+              const table = listTable(['table', 'status', 'why', 'file'], ctx.output);
               for (const t of result.tables) {
                 const status = t.status === 'applied' ? c.green(t.status) : t.status === 'failed' ? c.red(t.status) : t.status;
                 table.push([t.table, status, t.reason, t.file]);
@@ -168,10 +161,7 @@ Examples:
           } else {
             const c = ctx.output.stdoutColor;
             const yes = (v: boolean) => (v ? c.green('yes') : c.red('no'));
-            const table = new Table({
-              head: ['table', 'RLS', 'forced', 'policies', 'applied', 'file', 'state'],
-              style: { head: [], border: [] }, chars: COMPACT,
-            });
+            const table = listTable(['table', 'RLS', 'forced', 'policies', 'applied', 'file', 'state'], ctx.output);
             for (const t of result.tables) {
               const state = !t.exists
                 ? c.red('missing table')

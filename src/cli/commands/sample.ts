@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { loadSampleCrm, ROWS_PER_SCALE } from '../../sample/sample-crm.js';
 import { action } from '../context.js';
+import { positiveInt } from '../option-parsers.js';
 
 export function register(program: Command): void {
   program
@@ -18,11 +19,7 @@ Examples:
     )
     .action(
       action(async (ctx, opts: { scale: string; schema: string }) => {
-        const scale = Number(opts.scale);
-        if (!Number.isInteger(scale) || scale < 1) {
-          ctx.output.error(`--scale must be a whole number ≥ 1, not ${opts.scale}`);
-          return 2;
-        }
+        const scale = positiveInt('--scale', opts.scale);
         const client = await ctx.connect();
         ctx.output.info(`loading the sample CRM ×${scale} (~${(ROWS_PER_SCALE * scale).toLocaleString('en-US')} rows) into schema ${opts.schema}…`);
         const result = await loadSampleCrm(client, {

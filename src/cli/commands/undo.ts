@@ -1,9 +1,9 @@
 // The `undo` command: restores what one backfill or dedupe run changed; `undo --list` shows recent runs.
 import type { Command } from 'commander';
-import Table from 'cli-table3';
 import { listRuns, undoRun, type UndoResult } from '../../undo/undo-runner.js';
 import { TenancyError } from '../../errors.js';
 import { action, type CommandContext } from '../context.js';
+import { listTable } from '../table-styles.js';
 
 interface UndoCliOptions {
   list?: boolean;
@@ -44,7 +44,7 @@ Examples:
               ctx.output.data('no backfill or dedupe runs yet');
               return 0;
             }
-            const table = new Table({ head: ['run id', 'status', 'started', 'by'], style: { head: [], border: [], compact: true } });
+            const table = listTable(['run id', 'status', 'started', 'by'], ctx.output);
             for (const r of runs) table.push([r.id, r.status, new Date(r.startedAt).toISOString(), r.startedBy]);
             ctx.output.data(table.toString());
             return 0;

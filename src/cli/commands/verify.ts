@@ -1,13 +1,10 @@
 // The `verify` command: proves tenant isolation live as each application role; matrix on a TTY, JSON with --json.
 import type { Command } from 'commander';
-import Table from 'cli-table3';
-import cliProgress from 'cli-progress';
 import { verifyIsolation, PROBES, type ProbeStatus } from '../../verify/verify.js';
-import { TenancyError } from '../../errors.js';
 import { action } from '../context.js';
-
-/** No separator lines between rows: one line per table. */
-const COMPACT = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
+import { pair } from '../option-parsers.js';
+import { withProgress } from '../progress.js';
+import { listTable } from '../table-styles.js';
 
 interface VerifyCliOptions {
   json: boolean;
@@ -53,35 +50,12 @@ Examples:
     .action(
       action(
         async (ctx, opts: VerifyCliOptions) => {
-          let tenants: [string, string] | undefined;
-          if (opts.tenants !== undefined) {
-            const parts = opts.tenants.split(',').map((s) => s.trim());
-            if (parts.length !== 2 || parts.some((p) => p === '') || parts[0] === parts[1]) {
-              throw new TenancyError('usage', `--tenants takes two different tenant keys, A,B; not ${opts.tenants}`);
-            }
-            tenants = [parts[0], parts[1]];
-          }
+          const tenants = opts.tenants === undefined ? undefined : pair('--tenants', opts.tenants, 'tenant keys');
           const manifest = await ctx.loadManifest();
           const client = await ctx.connect();
-          const bar =
-            ctx.output.interactive && !opts.json
-              ? new cliProgress.SingleBar({ format: 'verify {bar} {value}/{total} {task}', stream: process.stderr }, cliProgress.Presets.shades_classic)
-              : undefined;
-          let started = false;
-          const result = await verifyIsolation({
-            client,
-            manifest,
-            tenants,
-            logger: ctx.output.logger,
-            onProgress: (e) => {
-              if (!bar) return;
-              if (!started) {
-                bar.start(e.total ?? 0, e.done, { task: e.task });
-                started = true;
-              } else bar.update(e.done, { task: e.task });
-            },
-          });
-          bar?.stop();
+          const result = await withProgress(ctx.output, { json: opts.json }, (onProgress) =>
+            verifyIsolation({ client, manifest, tenants, logger: ctx.output.logger, onProgress }),
+          );
           if (opts.json) {
             ctx.output.data(JSON.stringify(result, null, 2));
           } else {
@@ -89,7 +63,7 @@ Examples:
             const mark = (s: ProbeStatus) =>
               s === 'pass' ? c.green('pass') : s === 'fail' || s === 'error' ? c.red(s.toUpperCase()) : s === 'reported' ? c.yellow('reported') : c.dim(s);
             for (const role of result.roles) {
-              const table = new Table({ head: [`${role}`, ...PROBES.map((p) => SHORT[p])], style: { head: [], border: [] }, chars: COMPACT });
+              const table = listTable([role, ...PROBES.map((p) => SHORT[p])], ctx.output);
               for (const name of result.tables) {
                 table.push([name, ...PROBES.map((p) => mark(result.probes.find((r) => r.role === role && r.table === name && r.probe === p)!.status))]);
               }
