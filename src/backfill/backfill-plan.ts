@@ -29,6 +29,7 @@ export interface ScopedForeignKey {
   parentTable: string;
   parentColumn: string;
   parentTenantColumn: string;
+  parentTenantType: string;
 }
 
 export interface BackfillTablePlan {
@@ -59,6 +60,8 @@ export interface BackfillPlan {
   groups: BackfillGroup[];
   /** Scoped tables the manifest lists that the database lacks (skipped). */
   missingTables: string[];
+  /** Tables left out on purpose (no primary key, nothing to fill), with the reason. */
+  skippedTables: { table: string; reason: string }[];
 }
 
 function expandHint(): string {
@@ -68,14 +71,16 @@ function expandHint(): string {
 /**
  * Builds the plan: resolves every manifest `backfill` column to its parent, checks the tenant
  * columns exist (exit 2 otherwise), and orders tables parents first (Tarjan's SCCs, so a
- * self-reference or a cycle becomes one group processed in repeated passes).
+ * self-reference or a cycle becomes one group processed in repeated passes). Tables in `skip`
+ * (name → reason) are left out and listed as skipped.
  */
-export function buildBackfillPlan(live: LiveContext, onlyTable?: string): BackfillPlan {
+export function buildBackfillPlan(live: LiveContext, onlyTable?: string, skip: ReadonlyMap<string, string> = new Map()): BackfillPlan {
   const { manifest, catalog } = live;
   const { schema, tenant } = manifest;
   if (onlyTable !== undefined) requireScopedTable(manifest, onlyTable);
   const scoped = new Set(manifest.tables.map((t) => t.name));
   const missingTables: string[] = [];
+  const skippedTables: { table: string; reason: string }[] = [];
   const tables: BackfillTablePlan[] = [];
 
   const tenantColumnOf = (rel: CatalogTable) => findColumn(rel, tenant.column);
@@ -85,6 +90,11 @@ export function buildBackfillPlan(live: LiveContext, onlyTable?: string): Backfi
     const rel = findRelation(catalog, schema, entry.name);
     if (!rel) {
       missingTables.push(entry.name);
+      continue;
+    }
+    const skipped = skip.get(entry.name);
+    if (skipped !== undefined) {
+      skippedTables.push({ table: entry.name, reason: skipped });
       continue;
     }
     const tenantCol = tenantColumnOf(rel);
@@ -151,6 +161,7 @@ export function buildBackfillPlan(live: LiveContext, onlyTable?: string): Backfi
         parentTable: ref.table,
         parentColumn: ref.columns[0],
         parentTenantColumn: tenant.column,
+        parentTenantType: columnType(parent, tenant.column),
       });
     }
     tables.push({
@@ -173,6 +184,7 @@ export function buildBackfillPlan(live: LiveContext, onlyTable?: string): Backfi
     tenantType: live.tenantType,
     groups: orderParentsFirst(tables),
     missingTables,
+    skippedTables,
   };
 }
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { orderParentsFirst, type BackfillTablePlan } from '../../src/backfill/backfill-plan.js';
 import { batchUpperBoundSql, fillBatchSql, rangeCondition } from '../../src/backfill/backfill-sql.js';
 import { percentile } from '../../src/backfill/percentile.js';
-import { aimFor } from '../../src/backfill/backfill-runner.js';
+import { aimFor } from '../../src/backfill/batch-walker.js';
 
 function table(name: string, parents: string[], tenantParents: string[] = []): BackfillTablePlan {
   const source = (parent: string, isTenant: boolean) => ({
