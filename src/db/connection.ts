@@ -148,8 +148,13 @@ export async function explainLockTimeout(client: Queryable, error: unknown, time
   const base = error instanceof Error ? error.message : String(error);
   const who = blockers === undefined ? 'the holder could not be read' : describeBlockers(blockers);
   const pid = blockers?.[0]?.pid;
-  return new TenancyError('lock-timeout', `${base} — waited for a lock longer than lock_timeout (${timeoutMs} ms); held by ${who}`, {
+  // A step that retried and gave up keeps its exit code (1: the step did not happen); a plain
+  // lock wait that reached the top is exit 2 (could not run).
+  const exitCode = error instanceof TenancyError ? error.exitCode : undefined;
+  const waited = error instanceof TenancyError ? 'the last attempt waited' : `waited for a lock longer than lock_timeout (${timeoutMs} ms)`;
+  return new TenancyError('lock-timeout', `${base} — ${waited}; held by ${who}`, {
     cause: error,
+    exitCode,
     hint:
       pid !== undefined
         ? `wait for pid ${pid} to finish (or end it: SELECT pg_terminate_backend(${pid})), or wait longer: --lock-wait MS / CRM_TENANCY_LOCK_TIMEOUT_MS`

@@ -87,9 +87,9 @@ describe('crm-tenancy audit (CLI)', () => {
   it('the table format shows a summary, findings by table and the coverage matrix', async () => {
     const r = await audit();
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^FAIL {2}47 errors, 74 warnings, 0 info, 0 waived/);
+    expect(r.stdout).toMatch(/^crm-tenancy audit of public: FAILED — 47 errors, 74 warnings, 0 info, 0 waived/);
     expect(r.stdout).toContain('public.twilio_settings');
-    expect(r.stdout).toContain('Coverage (✓ pass, ✗ error, ! warning, ~ waived, i info)');
+    expect(r.stdout).toContain('coverage (. pass, E error, W warning, i info, ~ waived):');
   });
 
   it('waivers: waived findings do not gate, expired waivers stop waiving, unused ones are reported', async () => {
