@@ -10,7 +10,10 @@ interface DefinerFunction {
   schema: string;
   owner: string;
   ownerBypasses: boolean;
+  /** EXECUTE granted (schema USAGE aside: one GRANT away, so it counts). */
   callable: boolean;
+  /** USAGE on its schema: it can be called today. */
+  reachable: boolean;
   /** Tables the role can write whose triggers run this function. */
   triggers: string[];
   /** A zero-argument set-returning function whose rows have the tenant column: it can be called and counted. */
@@ -31,8 +34,8 @@ export async function definerFunctions(env: ProbeEnv): Promise<Finding[]> {
        SELECT p.oid::regprocedure::text AS sig, p.proname AS name, n.nspname AS schema, o.rolname AS owner,
               (o.rolsuper OR o.rolbypassrls) AS "ownerBypasses",
               p.prorettype NOT IN ('pg_catalog.trigger'::regtype, 'pg_catalog.event_trigger'::regtype)
-                AND pg_catalog.has_function_privilege($1, p.oid, 'EXECUTE')
-                AND pg_catalog.has_schema_privilege($1, p.pronamespace, 'USAGE') AS callable,
+                AND pg_catalog.has_function_privilege($1, p.oid, 'EXECUTE') AS callable,
+              pg_catalog.has_schema_privilege($1, p.pronamespace, 'USAGE') AS reachable,
               ARRAY(SELECT DISTINCT tn.nspname || '.' || tc.relname
                       FROM pg_catalog.pg_trigger tg JOIN pg_catalog.pg_class tc ON tc.oid = tg.tgrelid
                       JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace
@@ -57,7 +60,7 @@ export async function definerFunctions(env: ProbeEnv): Promise<Finding[]> {
   const allowed = new Map(manifest.definerFunctions.map((f) => [f.name, f.reason]));
   const findings: Finding[] = [];
   for (const fn of rows) {
-    const reach = [fn.callable ? `${role} can execute it` : '', fn.triggers.length ? `it fires as a trigger on ${fn.triggers.join(', ')}, which ${role} can write` : '']
+    const reach = [fn.callable ? `${role} can execute it${fn.reachable ? '' : ` (once it gets USAGE on schema ${fn.schema})`}` : '', fn.triggers.length ? `it fires as a trigger on ${fn.triggers.join(', ')}, which ${role} can write` : '']
       .filter(Boolean)
       .join('; ');
     const head = `SECURITY DEFINER function ${fn.sig} runs as ${fn.owner}${fn.ownerBypasses ? ' (bypasses row-level security)' : ''}; ${reach}`;
@@ -66,7 +69,7 @@ export async function definerFunctions(env: ProbeEnv): Promise<Finding[]> {
       continue;
     }
     let rowsOfB = '';
-    if (fn.callable && fn.countable) {
+    if (fn.callable && fn.reachable && fn.countable) {
       // Shows what the hole gives away: tenant B's rows, with tenant A set.
       try {
         const n = await probeTx(env, a, async () => {}, async (tx) =>

@@ -20,8 +20,9 @@ export async function insertOtherTenant(env: TableProbeEnv): Promise<Outcome> {
         // tenant column: the policies' WITH CHECK runs before NOT NULL, CHECK, unique and foreign keys,
         // so a row the constraints would refuse still shows whether the policy let it through.
         const r = await tx.query(
-          `SELECT to_jsonb(x) AS row FROM ${t} x ORDER BY (${c} = $1::${info.type}) DESC, (${c} = $2::${info.type}) DESC LIMIT 1`,
-          [b, a],
+          `SELECT s.row FROM ((SELECT to_jsonb(x) AS row FROM ${t} x WHERE ${c} = $1::${info.type} LIMIT 1)
+                              UNION ALL (SELECT to_jsonb(x) FROM ${t} x LIMIT 1)) s LIMIT 1`,
+          [b],
         );
         row = { ...(r.rows[0]?.row ?? {}), [info.column]: b };
       },

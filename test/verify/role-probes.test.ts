@@ -36,6 +36,10 @@ describe('verify role probes', () => {
     try {
       await c.query(`CREATE FUNCTION other.all_tasks() RETURNS SETOF public.tasks LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog
                        AS 'SELECT * FROM public.tasks'`);
+      // EXECUTE is granted (to PUBLIC, by default): one GRANT USAGE away from a leak, so it fails already.
+      const latent = await verify();
+      expect(failed(latent)).toEqual([['other.all_tasks()', 'definer-function']]);
+      expect(latent.failures[0].detail).toContain('once it gets USAGE on schema other');
       await c.query(`GRANT USAGE ON SCHEMA other TO ${ident(m.app)}`);
       const broken = await verify();
       expect(failed(broken)).toEqual([['other.all_tasks()', 'definer-function']]);
