@@ -1,7 +1,7 @@
 // The role probes, each two-sided: definer functions and triggers, tenant-setting defaults (and a fresh login), unprotected tables, the bookkeeping schema, SET ROLE paths.
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ident } from '../../src/db/quote.js';
+import { ident, literal } from '../../src/db/quote.js';
 import { verifyIsolation } from '../../src/verify/verify.js';
 import { runCli } from '../support/cli.js';
 import { useTestDatabase } from '../support/database.js';
@@ -13,6 +13,10 @@ describe('verify role probes', () => {
   const verify = (manifest = m.manifest) => verifyIsolation({ client: db().client, manifest });
   beforeAll(async () => {
     m = await miniRollout(db());
+    // The login probe logs in as the app role with the password of verify's own URL (an embedded
+    // server checks passwords; a trust server does not).
+    const password = decodeURIComponent(new URL(db().url).password);
+    if (password) await db().client.query(`ALTER ROLE ${ident(m.app)} PASSWORD ${literal(password)}`);
   });
 
   it('pass on the rollout, one line per role probe', async () => {
@@ -105,7 +109,11 @@ describe('verify role probes', () => {
       // NOLOGIN: no login is tried; the catalog still shows the default.
       await c.query(`ALTER ROLE ${ident(m.app)} NOLOGIN`);
       expect(failed(await verify())).toEqual([[`role ${m.app} in database ${db().name}`, 'tenant-setting-default']]);
+      // A login that fails (here: no CONNECT) is skipped quietly.
+      await c.query(`ALTER ROLE ${ident(m.app)} LOGIN; REVOKE CONNECT ON DATABASE ${ident(db().name)} FROM PUBLIC`);
+      expect(failed(await verify())).toEqual([[`role ${m.app} in database ${db().name}`, 'tenant-setting-default']]);
     } finally {
+      await c.query(`GRANT CONNECT ON DATABASE ${ident(db().name)} TO PUBLIC`);
       await c.query(`ALTER ROLE ${ident(m.app)} LOGIN`);
       await c.query(`ALTER ROLE ${ident(m.app)} IN DATABASE ${ident(db().name)} RESET app.org`);
     }
