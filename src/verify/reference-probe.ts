@@ -1,0 +1,69 @@
+// The cross-tenant-reference probe: a row of tenant A pointed at tenant B's parent must be rejected (composite keys) or is reported.
+import { foreignKeys } from '../db/catalog.js';
+import { ident, qualified } from '../db/quote.js';
+import { isPgServerError } from '../errors.js';
+import { tableInfo } from './preconditions.js';
+import { isRow, readRow, rowOf, type RowLookup } from './probe-rows.js';
+import { errorText, probeTx } from './probe-transaction.js';
+import type { Outcome, TableProbeEnv } from './verify-types.js';
+
+/** `cross-tenant-reference`: for each foreign key to a scoped table, point A's row at B's parent. */
+export async function crossTenantReference(env: TableProbeEnv): Promise<Outcome> {
+  const { manifest, catalog, info, a, b } = env;
+  if (info.isTenantTable) return { status: 'n/a', detail: 'the tenant table references no scoped table' };
+  const scoped = new Set(manifest.tables.map((t) => t.name));
+  const fks = foreignKeys(info.rel).filter((fk) => fk.references && fk.references.schema === manifest.schema && scoped.has(fk.references.table));
+  if (fks.length === 0) return { status: 'n/a', detail: 'no foreign key to a scoped table' };
+  const t = qualified(manifest.schema, info.name);
+  const accepted: string[] = [];
+  const rejected: string[] = [];
+  const unprobed: string[] = [];
+  const errors: string[] = [];
+  for (const fk of fks) {
+    const ref = fk.references!;
+    const pairs = fk.columns.map((col, i) => [col, ref.columns[i]] as const).filter(([col]) => col !== manifest.tenant.column);
+    const parentInfo = tableInfo(manifest, catalog, ref.table, false);
+    if (pairs.length === 0 || !parentInfo) continue;
+    let child = { problem: 'not looked up' } as RowLookup;
+    let parent: Record<string, unknown> | undefined;
+    let missing = '';
+    try {
+      const rowCount = await probeTx(
+        env,
+        a,
+        async (tx) => {
+          child = await rowOf(tx, env, info, a);
+          const p = await rowOf(tx, env, parentInfo, b);
+          if (isRow(p)) parent = await readRow(tx, { schema: manifest.schema, name: ref.table }, p);
+          missing = !isRow(child) ? child.problem : !isRow(p) ? p.problem : !parent ? `the parent row of tenant ${b} is not readable` : '';
+        },
+        async (tx) => {
+          if (!isRow(child) || !parent) return -1;
+          const sets = pairs.map(([col], i) => `${ident(col)} = $${i + 3}`).join(', ');
+          const values = pairs.map(([, refCol]) => (parent![refCol] === null ? null : String(parent![refCol])));
+          const sql = `UPDATE ${t} x SET ${sets} WHERE x.tableoid = $1::oid AND x.ctid = $2::tid`;
+          return (await tx.query(sql, [child.tableoid, child.ctid, ...values])).rowCount ?? 0;
+        },
+      );
+      if (rowCount === -1) unprobed.push(`${fk.name} (${missing})`);
+      else if (rowCount === 0) errors.push(`${fk.name}: tenant ${a}'s row was not visible`);
+      else accepted.push(fk.name);
+    } catch (error) {
+      if (isPgServerError(error) && error.code === '23503') rejected.push(fk.name);
+      // Something else stopped the update before the foreign key was checked (a trigger, a unique key).
+      else if (isPgServerError(error)) unprobed.push(`${fk.name} (stopped before the foreign key check: ${errorText(error)})`);
+      else errors.push(`${fk.name}: ${errorText(error)}`);
+    }
+  }
+  if (errors.length > 0) return { status: 'error', detail: errors.join('; ') };
+  if (accepted.length > 0) {
+    const what = `a row of tenant ${a} could reference tenant ${b}'s parent through ${accepted.join(', ')}`;
+    return manifest.tenant.compositeKeys
+      ? { status: 'fail', detail: `${what} (composite_keys is on: a (tenant, id) foreign key must reject it)` }
+      : { status: 'reported', detail: `${what}; (tenant, id) composite foreign keys would reject it (composite_keys)` };
+  }
+  const proven = rejected.length ? `rejected by ${rejected.join(', ')}` : '';
+  if (unprobed.length > 0) return { status: 'unprobed', detail: [`not probed: ${unprobed.join(', ')}`, proven].filter(Boolean).join('; ') };
+  if (!proven) return { status: 'n/a', detail: 'every foreign key to a scoped table is through the tenant column alone' };
+  return { status: 'pass', detail: proven };
+}
