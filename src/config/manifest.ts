@@ -216,7 +216,7 @@ export function parseManifest(input: unknown, file?: string): Manifest {
  * other keys are equal only to themselves), found with one set per map: linear in the number of keys.
  */
 export function duplicateKeyProblems(doc: Document, lineCounter: LineCounter): string[] {
-  const problems: string[] = [];
+  const found: { offset: number; text: string }[] = [];
   visit(doc, {
     Map(_, map) {
       const seen = new Set<unknown>();
@@ -226,13 +226,14 @@ export function duplicateKeyProblems(doc: Document, lineCounter: LineCounter): s
           seen.add(key.value);
           continue;
         }
-        const pos = key.range ? lineCounter.linePos(key.range[0]) : undefined;
+        const offset = key.range?.[0] ?? -1;
+        const pos = offset >= 0 ? lineCounter.linePos(offset) : undefined;
         const where = pos ? `line ${pos.line}, column ${pos.col}: ` : '';
-        problems.push(`${where}Map keys must be unique (${keyText(String(key.value))} appears twice)`);
+        found.push({ offset, text: `${where}Map keys must be unique (${keyText(String(key.value))} appears twice)` });
       }
     },
   });
-  return problems;
+  return found.sort((a, b) => a.offset - b.offset).map((f) => f.text);
 }
 
 /**
