@@ -63,12 +63,12 @@ function guessTenant(catalog: Catalog, tables: CatalogTable[], options: DraftOpt
   if (options.tenantTable) {
     const table = byName.get(options.tenantTable);
     if (!table) {
-      throw new TenancyError('unknown-table', `tenant table ${options.tenantTable} does not exist in schema ${tables[0]?.schema ?? ''}`);
+      throw new TenancyError('unknown-table', `tenant table ${escapeText(options.tenantTable)} does not exist in schema ${escapeText(tables[0]?.schema ?? '')}`);
     }
     const counts = scores.get(table) ?? new Map<string, number>();
     const column = options.tenantColumn ?? [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
     if (!column) {
-      throw new TenancyError('usage', `no table references ${options.tenantTable}; pass --tenant-column`);
+      throw new TenancyError('usage', `no table references ${escapeText(options.tenantTable)}; pass --tenant-column`);
     }
     return { table, column, why: 'given with --tenant-table' };
   }
@@ -90,7 +90,7 @@ function guessTenant(catalog: Catalog, tables: CatalogTable[], options: DraftOpt
     }
   }
   if (!best) {
-    throw new TenancyError('usage', `cannot tell which table is the tenant table in schema ${catalog.schemas[0]}`, {
+    throw new TenancyError('usage', `cannot tell which table is the tenant table in schema ${escapeText(catalog.schemas[0] ?? '')}`, {
       hint: 'pass --tenant-table NAME (and --tenant-column NAME)',
     });
   }
@@ -107,7 +107,7 @@ export async function draftManifest(db: Queryable, options: DraftOptions = {}): 
   const catalog = await readCatalog(db, [schema]);
   const tables = [...catalog.relations.values()].filter((t) => isTableLike(t) && !t.partitionOf);
   if (tables.length === 0) {
-    throw new TenancyError('usage', `schema ${schema} has no tables`, { hint: 'pass --schema NAME' });
+    throw new TenancyError('usage', `schema ${escapeText(schema)} has no tables`, { hint: 'pass --schema NAME' });
   }
   const tenant = guessTenant(catalog, tables, options);
   const tenantKey = singleKey(tenant.table)!;

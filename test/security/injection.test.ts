@@ -145,6 +145,50 @@ tables: {contacts: {}, deals: {}}
   });
 });
 
+describe('names at the 63-byte limit are never truncated into collisions', () => {
+  const db = useTestDatabase();
+
+  it('generated index, constraint and policy names stay distinct and within 63 bytes', async () => {
+    const c = db().client;
+    const long = (tail: string) => `${'é'.repeat(30)}${tail}`; // 62 bytes: the same first 60 for both tables
+    const [a, b] = [long('ab'), long('ac')];
+    await c.query(`CREATE TABLE public.companies (id bigint PRIMARY KEY)`);
+    for (const t of [a, b]) await c.query(`CREATE TABLE public.${ident(t)} (id bigint PRIMARY KEY, ${ident(long('c'))} text)`);
+    const roles = [`${'r'.repeat(62)}1`, `${'r'.repeat(62)}2`];
+    const manifest = parseManifest({
+      tenant: { table: 'companies', key: 'id', column: `company_${'x'.repeat(50)}_id`, setting: 'app.current_company_id' },
+      roles: { app: ['crm_app'], bypass: { [roles[0]]: 'support', [roles[1]]: 'audit' } },
+      tables: { [a]: { unique: [[long('c')]] }, [b]: { unique: [[long('c')]] } },
+    });
+    const live = await resolveLiveContext(c, manifest);
+    const plan = planTenancy(live);
+    const made = plan.steps.flatMap((s) => ('name' in s ? [s.name] : 'checkName' in s ? [s.checkName] : []));
+    const relationNames = plan.steps.flatMap((s) => (s.kind === 'create-index' || s.kind === 'unique' ? [s.name] : []));
+    expect(made.length).toBeGreaterThanOrEqual(8);
+    for (const name of made) expect(Buffer.byteLength(name)).toBeLessThanOrEqual(63);
+    expect(new Set(relationNames).size).toBe(relationNames.length);
+    for (const t of [a, b]) {
+      const own = plan.steps.filter((s) => s.table === t && (s.kind === 'add-tenant-fk' || s.kind === 'not-null'));
+      const names = own.map((s) => ('name' in s ? s.name : (s as { checkName: string }).checkName));
+      expect(new Set(names).size).toBe(names.length);
+    }
+    const policies = roles.map(bypassPolicyName);
+    expect(new Set(policies).size).toBe(2);
+    for (const p of policies) expect(Buffer.byteLength(p)).toBeLessThanOrEqual(63);
+    // Run for real: every name reaches PostgreSQL as generated (a truncation would make two indexes clash).
+    const files = renderMigrations(live, plan.steps, { firstIndex: 1 });
+    const dir = await tempDir('limit');
+    for (const f of files) await writeFile(path.join(dir, f.fileName), f.text);
+    const expand = await runMigrate({ databaseUrl: db().url, manifest, migrationsDir: dir, direction: 'up', count: 2 });
+    expect(expand.exitCode).toBe(0);
+    const indexes = await c.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_catalog.pg_class c WHERE c.relkind = 'i' AND c.relname = ANY($1::text[])`,
+      [plan.steps.filter((s) => s.kind === 'create-index').map((s) => (s as { name: string }).name)],
+    );
+    expect(indexes.rows).toHaveLength(2);
+  });
+});
+
 // ─── property: hostile names through generate (render), migrate --dry-run and the policy files ───
 
 type Names = Record<(typeof FIELDS)[number], string>;
