@@ -239,16 +239,18 @@ export function duplicateKeyProblems(doc: Document, lineCounter: LineCounter): s
 /**
  * Parses manifest YAML text; YAML syntax errors and duplicate keys are reported with line and column.
  * Linear in the size of the file: the yaml library's own duplicate-key check (`uniqueKeys`) compares
- * each key with every earlier key of its map (quadratic: 40k keys took 25 s), so it is off and
- * duplicateKeyProblems does the same check with one set per map.
+ * each key with every earlier key of its map (quadratic: 40k keys took 25 s, issue #12.23), so it is
+ * off and duplicateKeyProblems does the same check with one set per map.
  */
 export function parseManifestText(text: string, file?: string): Manifest {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: false, lineCounter });
+  // prettyErrors is off too: it copies the whole source line into each message (a one-line flow map
+  // of megabytes, times every error); the position is looked up in the line counter instead.
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: false, lineCounter });
   const where = file ?? 'manifest';
   const problems = doc.errors.map((e) => {
-    const pos = e.linePos?.[0];
-    return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${escapeText(e.message.split('\n')[0])}`;
+    const pos = lineCounter.linePos(e.pos[0]);
+    return `line ${pos.line}, column ${pos.col}: ${escapeText(e.message.split('\n')[0])}`;
   });
   problems.push(...duplicateKeyProblems(doc, lineCounter));
   if (problems.length > 0) throw new TenancyError('manifest', `${where}: not valid YAML`, { problems });

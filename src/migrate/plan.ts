@@ -286,7 +286,7 @@ export function planTenancy(live: LiveContext, alreadyPending: ReadonlySet<strin
     if (state.column && state.columnType !== live.tenantType) {
       skipped.push({
         table: entry.name,
-        reason: `${escapeText(c)} is ${state.columnType}, but ${displayName(manifest.tenant.table, manifest.tenant.key)} is ${live.tenantType}; change the type by hand first`,
+        reason: `${escapeText(c)} is ${escapeText(state.columnType ?? '')}, but ${displayName(manifest.tenant.table, manifest.tenant.key)} is ${escapeText(live.tenantType)}; change the type by hand first`,
       });
       continue;
     }

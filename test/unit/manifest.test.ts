@@ -209,6 +209,11 @@ describe('manifest duplicate keys (linear, same verdict as the yaml library)', (
     const large = scalarReads(() => parseManifestText(manifestWith(8_000)));
     expect(small).toBeGreaterThan(2_000);
     expect(large / small).toBeLessThan(5);
+    // The same for a one-line flow map full of duplicate keys (each one a problem).
+    const flow = (keys: number) => manifestWith(1, `exempt: {${Array.from({ length: keys }, (_, i) => `x${i % 10}: r`).join(', ')}}\n`);
+    const dupSmall = scalarReads(() => expect(() => parseManifestText(flow(2_000))).toThrow(TenancyError));
+    const dupLarge = scalarReads(() => expect(() => parseManifestText(flow(8_000))).toThrow(TenancyError));
+    expect(dupLarge / dupSmall).toBeLessThan(5);
     // The measure sees the quadratic check: the yaml library's own uniqueKeys does ~16x the work.
     const quadSmall = scalarReads(() => parseDocument(manifestWith(2_000), { uniqueKeys: true }));
     const quadLarge = scalarReads(() => parseDocument(manifestWith(8_000), { uniqueKeys: true }));
