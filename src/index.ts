@@ -4,6 +4,7 @@ export * from './logger.js';
 export * from './config/manifest.js';
 export * from './config/live-context.js';
 export * from './db/quote.js';
+export * from './shell-quote.js';
 export * from './db/connection.js';
 export * from './db/transaction.js';
 export * from './db/catalog.js';

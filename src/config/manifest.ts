@@ -1,16 +1,23 @@
 // The tenancy manifest (tenancy.yaml): schema, loading, and validation that reports every problem at once.
 import { readFile } from 'node:fs/promises';
-import { parseDocument } from 'yaml';
+import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { z } from 'zod';
 import { TenancyError } from '../errors.js';
-import { identifierProblem } from '../db/quote.js';
+import { escapeText, hasUnsafeCharacters, identifierProblem, unsafeNameProblem } from '../db/quote.js';
 
 export const DEFAULT_MANIFEST_FILE = 'tenancy.yaml';
 export const DEFAULT_STATE_SCHEMA = 'crm_tenancy';
 
+// Every name the manifest declares ends up in SQL, comments and printed commands: besides what
+// PostgreSQL refuses, names with control characters or line separators are refused here.
 const identifier = z.string().superRefine((value, ctx) => {
-  const problem = identifierProblem(value);
+  const problem = identifierProblem(value) ?? unsafeNameProblem(value);
   if (problem) ctx.addIssue({ code: 'custom', message: `identifier ${problem}` });
+});
+// `TO "public"` is PUBLIC (every role) even quoted, and "none" is refused by PostgreSQL.
+const RESERVED_ROLES = new Set(['public', 'none']);
+const roleName = identifier.refine((value) => !RESERVED_ROLES.has(value), {
+  message: 'is a reserved role name (PUBLIC means every role); name a real role',
 });
 const reason = z
   .string({ error: 'needs a reason (a non-empty string)' })
@@ -42,8 +49,8 @@ const manifestSchema = z.strictObject({
     composite_keys: z.boolean().optional(),
   }),
   roles: z.strictObject({
-    app: z.array(identifier).min(1, 'list at least one application role'),
-    bypass: z.record(identifier, reason).nullable().optional(),
+    app: z.array(roleName).min(1, 'list at least one application role'),
+    bypass: z.record(roleName, reason).nullable().optional(),
   }),
   tables: z.record(identifier, scopedTableSchema),
   exempt: z.record(identifier, reason).nullable().optional(),
@@ -86,11 +93,16 @@ export interface Manifest {
   definerFunctions: { name: string; reason: string }[];
 }
 
+/** A manifest key as problems show it: as written, or quoted with escapes when it holds a control character. */
+function keyText(key: string): string {
+  return hasUnsafeCharacters(key) ? `"${escapeText(key).replace(/"/g, '\\"')}"` : key;
+}
+
 function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;
-    else out += out ? `.${String(part)}` : String(part);
+    else out += out ? `.${keyText(String(part))}` : keyText(String(part));
   }
   return out || '(root)';
 }
@@ -121,14 +133,14 @@ export function manifestProblems(input: unknown): string[] {
   const exempt = isRecord(raw.exempt) ? raw.exempt : {};
   const tenant = isRecord(raw.tenant) ? raw.tenant : {};
   for (const name of Object.keys(tables)) {
-    if (Object.hasOwn(exempt, name)) problems.push(`tables.${name}: listed both as scoped and under exempt`);
+    if (Object.hasOwn(exempt, name)) problems.push(`${formatPath(['tables', name])}: listed both as scoped and under exempt`);
   }
   if (typeof tenant.table === 'string') {
     if (Object.hasOwn(tables, tenant.table)) {
-      problems.push(`tables.${tenant.table}: the tenant table itself cannot be a scoped table`);
+      problems.push(`${formatPath(['tables', tenant.table])}: the tenant table itself cannot be a scoped table`);
     }
     if (Object.hasOwn(exempt, tenant.table)) {
-      problems.push(`exempt.${tenant.table}: the tenant table itself cannot be exempt`);
+      problems.push(`${formatPath(['exempt', tenant.table])}: the tenant table itself cannot be exempt`);
     }
   }
   if (isRecord(raw.tables) && Object.keys(raw.tables).length === 0) {
@@ -142,7 +154,7 @@ export function manifestProblems(input: unknown): string[] {
     if (Array.isArray(table.unique)) {
       table.unique.forEach((cols, i) => {
         if (Array.isArray(cols) && new Set(cols).size !== cols.length) {
-          problems.push(`tables.${name}.unique[${i}]: lists a column twice`);
+          problems.push(`${formatPath(['tables', name, 'unique', i])}: lists a column twice`);
         }
       });
     }
@@ -151,7 +163,7 @@ export function manifestProblems(input: unknown): string[] {
   if (Array.isArray(roles.app) && isRecord(roles.bypass)) {
     for (const role of roles.app) {
       if (typeof role === 'string' && Object.hasOwn(roles.bypass, role)) {
-        problems.push(`roles.bypass.${role}: an application role cannot also be a bypass role`);
+        problems.push(`${formatPath(['roles', 'bypass', role])}: an application role cannot also be a bypass role`);
       }
     }
   }
@@ -199,17 +211,49 @@ export function parseManifest(input: unknown, file?: string): Manifest {
   };
 }
 
-/** Parses manifest YAML text; YAML syntax errors are reported with line and column. */
+/**
+ * Duplicate keys, as the yaml library's `uniqueKeys` reports them (scalar keys with equal values;
+ * other keys are equal only to themselves), found with one set per map: linear in the number of keys.
+ */
+export function duplicateKeyProblems(doc: Document, lineCounter: LineCounter): string[] {
+  const found: { offset: number; text: string }[] = [];
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<unknown>();
+      for (const { key } of map.items) {
+        if (!isScalar(key)) continue;
+        if (!seen.has(key.value)) {
+          seen.add(key.value);
+          continue;
+        }
+        const offset = key.range?.[0] ?? -1;
+        const pos = offset >= 0 ? lineCounter.linePos(offset) : undefined;
+        const where = pos ? `line ${pos.line}, column ${pos.col}: ` : '';
+        found.push({ offset, text: `${where}Map keys must be unique (${keyText(String(key.value))} appears twice)` });
+      }
+    },
+  });
+  return found.sort((a, b) => a.offset - b.offset).map((f) => f.text);
+}
+
+/**
+ * Parses manifest YAML text; YAML syntax errors and duplicate keys are reported with line and column.
+ * Linear in the size of the file: the yaml library's own duplicate-key check (`uniqueKeys`) compares
+ * each key with every earlier key of its map (quadratic: 40k keys took 25 s, issue #12.23), so it is
+ * off and duplicateKeyProblems does the same check with one set per map.
+ */
 export function parseManifestText(text: string, file?: string): Manifest {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const lineCounter = new LineCounter();
+  // prettyErrors is off too: it copies the whole source line into each message (a one-line flow map
+  // of megabytes, times every error); the position is looked up in the line counter instead.
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: false, lineCounter });
   const where = file ?? 'manifest';
-  if (doc.errors.length > 0) {
-    const problems = doc.errors.map((e) => {
-      const pos = e.linePos?.[0];
-      return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${e.message.split('\n')[0]}`;
-    });
-    throw new TenancyError('manifest', `${where}: not valid YAML`, { problems });
-  }
+  const problems = doc.errors.map((e) => {
+    const pos = lineCounter.linePos(e.pos[0]);
+    return `line ${pos.line}, column ${pos.col}: ${escapeText(e.message.split('\n')[0])}`;
+  });
+  problems.push(...duplicateKeyProblems(doc, lineCounter));
+  if (problems.length > 0) throw new TenancyError('manifest', `${where}: not valid YAML`, { problems });
   return parseManifest(doc.toJS(), file);
 }
 

@@ -1,5 +1,5 @@
 // Drafts a tenancy.yaml from the live catalog: finds the tenant table, classifies every table.
-import { stringify } from 'yaml';
+import { Scalar, stringify } from 'yaml';
 import type { Queryable } from '../db/connection.js';
 import {
   findColumn,
@@ -9,6 +9,7 @@ import {
   type Catalog,
   type CatalogTable,
 } from '../db/catalog.js';
+import { escapeText } from '../db/quote.js';
 import { TenancyError } from '../errors.js';
 
 export interface DraftOptions {
@@ -62,12 +63,12 @@ function guessTenant(catalog: Catalog, tables: CatalogTable[], options: DraftOpt
   if (options.tenantTable) {
     const table = byName.get(options.tenantTable);
     if (!table) {
-      throw new TenancyError('unknown-table', `tenant table ${options.tenantTable} does not exist in schema ${tables[0]?.schema ?? ''}`);
+      throw new TenancyError('unknown-table', `tenant table ${escapeText(options.tenantTable)} does not exist in schema ${escapeText(tables[0]?.schema ?? '')}`);
     }
     const counts = scores.get(table) ?? new Map<string, number>();
     const column = options.tenantColumn ?? [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
     if (!column) {
-      throw new TenancyError('usage', `no table references ${options.tenantTable}; pass --tenant-column`);
+      throw new TenancyError('usage', `no table references ${escapeText(options.tenantTable)}; pass --tenant-column`);
     }
     return { table, column, why: 'given with --tenant-table' };
   }
@@ -89,7 +90,7 @@ function guessTenant(catalog: Catalog, tables: CatalogTable[], options: DraftOpt
     }
   }
   if (!best) {
-    throw new TenancyError('usage', `cannot tell which table is the tenant table in schema ${catalog.schemas[0]}`, {
+    throw new TenancyError('usage', `cannot tell which table is the tenant table in schema ${escapeText(catalog.schemas[0] ?? '')}`, {
       hint: 'pass --tenant-table NAME (and --tenant-column NAME)',
     });
   }
@@ -106,7 +107,7 @@ export async function draftManifest(db: Queryable, options: DraftOptions = {}): 
   const catalog = await readCatalog(db, [schema]);
   const tables = [...catalog.relations.values()].filter((t) => isTableLike(t) && !t.partitionOf);
   if (tables.length === 0) {
-    throw new TenancyError('usage', `schema ${schema} has no tables`, { hint: 'pass --schema NAME' });
+    throw new TenancyError('usage', `schema ${escapeText(schema)} has no tables`, { hint: 'pass --schema NAME' });
   }
   const tenant = guessTenant(catalog, tables, options);
   const tenantKey = singleKey(tenant.table)!;
@@ -195,7 +196,30 @@ async function guessAppRoles(db: Queryable, schema: string): Promise<string[]> {
   return result.rows.map((r) => r.role);
 }
 
-const key = (name: string): string => stringify(name).trimEnd();
+const PLAIN_SCALAR = /^[A-Za-z_][A-Za-z0-9_$.]*$/;
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/gu;
+
+/**
+ * One YAML scalar on one line, written by the yaml library: plain when the library writes it plain
+ * and it is an ordinary name (safe as a key, a value and a flow-sequence item), else double-quoted
+ * with escapes, never folded and never a block scalar. Characters the library leaves raw inside
+ * double quotes (DEL, C1, U+2028/U+2029: line breaks for YAML 1.1 readers) become \u escapes.
+ *
+ * @example yamlScalar('deals') // => deals
+ * @example yamlScalar('notes\nDELETE') // => "notes\nDELETE"
+ */
+export function yamlScalar(value: string): string {
+  const plain = stringify(value).trimEnd();
+  if (PLAIN_SCALAR.test(plain)) return plain;
+  const node = new Scalar(value);
+  node.type = Scalar.QUOTE_DOUBLE;
+  const quoted = stringify(node, { lineWidth: 0, doubleQuotedMinMultiLineLength: Number.MAX_SAFE_INTEGER }).trimEnd();
+  return quoted.replace(UNSAFE, (ch) => `\\u${ch.codePointAt(0)!.toString(16).padStart(4, '0')}`);
+}
+
+const key = yamlScalar;
+/** A comment's text: names in it cannot end the comment line. */
+const note = (text: string): string => escapeText(text);
 
 /** Renders a draft as commented YAML, ready for review. */
 export function renderDraft(draft: ManifestDraft): string {
@@ -204,10 +228,10 @@ export function renderDraft(draft: ManifestDraft): string {
   lines.push('# each table says why it was classified so, and every exempt table needs a real reason.');
   lines.push(`schema: ${key(draft.schema)}`);
   lines.push('tenant:');
-  lines.push(`  table: ${key(draft.tenantTable)}          # ${draft.tenantWhy}`);
-  lines.push(`  key: ${key(draft.tenantKey)}                # type ${draft.tenantType}`);
+  lines.push(`  table: ${key(draft.tenantTable)}          # ${note(draft.tenantWhy)}`);
+  lines.push(`  key: ${key(draft.tenantKey)}                # type ${note(draft.tenantType)}`);
   lines.push(`  column: ${key(draft.tenantColumn)}`);
-  lines.push(`  setting: ${draft.setting}   # what the application sets per transaction`);
+  lines.push(`  setting: ${key(draft.setting)}   # what the application sets per transaction`);
   lines.push('roles:');
   if (draft.appRoles.length > 0) {
     lines.push(`  app: [${draft.appRoles.map(key).join(', ')}]   # roles holding table privileges; keep those the application uses`);
@@ -218,7 +242,7 @@ export function renderDraft(draft: ManifestDraft): string {
   const scoped = draft.tables.filter((t) => t.classification.kind === 'scoped');
   for (const t of scoped) {
     const c = t.classification as Extract<Classification, { kind: 'scoped' }>;
-    lines.push(`  # ${c.why}`);
+    lines.push(`  # ${note(c.why)}`);
     if (c.backfill.length > 0) {
       lines.push(`  ${key(t.name)}:`);
       lines.push(`    backfill: [${c.backfill.map(key).join(', ')}]`);
@@ -231,7 +255,7 @@ export function renderDraft(draft: ManifestDraft): string {
     lines.push('exempt:');
     for (const t of exempt) {
       const c = t.classification as Extract<Classification, { kind: 'exempt' }>;
-      lines.push(`  # ${c.why}`);
+      lines.push(`  # ${note(c.why)}`);
       lines.push(`  ${key(t.name)}: "TODO: reason"`);
     }
   }

@@ -10,7 +10,7 @@ import {
   type CatalogIndex,
   type CatalogTable,
 } from '../db/catalog.js';
-import { MAX_IDENTIFIER_BYTES } from '../db/quote.js';
+import { displayName, escapeText, MAX_IDENTIFIER_BYTES } from '../db/quote.js';
 import type { MigrationPhase } from './migration-file.js';
 
 /** A foreign key between two scoped tables that composite keys replace. */
@@ -196,7 +196,9 @@ export function hasParentKey(live: LiveContext, table: CatalogTable, key: string
 
 /**
  * Names for new objects: `<table>_<columns>_<suffix>`, cut to 63 bytes with a hash when longer,
- * never clashing with an existing relation/constraint or with another planned name.
+ * never clashing with an existing relation/constraint or with another planned name. Control
+ * characters and line separators of catalog names (a column the manifest does not name) become `_`:
+ * a name we make up never needs them.
  */
 export class NameAllocator {
   private readonly taken = new Set<string>();
@@ -204,12 +206,17 @@ export class NameAllocator {
     for (const name of existing) this.taken.add(name);
   }
   allocate(parts: string[], suffix: string, preferred?: string): string {
-    const base = preferred ?? fitIdentifier(`${parts.join('_')}_${suffix}`);
+    const base = preferred ?? fitIdentifier(plainParts(parts, suffix));
     let name = base;
     for (let i = 1; this.taken.has(name); i++) name = fitIdentifier(`${base}_${i}`, true);
     this.taken.add(name);
     return name;
   }
+}
+
+/** `<parts>_<suffix>` with control characters and line separators replaced by `_`. */
+function plainParts(parts: string[], suffix: string): string {
+  return `${parts.join('_')}_${suffix}`.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/gu, '_');
 }
 
 /** Cuts a name to 63 bytes (whole characters), adding a short hash of the full name when cut. */
@@ -257,11 +264,11 @@ export function planTenancy(live: LiveContext, alreadyPending: ReadonlySet<strin
   for (const entry of manifest.tables) {
     const table = findRelation(catalog, manifest.schema, entry.name);
     if (!table) {
-      skipped.push({ table: entry.name, reason: `table ${manifest.schema}.${entry.name} does not exist` });
+      skipped.push({ table: entry.name, reason: `table ${displayName(manifest.schema, entry.name)} does not exist` });
       continue;
     }
     if (!isTableLike(table)) {
-      skipped.push({ table: entry.name, reason: `${manifest.schema}.${entry.name} is a ${table.kind}, not a table` });
+      skipped.push({ table: entry.name, reason: `${displayName(manifest.schema, entry.name)} is a ${table.kind}, not a table` });
       continue;
     }
     if (table.kind === 'partitioned-table') {
@@ -279,7 +286,7 @@ export function planTenancy(live: LiveContext, alreadyPending: ReadonlySet<strin
     if (state.column && state.columnType !== live.tenantType) {
       skipped.push({
         table: entry.name,
-        reason: `${c} is ${state.columnType}, but ${manifest.tenant.table}.${manifest.tenant.key} is ${live.tenantType}; change the type by hand first`,
+        reason: `${escapeText(c)} is ${escapeText(state.columnType ?? '')}, but ${displayName(manifest.tenant.table, manifest.tenant.key)} is ${escapeText(live.tenantType)}; change the type by hand first`,
       });
       continue;
     }

@@ -1,7 +1,7 @@
 // Renders plan steps as reviewable node-pg-migrate SQL files, one per phase, each statement with its lock.
 import type { LiveContext } from '../config/live-context.js';
 import { findRelation, type CatalogConstraint } from '../db/catalog.js';
-import { ident, literal, qualified } from '../db/quote.js';
+import { commentJson, commentName, commentText, ident, literal, qualified, regclassText, typeSql } from '../db/quote.js';
 import {
   META_PREFIX,
   PHASES,
@@ -63,10 +63,10 @@ function doBlock(body: string): string {
 }
 
 function dropInvalidLeftover(schema: string, table: string, index: string): string {
-  const reg = literal(qualified(schema, index));
+  const reg = literal(regclassText(schema, index));
   return [
-    `-- Drop an INVALID leftover of an interrupted build of ${index} (never a valid index).`,
-    `-- Lock: ACCESS EXCLUSIVE on ${schema}.${table}, only when a leftover exists, for an instant.`,
+    `-- Drop an INVALID leftover of an interrupted build of ${commentName(index)} (never a valid index).`,
+    `-- Lock: ACCESS EXCLUSIVE on ${commentName(schema, table)}, only when a leftover exists, for an instant.`,
     doBlock(
       `  IF EXISTS (SELECT FROM pg_catalog.pg_index WHERE indexrelid = to_regclass(${reg}) AND NOT indisvalid) THEN\n` +
         `    DROP INDEX ${qualified(schema, index)};\n  END IF;`,
@@ -75,12 +75,12 @@ function dropInvalidLeftover(schema: string, table: string, index: string): stri
 }
 
 function assertValid(schema: string, index: string): string {
-  const reg = literal(qualified(schema, index));
+  const reg = literal(regclassText(schema, index));
   return [
     `-- Check pg_index.indisvalid (IF NOT EXISTS would silently accept an INVALID index). No table lock.`,
     doBlock(
       `  IF NOT EXISTS (SELECT FROM pg_catalog.pg_index WHERE indexrelid = to_regclass(${reg}) AND indisvalid) THEN\n` +
-        `    RAISE EXCEPTION 'index % is missing or INVALID after CREATE INDEX CONCURRENTLY; run migrate again to rebuild it', ${literal(`${schema}.${index}`)};\n  END IF;`,
+        `    RAISE EXCEPTION 'index % is missing or INVALID after CREATE INDEX CONCURRENTLY; run migrate again to rebuild it', ${literal(commentName(schema, index))};\n  END IF;`,
     ),
   ].join('\n');
 }
@@ -88,7 +88,7 @@ function assertValid(schema: string, index: string): string {
 function concurrentIndex(schema: string, table: string, name: string, columns: string[], unique: boolean): string {
   return [
     dropInvalidLeftover(schema, table, name),
-    `-- Lock: SHARE UPDATE EXCLUSIVE on ${schema}.${table} for the whole build: reads and writes go on.`,
+    `-- Lock: SHARE UPDATE EXCLUSIVE on ${commentName(schema, table)} for the whole build: reads and writes go on.`,
     `CREATE ${unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY IF NOT EXISTS ${ident(name)} ON ${qualified(schema, table)} (${columns.map(ident).join(', ')});`,
     assertValid(schema, name),
   ].join('\n');
@@ -127,24 +127,24 @@ interface Rendered {
 function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[]): Rendered {
   const { schema, tenant } = live.manifest;
   const c = tenant.column;
-  const ty = live.tenantType;
+  const ty = typeSql(live.tenantType);
   const t = qualified(schema, step.table);
-  const tn = `${schema}.${step.table}`;
+  const tn = commentName(schema, step.table);
   const defaultExpr = `nullif(current_setting(${literal(tenant.setting)}, true), '')::${ty}`;
   const out: Rendered = { up: [], down: [], preconditions: [], dropsColumns: [] };
   switch (step.kind) {
     case 'add-column': {
       const table = findRelation(live.catalog, schema, step.table);
       out.up.push(
-        `-- Add ${c} (${ty}, like ${tenant.table}.${tenant.key}), stamped from ${tenant.setting} on insert.`,
+        `-- Add ${commentName(c)} (${commentText(ty)}, like ${commentName(tenant.table, tenant.key)}), stamped from ${commentText(tenant.setting)} on insert.`,
         `-- Lock: ACCESS EXCLUSIVE on ${tn} for an instant (catalog only: no rewrite, no scan).`,
         `-- squawk: current_setting() is STABLE, not VOLATILE, so PostgreSQL >= 11 adds this default without a rewrite.`,
-        ...(INT_TYPES.has(ty) ? [`-- squawk: the type must equal ${tenant.table}.${tenant.key}'s ${ty} for the foreign key.`] : []),
+        ...(INT_TYPES.has(ty) ? [`-- squawk: the type must equal ${commentName(tenant.table, tenant.key)}'s ${commentText(ty)} for the foreign key.`] : []),
         `-- squawk-ignore adding-field-with-default${INT_TYPES.has(ty) ? ', prefer-bigint-over-int' : ''}`,
         `ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS ${ident(c)} ${ty} DEFAULT ${defaultExpr};`,
       );
       out.down.push(
-        `-- Drop ${c} again. migrate down refuses while it holds values (unless --force, which archives them first).`,
+        `-- Drop ${commentName(c)} again. migrate down refuses while it holds values (unless --force, which archives them first).`,
         `-- Lock: ACCESS EXCLUSIVE on ${tn} for an instant.`,
         `-- squawk: undoes this file's own ADD COLUMN; migrate down archives the values first.`,
         `-- squawk-ignore ban-drop-column`,
@@ -155,7 +155,7 @@ function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[]): Rende
     }
     case 'set-default':
       out.up.push(
-        `-- Stamp rows the application inserts from now on with the tenant of ${tenant.setting}.`,
+        `-- Stamp rows the application inserts from now on with the tenant of ${commentText(tenant.setting)}.`,
         `-- Lock: ACCESS EXCLUSIVE on ${tn} for an instant (catalog only).`,
         `ALTER TABLE ${t} ALTER COLUMN ${ident(c)} SET DEFAULT ${defaultExpr};`,
       );
@@ -164,24 +164,24 @@ function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[]): Rende
     case 'add-tenant-fk':
       out.up.push(
         `-- Foreign key to the tenant table, NOT VALID: checks new rows only; validated in the validate phase.`,
-        `-- Lock: ACCESS EXCLUSIVE on ${tn} (the DROP … IF EXISTS that makes it repeatable; on ${schema}.${tenant.table} too`,
-        `-- when it finds one) and SHARE ROW EXCLUSIVE on ${schema}.${tenant.table}, for an instant (NOT VALID: no scan).`,
+        `-- Lock: ACCESS EXCLUSIVE on ${tn} (the DROP … IF EXISTS that makes it repeatable; on ${commentName(schema, tenant.table)} too`,
+        `-- when it finds one) and SHARE ROW EXCLUSIVE on ${commentName(schema, tenant.table)}, for an instant (NOT VALID: no scan).`,
         `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(step.name)}, ADD CONSTRAINT ${ident(step.name)} FOREIGN KEY (${ident(c)}) REFERENCES ${qualified(schema, tenant.table)} (${ident(tenant.key)}) NOT VALID;`,
       );
       out.down.push(
-        `-- Lock: ACCESS EXCLUSIVE on ${tn} and ${schema}.${tenant.table} for an instant.`,
+        `-- Lock: ACCESS EXCLUSIVE on ${tn} and ${commentName(schema, tenant.table)} for an instant.`,
         `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(step.name)};`,
       );
       break;
     case 'drop-invalid-index':
       out.up.push(
-        `-- ${step.index} on ${c} is INVALID (a failed or interrupted concurrent build): drop it; it is rebuilt below.`,
+        `-- ${commentName(step.index)} on ${commentName(c)} is INVALID (a failed or interrupted concurrent build): drop it; it is rebuilt below.`,
         `-- Lock: SHARE UPDATE EXCLUSIVE on ${tn} (DROP INDEX CONCURRENTLY: reads and writes go on).`,
         `DROP INDEX CONCURRENTLY IF EXISTS ${qualified(schema, step.index)};`,
       );
       break;
     case 'create-index':
-      out.up.push(`-- Index on ${c}: every tenant-filtered query and the row-level-security policy use it.`, concurrentIndex(schema, step.table, step.name, [c], false));
+      out.up.push(`-- Index on ${commentName(c)}: every tenant-filtered query and the row-level-security policy use it.`, concurrentIndex(schema, step.table, step.name, [c], false));
       out.down.push(
         `-- Lock: SHARE UPDATE EXCLUSIVE on ${tn} (reads and writes go on).`,
         `DROP INDEX CONCURRENTLY IF EXISTS ${qualified(schema, step.name)};`,
@@ -189,8 +189,8 @@ function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[]): Rende
       break;
     case 'validate-tenant-fk':
       out.up.push(
-        `-- Validate the foreign key to ${tenant.table}: one scan; reads and writes go on.`,
-        `-- Lock: SHARE UPDATE EXCLUSIVE on ${tn}, ROW SHARE on ${schema}.${tenant.table}.`,
+        `-- Validate the foreign key to ${commentName(tenant.table)}: one scan; reads and writes go on.`,
+        `-- Lock: SHARE UPDATE EXCLUSIVE on ${tn}, ROW SHARE on ${commentName(schema, tenant.table)}.`,
         transaction([`ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(step.name)};`]),
       );
       out.down.push(`-- (nothing to undo for VALIDATE CONSTRAINT on ${tn})`);
@@ -198,7 +198,7 @@ function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[]): Rende
       break;
     case 'not-null':
       out.up.push(
-        `-- ${c} NOT NULL, online: CHECK NOT VALID -> VALIDATE -> SET NOT NULL -> DROP CHECK.`,
+        `-- ${commentName(c)} NOT NULL, online: CHECK NOT VALID -> VALIDATE -> SET NOT NULL -> DROP CHECK.`,
         `-- Lock: ACCESS EXCLUSIVE on ${tn} for an instant (no scan).`,
         `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(step.checkName)}, ADD CONSTRAINT ${ident(step.checkName)} CHECK (${ident(c)} IS NOT NULL) NOT VALID;`,
         `-- Lock: SHARE UPDATE EXCLUSIVE on ${tn} during one scan: reads and writes go on.`,
@@ -219,8 +219,8 @@ function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[]): Rende
     case 'unique':
       out.up.push(
         step.singleton
-          ? `-- Singleton: at most one row per tenant (a unique index on ${c} alone).`
-          : `-- Unique within a tenant: (${step.columns.join(', ')}).`,
+          ? `-- Singleton: at most one row per tenant (a unique index on ${commentName(c)} alone).`
+          : `-- Unique within a tenant: (${step.columns.map((x) => commentName(x)).join(', ')}).`,
         concurrentIndex(schema, step.table, step.name, step.columns, true),
       );
       out.down.push(
@@ -230,9 +230,9 @@ function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[]): Rende
       out.preconditions.push({ kind: 'unique', schema, table: step.table, columns: step.columns });
       break;
     case 'parent-key': {
-      const reg = literal(t);
+      const reg = literal(regclassText(schema, step.table));
       out.up.push(
-        `-- UNIQUE (${c}, ${step.key}) so child tables can reference (${c}, ${step.key}).`,
+        `-- UNIQUE (${commentName(c)}, ${commentName(step.key)}) so child tables can reference (${commentName(c)}, ${commentName(step.key)}).`,
         concurrentIndex(schema, step.table, step.indexName, [c, step.key], true),
         `-- Turn the index into a constraint (skipped when a previous run did). Lock: ACCESS EXCLUSIVE on ${tn}, an instant.`,
         doBlock(
@@ -248,14 +248,14 @@ function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[]): Rende
     }
     case 'composite-fk': {
       const p = qualified(schema, step.parent);
-      const pn = `${schema}.${step.parent}`;
+      const pn = commentName(schema, step.parent);
       const old = step.old!;
       const actions = actionClauses(old, step.column, true);
       if (step.exists === 'no') {
         out.up.push(
-          `-- ${step.table}.${step.column} -> ${step.parent}: a row may only reference a ${step.parent} row of its own tenant.`,
+          `-- ${commentName(step.table, step.column)} -> ${commentName(step.parent)}: a row may only reference a ${commentName(step.parent)} row of its own tenant.`,
           ...(/SET NULL|SET DEFAULT/.test(old.references!.onUpdate)
-            ? [`-- note: ON UPDATE ${old.references!.onUpdate} also resets ${c} (PostgreSQL takes no column list there).`]
+            ? [`-- note: ON UPDATE ${old.references!.onUpdate} also resets ${commentName(c)} (PostgreSQL takes no column list there).`]
             : []),
           `-- Lock: ACCESS EXCLUSIVE on ${tn} (the DROP … IF EXISTS that makes it repeatable; on ${pn} too when it`,
           `-- finds one) and SHARE ROW EXCLUSIVE on ${pn}, for an instant (NOT VALID: no scan).`,
@@ -282,7 +282,7 @@ function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[]): Rende
         `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(old.name)};`,
       );
       out.down.push(
-        `-- Restore ${old.name} (NOT VALID, then validated). Lock: ACCESS EXCLUSIVE on ${tn} (and ${pn} when the DROP finds one),`,
+        `-- Restore ${commentName(old.name)} (NOT VALID, then validated). Lock: ACCESS EXCLUSIVE on ${tn} (and ${pn} when the DROP finds one),`,
         `-- SHARE ROW EXCLUSIVE on ${pn}, an instant.`,
         `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(old.name)}, ADD CONSTRAINT ${ident(old.name)} FOREIGN KEY (${ident(step.column)}) REFERENCES ${p} (${ident(step.parentKey)})${actionClauses(old, step.column, false)}${deferrableClause(old)} NOT VALID;`,
         `-- Lock: SHARE UPDATE EXCLUSIVE on ${tn}, ROW SHARE on ${pn}, during one scan.`,
@@ -337,7 +337,7 @@ export function renderMigrations(live: LiveContext, steps: PlanStep[], options: 
       if (!tables.includes(group.table)) tables.push(group.table);
       const rendered = group.steps.map((s) => renderStep(live, s, phaseSteps));
       for (const s of group.steps) meta.provides.push(stepId(s));
-      const header = `-- ${'─'.repeat(3)} ${schema}.${group.table} ${'─'.repeat(3)}`;
+      const header = `-- ${'─'.repeat(3)} ${commentName(schema, group.table)} ${'─'.repeat(3)}`;
       const upLines = rendered.flatMap((r) => r.up);
       const downLines = rendered.slice().reverse().flatMap((r) => r.down);
       if (phase === 'expand') {
@@ -356,11 +356,11 @@ export function renderMigrations(live: LiveContext, steps: PlanStep[], options: 
     const fileName = migrationFileName(index++, phase);
     const text = [
       `-- crm-tenancy migration, phase ${PHASES.indexOf(phase) + 1} of 4 — ${PHASE_TITLE[phase]}.`,
-      `-- Generated by \`crm-tenancy generate\`${options.generatedAt ? ` on ${options.generatedAt.toISOString()}` : ''} for schema ${schema}; review it, commit it, run it with \`crm-tenancy migrate\`.`,
+      `-- Generated by \`crm-tenancy generate\`${options.generatedAt ? ` on ${options.generatedAt.toISOString()}` : ''} for schema ${commentName(schema)}; review it, commit it, run it with \`crm-tenancy migrate\`.`,
       ...PHASE_NOTES[phase].map((l) => `-- ${l}`),
       `-- migrate runs every statement (or BEGIN … COMMIT block) on its own under lock_timeout, retrying on`,
       `-- lock_timeout with backoff; every statement is idempotent, so an interrupted run can simply be repeated.`,
-      `${META_PREFIX}${JSON.stringify(meta)}`,
+      `${META_PREFIX}${commentJson(meta)}`,
       '',
       '-- Up Migration',
       `-- migrate rewrites these two to its --lock-timeout / --statement-timeout.`,

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { LiveContext } from '../config/live-context.js';
 import { findRelation, type CatalogPolicy, type CatalogTable } from '../db/catalog.js';
-import { ident, literal, qualified, MAX_IDENTIFIER_BYTES } from '../db/quote.js';
+import { commentName, commentText, ident, inertSql, literal, qualified, typeSql, MAX_IDENTIFIER_BYTES } from '../db/quote.js';
 
 /** The name of the generated tenant policy on every table. */
 export const TENANT_POLICY = 'tenant_isolation';
@@ -67,7 +67,7 @@ export function bypassPolicyName(role: string): string {
  * // => "company_id" = (SELECT nullif(current_setting('app.current_company_id', true), '')::integer)
  */
 export function tenantPredicate(column: string, setting: string, type: string): string {
-  return `${ident(column)} = (SELECT nullif(current_setting(${literal(setting)}, true), '')::${type})`;
+  return `${ident(column)} = (SELECT nullif(current_setting(${literal(setting)}, true), '')::${typeSql(type)})`;
 }
 
 function roleList(roles: string[]): string {
@@ -131,11 +131,6 @@ export function serialSequences(table: CatalogTable | undefined): [string, strin
   return [...out.values()];
 }
 
-/** One line of a comment: newlines in free text (reasons) must not end the comment. */
-function commentText(text: string): string {
-  return text.replace(/[\r\n]+/g, ' ');
-}
-
 /** The policy targets of a manifest on a live database: the tenant table first, then scoped tables in manifest order. */
 export function policyTargets(live: LiveContext): PolicyTarget[] {
   const { manifest } = live;
@@ -181,8 +176,8 @@ export function recreatePolicy(schema: string, table: string, policy: CatalogPol
     `DROP POLICY IF EXISTS ${ident(policy.name)} ON ${qualified(schema, table)};`,
     `CREATE POLICY ${ident(policy.name)} ON ${qualified(schema, table)} AS ${policy.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'} FOR ${policy.command} TO ${roleList(policy.roles)}`,
   ];
-  if (policy.using !== null) lines.push(`  USING (${policy.using})`);
-  if (policy.withCheck !== null) lines.push(`  WITH CHECK (${policy.withCheck})`);
+  if (policy.using !== null) lines.push(`  USING (${inertSql(policy.using)})`);
+  if (policy.withCheck !== null) lines.push(`  WITH CHECK (${inertSql(policy.withCheck)})`);
   lines[lines.length - 1] += ';';
   return lines.join('\n');
 }
@@ -202,8 +197,8 @@ export function renderPolicyBody(target: PolicyTarget): string {
   const out: string[] = [];
   out.push(
     target.isTenantTable
-      ? `-- The tenant table: a tenant sees only its own row (${commentText(target.column)} compared with ${target.setting}).`
-      : `-- Tenant column ${commentText(target.column)} compared with ${target.setting}; no tenant set → no rows, no error.`,
+      ? `-- The tenant table: a tenant sees only its own row (${commentName(target.column)} compared with ${commentText(target.setting)}).`
+      : `-- Tenant column ${commentName(target.column)} compared with ${commentText(target.setting)}; no tenant set → no rows, no error.`,
   );
   out.push(...relationPolicies(target, target.schema, target.table, target.existing));
   const table = qualified(target.schema, target.table);
@@ -220,7 +215,7 @@ export function renderPolicyBody(target: PolicyTarget): string {
   for (const partition of target.partitions ?? []) {
     out.push(
       '',
-      `-- Partition ${commentText(partition.schema)}.${commentText(partition.name)}: the parent's policies do not apply when it is queried directly.`,
+      `-- Partition ${commentName(partition.schema, partition.name)}: the parent's policies do not apply when it is queried directly.`,
       ...relationPolicies(target, partition.schema, partition.name, partition.existing),
     );
   }
@@ -255,7 +250,7 @@ function relationPolicies(target: PolicyTarget, schema: string, name: string, ex
     const policy = bypassPolicyName(role);
     out.push(
       '',
-      `-- Bypass role ${commentText(role)}: ${commentText(reason)}. Read-only; widen it here if the role must write.`,
+      `-- Bypass role ${commentName(role)}: ${commentText(reason)}. Read-only; widen it here if the role must write.`,
       `DROP POLICY IF EXISTS ${ident(policy)} ON ${table};`,
       `CREATE POLICY ${ident(policy)} ON ${table} AS PERMISSIVE FOR SELECT TO ${ident(role)} USING (true);`,
     );

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseManifest } from '../../src/config/manifest.js';
 import { resolveLiveContext } from '../../src/config/live-context.js';
-import { ident, qualified } from '../../src/db/quote.js';
+import { ident, literal, qualified } from '../../src/db/quote.js';
 import {
   parsePolicyFile,
   policyFileName,
@@ -176,6 +176,50 @@ describe('hostile identifiers round-trip: generate → apply → diff → verify
       [notes, 'select-own'],
       [notes, 'select-no-tenant'],
     ]);
+  });
+});
+
+describe('catalog names with line breaks stay inert', () => {
+  const db = useTestDatabase();
+
+  it('a kept policy, its expression and a serial sequence named with newlines apply as they are; nothing else runs', async () => {
+    const c = db().client;
+    const attack = (what: string) => `${what}\nDELETE FROM public.victim; --`;
+    await c.query(`CREATE TABLE public.victim (id int PRIMARY KEY); INSERT INTO public.victim VALUES (1), (2), (3)`);
+    await c.query(`CREATE SCHEMA s`);
+    await c.query(`CREATE TABLE s.orgs (id bigint PRIMARY KEY)`);
+    await c.query(
+      `CREATE TABLE s.notes (${ident(attack('id'))} bigserial PRIMARY KEY, org_id bigint NOT NULL REFERENCES s.orgs (id), ${ident(attack('body'))} text)`,
+    );
+    await c.query(
+      `CREATE POLICY ${ident(attack('old */ policy'))} ON s.notes FOR SELECT USING (${ident(attack('body'))} <> ${literal(attack("it's"))})`,
+    );
+    const app = await db().createRole('inert_app');
+    const manifest = parseManifest({
+      schema: 's',
+      tenant: { table: 'orgs', key: 'id', column: 'org_id', setting: 'app.org' },
+      roles: { app: [app], bypass: {} },
+      tables: { notes: null },
+    });
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'crmt-inert-'));
+    await writePolicyFiles({ live: await resolveLiveContext(c, manifest), dir });
+    const text = await readFile(path.join(dir, 'notes.sql'), 'utf8');
+    // The names are in the file, spelled without a raw line break: no line starts with the injected statement.
+    expect(text.split('\n').filter((l) => /^\s*DELETE\b/i.test(l))).toEqual([]);
+    expect(text).not.toMatch(/[\r\u2028\u2029]/u);
+    expect(text).toContain(`CREATE POLICY ${ident(attack('old */ policy'))} ON "s"."notes" AS PERMISSIVE FOR SELECT TO PUBLIC`);
+    expect(text).toMatch(/GRANT USAGE ON SEQUENCE "s"\.U&"notes_id\\000aDELETE FROM public\.victim; -[^"]*_seq" TO /);
+
+    const applied = await applyPolicies({ client: c, manifest, policiesDir: dir });
+    expect(applied.tables.map((t) => t.status)).toEqual(['applied', 'applied']);
+    expect((await c.query(`SELECT count(*)::int AS n FROM public.victim`)).rows[0].n).toBe(3);
+    const kept = await c.query(
+      `SELECT policyname, qual FROM pg_catalog.pg_policies WHERE schemaname = 's' AND tablename = 'notes' ORDER BY policyname`,
+    );
+    expect(kept.rows.map((r) => r.policyname)).toEqual([attack('old */ policy'), 'tenant_isolation']);
+    // The kept expression is the same one (PostgreSQL prints the literal back with its raw newline).
+    expect(kept.rows[0].qual).toBe(`("${attack('body')}" <> '${attack("it''s")}'::text)`);
+    expect((await policyDiff({ client: c, manifest, policiesDir: dir })).drift).toEqual([]);
   });
 });
 
