@@ -162,21 +162,8 @@ export async function explainLockTimeout(client: Queryable, error: unknown, time
   });
 }
 
-/**
- * Refuses a read-only server before a command writes or probes: a hot standby (pg_is_in_recovery)
- * or a session forced read-only (default_transaction_read_only). Exit 2, code `read-only`.
- */
-export async function assertWritable(client: pg.ClientBase, command: string): Promise<void> {
-  const { rows } = await client.query<{ recovery: boolean; ro: string }>(
-    `SELECT pg_catalog.pg_is_in_recovery() AS recovery, current_setting('transaction_read_only') AS ro`,
-  );
-  if (rows[0].recovery || rows[0].ro === 'on') {
-    const what = rows[0].recovery ? 'read-only (hot standby)' : 'read-only (default_transaction_read_only is on)';
-    throw new TenancyError('read-only', `${command}: the server is ${what}; ${command} writes or probes and needs the primary`, {
-      hint: 'point --database-url / DATABASE_URL at the primary server (audit runs on a standby)',
-    });
-  }
-}
+/** The one read-only check (a hot standby, or default_transaction_read_only), re-exported for callers of this module. */
+export { assertWritable } from './read-only.js';
 
 /** What every command's options accept: an open client to reuse, or where to connect. */
 export interface ConnectionOptions<C extends Queryable = pg.Client> {

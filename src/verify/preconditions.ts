@@ -6,7 +6,7 @@ import { findColumn, findRelation, type Catalog } from '../db/catalog.js';
 import { ident, qualified } from '../db/quote.js';
 import { TenancyError } from '../errors.js';
 import { insertableColumns } from './probe-rows.js';
-import { assertWritable } from './read-only.js';
+import { assertWritable } from '../db/read-only.js';
 import type { TableInfo } from './verify-types.js';
 
 export interface VerifyContext {

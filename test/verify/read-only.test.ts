@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ident } from '../../src/db/quote.js';
 import { TenancyError } from '../../src/errors.js';
-import { assertWritable, readOnlyState } from '../../src/verify/read-only.js';
+import { assertWritable, readOnlyState } from '../../src/db/read-only.js';
 import { runCli } from '../support/cli.js';
 import { useTestDatabase } from '../support/database.js';
 import { miniRollout } from './fixture.js';

@@ -1,5 +1,5 @@
 // Detects a read-only server (a hot standby, or a session whose transactions default to READ ONLY) before a command writes or probes.
-import type { Queryable } from '../db/connection.js';
+import type { Queryable } from './connection.js';
 import { TenancyError } from '../errors.js';
 
 export interface ReadOnlyState {
