@@ -11,6 +11,7 @@ import { coverageMatrix } from '../../report/coverage.js';
 import { renderBaseline, renderJson } from '../../report/json.js';
 import { renderJunit } from '../../report/junit.js';
 import { renderMarkdown } from '../../report/markdown.js';
+import { DEEP_HINT, anyProven, dataCheckLines } from '../../report/proofs.js';
 import { renderSarif } from '../../report/sarif.js';
 import { TenancyError } from '../../errors.js';
 import { packagePath } from '../../paths.js';
@@ -32,6 +33,7 @@ interface AuditCliOptions {
   writeBaseline?: string;
   statementTimeout: string;
   concurrency: string;
+  deep?: boolean;
 }
 
 const list = (value?: string): string[] | undefined =>
@@ -47,8 +49,12 @@ function renderTable(result: AuditResult, output: Output): string {
   lines.push(
     `${verdict}  ${c.red(`${s.error} errors`)}, ${c.yellow(`${s.warning} warnings`)}, ${s.info} info, ${s.waived} waived — ` +
       `${s.checks} checks on ${s.tables} tables (${s.scannedTables} scanned, ${s.skippedScans} scans proven unnecessary) ` +
-      `in ${(s.durationMs / 1000).toFixed(1)} s · ${s.server} · --fail-on ${s.failOn}`,
+      `in ${(s.durationMs / 1000).toFixed(1)} s · ${s.server} · --fail-on ${s.failOn}${s.deep ? ' · --deep' : ''}`,
   );
+  if (result.dataChecks.length > 0) {
+    lines.push('', c.bold('Data checks'), ...dataCheckLines(result).map((l) => `  ${l}`));
+    if (anyProven(result)) lines.push(c.dim(`  ${DEEP_HINT}`));
+  }
   const groups = new Map<string, typeof result.findings>();
   for (const f of result.findings) {
     const key = f.table ?? '(roles and other objects)';
@@ -100,6 +106,10 @@ export function register(program: Command): void {
     .option('--write-baseline <file>', 'record the current findings as the baseline')
     .option('--statement-timeout <ms>', 'statement_timeout of every check query', '300000')
     .option('--concurrency <n>', 'connections sharing the snapshot: one reads the catalog, the others run the data queries', '2')
+    .option(
+      '--deep',
+      'scan the data checks even where constraints prove them (after a logical-replication catch-up, a restore, or writes with session_replication_role = replica)',
+    )
     .addHelpText(
       'after',
       `
@@ -107,13 +117,14 @@ Checks (ids for --only / --skip / waivers; docs/checks/<id>.md explains each):
 ${readChecksSync()}
 Exit codes: 0 no finding at or above --fail-on (waived and baseline findings do not count);
 1 findings at or above it; 2 could not run (manifest, connection, privilege, a check failed,
-no scoped table exists: an audit of nothing is not a pass).
+no scoped table exists or no check selected: an audit of nothing is not a pass).
 
 Examples:
   $ crm-tenancy audit
   $ crm-tenancy audit --format sarif --output tenancy.sarif --fail-on never
   $ crm-tenancy audit --format markdown >> "$GITHUB_STEP_SUMMARY"
   $ crm-tenancy audit --only null-tenant,cross-tenant-reference --format json | jq '.summary'
+  $ crm-tenancy audit --deep                      # after a restore or a logical-replication catch-up
   $ crm-tenancy audit --write-baseline tenancy-baseline.json && crm-tenancy audit --baseline tenancy-baseline.json`,
     )
     .action(
@@ -128,6 +139,9 @@ Examples:
           const concurrency = Number(opts.concurrency);
           if (!Number.isInteger(timeout) || timeout < 1) throw new TenancyError('usage', `--statement-timeout must be a whole number of ms`);
           if (!Number.isInteger(concurrency) || concurrency < 1) throw new TenancyError('usage', `--concurrency must be a whole number ≥ 1`);
+          const only = list(opts.only);
+          // `--only ""` or `--only ,` names no check: refuse rather than run every check (or none).
+          if (opts.only !== undefined && !only?.length) throw new TenancyError('usage', '--only names no check id: an audit that checks nothing is not a pass');
           const manifest = await ctx.loadManifest();
           const checks = await loadChecks();
           const waivers = opts.waivers ? await loadWaivers(opts.waivers, checks.map((c) => c.id)) : [];
@@ -135,8 +149,9 @@ Examples:
           const result = await runAudit({
             databaseUrl: ctx.target.databaseUrl,
             manifest,
-            only: list(opts.only),
+            only,
             skip: list(opts.skip),
+            deep: opts.deep ?? false,
             statementTimeoutMs: timeout,
             concurrency,
             waivers,
