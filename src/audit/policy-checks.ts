@@ -207,7 +207,7 @@ export async function unsafeSettingRead(
       if (!expression) continue;
       const analysis = await analyzeExpression(expression, row.compared_column ?? '', setting, wrappers);
       for (const value of analysis.fallbacks) {
-        errors.add(`compares ${row.compared_column} with a value that is not always ${setting}: it can be ${value} (a fallback in COALESCE, CASE, GREATEST/LEAST or a wrapper function), so with no tenant set the application reads rows of other tenants`);
+        errors.add(`compares ${row.compared_column} with a value that is not always ${setting}: it can be ${value} (a fallback in COALESCE, CASE, GREATEST/LEAST or a wrapper function): with no tenant set, or whenever that value is taken, rows of other tenants match`);
       }
       for (const read of analysis.settingReads) {
         // Another setting is only wrong where it stands in for the tenant: compared with the tenant column.

@@ -199,6 +199,15 @@ const KIND_NAMES: Record<string, string> = {
 
 /** `column <op> value` (either side), or undefined when the node does not compare the column. */
 function comparison(node: Node, column: string): Comparison | undefined {
+  if (nodeType(node) === 'SubLink') {
+    // `column IN (SELECT <value>)` / `column = ANY (SELECT <value>)` without FROM: one value, as `=`.
+    const body = node.SubLink;
+    const select = body.subselect?.SelectStmt;
+    const op = lastName(body.operName) ?? '=';
+    if (body.subLinkType !== 'ANY_SUBLINK' || !isColumn(body.testexpr, column)) return undefined;
+    if (!select || select.fromClause || select.whereClause || select.targetList?.length !== 1) return undefined;
+    return { values: [select.targetList[0].ResTarget.val], equality: op === '=', operator: `${op} ANY (SELECT …)` };
+  }
   if (nodeType(node) !== 'A_Expr') return undefined;
   const body = node.A_Expr;
   if (body.kind === 'AEXPR_NULLIF') return undefined;
@@ -303,7 +312,7 @@ const negated = (ancestors: Node[]) => ancestors.some((a) => nodeType(a) === 'Bo
 function comparesTenant(root: Node, column: string, setting: string, wrappers: WrapperFunctions): boolean {
   let found = false;
   walk(root, (node, ancestors) => {
-    if (!found && nodeType(node) === 'A_Expr' && !negated(ancestors)) found = isTenantEquality(node, column, setting, wrappers);
+    if (!found && !negated(ancestors)) found = isTenantEquality(node, column, setting, wrappers);
   });
   return found;
 }
