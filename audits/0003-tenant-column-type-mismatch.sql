@@ -17,7 +17,7 @@ WITH k AS (
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
    WHERE n.nspname = :'schema' AND c.relname = :'tenant_table' AND a.attname = :'tenant_key' AND a.attnum > 0 AND NOT a.attisdropped
 )
-SELECT c.relname AS table_name, NULL::text AS object, NULL::bigint AS count, NULL::text[] AS samples,
+SELECT c.relname::text AS table_name, NULL::text AS object, NULL::bigint AS count, NULL::text[] AS samples,
        format('%s.%s.%s is %s, the tenant key %s.%s is %s', n.nspname, c.relname, a.attname,
               pg_catalog.format_type(a.atttypid, a.atttypmod), :'tenant_table', :'tenant_key', k.type) AS message,
        NULL::text AS severity

@@ -6,7 +6,7 @@
 --
 -- A nullable tenant column lets rows exist that belong to no tenant: invisible to every tenant
 -- under RLS, or leaked wherever code treats NULL as "shared".
-SELECT c.relname AS table_name, NULL::text AS object, NULL::bigint AS count, NULL::text[] AS samples,
+SELECT c.relname::text AS table_name, NULL::text AS object, NULL::bigint AS count, NULL::text[] AS samples,
        format('%s.%s.%s allows NULL', n.nspname, c.relname, a.attname) AS message, NULL::text AS severity
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

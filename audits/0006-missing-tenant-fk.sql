@@ -6,7 +6,7 @@
 --
 -- Without the foreign key, a row can name a tenant that does not exist (a typo, a deleted company):
 -- nobody sees it, and a future tenant with that id inherits it.
-SELECT c.relname AS table_name, NULL::text AS object, NULL::bigint AS count, NULL::text[] AS samples,
+SELECT c.relname::text AS table_name, NULL::text AS object, NULL::bigint AS count, NULL::text[] AS samples,
        format('%s.%s.%s has no foreign key to %s.%s(%s)', n.nspname, c.relname, :'tenant_column',
               :'schema', :'tenant_table', :'tenant_key') AS message, NULL::text AS severity
   FROM pg_catalog.pg_class c

@@ -6,7 +6,7 @@
 --
 -- A NOT VALID foreign key checks new rows only; rows written before it was added may still name
 -- tenants that do not exist.
-SELECT c.relname AS table_name, con.conname::text AS object, NULL::bigint AS count, NULL::text[] AS samples,
+SELECT c.relname::text AS table_name, con.conname::text AS object, NULL::bigint AS count, NULL::text[] AS samples,
        format('foreign key %s on %s.%s(%s) is NOT VALID: existing rows were never checked',
               con.conname, n.nspname, c.relname, :'tenant_column') AS message, NULL::text AS severity
   FROM pg_catalog.pg_class c

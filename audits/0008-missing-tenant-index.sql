@@ -7,7 +7,7 @@
 -- Every policy filters on the tenant column: without an index led by it, every query of every
 -- tenant scans the whole table. A composite primary key / unique index led by the column counts;
 -- an INVALID index (a failed CREATE INDEX CONCURRENTLY) does not.
-SELECT c.relname AS table_name, NULL::text AS object, NULL::bigint AS count, NULL::text[] AS samples,
+SELECT c.relname::text AS table_name, NULL::text AS object, NULL::bigint AS count, NULL::text[] AS samples,
        format('%s.%s has no valid index led by %s%s', n.nspname, c.relname, :'tenant_column',
               CASE WHEN invalid.name IS NOT NULL THEN format(' (%s is INVALID: rebuild it)', invalid.name) ELSE '' END) AS message,
        NULL::text AS severity

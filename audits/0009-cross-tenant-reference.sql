@@ -8,8 +8,9 @@
 -- differs from the referenced row's tenant (a Sunstone deal whose contact belongs to nadan). FK
 -- and UNIQUE checks ignore row-level security, so PostgreSQL accepts these rows unless the FK
 -- includes the tenant column. Skipped for a validated composite FK (tenant, x) → (tenant, key),
--- which makes such rows impossible. A NOT VALID composite FK is checked through its non-tenant
--- columns (rows written before it was added).
+-- which makes such rows impossible (a proof: rows written with session_replication_role = replica
+-- skip the FK trigger; --deep scans it anyway). A NOT VALID composite FK, and every composite FK
+-- with --deep, is checked through its non-tenant columns (rows written before it was added).
 --
 -- One query per referenced table, not per FK: every FK pointing at the same parent key is read in
 -- one UNION ALL ({{branches}}, one @branch each, tagged k) and joined to one hash of the parent, so

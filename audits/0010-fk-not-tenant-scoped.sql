@@ -7,7 +7,7 @@
 -- A foreign key from one scoped table to another that does not include the tenant column lets a
 -- row of tenant A reference tenant B's row (FK checks ignore row-level security). Only a composite
 -- key (tenant, x_id) REFERENCES parent (tenant, id) makes PostgreSQL forbid it.
-SELECT c.relname AS table_name, con.conname::text AS object, NULL::bigint AS count, NULL::text[] AS samples,
+SELECT c.relname::text AS table_name, con.conname::text AS object, NULL::bigint AS count, NULL::text[] AS samples,
        format('foreign key %s on %s.%s references %s.%s without %s: a row can point at another tenant''s row',
               con.conname, n.nspname, c.relname, rn.nspname, r.relname, :'tenant_column') AS message,
        NULL::text AS severity

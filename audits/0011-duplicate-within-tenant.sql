@@ -6,7 +6,8 @@
 --
 -- Data check, per `unique` column set and `singleton` of the manifest: groups of rows of one tenant
 -- with the same key (NULL key values excluded, as a unique index would). Skipped when a valid
--- unique index on a subset of (tenant, key columns) already makes duplicates impossible.
+-- unique index on a subset of (tenant, key columns) already makes duplicates impossible (--deep
+-- queries anyway: a corrupt index can hold duplicates).
 -- Placeholders: {{table}} (alias t), {{tenant}}, {{group_by}} the tenant column and key columns,
 -- {{not_null}} the key columns' IS NOT NULL conditions.
 -- @query

@@ -7,7 +7,7 @@
 -- UNIQUE checks ignore row-level security: a global unique key tells tenant A that tenant B already
 -- uses a value (an email, an invoice number) and stops A from using it. The surrogate primary key
 -- (a single column) is not reported.
-SELECT c.relname AS table_name, ic.relname::text AS object, NULL::bigint AS count, NULL::text[] AS samples,
+SELECT c.relname::text AS table_name, ic.relname::text AS object, NULL::bigint AS count, NULL::text[] AS samples,
        format('unique %s %s on %s.%s (%s) omits %s: uniqueness is global across tenants',
               CASE WHEN con.oid IS NOT NULL THEN 'constraint' ELSE 'index' END, ic.relname, n.nspname, c.relname,
               pg_catalog.pg_get_indexdef(i.indexrelid, 0, true), :'tenant_column') AS message,

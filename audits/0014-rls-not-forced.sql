@@ -7,7 +7,7 @@
 -- The table's owner skips row-level security unless FORCE is set — and so do views and SECURITY
 -- DEFINER functions it owns. An error when an application role owns the table (or inherits the
 -- owner's rights): then the application is not confined at all.
-SELECT c.relname AS table_name, pg_catalog.pg_get_userbyid(c.relowner)::text AS object, NULL::bigint AS count,
+SELECT c.relname::text AS table_name, pg_catalog.pg_get_userbyid(c.relowner)::text AS object, NULL::bigint AS count,
        NULL::text[] AS samples,
        format('%s.%s has row-level security but not FORCE: its owner %s%s bypasses it', n.nspname, c.relname,
               pg_catalog.pg_get_userbyid(c.relowner),

@@ -6,7 +6,7 @@
 --
 -- Policies on a partitioned table apply when the application queries the parent; a query on the
 -- partition itself only sees the partition's own RLS settings and policies.
-SELECT p.relname AS table_name, format('%s.%s', pn.nspname, c.relname) AS object, NULL::bigint AS count,
+SELECT p.relname::text AS table_name, format('%s.%s', pn.nspname, c.relname) AS object, NULL::bigint AS count,
        NULL::text[] AS samples,
        format('partition %s.%s of %s.%s has %s', pn.nspname, c.relname, n.nspname, p.relname,
               CASE WHEN NOT c.relrowsecurity THEN 'no row-level security' ELSE 'row-level security but no policy' END) AS message,

@@ -8,7 +8,7 @@
 -- nothing: the application breaks (and someone will "fix" it by disabling RLS). Restrictive
 -- policies only narrow what permissive ones admit, so a table with restrictive policies alone
 -- denies everything too.
-SELECT c.relname AS table_name, NULL::text AS object, NULL::bigint AS count, NULL::text[] AS samples,
+SELECT c.relname::text AS table_name, NULL::text AS object, NULL::bigint AS count, NULL::text[] AS samples,
        CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid)
             THEN format('%s.%s has row-level security enabled and only restrictive policies: the application sees no rows', n.nspname, c.relname)
             ELSE format('%s.%s has row-level security enabled but no policy: the application sees no rows', n.nspname, c.relname) END AS message,

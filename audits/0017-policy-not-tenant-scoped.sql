@@ -8,9 +8,12 @@
 -- row-level security, the policies that apply to it (its own, PUBLIC's, its member roles') are
 -- read with the PostgreSQL parser (libpg-query on pg_get_expr output). Reported when none of them
 -- compares the tenant column (the tenant key, on the tenant table) with the configured setting:
--- rows are then filtered by something else, or not at all. A policy that compares it but is
--- widened (OR, WITH CHECK (true)) is permissive-policy-bypass's finding. A command no permissive
--- policy admits (none at all, or FOR INSERT without WITH CHECK) is denied, not a hole.
+-- rows are then filtered by something else, or not at all. Also reported: a permissive policy that
+-- compares the column with the setting in a way other tenants' rows satisfy (`>=`, `<>`, `IS NOT
+-- DISTINCT FROM`, `IN (<setting>, 2)`, NOT (… = …)). A policy that compares it but is widened (OR,
+-- WITH CHECK (true)) is permissive-policy-bypass's finding; a tenant equality whose value falls
+-- back to something else (COALESCE(<setting>, company_id)) is unsafe-setting-read's. A command no
+-- permissive policy admits (none at all, or FOR INSERT without WITH CHECK) is denied, not a hole.
 SELECT c.relname AS table_name, r.rolname::text AS role,
        CASE WHEN c.relname = :'tenant_table' THEN :'tenant_key' ELSE :'tenant_column' END AS compared_column,
        ARRAY(SELECT cmd FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) cmd

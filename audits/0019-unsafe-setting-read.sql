@@ -1,10 +1,14 @@
 -- id: unsafe-setting-read
--- title: A policy reads the tenant setting unsafely
+-- title: A policy reads the tenant setting unsafely, or falls back to another value
 -- severity: warning
 -- kind: policy
--- remediation: Read it as (SELECT nullif(current_setting('<setting>', true), '')::<type>): missing_ok so an unset tenant is not an error, nullif so '' (left by an earlier SET LOCAL) does not fail the cast, the scalar subquery so it is read once per statement, and no VOLATILE function.
+-- remediation: Read it as (SELECT nullif(current_setting('<setting>', true), '')::<type>): missing_ok so an unset tenant is not an error, nullif so '' (left by an earlier SET LOCAL) does not fail the cast, the scalar subquery so it is read once per statement, no VOLATILE function, and no fallback (COALESCE, CASE, a default in a wrapper function): an unset tenant must see no rows.
 --
--- Policy check, with the PostgreSQL parser: current_setting() without missing_ok raises when no
+-- Policy check, with the PostgreSQL parser. An error: a tenant equality whose value can be something
+-- else than the setting — every argument of COALESCE, every CASE branch, GREATEST/LEAST and the
+-- body of a wrapper function are values it can take — so `company_id = coalesce(<setting>,
+-- company_id)` matches every row, and a wrapper returning coalesce(<setting>, 2) tenant 2's rows,
+-- when no tenant is set. Warnings: current_setting() without missing_ok raises when no
 -- tenant is set; a cast without nullif raises on '' (what current_setting(x, true) returns on a
 -- connection where an earlier transaction used SET LOCAL); a different setting name means the
 -- application's setting is never read; a VOLATILE function is evaluated for every row. A STABLE

@@ -53,7 +53,7 @@ WITH RECURSIVE scoped AS (
    WHERE vn.nspname <> :'state_schema'
    ORDER BY v.oid, ch.table_name, ch.leaks_below DESC
 )
-SELECT v.table_name, format('%s.%s', v.view_schema, v.view_name) AS object, NULL::bigint AS count, NULL::text[] AS samples,
+SELECT v.table_name::text AS table_name, format('%s.%s', v.view_schema, v.view_name) AS object, NULL::bigint AS count, NULL::text[] AS samples,
        format('%s %s.%s over %s.%s is readable by %s and %s', CASE v.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END,
               v.view_schema, v.view_name, :'schema', v.table_name, readers.roles,
               CASE WHEN v.relkind = 'm' THEN 'stores every tenant''s rows (materialized views have no row-level security)'

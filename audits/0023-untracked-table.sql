@@ -7,7 +7,7 @@
 -- Every new table is either tenant data or deliberately shared. A table that is neither listed
 -- as scoped nor exempt was added without that decision. The toolkit's own bookkeeping schema is
 -- never reported; partitions are covered by their parent.
-SELECT c.relname AS table_name, NULL::text AS object, NULL::bigint AS count, NULL::text[] AS samples,
+SELECT c.relname::text AS table_name, NULL::text AS object, NULL::bigint AS count, NULL::text[] AS samples,
        format('%s.%s is neither scoped nor exempt in the manifest', n.nspname, c.relname) AS message, NULL::text AS severity
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

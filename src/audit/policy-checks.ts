@@ -1,4 +1,5 @@
 // Turns the rows of the policy checks (0017–0019) into findings, reading expressions with the parser.
+import type { Queryable } from '../db/connection.js';
 import { analyzeExpression, type WrapperFunctions } from './policy-expressions.js';
 import type { Severity } from './types.js';
 
@@ -51,7 +52,11 @@ async function anyComparesTenant(policies: PolicyRow[], column: string, setting:
   return false;
 }
 
-/** 0017 policy-not-tenant-scoped: per (table, app role), the granted commands no policy scopes. */
+/**
+ * 0017 policy-not-tenant-scoped: per (table, app role), the granted commands no policy scopes, and
+ * the permissive policies that compare the tenant column with the setting in a way other tenants'
+ * rows satisfy (`>=`, `<>`, `IN (<setting>, 2)`, a negated equality).
+ */
 export async function policyNotTenantScoped(
   rows: { table_name: string; role: string; compared_column: string; granted: string[]; policies: PolicyRow[] }[],
   setting: string,
@@ -60,22 +65,32 @@ export async function policyNotTenantScoped(
   const findings: RawFinding[] = [];
   for (const row of rows) {
     const unscoped: string[] = [];
+    /** `policy p compares company_id >= app.t` → the commands it applies to. */
+    const wide = new Map<string, string[]>();
     for (const command of row.granted as Command[]) {
       const policies = row.policies.filter((p) => applies(p, command));
       // No permissive policy with an expression for the command (e.g. FOR INSERT without WITH CHECK): denied.
       if (!policies.some((p) => p.permissive && relevantExpressions(p, command).length > 0)) continue;
       if (!(await anyComparesTenant(policies, row.compared_column, setting, wrappers))) unscoped.push(command);
+      for (const p of policies.filter((x) => x.permissive)) {
+        for (const e of relevantExpressions(p, command)) {
+          for (const w of (await analyzeExpression(e, row.compared_column, setting, wrappers)).wideComparisons) {
+            const key = `policy ${p.name} compares ${w}`;
+            const commands = wide.get(key) ?? [];
+            if (!commands.includes(command)) commands.push(command);
+            wide.set(key, commands);
+          }
+        }
+      }
     }
+    if (unscoped.length === 0 && wide.size === 0) continue;
+    const parts: string[] = [];
     if (unscoped.length > 0) {
-      findings.push({
-        table_name: row.table_name,
-        object: row.role,
-        count: null,
-        samples: unscoped,
-        message: `no policy for ${row.role} compares ${row.compared_column} with ${setting} for ${unscoped.join(', ')}: those rows are not confined to the tenant`,
-        severity: null,
-      });
+      parts.push(`no policy for ${row.role} compares ${row.compared_column} with ${setting} for ${unscoped.join(', ')}: those rows are not confined to the tenant`);
     }
+    for (const [what, commands] of wide) parts.push(`${what} (${commands.join(', ')}): rows of other tenants match it`);
+    const commands = (['SELECT', 'INSERT', 'UPDATE', 'DELETE'] as const).filter((c) => unscoped.includes(c) || [...wide.values()].some((w) => w.includes(c)));
+    findings.push({ table_name: row.table_name, object: row.role, count: null, samples: commands, message: parts.join('; '), severity: null });
   }
   return findings;
 }
@@ -160,27 +175,40 @@ function describeWidening(using: string | null, check: string | null): string {
   return parts.join(', ') || 'no expression';
 }
 
-/** 0019 unsafe-setting-read: how each policy reads the setting. */
+/** 0019's rows: one per policy (and per policy of a partition), with both expressions. */
+export interface SettingReadRow {
+  table_name: string;
+  policy: string;
+  compared_column?: string;
+  using_expr: string | null;
+  check_expr: string | null;
+  volatile_functions: string[];
+}
+
+/**
+ * 0019 unsafe-setting-read: how each policy reads the setting. A tenant equality whose value can
+ * be something else than the setting (COALESCE(<setting>, company_id), a CASE branch, a wrapper
+ * returning COALESCE(…, 2)) is an error: with no tenant set the predicate is true for every row, or
+ * for one fixed tenant's rows. The rest (no missing_ok, a cast without nullif, another setting, a
+ * VOLATILE function) are warnings; a read outside a scalar subquery is info.
+ */
 export async function unsafeSettingRead(
-  rows: {
-    table_name: string;
-    policy: string;
-    compared_column?: string;
-    using_expr: string | null;
-    check_expr: string | null;
-    volatile_functions: string[];
-  }[],
+  rows: SettingReadRow[],
   setting: string,
   volatileNames: Set<string>,
   wrappers?: WrapperFunctions,
 ): Promise<RawFinding[]> {
   const findings: RawFinding[] = [];
   for (const row of rows) {
+    const errors = new Set<string>();
     const warnings = new Set<string>();
     const infos = new Set<string>();
     for (const expression of [row.using_expr, row.check_expr]) {
       if (!expression) continue;
-      const analysis = await analyzeExpression(expression, '', setting, wrappers);
+      const analysis = await analyzeExpression(expression, row.compared_column ?? '', setting, wrappers);
+      for (const value of analysis.fallbacks) {
+        errors.add(`compares ${row.compared_column} with a value that is not always ${setting}: it can be ${value} (a fallback in COALESCE, CASE, GREATEST/LEAST or a wrapper function): with no tenant set, or whenever that value is taken, rows of other tenants match`);
+      }
       for (const read of analysis.settingReads) {
         // Another setting is only wrong where it stands in for the tenant: compared with the tenant column.
         if (read.name !== null && read.name !== setting) {
@@ -201,15 +229,29 @@ export async function unsafeSettingRead(
       const bare = fn.slice(0, fn.indexOf('(')).split('.').pop()!.replace(/^"|"$/g, '').toLowerCase();
       warnings.delete(`calls VOLATILE function ${bare}() for every row`);
     }
-    if (warnings.size === 0 && infos.size === 0) continue;
+    if (errors.size === 0 && warnings.size === 0 && infos.size === 0) continue;
     findings.push({
       table_name: row.table_name,
       object: row.policy,
       count: null,
       samples: [],
-      message: `policy ${row.policy}: ${[...warnings, ...infos].join('; ')}`,
-      severity: warnings.size > 0 ? null : 'info',
+      message: `policy ${row.policy}: ${[...errors, ...warnings, ...infos].join('; ')}`,
+      severity: errors.size > 0 ? 'error' : warnings.size > 0 ? null : 'info',
     });
   }
   return findings;
+}
+
+/** The names of the functions the policies call that are VOLATILE in every overload (0019 reads them on the audit's connection). */
+export async function volatileFunctionNames(client: Queryable, rows: SettingReadRow[], setting: string, wrappers?: WrapperFunctions): Promise<Set<string>> {
+  const names = new Set<string>();
+  for (const row of rows) {
+    for (const e of [row.using_expr, row.check_expr]) if (e) for (const f of (await analyzeExpression(e, '', setting, wrappers)).functions) names.add(f);
+  }
+  const volatile = await client.query<{ proname: string }>(
+    `SELECT proname::text FROM pg_catalog.pg_proc WHERE proname = ANY ($1::text[])
+      GROUP BY proname HAVING bool_and(provolatile = 'v')`,
+    [[...names]],
+  );
+  return new Set(volatile.rows.map((r) => r.proname));
 }

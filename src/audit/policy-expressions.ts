@@ -1,4 +1,9 @@
 // Reads policy expressions (pg_get_expr output) with the real PostgreSQL parser, never regexes.
+import { lastName, nodeType, unwrapValue, walk, type Node, type WrapperFunctions } from './parse-tree.js';
+import { comparesTenant, fallbacks, isScoped, wideComparisons } from './tenant-comparison.js';
+
+export type { WrapperFunctions } from './parse-tree.js';
+
 // libpg-query costs ~50–90 ms to import (its WebAssembly parser compiles on the first parse): load
 // it with the first policy expression, so commands that never read a policy start without it.
 let parser: Promise<typeof import('libpg-query')> | undefined;
@@ -6,9 +11,6 @@ async function parse(sql: string): Promise<Node> {
   parser ??= import('libpg-query');
   return (await (await parser).parse(sql)) as Node;
 }
-
-/* The parser's JSON tree: nodes are `{ NodeType: { ...fields } }`. */
-type Node = Record<string, any>;
 
 export interface SettingRead {
   /** The setting's name, when it is a constant. */
@@ -22,10 +24,25 @@ export interface SettingRead {
 }
 
 export interface ExpressionAnalysis {
-  /** Confines rows to the tenant: `column = <setting read>`, AND-ed (every OR branch must be scoped). */
+  /**
+   * Confines rows to the tenant: `column = <setting read>` (or `column IN (<setting reads>)`), AND-ed
+   * (every OR branch must be scoped). A fallback in the value (COALESCE(<setting>, 2)) still counts
+   * here: it is reported as `fallbacks` (unsafe-setting-read), not as a widened predicate.
+   */
   scoped: boolean;
-  /** Compares the column with the setting somewhere (even inside an OR that widens it). */
+  /** Compares the column with the setting by equality somewhere (even inside an OR that widens it). */
   comparesTenant: boolean;
+  /**
+   * Comparisons of the column with the setting that other tenants' rows satisfy: `>=`, `<>`,
+   * `IS NOT DISTINCT FROM`, `IN (<setting>, 2)`, a negated equality, … (policy-not-tenant-scoped).
+   */
+  wideComparisons: string[];
+  /**
+   * What a tenant equality compares the column with besides the setting: every argument of
+   * COALESCE, every branch of CASE, GREATEST/LEAST and registered wrapper functions is a value it
+   * can take (`company_id` itself: every row matches; `2`: tenant 2's rows match with no tenant set).
+   */
+  fallbacks: string[];
   /** The constant `true` (or an expression with no column reference at all). */
   alwaysTrue: boolean;
   settingReads: SettingRead[];
@@ -35,39 +52,6 @@ export interface ExpressionAnalysis {
 
 const TEXT_TYPES = new Set(['text', 'varchar', 'bpchar', 'name', 'character varying']);
 
-function nodeType(node: Node | undefined): string | undefined {
-  return node ? Object.keys(node)[0] : undefined;
-}
-
-function lastName(list: Node[] | undefined): string | undefined {
-  const last = list?.[list.length - 1];
-  return last?.String?.sval;
-}
-
-/** Strips casts, scalar subqueries without FROM, and nullif/coalesce wrappers around a value. */
-function unwrapValue(node: Node | undefined): Node | undefined {
-  let current = node;
-  for (let i = 0; i < 20 && current; i++) {
-    const type = nodeType(current);
-    const body = current[type!];
-    if (type === 'TypeCast') current = body.arg;
-    else if (type === 'SubLink' && body.subLinkType === 'EXPR_SUBLINK') {
-      const select = body.subselect?.SelectStmt;
-      if (!select || select.fromClause || select.targetList?.length !== 1) return current;
-      current = select.targetList[0].ResTarget.val;
-    } else if (type === 'A_Expr' && body.kind === 'AEXPR_NULLIF') current = body.lexpr;
-    else if (type === 'CoalesceExpr') current = body.args?.[0];
-    else return current;
-  }
-  return current;
-}
-
-/**
- * Zero-argument SQL functions used by policies whose body is one `SELECT <expr>` (a wrapper such as
- * `current_org()` around the setting read), by the name pg_get_expr prints for them. One map per
- * audit run (two audits in one process never see each other's functions).
- */
-export type WrapperFunctions = ReadonlyMap<string, Node>;
 const NO_WRAPPERS: WrapperFunctions = new Map();
 
 /**
@@ -103,67 +87,6 @@ function wrapperBodySql(body: string): string {
   if (returned) return `SELECT ${returned[1]}`;
   const atomic = /^BEGIN\s+ATOMIC\s+([\s\S]*?);?\s*END$/i.exec(text);
   return atomic ? atomic[1] : text;
-}
-
-function isSettingRead(node: Node | undefined, setting: string, wrapperFunctions: WrapperFunctions, depth = 0): boolean {
-  const inner = unwrapValue(node);
-  if (nodeType(inner) !== 'FuncCall') return false;
-  const call = inner!.FuncCall;
-  if (lastName(call.funcname)?.toLowerCase() !== 'current_setting') {
-    const name = (call.funcname as Node[]).map((n) => n.String?.sval).join('.');
-    const body = (call.args ?? []).length === 0 ? wrapperFunctions.get(name) : undefined;
-    return body !== undefined && depth < 5 && isSettingRead(body, setting, wrapperFunctions, depth + 1);
-  }
-  const arg = unwrapValue(call.args?.[0]);
-  return arg?.A_Const?.sval?.sval === setting;
-}
-
-function isColumn(node: Node | undefined, column: string): boolean {
-  let current = node;
-  while (nodeType(current) === 'TypeCast') current = current!.TypeCast.arg;
-  if (nodeType(current) !== 'ColumnRef') return false;
-  return lastName(current!.ColumnRef.fields) === column;
-}
-
-function isScoped(node: Node | undefined, column: string, setting: string, wrappers: WrapperFunctions): boolean {
-  const type = nodeType(node);
-  if (!type) return false;
-  const body = node![type];
-  if (type === 'BoolExpr') {
-    const args: Node[] = body.args ?? [];
-    if (body.boolop === 'AND_EXPR') return args.some((a) => isScoped(a, column, setting, wrappers));
-    if (body.boolop === 'OR_EXPR') return args.length > 0 && args.every((a) => isScoped(a, column, setting, wrappers));
-    return false;
-  }
-  if (type === 'A_Expr' && body.kind === 'AEXPR_OP' && lastName(body.name) === '=') {
-    return (
-      (isColumn(body.lexpr, column) && isSettingRead(body.rexpr, setting, wrappers)) ||
-      (isColumn(body.rexpr, column) && isSettingRead(body.lexpr, setting, wrappers))
-    );
-  }
-  return false;
-}
-
-function comparesTenant(root: Node, column: string, setting: string, wrappers: WrapperFunctions): boolean {
-  let found = false;
-  walk(root, (node) => {
-    if (!found && nodeType(node) === 'A_Expr') found = isScoped(node, column, setting, wrappers);
-  });
-  return found;
-}
-
-function walk(node: unknown, visit: (node: Node, ancestors: Node[]) => void, ancestors: Node[] = []): void {
-  if (Array.isArray(node)) {
-    for (const child of node) walk(child, visit, ancestors);
-    return;
-  }
-  if (!node || typeof node !== 'object') return;
-  const obj = node as Node;
-  const type = nodeType(obj);
-  const isNode = type !== undefined && /^[A-Z]/.test(type) && Object.keys(obj).length === 1;
-  if (isNode) visit(obj, ancestors);
-  const next = isNode ? [...ancestors, obj] : ancestors;
-  for (const value of Object.values(isNode ? obj[type!] : obj)) walk(value, visit, next);
 }
 
 function settingReads(root: Node, wrapperFunctions: WrapperFunctions, depth = 0): SettingRead[] {
@@ -256,6 +179,8 @@ export async function analyzeExpression(
   return {
     scoped: isScoped(root, column, setting, wrappers),
     comparesTenant: comparesTenant(root, column, setting, wrappers),
+    wideComparisons: wideComparisons(root, column, setting, wrappers),
+    fallbacks: fallbacks(root, column, setting, wrappers),
     alwaysTrue: !hasColumnRef(root),
     settingReads: settingReads(root, wrappers),
     functions: functionNames(root),

@@ -1,33 +1,46 @@
 // Runs the audit: every check in one consistent READ ONLY snapshot, shared on a small pool.
 import { createHash } from 'node:crypto';
-import pg from 'pg';
-import { clientConfig, describeTarget, type ConnectionTarget } from '../db/connection.js';
-import { qualified } from '../db/quote.js';
+import type pg from 'pg';
+import type { ConnectionOptions, ConnectionTarget } from '../db/connection.js';
 import { findRelation } from '../db/catalog.js';
 import { resolveLiveContext } from '../config/live-context.js';
 import type { Manifest } from '../config/manifest.js';
 import { TenancyError, toTenancyError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
+import { checkTasks, dataTasks, type Task } from './audit-tasks.js';
 import { loadChecks } from './check-definitions.js';
-import { planDataChecks, type DataPlan } from './data-checks.js';
-import { permissivePolicyBypass, policyNotTenantScoped, unsafeSettingRead, type RawFinding } from './policy-checks.js';
-import { analyzeExpression, readWrapperFunctions, type WrapperFunctions } from './policy-expressions.js';
+import { assertImplemented, planDataChecks } from './check-registry.js';
+import type { RawFinding } from './policy-checks.js';
+import { readWrapperFunctions, type WrapperFunctions } from './policy-expressions.js';
+import { adoptClient, openSnapshot, type Snapshot } from './snapshot.js';
 import { bindNamed } from './sql-params.js';
-import type { AuditResult, CheckDefinition, CheckRun, Finding, Severity, Waiver } from './types.js';
+import type { AuditResult, CheckDefinition, CheckRun, DataCheckStatus, DataProof, Finding, Severity, Waiver } from './types.js';
 import { severityRank } from './types.js';
 import { applyWaivers } from './waivers.js';
 
-export interface AuditOptions {
-  databaseUrl?: string;
+/**
+ * `client`: a connected client to audit on (left open). The whole audit then runs on it, catalog
+ * and data alike, rather than opening data connections beside it: a caller's client may be inside
+ * its own transaction, whose uncommitted rows no other connection sees, and a pooled client gives
+ * no credentials to open another with. The data queries run one after the other anyway (see the
+ * lanes in runAudit), so only the overlap of catalog reads with data scans is lost.
+ */
+export interface AuditOptions extends ConnectionOptions<pg.ClientBase> {
   manifest: Manifest;
+  /**
+   * Scan the data checks even where the catalog proves the answer (validated composite foreign
+   * keys, NOT NULL, valid unique indexes): after a logical-replication catch-up, a restore, or any
+   * write with session_replication_role = replica, which skips foreign-key triggers.
+   */
+  deep?: boolean;
   /** Only these check ids. */
   only?: string[];
   /** All but these check ids. */
   skip?: string[];
   /** statement_timeout of every query of every check, in ms (default 300 000). */
   statementTimeoutMs?: number;
-  /** Connections sharing the snapshot (default 2): the main one reads the catalog, the others run the data queries. */
+  /** Connections sharing the snapshot (default 2; always 1 with `client`): the main one reads the catalog, the others run the data queries. */
   concurrency?: number;
   /** work_mem for the data scans (default 64MB). */
   workMem?: string;
@@ -44,7 +57,7 @@ export function fingerprint(check: string, table: string | null, object: string 
   return createHash('sha256').update(`${check}\u0000${table ?? ''}\u0000${object ?? ''}`).digest('hex').slice(0, 16);
 }
 
-/** Check ids, validated against the known ones (unknown → exit 2). */
+/** Check ids, validated against the known ones (unknown → exit 2); a selection of no check at all is exit 2 too. */
 export function selectChecks(all: CheckDefinition[], only?: string[], skip?: string[]): CheckDefinition[] {
   const ids = new Set(all.map((c) => c.id));
   const unknown = [...(only ?? []), ...(skip ?? [])].filter((id) => !ids.has(id));
@@ -53,59 +66,67 @@ export function selectChecks(all: CheckDefinition[], only?: string[], skip?: str
       hint: `check ids: ${[...ids].join(', ')}`,
     });
   }
-  return all.filter((c) => (!only || only.length === 0 || only.includes(c.id)) && !(skip ?? []).includes(c.id));
+  const selected = all.filter((c) => (!only || only.length === 0 || only.includes(c.id)) && !(skip ?? []).includes(c.id));
+  if (selected.length === 0) {
+    throw new TenancyError('usage', `no check to run: --only and --skip leave none of the ${all.length} checks (an audit that checks nothing is not a pass)`, {
+      hint: `check ids: ${[...ids].join(', ')}`,
+    });
+  }
+  return selected;
 }
 
-interface Task {
-  check: string;
-  /** The tables a data query reads (run log). */
-  target?: string;
-  /** A data query (a scan or join of table rows) rather than a catalog read. */
-  data?: boolean;
-  run: (client: pg.ClientBase) => Promise<RawFinding[]>;
+/** Per data check: proven, scanned, both, or nothing to check. */
+function dataCheckStatus(checks: readonly CheckDefinition[], proofs: readonly DataProof[]): DataCheckStatus[] {
+  return checks
+    .filter((c) => c.kind === 'data')
+    .map((c) => {
+      const own = proofs.filter((p) => p.check === c.id);
+      const proven = own.filter((p) => p.status === 'proven').length;
+      const scanned = own.length - proven;
+      const status = own.length === 0 ? 'none' : scanned === 0 ? 'proven' : proven === 0 ? 'scanned' : 'mixed';
+      return { check: c.id, status, proven, scanned };
+    });
 }
 
-async function openSnapshot(target: ConnectionTarget, snapshot: string | null, timeoutMs: number, workMem: string): Promise<pg.Client> {
-  const client = new pg.Client({ ...clientConfig(target), application_name: 'crm-tenancy audit' });
-  client.on('error', () => {});
-  await client.connect();
-  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-  if (snapshot) await client.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/[^0-9A-F-]/gi, '')}'`);
-  await client.query(
-    // row_security = off: a data check that row-level security would filter raises (42501) instead
-    // of silently seeing no rows — an auditor subject to RLS must not produce a false all-clear.
-    `SELECT set_config('statement_timeout', $1, true), set_config('work_mem', $2, true), set_config('lock_timeout', '5s', true),
-            set_config('row_security', 'off', true),
-            -- jit = off: compiling each count query costs more than it saves (measured: 4.3 s vs 4.6-6.1 s for the CRM's data checks).
-            set_config('jit', 'off', true)`,
-    [`${timeoutMs}ms`, workMem],
+/** SQL wrapper functions the policies call (current_org() around the setting read), read through by the policy analysis. */
+async function wrapperFunctions(client: pg.ClientBase): Promise<WrapperFunctions> {
+  const { rows } = await client.query<{ schema: string; name: string; body: string; visible: boolean }>(
+    `SELECT n.nspname::text AS schema, p.proname::text AS name, CASE WHEN p.prosqlbody IS NOT NULL THEN pg_catalog.pg_get_function_sqlbody(p.oid) ELSE p.prosrc END AS body, pg_catalog.pg_function_is_visible(p.oid) AS visible
+       FROM pg_catalog.pg_proc p
+       JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+       JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+      WHERE l.lanname = 'sql' AND p.pronargs = 0 AND p.prokind = 'f'
+        AND p.oid IN (SELECT d.refobjid FROM pg_catalog.pg_depend d
+                       WHERE d.classid = 'pg_catalog.pg_policy'::regclass AND d.refclassid = 'pg_catalog.pg_proc'::regclass)`,
   );
-  return client;
+  return readWrapperFunctions(rows);
 }
 
 /**
  * Runs the audit and returns typed findings. Throws (exit 2) when it cannot run: unreachable
- * database, manifest not matching the schema, no scoped table at all (no false all-clear), a
- * check that failed or timed out.
+ * database, manifest not matching the schema, no scoped table at all or no check selected (no
+ * false all-clear), a check that failed or timed out, a check no code implements.
+ *
+ * @example const result = await runAudit({ databaseUrl, manifest, only: ['null-tenant'] }); // result.exitCode: 0 | 1
  */
 export async function runAudit(options: AuditOptions): Promise<AuditResult> {
   const started = Date.now();
   const { manifest } = options;
   const logger = options.logger ?? silentLogger;
-  const timeoutMs = options.statementTimeoutMs ?? 300_000;
-  const workMem = options.workMem ?? '64MB';
-  const concurrency = Math.max(1, options.concurrency ?? 2);
+  const settings = { statementTimeoutMs: options.statementTimeoutMs ?? 300_000, workMem: options.workMem ?? '64MB' };
+  // A caller's client is the only connection (see AuditOptions).
+  const concurrency = options.client ? 1 : Math.max(1, options.concurrency ?? 2);
+  const deep = options.deep ?? false;
   const target: ConnectionTarget = { databaseUrl: options.databaseUrl };
-  const checks = selectChecks(await loadChecks(), options.only, options.skip);
+  const all = await loadChecks();
+  // Every check of the installation, not only the selected ones: a broken one fails every run, loudly.
+  assertImplemented(all);
+  const checks = selectChecks(all, options.only, options.skip);
 
-  let main: pg.Client;
-  try {
-    main = await openSnapshot(target, null, timeoutMs, workMem);
-  } catch (error) {
-    const e = toTenancyError(error);
-    throw new TenancyError('connection', `cannot connect to ${describeTarget(target)}: ${e.message}`, { cause: error, hint: e.hint });
-  }
-  const workers: pg.Client[] = [];
+  const mainSnapshot: Snapshot = options.client ? await adoptClient(options.client, settings) : await openSnapshot(target, null, settings);
+  const main = mainSnapshot.client;
+  const workers: Snapshot[] = [];
+  let failed = true;
   try {
     const live = await resolveLiveContext(main, manifest);
     const { catalog } = live;
@@ -130,108 +151,20 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
       definer_functions: manifest.definerFunctions.map((f) => f.name),
       definer_reasons: manifest.definerFunctions.map((f) => f.reason),
     };
-    const bypassReasons = new Map(manifest.roles.bypass.map((b) => [b.role, b.reason]));
-    const setting = manifest.tenant.setting;
-
-    let wrappers: WrapperFunctions | undefined;
-    if (checks.some((c) => c.kind === 'policy')) {
-      // SQL wrapper functions the policies call (current_org() around the setting read) are read
-      // through, so the wrapper pattern is recognised as the tenant comparison.
-      const wrapperRows = await main.query<{ schema: string; name: string; body: string; visible: boolean }>(
-        `SELECT n.nspname::text AS schema, p.proname::text AS name, CASE WHEN p.prosqlbody IS NOT NULL THEN pg_catalog.pg_get_function_sqlbody(p.oid) ELSE p.prosrc END AS body, pg_catalog.pg_function_is_visible(p.oid) AS visible
-           FROM pg_catalog.pg_proc p
-           JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-           JOIN pg_catalog.pg_language l ON l.oid = p.prolang
-          WHERE l.lanname = 'sql' AND p.pronargs = 0 AND p.prokind = 'f'
-            AND p.oid IN (SELECT d.refobjid FROM pg_catalog.pg_depend d
-                           WHERE d.classid = 'pg_catalog.pg_policy'::regclass AND d.refclassid = 'pg_catalog.pg_proc'::regclass)`,
-      );
-      wrappers = await readWrapperFunctions(wrapperRows.rows);
-    }
-    const tasks: Task[] = [];
-    const query = async (client: pg.ClientBase, sql: string) => {
+    const run = (client: pg.ClientBase, sql: string) => {
       const { text, values } = bindNamed(sql, params);
-      return (await client.query(text, values)).rows;
+      return client.query(text, values);
     };
-    for (const check of checks) {
-      if (check.kind === 'catalog') {
-        tasks.push({ check: check.id, run: async (c) => (await query(c, check.sql)) as RawFinding[] });
-      } else if (check.id === 'policy-not-tenant-scoped') {
-        tasks.push({ check: check.id, run: async (c) => policyNotTenantScoped((await query(c, check.sql)) as never, setting, wrappers) });
-      } else if (check.id === 'permissive-policy-bypass') {
-        tasks.push({ check: check.id, run: async (c) => permissivePolicyBypass((await query(c, check.sql)) as never, setting, bypassReasons, wrappers) });
-      } else if (check.id === 'unsafe-setting-read') {
-        tasks.push({
-          check: check.id,
-          run: async (c) => {
-            const rows = (await query(c, check.sql)) as { using_expr: string | null; check_expr: string | null }[];
-            const names = new Set<string>();
-            for (const row of rows) {
-              for (const e of [row.using_expr, row.check_expr]) if (e) for (const f of (await analyzeExpression(e, '', setting, wrappers)).functions) names.add(f);
-            }
-            const volatile = await c.query<{ proname: string }>(
-              `SELECT proname::text FROM pg_catalog.pg_proc WHERE proname = ANY ($1::text[])
-                GROUP BY proname HAVING bool_and(provolatile = 'v')`,
-              [[...names]],
-            );
-            return unsafeSettingRead(rows as never, setting, new Set(volatile.rows.map((r) => r.proname)), wrappers);
-          },
-        });
-      }
-    }
-    const plan: DataPlan = planDataChecks(manifest, catalog, checks);
-    for (const scan of plan.scans) {
-      tasks.push({
-        check: scan.parts[0].check, // a scan answers one check: a NULL count, or the FKs into one parent
-        target: scan.target,
-        data: true,
-        run: async (c) => {
-          const row = (await c.query(scan.sql)).rows[0] as Record<string, string>;
-          const out: RawFinding[] = [];
-          for (const [i, part] of scan.parts.entries()) {
-            const count = Number(row[`c${i}`]);
-            if (count === 0) continue;
-            const values = part.sampleFromCtid ? [row[`m${i}`]] : [];
-            const samples = (await c.query({ text: part.sampleSql, values, rowMode: 'array' })).rows.map((r: unknown[]) =>
-              r.length === 1 ? r[0] : r,
-            );
-            out.push({
-              table_name: part.table,
-              object: part.object,
-              count,
-              samples,
-              message: part.describe(count),
-              severity: null,
-              check: part.check,
-            } as RawFinding & { check: string });
-          }
-          return out;
-        },
-      });
-    }
-    for (const dup of plan.duplicates) {
-      tasks.push({
-        check: 'duplicate-within-tenant',
-        target: dup.table,
-        data: true,
-        run: async (c) => {
-          const row = (await c.query(dup.sql)).rows[0] as { groups: string; extra: string; samples: unknown[] | null };
-          const groups = Number(row.groups);
-          if (groups === 0) return [];
-          const key = dup.singleton ? 'singleton' : `unique (${dup.columns.join(', ')})`;
-          return [
-            {
-              table_name: dup.table,
-              object: dup.singleton ? manifest.tenant.column : [manifest.tenant.column, ...dup.columns].join(', '),
-              count: groups,
-              samples: row.samples ?? [],
-              message: `${manifest.schema}.${dup.table}: ${groups} group${groups === 1 ? '' : 's'} violate${groups === 1 ? 's' : ''} the per-tenant ${key} key (${row.extra} surplus row${row.extra === '1' ? '' : 's'})`,
-              severity: null,
-            },
-          ];
-        },
-      });
-    }
+    const wrappers = checks.some((c) => c.kind === 'policy') ? await wrapperFunctions(main) : undefined;
+    const plan = planDataChecks(manifest, catalog, checks, deep);
+    const tasks: Task[] = [
+      ...checkTasks(checks, run, {
+        setting: manifest.tenant.setting,
+        bypassReasons: new Map(manifest.roles.bypass.map((b) => [b.role, b.reason])),
+        wrappers,
+      }),
+      ...dataTasks(plan, manifest.schema, manifest.tenant.column),
+    ];
 
     // Workers import the main transaction's snapshot: one consistent picture, several connections.
     // The main connection reads the catalog; the data queries get the others. Each big join already
@@ -242,11 +175,12 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
     const dataLanes = dataQueue.length === 0 ? Math.min(concurrency - 1, catalogQueue.length - 1) : Math.min(concurrency - 1, dataQueue.length);
     if (dataLanes > 0) {
       const snapshot = (await main.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0].s;
-      for (let i = 0; i < dataLanes; i++) workers.push(await openSnapshot(target, snapshot, timeoutMs, workMem));
+      for (let i = 0; i < dataLanes; i++) workers.push(await openSnapshot(target, snapshot, settings));
     }
     const raw: { check: string; finding: RawFinding }[] = [];
     const runs: CheckRun[] = [];
     const failures: string[] = [];
+    let internal: TenancyError | undefined;
     const drain = async (client: pg.ClientBase, queues: Task[][]): Promise<void> => {
       for (const queue of queues) {
         for (let task = queue.shift(); task; task = queue.shift()) {
@@ -254,13 +188,14 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
           const where = task.target ? { target: task.target } : {};
           try {
             const found = await task.run(client);
-            for (const f of found) raw.push({ check: (f as RawFinding & { check?: string }).check ?? task.check, finding: f });
+            for (const f of found) raw.push({ check: f.check ?? task.check, finding: f });
             runs.push({ check: task.check, ...where, ms: Date.now() - t0, findings: found.length });
           } catch (error) {
-            const message = toTenancyError(error).message;
-            failures.push(`${task.check}${task.target ? ` (${task.target})` : ''}: ${message}`);
-            runs.push({ check: task.check, ...where, ms: Date.now() - t0, findings: 0, error: message });
-            logger.warn(`check ${task.check} failed: ${message}`);
+            const e = toTenancyError(error);
+            if (e.code === 'internal') internal ??= e;
+            failures.push(`${task.check}${task.target ? ` (${task.target})` : ''}: ${e.message}`);
+            runs.push({ check: task.check, ...where, ms: Date.now() - t0, findings: 0, error: e.message });
+            logger.warn(`check ${task.check} failed: ${e.message}`);
             // A failed statement aborts that connection's transaction: stop using it.
             return;
           }
@@ -269,11 +204,13 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
     };
     await Promise.all([
       drain(main, workers.length > 0 ? [catalogQueue] : [catalogQueue, dataQueue]),
-      ...workers.map((w) => drain(w, [dataQueue, catalogQueue])),
+      ...workers.map((w) => drain(w.client, [dataQueue, catalogQueue])),
     ]);
-    if (failures.length > 0) {
+    if (internal) throw internal;
+    if (failures.length > 0 || catalogQueue.length + dataQueue.length > 0) {
+      const left = catalogQueue.length + dataQueue.length;
       throw new TenancyError('database', `${failures.length} check${failures.length === 1 ? '' : 's'} could not run: the audit is incomplete`, {
-        problems: failures,
+        problems: [...failures, ...(left > 0 ? [`${left} quer${left === 1 ? 'y' : 'ies'} left unrun after the failure`] : [])],
         hint: 'a statement_timeout? raise --statement-timeout; a privilege or row-level security? connect as a role that can read the tables and bypasses RLS (BYPASSRLS, e.g. a read-only auditor)',
       });
     }
@@ -309,13 +246,15 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
     const scanned = new Set([...plan.scans.flatMap((s) => s.tables), ...plan.duplicates.map((d) => d.table)]);
     const tables = [...manifest.tables.map((t) => t.name), manifest.tenant.table].map((t) => `${manifest.schema}.${t}`);
     const version = (await main.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0].v;
-    return {
+    const result: AuditResult = {
       version: 1,
       schema: manifest.schema,
       tables,
       checks,
       findings,
       runs,
+      dataChecks: dataCheckStatus(checks, plan.proofs),
+      proofs: plan.proofs,
       unusedWaivers: waived.unused,
       expiredWaivers: waived.expired,
       summary: {
@@ -328,19 +267,18 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
         checks: checks.length,
         tables: tables.length,
         scannedTables: scanned.size,
-        skippedScans: plan.skipped.length,
+        skippedScans: plan.proofs.filter((p) => p.status === 'proven').length,
+        deep,
         durationMs: Date.now() - started,
         server: `PostgreSQL ${version}`,
       },
       exitCode: failing > 0 ? 1 : 0,
     };
+    failed = false;
+    return result;
   } finally {
-    for (const c of [...workers, main]) {
-      await c.query('ROLLBACK').catch(() => {});
-      await c.end().catch(() => {});
-    }
+    await Promise.all(workers.map((w) => w.release()));
+    if (options.client && !failed) await mainSnapshot.release(); // the caller's transaction must come back as it was: say so when it cannot
+    else await mainSnapshot.release().catch(() => {});
   }
 }
-
-/** Quoted `schema.table` for messages that embed SQL (remediation snippets). */
-export const sqlName = (schema: string, table: string): string => qualified(schema, table);

@@ -5,6 +5,11 @@ export const SEVERITIES: readonly Severity[] = ['error', 'warning', 'info'];
 export const severityRank: Record<Severity, number> = { error: 3, warning: 2, info: 1 };
 
 export type CheckKind = 'catalog' | 'data' | 'policy';
+/** catalog: one SQL file run as it is; policy: SQL rows read by a TypeScript analysis; data: planned scans of table rows. */
+export const CHECK_KINDS: readonly CheckKind[] = ['catalog', 'policy', 'data'];
+
+/** The columns every catalog check returns, in this order (a contract test runs each one against a database). */
+export const CATALOG_COLUMNS = ['table_name', 'object', 'count', 'samples', 'message', 'severity'] as const;
 
 export interface CheckDefinition {
   /** Stable, kebab-case. */
@@ -63,6 +68,32 @@ export interface CheckRun {
   error?: string;
 }
 
+/**
+ * How one data check knows its answer for one table (or one foreign key, or one unique key):
+ * `proven` when the catalog rules the defect out and no row was read — a proof that assumes every
+ * row went through the constraint (rows written with session_replication_role = replica skip
+ * foreign-key triggers) — or `scanned` when the rows were read (always, with `deep`).
+ */
+export interface DataProof {
+  check: string;
+  /** The table the answer is about (unqualified, as in the manifest). */
+  table: string;
+  /** The foreign key (cross-tenant-reference) or the key columns (duplicate-within-tenant). */
+  object: string | null;
+  status: 'proven' | 'scanned';
+  /** For `proven`: the constraint that proves it (`company_id is NOT NULL`, `validated composite foreign key`, …). */
+  proof?: string;
+}
+
+/** Per data check that ran: how many of its answers were proven by constraints, how many scanned. */
+export interface DataCheckStatus {
+  check: string;
+  /** `proven`: every answer from constraints; `scanned`: every answer from the rows; `mixed`: some of each; `none`: nothing to check. */
+  status: 'proven' | 'scanned' | 'mixed' | 'none';
+  proven: number;
+  scanned: number;
+}
+
 export interface AuditSummary {
   error: number;
   warning: number;
@@ -75,6 +106,8 @@ export interface AuditSummary {
   tables: number;
   scannedTables: number;
   skippedScans: number;
+  /** --deep: every data check scanned the rows, even where constraints prove the answer. */
+  deep: boolean;
   durationMs: number;
   server: string;
 }
@@ -88,6 +121,10 @@ export interface AuditResult {
   checks: CheckDefinition[];
   findings: Finding[];
   runs: CheckRun[];
+  /** Per data check that ran: proven by constraints or scanned (see `proofs` for each table). */
+  dataChecks: DataCheckStatus[];
+  /** Every answer of every data check, proven or scanned. */
+  proofs: DataProof[];
   /** Waivers that matched nothing, and expired ones. */
   unusedWaivers: Waiver[];
   expiredWaivers: Waiver[];

@@ -1,4 +1,4 @@
-// The JSON report: { version: 1, findings: [...], summary: {...} } — stable for scripts.
+// The JSON report: { version: 1, findings: [...], dataChecks: [...], proofs: [...], summary: {...} } — stable for scripts.
 import type { AuditResult } from '../audit/types.js';
 
 export function renderJson(result: AuditResult): string {
@@ -17,6 +17,9 @@ export function renderJson(result: AuditResult): string {
         fingerprint: f.fingerprint,
         ...(f.waived ? { waived: f.waived } : {}),
       })),
+      // Per data check: proven by constraints or scanned; per table / foreign key / key in `proofs`.
+      dataChecks: result.dataChecks,
+      proofs: result.proofs,
       summary: {
         ...result.summary,
         exitCode: result.exitCode,

@@ -1,6 +1,7 @@
 // Markdown for PR comments and $GITHUB_STEP_SUMMARY.
 import type { AuditResult, Finding } from '../audit/types.js';
 import { coverageMatrix } from './coverage.js';
+import { DEEP_HINT, anyProven, dataCheckLines } from './proofs.js';
 
 const ICON: Record<string, string> = { error: '🔴', warning: '🟠', info: '🔵' };
 const CELL: Record<string, string> = { pass: '✅', fail: '❌', warn: '⚠️', waived: '💤', info: 'ℹ️' };
@@ -13,9 +14,13 @@ export function renderMarkdown(result: AuditResult): string {
   out.push(`## crm-tenancy audit: ${verdict}`, '');
   out.push(
     `**${s.error}** errors · **${s.warning}** warnings · **${s.info}** info · ${s.waived} waived — ${s.checks} checks on ${s.tables} tables ` +
-      `(${s.scannedTables} scanned, ${s.skippedScans} scans proven unnecessary by the catalog) in ${(s.durationMs / 1000).toFixed(1)} s, ${s.server}. Gate: \`--fail-on ${s.failOn}\`.`,
+      `(${s.scannedTables} scanned, ${s.skippedScans} scans proven unnecessary by the catalog${s.deep ? ', --deep' : ''}) in ${(s.durationMs / 1000).toFixed(1)} s, ${s.server}. Gate: \`--fail-on ${s.failOn}\`.`,
     '',
   );
+  if (result.dataChecks.length > 0) {
+    out.push(...dataCheckLines(result).map((l) => `- ${cell(l)}`), '');
+    if (anyProven(result)) out.push(`> ${DEEP_HINT}`, '');
+  }
   const active = result.findings.filter((f) => !f.waived);
   if (active.length > 0) {
     out.push('| | check | table / object | count | finding | samples |', '|---|---|---|---|---|---|');

@@ -54,7 +54,7 @@ export function renderSarif(result: AuditResult, toolVersion: string, manifestFi
       {
         tool: { driver: { name: 'crm-tenancy', version: toolVersion, rules } },
         results,
-        properties: { summary: result.summary },
+        properties: { summary: result.summary, dataChecks: result.dataChecks },
       },
     ],
   };

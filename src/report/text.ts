@@ -1,6 +1,7 @@
 // The audit result as plain text (no colours, no tables library): for logs, files and the demo.
 import type { AuditResult } from '../audit/types.js';
 import { coverageMatrix, type Cell } from './coverage.js';
+import { DEEP_HINT, anyProven, dataCheckLines } from './proofs.js';
 
 /** One character per coverage cell. */
 export const CELL_MARK: Record<Cell, string> = { pass: '.', fail: 'E', warn: 'W', info: 'i', waived: '~' };
@@ -25,8 +26,12 @@ export function renderText(result: AuditResult): string {
   out.push(
     `crm-tenancy audit of ${result.schema}: ${result.exitCode === 0 ? 'PASSED' : 'FAILED'} — ` +
       `${s.error} errors, ${s.warning} warnings, ${s.info} info, ${s.waived} waived (--fail-on ${s.failOn})`,
-    `${s.checks} checks on ${s.tables} tables (${s.scannedTables} scanned, ${s.skippedScans} scans proved unnecessary) in ${(s.durationMs / 1000).toFixed(1)} s, ${s.server}`,
+    `${s.checks} checks on ${s.tables} tables (${s.scannedTables} scanned, ${s.skippedScans} scans proved unnecessary${s.deep ? ', --deep' : ''}) in ${(s.durationMs / 1000).toFixed(1)} s, ${s.server}`,
   );
+  if (result.dataChecks.length > 0) {
+    out.push('', 'data checks:', ...dataCheckLines(result).map((l) => `  ${l}`));
+    if (anyProven(result)) out.push(`  (${DEEP_HINT})`);
+  }
   const groups = new Map<string, typeof result.findings>();
   for (const f of result.findings) {
     const key = f.table ?? f.object ?? '(database)';

@@ -14,11 +14,18 @@ describe('a fully compliant schema the audit has never seen', () => {
   const db = useTestDatabase();
   let manifest: Manifest;
   let app: string;
+  /** This file's roles: the fingerprint reads only these (roles are cluster-wide; other files create and drop theirs meanwhile). */
+  const roles: string[] = [];
+  const createRole = async (prefix: string, attributes?: string) => {
+    const role = await db().createRole(prefix, attributes);
+    roles.push(role);
+    return role;
+  };
 
   async function build(): Promise<void> {
-    app = await db().createRole('web');
-    const support = await db().createRole('support', 'BYPASSRLS');
-    const migrator = await db().createRole('migrator');
+    app = await createRole('web');
+    const support = await createRole('support', 'BYPASSRLS');
+    const migrator = await createRole('migrator');
     const a = ident(app);
     const tables = ['projects', 'tasks', 'comments'];
     const secure = (t: string) => `
@@ -117,8 +124,10 @@ describe('a fully compliant schema the audit has never seen', () => {
         SELECT format('%s %s %s %s %s %s %s', oid, relname, relkind, relowner, relacl, reloptions, relrowsecurity::text || relforcerowsecurity::text) AS x FROM pg_class
         UNION ALL SELECT format('%s %s %s %s', polname, polrelid, pg_get_expr(polqual, polrelid), polroles) FROM pg_policy
         UNION ALL SELECT format('%s %s %s %s', oid, proname, proconfig, proacl) FROM pg_proc
-        UNION ALL SELECT format('%s %s %s %s', rolname, rolsuper, rolbypassrls, rolcanlogin) FROM pg_roles
-        UNION ALL SELECT format('%s %s', nspname, nspacl) FROM pg_namespace) c`);
+        UNION ALL SELECT format('%s %s %s %s', rolname, rolsuper, rolbypassrls, rolcanlogin) FROM pg_roles WHERE rolname = ANY ($1::text[])
+        UNION ALL SELECT format('%s %s', nspname, nspacl) FROM pg_namespace) c`,
+      [roles],
+    );
     return `${parts.join('\n')}\ncatalog:${catalog.rows[0].h}`;
   }
 
@@ -142,7 +151,7 @@ describe('a fully compliant schema the audit has never seen', () => {
   });
 
   it('runs under a read-only role (USAGE + SELECT, BYPASSRLS to see the data) and changes nothing', async () => {
-    const auditor = await db().createRole('auditor', 'BYPASSRLS');
+    const auditor = await createRole('auditor', 'BYPASSRLS');
     await db().client.query(`
       GRANT USAGE ON SCHEMA ${S}, acme_tenancy TO ${ident(auditor)};
       GRANT SELECT ON ALL TABLES IN SCHEMA ${S} TO ${ident(auditor)};

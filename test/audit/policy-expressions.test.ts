@@ -71,4 +71,56 @@ describe('policy expressions, read with the PostgreSQL parser', () => {
     expect(await analyzeExpression(e, 'company_id', S, other)).toMatchObject({ scoped: false, comparesTenant: false });
     expect(await analyzeExpression(e, 'company_id', S)).toMatchObject({ scoped: false });
   });
+
+  // pg_get_expr output of PostgreSQL 15 for each shape (IN lists come back as = ANY (ARRAY[…])).
+  const read = `( SELECT (NULLIF(current_setting('${S}'::text, true), ''::text))::integer AS "nullif")`;
+
+  it('fallbacks: every argument of COALESCE, every CASE branch, GREATEST/LEAST and wrapper bodies are values the comparison can take', async () => {
+    const fallback = async (e: string, wrappers?: Awaited<ReturnType<typeof readWrapperFunctions>>) => {
+      const a = await analyzeExpression(e, 'company_id', S, wrappers);
+      return { scoped: a.scoped, wide: a.wideComparisons, fallbacks: a.fallbacks };
+    };
+    expect(await fallback(`(company_id = COALESCE((NULLIF(current_setting('${S}'::text, true), ''::text))::integer, company_id))`)).toEqual({
+      scoped: true,
+      wide: [],
+      fallbacks: ['company_id itself (every row matches)'],
+    });
+    expect((await fallback(`(company_id = CASE WHEN (current_setting('${S}'::text, true) IS NULL) THEN 2 ELSE (current_setting('${S}'::text, true))::integer END)`)).fallbacks).toEqual([
+      "the constant 2 (that tenant's rows match)",
+    ]);
+    expect((await fallback(`(company_id = GREATEST(${read}, 0))`)).fallbacks).toEqual(["the constant 0 (that tenant's rows match)"]);
+    expect((await fallback(`(company_id = COALESCE(${read}, owner_id))`)).fallbacks).toEqual(['column owner_id']);
+    const body = `SELECT coalesce(nullif(current_setting('${S}', true), '')::int, 2)`;
+    const wrappers = await readWrapperFunctions([{ schema: 'app', name: 'current_tenant', body, visible: true }]);
+    expect((await fallback('(company_id = ( SELECT current_tenant() AS current_tenant))', wrappers)).fallbacks).toEqual(["the constant 2 (that tenant's rows match)"]);
+    // No fallback: the generated read, NULL/'' defaults (they match no tenant), NULLIF removing the default, CASE without ELSE.
+    for (const safe of [
+      generated,
+      `(company_id = COALESCE(${read}, NULL::integer))`,
+      `(company_id = (NULLIF(COALESCE(current_setting('${S}'::text, true), ''::text), ''::text))::integer)`,
+      `(company_id = (NULLIF(COALESCE(current_setting('${S}'::text, true), '0'::text), '0'::text))::integer)`,
+      `(company_id = CASE WHEN (current_setting('${S}'::text, true) <> ''::text) THEN (current_setting('${S}'::text, true))::integer END)`,
+    ]) {
+      expect(await fallback(safe)).toEqual({ scoped: true, wide: [], fallbacks: [] });
+    }
+  });
+
+  it('wide comparisons: other operators, lists with other values, a negated equality; an IN list of setting reads is scoped', async () => {
+    const wide = async (e: string) => {
+      const a = await analyzeExpression(e, 'company_id', S);
+      return { scoped: a.scoped, comparesTenant: a.comparesTenant, wide: a.wideComparisons };
+    };
+    expect(await wide(`(company_id >= ${read})`)).toEqual({ scoped: false, comparesTenant: false, wide: [`company_id >= ${S}`] });
+    expect((await wide(`(company_id <> ${read})`)).wide).toEqual([`company_id <> ${S}`]);
+    expect((await wide(`(company_id IS NOT DISTINCT FROM ${read})`)).wide).toEqual([`company_id IS NOT DISTINCT FROM ${S}`]);
+    expect((await wide(`((company_id)::text ~~ (current_setting('${S}'::text, true) || '%'::text))`)).wide).toEqual([`company_id ~~ ${S}`]);
+    expect(await wide(`(company_id = ANY (ARRAY[${read}, 2]))`)).toEqual({ scoped: false, comparesTenant: false, wide: [`company_id IN (${S}, 2)`] });
+    expect(await wide(`(NOT (company_id = ${read}))`)).toEqual({ scoped: false, comparesTenant: false, wide: [`NOT (company_id = ${S})`] });
+    expect(await wide(`(company_id = ANY (ARRAY[${read}]))`)).toEqual({ scoped: true, comparesTenant: true, wide: [] });
+    expect(await wide(`(company_id IN ${read})`)).toEqual({ scoped: true, comparesTenant: true, wide: [] });
+    // Comparisons that do not involve the setting are not the tenant's business here.
+    expect((await wide(`((company_id = ${read}) AND (amount >= 10))`)).wide).toEqual([]);
+    expect((await wide(`(company_id >= 10)`)).wide).toEqual([]);
+  });
 });
+

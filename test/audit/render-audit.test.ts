@@ -55,19 +55,32 @@ describe('renderAudit', () => {
       checks,
       findings,
       runs: checks.map((c) => ({ check: c.id, ms: 1, findings: 0 })),
+      dataChecks: [
+        { check: 'null-tenant', status: 'mixed', proven: 1, scanned: 1 },
+        { check: 'cross-tenant-reference', status: 'proven', proven: 2, scanned: 0 },
+      ],
+      proofs: [
+        { check: 'null-tenant', table: 'deals', object: null, status: 'scanned' },
+        { check: 'null-tenant', table: 'contacts', object: null, status: 'proven', proof: 'company_id is NOT NULL' },
+        { check: 'cross-tenant-reference', table: 'deals', object: 'deals_contact_fk', status: 'proven', proof: 'validated composite foreign key' },
+        { check: 'cross-tenant-reference', table: 'calls', object: 'calls_contact_fk', status: 'proven', proof: 'validated composite foreign key' },
+      ],
       unusedWaivers: [{ check: 'rls-disabled', object: 'contacts', reason: 'old' }],
       expiredWaivers: [],
       summary: {
         error: 1, warning: 0, info: 1, waived: 1, failing: 1, failOn: 'error', checks: checks.length, tables: 2,
-        scannedTables: 1, skippedScans: 3, durationMs: 120, server: 'PostgreSQL 15',
+        scannedTables: 1, skippedScans: 3, deep: false, durationMs: 120, server: 'PostgreSQL 15',
       },
       exitCode: 1,
     };
   });
 
-  it('json: exactly { version, findings, summary } with the contract fields of each finding', () => {
+  it('json: exactly { version, findings, dataChecks, proofs, summary } with the contract fields of each finding', () => {
     const doc = JSON.parse(renderAudit(result, 'json'));
-    expect(Object.keys(doc)).toEqual(['version', 'findings', 'summary']);
+    expect(Object.keys(doc)).toEqual(['version', 'findings', 'dataChecks', 'proofs', 'summary']);
+    expect(doc.dataChecks).toEqual(result.dataChecks);
+    expect(doc.proofs[1]).toEqual({ check: 'null-tenant', table: 'contacts', object: null, status: 'proven', proof: 'company_id is NOT NULL' });
+    expect(doc.summary.deep).toBe(false);
     expect(doc.version).toBe(1);
     expect(Object.keys(doc.findings[0])).toEqual(['check', 'severity', 'table', 'object', 'count', 'samples', 'message', 'remediation', 'fingerprint']);
     expect(doc.findings[0]).toMatchObject({ check: 'null-tenant', table: 'public.deals', count: 2, samples: [4, 7] });
@@ -122,6 +135,25 @@ describe('renderAudit', () => {
     expect(deals).toMatch(/E/);
     expect(text.split('\n').some((l) => l.startsWith('public.companies') && !/[EW]/.test(l.slice('public.companies'.length)))).toBe(true);
     expect(text).toContain('unused waiver: rls-disabled on contacts');
+  });
+
+  it('table, markdown: each data check says whether constraints proved it or the rows were scanned, and when to run --deep', () => {
+    for (const format of ['table', 'markdown'] as const) {
+      const text = renderAudit(result, format);
+      expect(text).toContain('null-tenant: scanned (1), proven by constraints (1: company_id is NOT NULL)');
+      expect(text).toContain('cross-tenant-reference: proven by constraints, not scanned (2: validated composite foreign key)');
+      expect(text).toMatch(/run `crm-tenancy audit --deep` after a logical-replication catch-up, a restore, or any write with session_replication_role = replica/);
+    }
+    // Everything scanned (--deep): no proof to doubt, no hint.
+    const deep: AuditResult = {
+      ...result,
+      dataChecks: [{ check: 'null-tenant', status: 'scanned', proven: 0, scanned: 2 }],
+      proofs: result.proofs.filter((p) => p.check === 'null-tenant').map((p) => ({ check: p.check, table: p.table, object: p.object, status: 'scanned' })),
+      summary: { ...result.summary, deep: true },
+    };
+    const text = renderAudit(deep, 'table');
+    expect(text).toContain('null-tenant: scanned (--deep) (2)');
+    expect(text).not.toContain('audit --deep` after');
   });
 
   it('every documented format renders', () => {

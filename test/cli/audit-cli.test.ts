@@ -3,6 +3,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { loadChecks } from '../../src/audit/check-definitions.js';
 import { runCli } from '../support/cli.js';
 import { useTestDatabase } from '../support/database.js';
 
@@ -159,5 +160,24 @@ describe('crm-tenancy audit (CLI)', () => {
     const missingManifest = await runCli(['audit', '--database-url', db().url, '--config', path.join(dir, 'nope.yaml')]);
     expect(missingManifest.code).toBe(2);
     expect(missingManifest.stderr).toMatch(/manifest .*nope\.yaml not found/);
+  });
+
+  it('an audit that would run no check exits 2 and says so (never PASS with 0 checks)', async () => {
+    const ids = JSON.parse((await audit('--only', 'null-tenant', '--format', 'json')).stdout);
+    expect(ids.summary.checks).toBe(1);
+    const every = (await loadChecks()).map((c) => c.id).join(',');
+    const skipped = await audit('--skip', every, '--format', 'json');
+    expect(skipped.code).toBe(2);
+    expect(skipped.stdout).toBe('');
+    expect(skipped.stderr).toMatch(/no check to run: --only and --skip leave none of the \d+ checks/);
+    const overlap = await audit('--only', 'null-tenant', '--skip', 'null-tenant');
+    expect(overlap.code).toBe(2);
+    expect(overlap.stdout).not.toMatch(/PASS/);
+    expect(overlap.stderr).toMatch(/no check to run/);
+    for (const only of ['', ',', ' , ']) {
+      const empty = await audit('--only', only);
+      expect(empty.code).toBe(2);
+      expect(empty.stderr).toMatch(/--only names no check id/);
+    }
   });
 });

@@ -26,6 +26,7 @@ interface AuditCliOptions {
   writeBaseline?: string;
   statementTimeout: string;
   concurrency: string;
+  deep?: boolean;
 }
 
 /** --json is short for --format json; both at once must agree. */
@@ -51,6 +52,10 @@ export function register(program: Command): void {
     .option('--write-baseline <file>', 'record the current findings as the baseline')
     .option('--statement-timeout <ms>', 'statement_timeout of every check query', '300000')
     .option('--concurrency <n>', 'connections sharing the snapshot: one reads the catalog, the others run the data queries', '2')
+    .option(
+      '--deep',
+      'scan the data checks even where constraints prove them (after a logical-replication catch-up, a restore, or writes with session_replication_role = replica)',
+    )
     .addHelpText(
       'after',
       `
@@ -58,11 +63,12 @@ Checks (ids for --only / --skip / waivers; docs/checks/<id>.md explains each):
 ${readChecksSync()}
 Exit codes: 0 no finding at or above --fail-on (waived and baseline findings do not count);
 1 findings at or above it; 2 could not run (manifest, connection, privilege, a check failed,
-no scoped table exists: an audit of nothing is not a pass).
+no scoped table exists or no check selected: an audit of nothing is not a pass).
 
 Examples:
   $ crm-tenancy audit
   $ crm-tenancy audit --format sarif --output tenancy.sarif --fail-on never
+  $ crm-tenancy audit --deep                      # after a restore or a logical-replication catch-up
   $ crm-tenancy audit --format markdown >> "$GITHUB_STEP_SUMMARY"
   $ crm-tenancy audit --only null-tenant,cross-tenant-reference --format json | jq '.summary'
   $ crm-tenancy audit --write-baseline tenancy-baseline.json && crm-tenancy audit --baseline tenancy-baseline.json`,
@@ -75,6 +81,8 @@ Examples:
           const statementTimeoutMs = duration('--statement-timeout', opts.statementTimeout, 1);
           const concurrency = positiveInt('--concurrency', opts.concurrency);
           const only = commaList(opts.only);
+          // `--only ""` or `--only ,` names no check: refuse rather than run every check (or none).
+          if (opts.only !== undefined && !only?.length) throw new TenancyError('usage', '--only names no check id: an audit that checks nothing is not a pass');
           const skip = commaList(opts.skip);
           const ids = (await loadChecks()).map((c) => c.id);
           knownNames('--only', only, ids, 'check id');
@@ -92,6 +100,7 @@ Examples:
             waivers,
             baseline,
             failOn,
+            deep: opts.deep ?? false,
             logger: ctx.output.logger,
           });
           const text = renderAudit(result, format, { toolVersion: version(), manifestFile: manifest.file });

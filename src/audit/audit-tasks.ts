@@ -1,0 +1,96 @@
+// Turns the selected checks into tasks (one query or analysis each) that the runner spreads over its connections.
+import type pg from 'pg';
+import { TenancyError } from '../errors.js';
+import { POLICY_CHECKS, type PolicyCheckContext } from './check-registry.js';
+import type { DataPlan } from './data-checks.js';
+import type { RawFinding } from './policy-checks.js';
+import { CATALOG_COLUMNS, type CheckDefinition } from './types.js';
+
+export interface Task {
+  check: string;
+  /** The tables a data query reads (run log). */
+  target?: string;
+  /** A data query (a scan or join of table rows) rather than a catalog read. */
+  data?: boolean;
+  run: (client: pg.ClientBase) => Promise<(RawFinding & { check?: string })[]>;
+}
+
+/** A catalog check: its SQL as it is; its columns must be the contract's, or the runner would misread its rows. */
+function catalogTask(check: CheckDefinition, run: (client: pg.ClientBase, sql: string) => Promise<pg.QueryResult>): Task {
+  return {
+    check: check.id,
+    run: async (client) => {
+      const result = await run(client, check.sql);
+      const columns = result.fields.map((f) => f.name);
+      if (columns.join(',') !== CATALOG_COLUMNS.join(',')) {
+        throw new TenancyError('internal', `${check.file} returns the columns (${columns.join(', ')}), not (${CATALOG_COLUMNS.join(', ')})`);
+      }
+      return result.rows as RawFinding[];
+    },
+  };
+}
+
+/** Catalog and policy checks: one task each. Data checks come from the plan (`dataTasks`). */
+export function checkTasks(
+  checks: readonly CheckDefinition[],
+  run: (client: pg.ClientBase, sql: string) => Promise<pg.QueryResult>,
+  policy: Omit<PolicyCheckContext, 'rows'>,
+): Task[] {
+  const context: PolicyCheckContext = { ...policy, rows: async (client, sql) => (await run(client, sql)).rows };
+  const tasks: Task[] = [];
+  for (const check of checks) {
+    if (check.kind === 'catalog') tasks.push(catalogTask(check, run));
+    else if (check.kind === 'policy') tasks.push({ check: check.id, run: (client) => POLICY_CHECKS[check.id](client, check, context) });
+  }
+  return tasks;
+}
+
+/** The data scans and duplicate queries of a plan: counts first, sample keys only where a count is not 0. */
+export function dataTasks(plan: DataPlan, schema: string, tenantColumn: string): Task[] {
+  const tasks: Task[] = [];
+  for (const scan of plan.scans) {
+    tasks.push({
+      check: scan.parts[0].check, // a scan answers one check: a NULL count, or the FKs into one parent
+      target: scan.target,
+      data: true,
+      run: async (c) => {
+        const row = (await c.query(scan.sql)).rows[0] as Record<string, string>;
+        const out: (RawFinding & { check: string })[] = [];
+        for (const [i, part] of scan.parts.entries()) {
+          const count = Number(row[`c${i}`]);
+          if (count === 0) continue;
+          const values = part.sampleFromCtid ? [row[`m${i}`]] : [];
+          const samples = (await c.query({ text: part.sampleSql, values, rowMode: 'array' })).rows.map((r: unknown[]) =>
+            r.length === 1 ? r[0] : r,
+          );
+          out.push({ table_name: part.table, object: part.object, count, samples, message: part.describe(count), severity: null, check: part.check });
+        }
+        return out;
+      },
+    });
+  }
+  for (const dup of plan.duplicates) {
+    tasks.push({
+      check: dup.check,
+      target: dup.table,
+      data: true,
+      run: async (c) => {
+        const row = (await c.query(dup.sql)).rows[0] as { groups: string; extra: string; samples: unknown[] | null };
+        const groups = Number(row.groups);
+        if (groups === 0) return [];
+        const key = dup.singleton ? 'singleton' : `unique (${dup.columns.join(', ')})`;
+        return [
+          {
+            table_name: dup.table,
+            object: dup.singleton ? tenantColumn : [tenantColumn, ...dup.columns].join(', '),
+            count: groups,
+            samples: row.samples ?? [],
+            message: `${schema}.${dup.table}: ${groups} group${groups === 1 ? '' : 's'} violate${groups === 1 ? 's' : ''} the per-tenant ${key} key (${row.extra} surplus row${row.extra === '1' ? '' : 's'})`,
+            severity: null,
+          },
+        ];
+      },
+    });
+  }
+  return tasks;
+}
