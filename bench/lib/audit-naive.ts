@@ -48,11 +48,12 @@ export function naiveAuditSql(manifest: Manifest, catalog: Catalog): NaiveScript
       lines.push(`SELECT count(*) AS cross_tenant FROM ${t} c JOIN ${qualified(schema, ref.table)} p ON ${on} WHERE c.${col} <> p.${col};`);
       fkQueries++;
     }
-    const keys = [...entry.unique, ...(entry.singleton ? [[] as string[]] : [])];
-    for (const cols of keys) {
+    const keys = [...entry.unique, ...(entry.singleton ? [{ columns: [] as string[], where: undefined }] : [])];
+    for (const { columns: cols, where } of keys) {
       if (!cols.every((c) => findColumn(table, c))) continue;
       const group = [manifest.tenant.column, ...cols].map(ident).join(', ');
-      lines.push(`SELECT count(*) AS duplicate_groups FROM (SELECT ${group} FROM ${t} GROUP BY ${group} HAVING count(*) > 1) d;`);
+      const filter = where === undefined ? '' : ` WHERE (${where})`;
+      lines.push(`SELECT count(*) AS duplicate_groups FROM (SELECT ${group} FROM ${t}${filter} GROUP BY ${group} HAVING count(*) > 1) d;`);
       duplicateQueries++;
     }
   }

@@ -231,14 +231,22 @@ export const planCrossTenant: DataPlanner = (crossCheck, context, plan) => {
 export const planDuplicates: DataPlanner = (dupCheck, context, plan) => {
   const tenantColumn = context.manifest.tenant.column;
   for (const { entry, table, base } of tenantTables(context)) {
-    const keys = [...entry.unique.map((cols) => ({ cols, singleton: false })), ...(entry.singleton ? [{ cols: [] as string[], singleton: true }] : [])];
-    for (const { cols: listed, singleton } of keys) {
+    const keys = [
+      ...entry.unique.map((key) => ({ cols: key.columns, where: key.where, singleton: false })),
+      ...(entry.singleton ? [{ cols: [] as string[], where: undefined, singleton: true }] : []),
+    ];
+    for (const { cols: listed, where, singleton } of keys) {
       if (!listed.every((c) => findColumn(table, c))) continue;
       // A key that lists the tenant column itself: group by it once.
       const cols = listed.filter((c) => c !== tenantColumn);
       const group = [tenantColumn, ...cols];
+      // A full unique index enforces a partial key too; a partial index only the same predicate.
       const covered = table.indexes.some(
-        (i) => i.unique && i.valid && i.predicate === null && i.columns.every((c) => c !== null && group.includes(c)),
+        (i) =>
+          i.unique &&
+          i.valid &&
+          (i.predicate === null || (where !== undefined && samePredicate(i.predicate, where))) &&
+          i.columns.every((c) => c !== null && group.includes(c)),
       );
       if (covered && !context.deep) {
         plan.proofs.push({ check: dupCheck.id, table: entry.name, object: group.join(', '), status: 'proven', proof: 'a valid unique index enforces it' });
@@ -253,9 +261,20 @@ export const planDuplicates: DataPlanner = (dupCheck, context, plan) => {
         sql: fillTemplate(dupCheck.sections.query, {
           ...base,
           group_by: group.map((c) => `t.${ident(c)}`).join(', '),
-          not_null: group.map((c) => `t.${ident(c)} IS NOT NULL`).join(' AND '),
+          // A partial key (`where`, the manifest's own SQL over the table) only constrains the rows it selects.
+          not_null: [...group.map((c) => `t.${ident(c)} IS NOT NULL`), ...(where !== undefined ? [`(${where})`] : [])].join(' AND '),
         }),
       });
     }
   }
 };
+
+/** Two predicates as the same text once case, blanks and outer parentheses are set aside (pg_get_expr adds them). */
+export function samePredicate(a: string, b: string): boolean {
+  const norm = (x: string) => {
+    let t = x.replace(/\s+/g, ' ').trim().toLowerCase();
+    while (t.startsWith('(') && t.endsWith(')')) t = t.slice(1, -1).trim();
+    return t;
+  };
+  return norm(a) === norm(b);
+}

@@ -63,10 +63,25 @@ export function liveProblems(manifest: Manifest, catalog: Catalog): string[] {
       );
       if (!fk) problems.push(`${path}: ${schema}.${table.name}.${column} is not a foreign key`);
     });
-    for (const [i, cols] of table.unique.entries()) {
-      for (const column of cols) {
+    for (const [i, key] of table.unique.entries()) {
+      for (const column of [...key.columns, ...key.same]) {
         if (!findColumn(live, column)) {
           problems.push(`tables.${table.name}.unique[${i}]: column ${column} does not exist in ${schema}.${table.name}`);
+        }
+      }
+    }
+    const known = new Set([manifest.tenant.table, ...manifest.tables.map((t) => t.name)]);
+    for (const [i, ref] of table.polymorphic.entries()) {
+      for (const column of [ref.typeColumn, ref.idColumn]) {
+        if (!findColumn(live, column)) {
+          problems.push(`tables.${table.name}.polymorphic[${i}]: column ${column} does not exist in ${schema}.${table.name}`);
+        }
+      }
+      for (const target of ref.targets) {
+        if (!known.has(target.table)) {
+          problems.push(`tables.${table.name}.polymorphic[${i}].targets.${target.type}: ${target.table} is not a scoped table or the tenant table`);
+        } else if (!findRelation(catalog, schema, target.table)) {
+          problems.push(`tables.${table.name}.polymorphic[${i}].targets.${target.type}: table ${schema}.${target.table} does not exist`);
         }
       }
     }

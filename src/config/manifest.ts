@@ -25,11 +25,41 @@ const reason = z
     message: 'needs a reason (a non-empty string, not TODO)',
   });
 
+const keyColumns = z.array(identifier).min(1, 'a unique key needs at least one column');
+// A per-tenant unique key: `[code]`, or `{columns: [code], where: "deleted_at IS NULL", same: [customer_id]}`.
+// `where` is the DBA's own SQL (a boolean expression over the table, like a partial index's), checked
+// before use; it may not hold control characters other than line breaks and tabs.
+const uniqueKeySchema = z.union([
+  keyColumns,
+  z.strictObject({
+    columns: keyColumns,
+    where: z
+      .string()
+      .refine((v) => v.trim().length > 0, 'must be a boolean expression, e.g. deleted_at IS NULL')
+      .refine((v) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u2028\u2029]/.test(v), 'holds a control character')
+      .optional(),
+    same: z.array(identifier).optional(),
+  }),
+]);
+// A polymorphic reference: `{type: payable_type, id: payable_id, targets: {Invoice: invoices}}`.
+const polymorphicSchema = z.strictObject({
+  type: identifier,
+  id: identifier,
+  targets: z
+    .record(
+      z.string().min(1, 'a type value cannot be empty').refine((v) => !/[\u0000-\u001f\u007f\u2028\u2029]/.test(v), 'holds a control character'),
+      identifier,
+    )
+    .refine((t) => Object.keys(t).length > 0, 'list at least one type value and its table'),
+});
+
 const scopedTableSchema = z
   .strictObject({
     backfill: z.array(identifier).min(1, 'list at least one foreign-key column, or leave backfill out').optional(),
-    unique: z.array(z.array(identifier).min(1, 'a unique key needs at least one column')).optional(),
+    unique: z.array(uniqueKeySchema).optional(),
     singleton: z.boolean().optional(),
+    shared_rows: z.boolean().optional(),
+    polymorphic: z.array(polymorphicSchema).min(1, 'list at least one pair, or leave polymorphic out').optional(),
   })
   .nullable();
 
@@ -47,6 +77,7 @@ const manifestSchema = z.strictObject({
         'must be a custom setting name with a dot, e.g. app.current_company_id',
       ),
     composite_keys: z.boolean().optional(),
+    partition_trigger: z.boolean().optional(),
   }),
   roles: z.strictObject({
     app: z.array(roleName).min(1, 'list at least one application role'),
@@ -59,14 +90,41 @@ const manifestSchema = z.strictObject({
 
 export type RawManifest = z.infer<typeof manifestSchema>;
 
+/** A key unique within a tenant (the tenant column is implied). */
+export interface UniqueKey {
+  columns: string[];
+  /**
+   * A partial key's predicate (e.g. `deleted_at IS NULL`): only the rows it selects must be unique,
+   * as in `CREATE UNIQUE INDEX … WHERE <where>`. Trusted SQL from the manifest, used in parentheses.
+   */
+  where?: string;
+  /** Columns (besides foreign keys) that must be equal for duplicates to be the same entity. */
+  same: string[];
+}
+
+/** A `*_type`/`*_id` pair pointing at one of several tables, chosen by the type column's value. */
+export interface PolymorphicReference {
+  typeColumn: string;
+  idColumn: string;
+  /** Type value → target table (in the manifest's schema), in manifest order. */
+  targets: { type: string; table: string }[];
+}
+
 export interface ScopedTable {
   name: string;
   /** FK columns, in order, from which the tenant can be derived. */
   backfill: string[];
-  /** Column sets unique within a tenant. */
-  unique: string[][];
+  /** Keys unique within a tenant. */
+  unique: UniqueKey[];
   /** At most one row per tenant. */
   singleton: boolean;
+  /**
+   * A NULL tenant means a row shared by every tenant: readable by all, writable by none (predefined
+   * roles, default templates). The column stays nullable; NULLs are not defects.
+   */
+  sharedRows: boolean;
+  /** Polymorphic references from this table (its tenant can also be derived through them). */
+  polymorphic: PolymorphicReference[];
 }
 
 export interface Manifest {
@@ -82,6 +140,8 @@ export interface Manifest {
     setting: string;
     /** Replace single-column FKs between scoped tables with (tenant, id) composite FKs. */
     compositeKeys: boolean;
+    /** `policies apply` installs the event trigger that secures new partitions of scoped tables (default true). */
+    partitionTrigger: boolean;
   };
   roles: {
     app: string[];
@@ -152,11 +212,15 @@ export function manifestProblems(input: unknown): string[] {
       // Not an error: both are enforced. Only a self-contradiction would be.
     }
     if (Array.isArray(table.unique)) {
-      table.unique.forEach((cols, i) => {
-        if (Array.isArray(cols) && new Set(cols).size !== cols.length) {
+      table.unique.forEach((key, i) => {
+        const cols = Array.isArray(key) ? key : isRecord(key) && Array.isArray(key.columns) ? key.columns : undefined;
+        if (cols && new Set(cols).size !== cols.length) {
           problems.push(`${formatPath(['tables', name, 'unique', i])}: lists a column twice`);
         }
       });
+    }
+    if (table.shared_rows === true && table.singleton === true) {
+      problems.push(`${formatPath(['tables', name])}: shared_rows and singleton contradict each other (shared rows have no tenant to be single in)`);
     }
   }
   const roles = isRecord(raw.roles) ? raw.roles : {};
@@ -195,6 +259,7 @@ export function parseManifest(input: unknown, file?: string): Manifest {
       column: raw.tenant.column,
       setting: raw.tenant.setting,
       compositeKeys: raw.tenant.composite_keys ?? false,
+      partitionTrigger: raw.tenant.partition_trigger ?? true,
     },
     roles: {
       app: [...raw.roles.app],
@@ -203,8 +268,18 @@ export function parseManifest(input: unknown, file?: string): Manifest {
     tables: Object.entries(raw.tables).map(([name, t]) => ({
       name,
       backfill: t?.backfill ?? [],
-      unique: t?.unique ?? [],
+      unique: (t?.unique ?? []).map((key) =>
+        Array.isArray(key)
+          ? { columns: [...key], same: [] }
+          : { columns: [...key.columns], ...(key.where !== undefined ? { where: key.where } : {}), same: [...(key.same ?? [])] },
+      ),
       singleton: t?.singleton ?? false,
+      sharedRows: t?.shared_rows ?? false,
+      polymorphic: (t?.polymorphic ?? []).map((p) => ({
+        typeColumn: p.type,
+        idColumn: p.id,
+        targets: Object.entries(p.targets).map(([type, table]) => ({ type, table })),
+      })),
     })),
     exempt: Object.entries(raw.exempt ?? {}).map(([name, why]) => ({ name, reason: why })),
     definerFunctions: Object.entries(raw.definer_functions ?? {}).map(([name, why]) => ({ name, reason: why })),

@@ -20,24 +20,16 @@ export interface DedupeKey {
   same?: string[];
 }
 
-/** An entry of `unique:` in the manifest: the list form today; the object form is the planned extension. */
-type ManifestUniqueKey = readonly string[] | { columns: readonly string[]; where?: string; same?: readonly string[] };
-
 /**
- * The unique keys of a scoped table ([] for an unknown table): `unique: [[code]]` →
- * `[{ columns: ['code'] }]`; an object entry `{columns, where, same}` is taken as it is.
+ * The unique keys of a scoped table ([] for an unknown table), as dedupe works with them.
  *
- * @example uniqueKeysOf(manifest, 'invoices') // → [{ columns: ['number'] }]
+ * @example uniqueKeysOf(manifest, 'invoices') // → [{ columns: ['number'], where: 'deleted_at IS NULL' }]
  */
 export function uniqueKeysOf(manifest: Manifest, table: string): DedupeKey[] {
   const entry = manifest.tables.find((t) => t.name === table);
-  return (entry?.unique ?? []).map((key: ManifestUniqueKey) => toDedupeKey(key));
-}
-
-function toDedupeKey(key: ManifestUniqueKey): DedupeKey {
-  if (!('columns' in key)) return { columns: [...key] };
-  const out: DedupeKey = { columns: [...key.columns] };
-  if (key.where !== undefined) out.where = key.where;
-  if (key.same !== undefined) out.same = [...key.same];
-  return out;
+  return (entry?.unique ?? []).map((key) => ({
+    columns: [...key.columns],
+    ...(key.where !== undefined ? { where: key.where } : {}),
+    ...(key.same.length > 0 ? { same: [...key.same] } : {}),
+  }));
 }

@@ -122,7 +122,7 @@ export function tableTenancyState(live: LiveContext, name: string): TableTenancy
   const col = table ? findColumn(table, c) : undefined;
   const keys: { columns: string[]; singleton: boolean }[] = [];
   if (entry?.singleton) keys.push({ columns: [c], singleton: true });
-  for (const cols of entry?.unique ?? []) keys.push({ columns: [c, ...cols.filter((x) => x !== c)], singleton: false });
+  for (const key of entry?.unique ?? []) keys.push({ columns: [c, ...key.columns.filter((x) => x !== c)], singleton: false });
   const usable = (i: CatalogIndex) => i.valid && i.predicate === null && !i.columns.includes(null);
   return {
     table: name,

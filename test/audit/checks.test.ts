@@ -37,12 +37,12 @@ describe('audit checks, two-sided (plant the defect → exactly its finding; fix
     manifest = {
       schema: SCHEMA,
       stateSchema: STATE,
-      tenant: { table: 'organizations', key: 'org_id', column: 'org_id', setting: 'app.org', compositeKeys: true },
+      tenant: { table: 'organizations', key: 'org_id', column: 'org_id', setting: 'app.org', compositeKeys: true, partitionTrigger: true },
       roles: { app: [web], bypass: [{ role: ops, reason: 'operations console' }] },
       tables: [
-        { name: 'projects', backfill: [], unique: [], singleton: false },
-        { name: 'task; items', backfill: [], unique: [['slug']], singleton: false },
-        { name: LONG, backfill: [], unique: [], singleton: true },
+        { name: 'projects', backfill: [], unique: [], singleton: false, sharedRows: false, polymorphic: [] },
+        { name: 'task; items', backfill: [], unique: [{ columns: ['slug'], same: [] }], singleton: false, sharedRows: false, polymorphic: [] },
+        { name: LONG, backfill: [], unique: [], singleton: true, sharedRows: false, polymorphic: [] },
       ],
       exempt: [{ name: 'countries', reason: 'reference data' }],
       definerFunctions: [],
@@ -105,7 +105,7 @@ describe('audit checks, two-sided (plant the defect → exactly its finding; fix
     {
       check: 'missing-table',
       plant: () => `SELECT 1`,
-      manifest: (m) => ({ ...m, tables: [...m.tables, { name: 'ghost; table', backfill: [], unique: [], singleton: false }] }),
+      manifest: (m) => ({ ...m, tables: [...m.tables, { name: 'ghost; table', backfill: [], unique: [], singleton: false, sharedRows: false, polymorphic: [] }] }),
       expect: { table: `${SCHEMA}.ghost; table`, severity: 'error' },
       fix: () => `CREATE TABLE ${q('ghost; table')} (id int)`,
       cleanup: () => `DROP TABLE ${q('ghost; table')}`,
@@ -119,7 +119,7 @@ describe('audit checks, two-sided (plant the defect → exactly its finding; fix
     {
       check: 'tenant-column-type-mismatch',
       plant: () => `CREATE TABLE ${q('notes')} (id serial PRIMARY KEY, org_id text)`,
-      manifest: (m) => ({ ...m, tables: [...m.tables, { name: 'notes', backfill: [], unique: [], singleton: false }] }),
+      manifest: (m) => ({ ...m, tables: [...m.tables, { name: 'notes', backfill: [], unique: [], singleton: false, sharedRows: false, polymorphic: [] }] }),
       expect: { table: `${SCHEMA}.notes`, severity: 'error' },
       fix: () => `ALTER TABLE ${q('notes')} ALTER COLUMN org_id TYPE uuid USING NULL`,
       cleanup: () => `DROP TABLE ${q('notes')}`,
@@ -207,7 +207,7 @@ describe('audit checks, two-sided (plant the defect → exactly its finding; fix
         CREATE TABLE ${q('events 2026')} PARTITION OF ${q('events')} FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
         ALTER TABLE ${q('events')} ENABLE ROW LEVEL SECURITY; ALTER TABLE ${q('events')} FORCE ROW LEVEL SECURITY;
         ${tenantPolicy('events')}`,
-      manifest: (m) => ({ ...m, tables: [...m.tables, { name: 'events', backfill: [], unique: [], singleton: false }] }),
+      manifest: (m) => ({ ...m, tables: [...m.tables, { name: 'events', backfill: [], unique: [], singleton: false, sharedRows: false, polymorphic: [] }] }),
       expect: { table: `${SCHEMA}.events`, object: `${SCHEMA}.events 2026`, severity: 'error' },
       fix: () => `ALTER TABLE ${q('events 2026')} ENABLE ROW LEVEL SECURITY; ALTER TABLE ${q('events 2026')} FORCE ROW LEVEL SECURITY;
         ${tenantPolicy('events 2026')}`,

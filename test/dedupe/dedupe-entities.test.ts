@@ -15,11 +15,11 @@ import { runCli } from '../support/cli.js';
 import { useTestDatabase } from '../support/database.js';
 import { tableChecksums, writeConfig } from '../backfill/helpers.js';
 
-/** The manifest with `table`'s unique keys in the object form, which the manifest schema does not take yet. */
+/** The manifest with `table`'s unique keys replaced. */
 function withUniqueKeys(manifest: Manifest, table: string, keys: DedupeKey[]): Manifest {
   return {
     ...manifest,
-    tables: manifest.tables.map((t) => (t.name === table ? { ...t, unique: keys as unknown as string[][] } : t)),
+    tables: manifest.tables.map((t) => (t.name === table ? { ...t, unique: keys.map((k) => ({ ...k, same: k.same ?? [] })) } : t)),
   };
 }
 

@@ -111,7 +111,7 @@ describe('migrate on the sample CRM', () => {
 
     // A table added to the manifest: migrations for that table only.
     await c.query(`CREATE TABLE tags (id serial PRIMARY KEY, contact_id integer REFERENCES contacts (id), name text NOT NULL)`);
-    const withTags: Manifest = { ...manifest, tables: [...manifest.tables, { name: 'tags', backfill: ['contact_id'], unique: [], singleton: false }] };
+    const withTags: Manifest = { ...manifest, tables: [...manifest.tables, { name: 'tags', backfill: ['contact_id'], unique: [], singleton: false, sharedRows: false, polymorphic: [] }] };
     const tags = await generateMigrations({ client: c, manifest: withTags, migrationsDir: dir, policiesDir: await tempDir() });
     expect(tags.files.map((f) => path.basename(f.file))).toEqual([
       '0005_tenancy-expand.sql',
