@@ -27,11 +27,14 @@ WITH app AS (
      AND c.relkind IN ('r', 'p')
 ), definers AS MATERIALIZED (
   -- Few rows: filtering them first keeps the estimated cost low (no JIT compilation for a 1 ms query).
-  SELECT f.oid, f.pronamespace, f.proname, f.proconfig, f.prosrc, f.proowner, f.prorettype, f.prolang
+  SELECT f.oid, f.pronamespace, f.proname, f.proconfig, f.prosrc, f.proowner, f.prorettype, f.prolang, f.proargtypes
     FROM pg_catalog.pg_proc f
    WHERE f.prosecdef
 ), funcs AS (
   SELECT f.oid, f.proname, f.proowner, f.prorettype,
+         -- Always schema-qualified (a regprocedure drops the schema when it is on the search_path).
+         format('%s.%s(%s)', quote_ident(fn.nspname), quote_ident(f.proname),
+                array_to_string(ARRAY(SELECT pg_catalog.format_type(t, NULL) FROM unnest(f.proargtypes::oid[]) WITH ORDINALITY a(t, i) ORDER BY i), ', ')) AS signature,
          EXISTS (SELECT 1 FROM unnest(f.proconfig) cfg WHERE cfg LIKE 'search_path=%') AS pinned,
          f.proname = ANY (:'definer_functions'::text[]) AS listed,
          l.lanname NOT IN ('sql', 'c', 'internal') AND f.prosrc ~* '\mexecute\M' AS dynamic,
@@ -64,12 +67,11 @@ WITH app AS (
    GROUP BY f.oid, tg.tgrelid
 )
 SELECT CASE WHEN r.relid IS NULL THEN f.tables[1] ELSE (SELECT s.relname::text FROM scoped s WHERE s.oid = r.relid) END AS table_name,
-       CASE WHEN r.relid IS NULL THEN f.oid::regprocedure::text
-            ELSE format('%s on %s.%s', f.oid::regprocedure, rn.nspname, rel.relname) END AS object,
+       CASE WHEN r.relid IS NULL THEN f.signature ELSE format('%s on %s.%s', f.signature, rn.nspname, rel.relname) END AS object,
        NULL::bigint AS count, NULL::text[] AS samples,
        format('%s %s (owner %s%s) %s%s%s',
               CASE WHEN r.relid IS NULL THEN 'SECURITY DEFINER function' ELSE 'SECURITY DEFINER trigger function' END,
-              f.oid::regprocedure, pg_catalog.pg_get_userbyid(f.proowner),
+              f.signature, pg_catalog.pg_get_userbyid(f.proowner),
               CASE WHEN o.rolsuper OR o.rolbypassrls THEN ', who bypasses row-level security' ELSE '' END,
               CASE WHEN r.relid IS NULL THEN format('can be executed by %s', r.roles)
                    ELSE format('fires on writes to %s.%s, which %s can write', rn.nspname, rel.relname, r.roles) END,
