@@ -66,9 +66,10 @@ describe('security checks (issue #12)', () => {
       await sql(`REVOKE TRIGGER ON ${f.q('tenants')} FROM PUBLIC`);
       expect(await brief(db().url, m, ID)).toEqual([]);
 
-      // Through a role the app role is a member of without INHERIT: it can still SET ROLE to it.
+      // Through a role the app role is a member of without INHERIT (NOINHERIT first: from PostgreSQL 16 a
+      // grant keeps the INHERIT option the member had when it was made): it can still SET ROLE to it.
       const ops = await db().createRole('ops');
-      await sql(`GRANT TRUNCATE ON ${f.q('notes')} TO ${ident(ops)}; GRANT ${ident(ops)} TO ${app}; ALTER ROLE ${app} NOINHERIT`);
+      await sql(`ALTER ROLE ${app} NOINHERIT; GRANT TRUNCATE ON ${f.q('notes')} TO ${ident(ops)}; GRANT ${ident(ops)} TO ${app}`);
       const [member] = await check(db().url, m, ID);
       expect(member).toMatchObject({ table: `${f.schema}.notes`, object: f.app });
       expect(member.message).toContain(`TRUNCATE (granted to ${ops}, of which ${f.app} is a member)`);
@@ -134,7 +135,7 @@ describe('security checks (issue #12)', () => {
       expect(await brief(db().url, m, ID)).toEqual([]);
 
       const owners = await db().createRole('owners');
-      await sql(`ALTER TABLE ${f.q('tenants')} OWNER TO ${ident(owners)}; GRANT ${ident(owners)} TO ${app}; ALTER ROLE ${app} NOINHERIT`);
+      await sql(`ALTER ROLE ${app} NOINHERIT; ALTER TABLE ${f.q('tenants')} OWNER TO ${ident(owners)}; GRANT ${ident(owners)} TO ${app}`);
       const [member] = await check(db().url, m, ID);
       expect(member).toMatchObject({ table: `${f.schema}.tenants`, object: f.app });
       expect(member.message).toContain(`is a member of ${owners} (it can SET ROLE to it), which owns ${f.schema}.tenants`);
@@ -226,7 +227,7 @@ describe('security checks (issue #12)', () => {
       expect(await brief(db().url, m, ID)).toEqual([]);
       // Executable through a role the app role is a member of (NOINHERIT: by SET ROLE).
       const ops = await db().createRole('fnops');
-      await sql(`GRANT EXECUTE ON FUNCTION ${fn}(text) TO ${ident(ops)}; GRANT ${ident(ops)} TO ${ident(f.app)}; ALTER ROLE ${ident(f.app)} NOINHERIT`);
+      await sql(`ALTER ROLE ${ident(f.app)} NOINHERIT; GRANT EXECUTE ON FUNCTION ${fn}(text) TO ${ident(ops)}; GRANT ${ident(ops)} TO ${ident(f.app)}`);
       expect(await brief(db().url, m, ID)).toEqual([`error - ${util}.row_count(text)`]);
       await sql(`REVOKE ${ident(ops)} FROM ${ident(f.app)}; ALTER ROLE ${ident(f.app)} INHERIT`);
       expect(await brief(db().url, m, ID)).toEqual([]);
