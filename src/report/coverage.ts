@@ -9,7 +9,7 @@ export interface CoverageMatrix {
 }
 
 /** Checks that judge individual tables (the others name roles, or the whole schema). */
-const TABLE_CHECKS_EXCLUDED = new Set(['app-role-bypasses-rls', 'untracked-table']);
+const TABLE_CHECKS_EXCLUDED = new Set(['app-role-bypasses-rls', 'untracked-table', 'tenant-setting-default', 'state-schema-exposed']);
 
 export function coverageMatrix(result: AuditResult): CoverageMatrix {
   const checks = result.checks.map((c) => c.id).filter((id) => !TABLE_CHECKS_EXCLUDED.has(id));

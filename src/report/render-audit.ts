@@ -18,7 +18,7 @@ export interface RenderOptions {
 
 /**
  * Renders an audit result in one of the formats of `crm-tenancy audit --format`; `table` is the
- * plain-text report (the CLI draws its own coloured tables on a terminal).
+ * plain-text report the CLI prints.
  *
  * @example renderAudit(await runAudit({ databaseUrl, manifest }), 'markdown') // => '## crm-tenancy audit: ❌ failed …'
  */

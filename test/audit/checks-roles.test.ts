@@ -126,7 +126,7 @@ describe('role, view and function checks', () => {
     expect(await brief(db().url, m, 'view-bypasses-rls')).toEqual([]);
   });
 
-  it('security-definer-function: unpinned (error), pinned (warning), listed (info), not executable (none); hostile names', async () => {
+  it('security-definer-function: unpinned (error), pinned but not listed (error), listed (info), not executable (none); hostile names', async () => {
     const schema = `crm "x"; drop.é`;
     const table = `Deal "q"; ${'t'.repeat(40)}`;
     const f = await make({ schema, tables: [table] });
@@ -140,7 +140,7 @@ describe('role, view and function checks', () => {
     expect(unpinned).toMatchObject({ severity: 'error', table: `${schema}.${table}`, object: signature });
     expect(unpinned.message).toContain('search_path is not pinned');
     await sql(`ALTER FUNCTION ${fn}(integer) SET search_path = pg_catalog, pg_temp`);
-    expect(await brief(db().url, m, id)).toEqual([`warning ${schema}.${table} ${signature}`]);
+    expect(await brief(db().url, m, id)).toEqual([`error ${schema}.${table} ${signature}`]);
     const listed = f.manifest({ definer_functions: { 'count notes': 'the tenant switcher counts rows per tenant' } });
     const [info] = await check(db().url, listed, id);
     expect(info).toMatchObject({ severity: 'info', object: signature });
