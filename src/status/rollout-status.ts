@@ -38,6 +38,8 @@ export interface TableRollout {
   detail: string;
   /** The command that moves this table on; null when done, or when only a human can (missing table). */
   next: string | null;
+  /** Why `next` will still refuse because of other tables (see the notes); null when it will not. */
+  waiting: string | null;
   facts: TableFacts;
 }
 
@@ -50,6 +52,8 @@ export interface RolloutStatus {
   summary: Record<RolloutStep, number>;
   /** Migration files not yet run, in order. */
   pendingMigrations: string[];
+  /** What holds several tables back at once (each `waiting` table points here). */
+  notes: string[];
   /** The command to run next for the database as a whole (the earliest step decides); null when done. */
   next: string | null;
   /** Every table done. */
@@ -123,14 +127,15 @@ async function readStatus(db: pg.ClientBase, options: RolloutStatusOptions): Pro
   const placed = facts.map((f) => ({ facts: f, ...placeTable(f, pendingWork(f.table, provides), column, settings) }));
   // One validate / composite file covers every table, and migrate checks all their data first.
   const backfilling = placed.filter((p) => p.step === 'backfill').length;
+  const waitsForBackfill = `migrate validates every table at once: it refuses while ${backfilling} table(s) still need their backfill`;
+  const waitsForNotNull = `policies apply refuses until every scoped table has a NOT NULL ${column} (${notReady.length} not yet)`;
+  const notes = new Set<string>();
   const tables: TableRollout[] = placed.map(({ facts: f, step, detail, next }) => {
-    if (next?.startsWith('crm-tenancy policies apply') && notReady.length > 0) {
-      detail += ` — apply refuses until every scoped table has a NOT NULL ${column} (${notReady.length} not yet)`;
-    }
-    if ((step === 'validate' || step === 'composite') && next?.startsWith('crm-tenancy migrate') && backfilling > 0) {
-      detail += ` — migrate refuses while ${backfilling} table(s) still need their backfill`;
-    }
-    return { table: f.table, kind: f.kind, step, detail, next, facts: f };
+    let waiting: string | null = null;
+    if (next?.startsWith('crm-tenancy policies apply') && notReady.length > 0) waiting = waitsForNotNull;
+    if ((step === 'validate' || step === 'composite') && next?.startsWith('crm-tenancy migrate') && backfilling > 0) waiting = waitsForBackfill;
+    if (waiting) notes.add(waiting);
+    return { table: f.table, kind: f.kind, step, detail, next, waiting, facts: f };
   });
   const summary = Object.fromEntries(ROLLOUT_STEPS.map((s) => [s, tables.filter((t) => t.step === s).length])) as Record<RolloutStep, number>;
   const done = tables.every((t) => t.step === 'done');
@@ -141,6 +146,7 @@ async function readStatus(db: pg.ClientBase, options: RolloutStatusOptions): Pro
     tables,
     summary,
     pendingMigrations: pendingFiles.map((f) => f.name),
+    notes: [...notes],
     next: databaseNext(tables, settings),
     done,
     exitCode: done ? 0 : 1,

@@ -264,3 +264,22 @@ describe('action.yml run like a runner runs it (built CLI, real PostgreSQL, samp
     await rm(fake, { recursive: true, force: true });
   });
 });
+
+describe("the README's CI example", () => {
+  it('uses the action with inputs it has, the required one included', async () => {
+    const action = await loadAction();
+    const readme = await readFile(path.join(repoRoot, 'README.md'), 'utf8');
+    const ci = readme.slice(readme.indexOf('\n## CI\n'));
+    const block = /```yaml\n([\s\S]*?)```/.exec(ci)![1];
+    const workflow = parse(block) as { jobs: Record<string, { permissions: Record<string, string>; steps: Step[] }> };
+    const job = Object.values(workflow.jobs)[0];
+    const step = job.steps.find((s) => s.uses?.includes('/crm-tenancy@'))!;
+    expect(step).toBeDefined();
+    for (const key of Object.keys(step.with ?? {})) expect(Object.keys(action.inputs)).toContain(key);
+    expect(step.with?.['database-url']).toMatch(/^\$\{\{ secrets\.\w+ \}\}$/);
+    expect(job.permissions['security-events']).toBe('write');
+    expect(job.steps[0].uses).toBe('actions/checkout@v4');
+    // No hand-rolled audit steps left beside the action.
+    expect(job.steps.filter((s) => s.run?.includes('crm-tenancy audit'))).toEqual([]);
+  });
+});

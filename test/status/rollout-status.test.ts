@@ -78,8 +78,12 @@ describe('status on the fresh sample CRM', () => {
     expect(at(afterExpand, 'deals')).toMatchObject({
       step: 'validate',
       next: `crm-tenancy migrate --migrations-dir ${migrationsDir}`,
-      detail: expect.stringMatching(/migrate refuses while 11 table\(s\) still need their backfill/),
+      detail: 'company_id nullable',
+      waiting: 'migrate validates every table at once: it refuses while 11 table(s) still need their backfill',
     });
+    expect(at(afterExpand, 'activities').waiting).toBe(null);
+    expect(at(afterExpand, 'companies').waiting).toMatch(/^policies apply refuses until every scoped table has a NOT NULL company_id/);
+    expect(afterExpand.notes).toHaveLength(2);
   });
 
   it('a table the manifest names but the database lacks is at "table missing", with no command', async () => {

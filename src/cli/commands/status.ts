@@ -88,18 +88,27 @@ function render(ctx: CommandContext, s: RolloutStatus): void {
       (counts.length ? ` · ${counts.join(' · ')}` : ''),
   );
   if (s.pendingMigrations.length > 0) lines.push(`pending migrations: ${s.pendingMigrations.join(', ')}`);
-  // Only the description wraps: a next command stays on one line, ready to copy.
+  // On a terminal only the description wraps to fit (a next command stays on one line, ready to
+  // copy); piped, nothing wraps, so each table is one line for grep.
+  const columns = process.stdout.isTTY ? process.stdout.columns : undefined;
+  const widths = {
+    table: Math.max(5, ...s.tables.map((t) => t.table.length + (t.kind === 'tenant' ? 9 : 0))) + 2,
+    step: Math.max(4, ...s.tables.map((t) => LABEL[t.step].length + (t.waiting ? 1 : 0))) + 2,
+    next: Math.max(4, ...s.tables.map((t) => (t.next ?? '').length)) + 2,
+  };
+  const detailWidth = columns ? Math.max(24, columns - widths.table - widths.step - widths.next - 5) : undefined;
   const table = new Table({
     head: ['table', 'step', 'what is missing', 'next'],
     style: { head: [], border: [], compact: true },
-    colWidths: [null, null, 48, null],
-    wordWrap: true,
+    ...(detailWidth ? { colWidths: [widths.table, widths.step, detailWidth, widths.next], wordWrap: true } : {}),
   });
   for (const t of s.tables) {
-    const step = t.step === 'done' ? c.green(LABEL[t.step]) : t.step === 'missing-table' ? c.red(LABEL[t.step]) : c.yellow(LABEL[t.step]);
+    const label = `${LABEL[t.step]}${t.waiting ? '*' : ''}`;
+    const step = t.step === 'done' ? c.green(label) : t.step === 'missing-table' ? c.red(label) : c.yellow(label);
     table.push([t.kind === 'tenant' ? `${t.table} (tenant)` : t.table, step, t.detail, t.next ?? '']);
   }
   lines.push(table.toString());
+  for (const note of s.notes) lines.push(`* ${note}`);
   if (s.next) lines.push(`next: ${s.next}`);
   ctx.output.data(lines.join('\n'));
 }
