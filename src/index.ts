@@ -33,3 +33,6 @@ export { applyPolicies, policyDiff, policyStatus } from './policies/apply.js';
 export { writePolicyFiles } from './policies/policy-files.js';
 export { verifyIsolation, type VerifyOptions, type VerifyResult } from './verify/verify.js';
 export { renderAudit, AUDIT_FORMATS } from './report/render-audit.js';
+export { rolloutStatus, DEFAULT_STATUS_STATEMENT_TIMEOUT_MS, type RolloutStatus, type RolloutStatusOptions, type TableRollout } from './status/rollout-status.js';
+export { ROLLOUT_STEPS, placeTable, type RolloutStep, type TableFacts, type Placement } from './status/rollout-step.js';
+export * from './db/server-health.js';

@@ -11,6 +11,7 @@ import { register as registerDedupe } from './dedupe.js';
 import { register as registerUndo } from './undo.js';
 import { register as registerSample } from './sample.js';
 import { register as registerDemo } from './demo.js';
+import { register as registerStatus } from './status.js';
 
 export function registerCommands(program: Command): void {
   for (const register of [
@@ -23,6 +24,7 @@ export function registerCommands(program: Command): void {
     registerDedupe,
     registerUndo,
     registerVerify,
+    registerStatus,
     registerSample,
     registerDemo,
   ]) {
