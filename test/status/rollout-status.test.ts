@@ -88,7 +88,7 @@ describe('status on the fresh sample CRM', () => {
 
   it('a table the manifest names but the database lacks is at "table missing", with no command', async () => {
     const manifest = await loadManifest(config);
-    const ghost = { ...manifest, tables: [...manifest.tables, { name: 'ghost', backfill: [], unique: [], singleton: false }] };
+    const ghost = { ...manifest, tables: [...manifest.tables, { name: 'ghost', backfill: [], unique: [], singleton: false, sharedRows: false, polymorphic: [] }] };
     const s = await rolloutStatus({ client: db().client, manifest: ghost, migrationsDir: await tempDir(), policiesDir: await tempDir() });
     expect(at(s, 'ghost')).toMatchObject({ step: 'missing-table', next: null });
     expect(s.summary['missing-table']).toBe(1);
