@@ -1,26 +1,7 @@
-// The `verify` command: proves tenant isolation live as each application role; matrix on a TTY, JSON with --json.
+// The `verify` command's declaration: proves tenant isolation live (code: actions/verify.ts).
 import type { Command } from 'commander';
-import { verifyIsolation, PROBES, type ProbeStatus } from '../../verify/verify.js';
-import { action } from '../context.js';
-import { pair } from '../option-parsers.js';
-import { withProgress } from '../progress.js';
-import { listTable } from '../table-styles.js';
-
-interface VerifyCliOptions {
-  json: boolean;
-  tenants?: string;
-}
-
-const SHORT: Record<string, string> = {
-  'select-own': 'select A',
-  'select-no-tenant': 'no tenant',
-  'insert-other-tenant': 'insert B',
-  'update-to-other-tenant': 'A→B',
-  'update-other-rows': 'update B',
-  'delete-other-rows': 'delete B',
-  'cross-tenant-reference': 'ref B',
-  views: 'views',
-};
+import { lazyAction } from '../lazy-action.js';
+import type { VerifyCliOptions } from '../actions/verify.js';
 
 export function register(program: Command): void {
   program
@@ -47,41 +28,5 @@ Examples:
   $ crm-tenancy verify
   $ crm-tenancy verify --tenants 1,2 --json`,
     )
-    .action(
-      action(
-        async (ctx, opts: VerifyCliOptions) => {
-          const tenants = opts.tenants === undefined ? undefined : pair('--tenants', opts.tenants, 'tenant keys');
-          const manifest = await ctx.loadManifest();
-          const client = await ctx.connect();
-          const result = await withProgress(ctx.output, { json: opts.json }, (onProgress) =>
-            verifyIsolation({ client, manifest, tenants, logger: ctx.output.logger, onProgress }),
-          );
-          if (opts.json) {
-            ctx.output.data(JSON.stringify(result, null, 2));
-          } else {
-            const c = ctx.output.stdoutColor;
-            const mark = (s: ProbeStatus) =>
-              s === 'pass' ? c.green('pass') : s === 'fail' || s === 'error' ? c.red(s.toUpperCase()) : s === 'reported' ? c.yellow('reported') : c.dim(s);
-            for (const role of result.roles) {
-              const table = listTable([role, ...PROBES.map((p) => SHORT[p])], ctx.output);
-              for (const name of result.tables) {
-                table.push([name, ...PROBES.map((p) => mark(result.probes.find((r) => r.role === role && r.table === name && r.probe === p)!.status))]);
-              }
-              ctx.output.data(table.toString());
-            }
-            for (const f of result.functions) ctx.output.data(`function ${f.function} as ${f.role}: ${mark(f.status)} ${f.detail}`);
-            for (const p of result.probes.filter((x) => x.status === 'reported' || x.status === 'skipped')) {
-              ctx.output.info(`${p.status}: ${p.table} ${p.probe} (${p.role}): ${p.detail}`);
-            }
-            for (const f of result.failures) ctx.output.data(c.red(`FAILED ${f.table} ${f.probe} (${f.role}): ${f.detail}`));
-            ctx.output.info(
-              `tenants A=${result.tenants.a} B=${result.tenants.b}: ${result.counts.pass} passed, ${result.failed} failed, ` +
-                `${result.counts.reported} reported, ${result.counts.skipped} skipped, ${result.counts['n/a']} n/a`,
-            );
-          }
-          return result.ok ? 0 : 1;
-        },
-        { quiet: ([opts]) => (opts as VerifyCliOptions).json },
-      ),
-    );
+    .action(lazyAction(() => import('../actions/verify.js'), { quiet: ([opts]: [VerifyCliOptions]) => opts.json }));
 }
