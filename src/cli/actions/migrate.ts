@@ -100,7 +100,7 @@ export function describeInterruptedMigrate(direction: 'up' | 'down', current: st
   }
   const indexBuild = /index/i.test(current) || events.some((e) => e.kind === 'index-build');
   return (
-    `migrate ${direction} interrupted during ${current}; ${rerun}` +
+    `migrate ${direction} stopped during ${current}; ${rerun}` +
     (indexBuild ? ' (an INVALID index left by the interrupted build is dropped and rebuilt)' : ' (the file runs again from its start)')
   );
 }
