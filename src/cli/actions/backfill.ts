@@ -82,18 +82,23 @@ function renderBackfill(ctx: CommandContext, result: BackfillResult, detach: boo
   ctx.output.data(header);
   if (table.length > 0) ctx.output.data(table.toString());
   if (quiet > 0) ctx.output.data(`${quiet} table(s) had no NULL tenant to fill`);
+  // The first 20 of each list; --verbose lists every one (as many as the runner samples).
+  const shown = ctx.output.verbose ? Infinity : 20;
+  const more = (n: number) => {
+    if (n > shown) ctx.output.data(`  … and ${n - shown} more (--verbose lists them all, --json gives them as data)`);
+  };
   const list = (title: string, rows: { table: string; key: unknown; candidates: unknown[] }[]) => {
     if (rows.length === 0) return;
     ctx.output.data(`${title} (${rows.length}${rows.length >= 1000 ? '+' : ''}):`);
-    for (const r of rows.slice(0, 20)) {
+    for (const r of rows.slice(0, shown)) {
       ctx.output.data(`  ${r.table} ${JSON.stringify(r.key)}  candidates: ${r.candidates.length ? r.candidates.join(', ') : 'none'}`);
     }
-    if (rows.length > 20) ctx.output.data(`  … and ${rows.length - 20} more (--json lists them all)`);
+    more(rows.length);
   };
   if (result.assignedOrphans.length > 0) {
     ctx.output.data(`orphans assigned (--assign-orphans-to): ${result.assignedOrphans.length}`);
-    for (const a of result.assignedOrphans.slice(0, 20)) ctx.output.data(`  ${a.table} ${JSON.stringify(a.key)} → ${a.tenant}`);
-    if (result.assignedOrphans.length > 20) ctx.output.data(`  … and ${result.assignedOrphans.length - 20} more (--json lists them all)`);
+    for (const a of result.assignedOrphans.slice(0, shown)) ctx.output.data(`  ${a.table} ${JSON.stringify(a.key)} → ${a.tenant}`);
+    more(result.assignedOrphans.length);
   }
   list(c.red('orphans: no source can place these rows (left NULL; --assign-orphans-to TENANT to assign them)'), result.orphans);
   list(c.red('conflicts: sources disagree (left NULL; fix by hand)'), result.conflicts);

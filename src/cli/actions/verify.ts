@@ -46,9 +46,10 @@ export async function run(ctx: CommandContext, opts: VerifyCliOptions): Promise<
     ctx.output.data(table.toString());
   }
   for (const f of result.functions) ctx.output.data(`function ${f.function} as ${f.role}: ${mark(f.status)} ${f.detail}`);
-  for (const p of result.probes.filter((x) => x.status === 'reported' || x.status === 'skipped')) {
-    ctx.output.info(`${p.status}: ${p.table} ${p.probe} (${p.role}): ${p.detail}`);
-  }
+  // One line per reported or skipped probe: the first 20, --verbose all (the matrix above shows each).
+  const noted = result.probes.filter((x) => x.status === 'reported' || x.status === 'skipped');
+  for (const p of ctx.output.verbose ? noted : noted.slice(0, 20)) ctx.output.info(`${p.status}: ${p.table} ${p.probe} (${p.role}): ${p.detail}`);
+  if (!ctx.output.verbose && noted.length > 20) ctx.output.info(`… and ${noted.length - 20} more reported or skipped probes (--verbose lists them all)`);
   for (const f of result.failures) ctx.output.data(c.red(`FAILED ${f.table} ${f.probe} (${f.role}): ${f.detail}`));
   ctx.output.info(
     `tenants A=${result.tenants.a} B=${result.tenants.b}: ${result.counts.pass} passed, ${result.failed} failed, ` +

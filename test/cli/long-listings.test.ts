@@ -1,4 +1,4 @@
-// dedupe with many groups: totals and the first 20 groups and conflicts, --verbose lists every one; warnings summarised too.
+// Long listings: dedupe's groups and conflicts, backfill's orphans — totals and the first 20, --verbose lists every one.
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 import { useTestDatabase } from '../support/database.js';
@@ -74,5 +74,36 @@ describe('dedupe summarises long listings', () => {
     expect(lines(r.stderr, /^warning:/).length).toBeLessThanOrEqual(11);
     const { rows } = await db().client.query(`SELECT count(*)::int AS n FROM ds.items WHERE code LIKE 'g%'`);
     expect(rows[0].n).toBe(GROUPS);
+  });
+});
+
+describe('backfill summarises its orphans', () => {
+  const db = useTestDatabase();
+
+  it('30 orphans: the count, the first 20 and how many more; --verbose lists all 30', async () => {
+    await db().client.query(`CREATE SCHEMA bo;
+      CREATE TABLE bo.companies (id int PRIMARY KEY);
+      CREATE TABLE bo.parents (id int PRIMARY KEY, company_id int REFERENCES bo.companies);
+      CREATE TABLE bo.children (id int PRIMARY KEY, company_id int REFERENCES bo.companies, parent_id int REFERENCES bo.parents);
+      INSERT INTO bo.companies VALUES (1);
+      INSERT INTO bo.parents VALUES (1, 1);
+      INSERT INTO bo.children SELECT g, NULL, CASE WHEN g <= 10 THEN 1 END FROM generate_series(1, 40) g;`);
+    const config = await writeConfig(`schema: bo
+state_schema: bo_state
+tenant: { table: companies, key: id, column: company_id, setting: app.company }
+roles: { app: [bo_app_never_created] }
+tables:
+  parents: {}
+  children: { backfill: [parent_id] }
+`);
+    const args = ['backfill', '--dry-run', '--config', config, '--database-url', db().url];
+    const r = await runCli(args);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/^orphans: no source can place these rows .*\(30\):$/m);
+    expect(lines(r.stdout, /^ {2}children \{"id":\d+\} {2}candidates: none$/)).toHaveLength(20);
+    expect(r.stdout).toContain('  … and 10 more (--verbose lists them all, --json gives them as data)');
+    const all = await runCli([...args, '--verbose']);
+    expect(lines(all.stdout, /^ {2}children \{"id":\d+\} {2}candidates: none$/)).toHaveLength(30);
+    expect(all.stdout).not.toContain('more (--verbose');
   });
 });
