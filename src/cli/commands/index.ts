@@ -1,4 +1,4 @@
-// The list of commands. Each module exports register(program) and owns its command's options.
+// The list of commands. Each module declares its command (options, help) and imports its code only when it runs.
 import type { Command } from 'commander';
 import { register as registerInit } from './init.js';
 import { register as registerAudit } from './audit.js';
