@@ -1,0 +1,46 @@
+// Shared by the polymorphic tests: the SaaS sample's manifest with its pairs, and an enforcing trigger written by hand.
+import { parseManifest, type Manifest } from '../../src/config/manifest.js';
+import { ident, literal, qualified } from '../../src/db/quote.js';
+import { polymorphicTriggerName } from '../../src/audit/polymorphic-references.js';
+
+/** The SaaS sample's tenancy (organizations.id / organization_id) with its polymorphic pairs. */
+export function saasManifest(schema: string, app = 'saas_app_never_created'): Manifest {
+  return parseManifest({
+    schema,
+    tenant: { table: 'organizations', key: 'id', column: 'organization_id', setting: 'app.current_organization_id' },
+    roles: { app: [app] },
+    tables: {
+      customers: null,
+      invoices: null,
+      payment_requests: null,
+      custom_fields: null,
+      payments: { polymorphic: [{ type: 'payable_type', id: 'payable_id', targets: { Invoice: 'invoices', PaymentRequest: 'payment_requests' } }] },
+      versions: { polymorphic: [{ type: 'item_type', id: 'item_id', targets: { Invoice: 'invoices', Customer: 'customers' } }] },
+      active_storage_attachments: { polymorphic: [{ type: 'record_type', id: 'record_id', targets: { Invoice: 'invoices' } }] },
+    },
+  });
+}
+
+/**
+ * A constraint trigger rejecting a row whose target (by type) belongs to another tenant, with
+ * SQLSTATE 23503 (foreign_key_violation): the contract of the validate phase's generated trigger,
+ * written by hand here, under the name the audit takes as the pair's proof.
+ */
+export function ENFORCING_TRIGGER_SETUP(schema: string, table: string, tenant: string, type: string, id: string, targets: [string, string][]): string {
+  const fn = qualified(schema, `${table}_${type}_check`);
+  const branches = targets
+    .map(
+      ([value, target]) => `IF NEW.${ident(type)}::text = ${literal(value)} AND EXISTS (
+        SELECT 1 FROM ${qualified(schema, target)} p WHERE p.id::text = NEW.${ident(id)}::text AND p.${ident(tenant)} IS DISTINCT FROM NEW.${ident(tenant)}) THEN
+      RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation', MESSAGE = format('%s %s belongs to another tenant', NEW.${ident(type)}, NEW.${ident(id)});
+    END IF;`,
+    )
+    .join('\n    ');
+  return `CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+  BEGIN
+    ${branches}
+    RETURN NULL;
+  END $fn$;
+  CREATE CONSTRAINT TRIGGER ${ident(polymorphicTriggerName({ typeColumn: type }))} AFTER INSERT OR UPDATE ON ${qualified(schema, table)}
+    FOR EACH ROW EXECUTE FUNCTION ${fn}()`;
+}
