@@ -1,0 +1,120 @@
+// backfill fills a tenant column through polymorphic pairs (text ids against uuid and bigint keys),
+// reports rows whose type names no target as orphans, records every change, and undo restores them.
+import { describe, expect, it } from 'vitest';
+import { runBackfill } from '../../src/backfill/backfill-runner.js';
+import { parseManifest, type Manifest } from '../../src/config/manifest.js';
+import { loadSampleSaas } from '../../src/sample/sample-saas.js';
+import { undoRun } from '../../src/undo/undo-runner.js';
+import { tableChecksums } from '../backfill/helpers.js';
+import { useTestDatabase } from '../support/database.js';
+import { saasManifest } from './helpers.js';
+
+const I1 = '00000000-0000-4000-8000-0000000000a1';
+const I2 = '00000000-0000-4000-8000-0000000000b2';
+
+const manifest = (schema: string, versions: Record<string, unknown> = {}): Manifest =>
+  parseManifest({
+    schema,
+    state_schema: `${schema}_state`,
+    tenant: { table: 'tenants', key: 'id', column: 'tenant_id', setting: 'app.tenant' },
+    roles: { app: ['crm_app_never_created'] },
+    tables: {
+      invoices: null,
+      requests: null,
+      versions: { polymorphic: [{ type: 'item_type', id: 'item_id', targets: { Invoice: 'invoices', Request: 'requests', Tenant: 'tenants' } }], ...versions },
+    },
+  });
+
+describe('backfill through polymorphic pairs', () => {
+  const db = useTestDatabase();
+  const sql = (text: string) => db().client.query(text);
+  const tenants = async (schema: string) =>
+    (await sql(`SELECT id, tenant_id FROM ${schema}.versions ORDER BY id`)).rows.map((r) => [Number(r.id), r.tenant_id]);
+
+  const setup = (schema: string) =>
+    sql(`CREATE SCHEMA ${schema};
+      CREATE TABLE ${schema}.tenants (id integer PRIMARY KEY);
+      INSERT INTO ${schema}.tenants VALUES (1), (2);
+      CREATE TABLE ${schema}.invoices (id uuid PRIMARY KEY, tenant_id integer NOT NULL REFERENCES ${schema}.tenants);
+      INSERT INTO ${schema}.invoices VALUES ('${I1}', 1), ('${I2}', 2);
+      CREATE TABLE ${schema}.requests (id bigint PRIMARY KEY, tenant_id integer NOT NULL REFERENCES ${schema}.tenants);
+      INSERT INTO ${schema}.requests VALUES (7, 1), (9223372036854775807, 2);
+      CREATE TABLE ${schema}.versions (id bigint PRIMARY KEY, item_type text NOT NULL, item_id text NOT NULL, tenant_id integer REFERENCES ${schema}.tenants);
+      INSERT INTO ${schema}.versions (id, item_type, item_id, tenant_id) VALUES
+        (1, 'Invoice', '${I1}', NULL),
+        (2, 'Invoice', '${I2}', NULL),
+        (3, 'Request', '7', NULL),
+        (4, 'Request', '9223372036854775807', NULL),
+        (5, 'Widget', '${I1}', NULL),                -- names no target: orphan
+        (6, 'Invoice', 'not-a-uuid', NULL),          -- no such invoice (and no cast error): orphan
+        (7, 'Request', '99999999999999999999', NULL), -- beyond bigint: orphan
+        (8, 'Invoice', '${I1}', 2),                  -- already set: left alone
+        (9, 'Tenant', '2', NULL),                    -- the tenant itself
+        (10, 'Invoice', '${I2}', NULL)`);
+
+  it('fills each row from its target chosen by type, in small keyset batches; orphans reported; undo restores every change', async () => {
+    await setup('pf');
+    const m = manifest('pf');
+    const before = await tableChecksums(db().client, 'pf');
+
+    const dry = await runBackfill({ databaseUrl: db().url, manifest: m, dryRun: true });
+    expect(dry.tables.find((t) => t.table === 'versions')).toMatchObject({ filled: 6, orphans: 3 });
+    expect(await tableChecksums(db().client, 'pf')).toEqual(before);
+
+    const run = await runBackfill({ databaseUrl: db().url, manifest: m, batchSize: 2, targetBatchMs: 0 });
+    expect(run.tables.find((t) => t.table === 'versions')).toMatchObject({ filled: 6, orphans: 3, conflicts: 0 });
+    expect(run.orphans.map((o) => [o.table, o.key])).toEqual([
+      ['versions', { id: 5 }],
+      ['versions', { id: 6 }],
+      ['versions', { id: 7 }],
+    ]);
+    expect(run.complete).toBe(false);
+    expect(await tenants('pf')).toEqual([
+      [1, 1], [2, 2], [3, 1], [4, 2], [5, null], [6, null], [7, null], [8, 2], [9, 2], [10, 2],
+    ]);
+
+    const undone = await undoRun({ databaseUrl: db().url, manifest: m, runId: run.runId! });
+    expect(undone).toBeTruthy();
+    expect(await tableChecksums(db().client, 'pf')).toEqual(before);
+  });
+
+  it('a pair beside a foreign key: agreeing sources fill, disagreeing ones are conflicts left NULL', async () => {
+    await setup('pc');
+    await sql(`ALTER TABLE pc.versions ADD COLUMN request_id bigint REFERENCES pc.requests;
+      UPDATE pc.versions SET request_id = 7 WHERE id IN (1, 2)`);
+    const run = await runBackfill({ databaseUrl: db().url, manifest: manifest('pc', { backfill: ['request_id'] }) });
+    // 1: invoice of tenant 1 and request of tenant 1 agree; 2: invoice of tenant 2, request of tenant 1.
+    expect(run.conflicts.map((c) => [c.key, c.candidates])).toEqual([[{ id: 2 }, [1, 2]]]);
+    expect((await tenants('pc')).slice(0, 2)).toEqual([[1, 1], [2, null]]);
+  });
+
+  it('on the SaaS fixture: versions and attachments (reached only through pairs) get their organization; undo restores', async () => {
+    await loadSampleSaas(db().client, { scale: 2, modules: 0, schema: 'saas' });
+    // What the expand migration adds (generate/migrate): the tenant column, nullable.
+    await sql(`ALTER TABLE saas.versions ADD COLUMN organization_id uuid;
+      ALTER TABLE saas.active_storage_attachments ADD COLUMN organization_id uuid`);
+    const m = saasManifest('saas');
+    const before = await tableChecksums(db().client, 'saas');
+    const run = await runBackfill({ databaseUrl: db().url, manifest: m, batchSize: 5, targetBatchMs: 0 });
+    const count = async (q: string) => Number((await sql(q)).rows[0].n);
+    const versions = await count(`SELECT count(*) AS n FROM saas.versions`);
+    expect(versions).toBeGreaterThan(0);
+    expect(run.tables.find((t) => t.table === 'versions')?.filled).toBe(versions);
+    expect(await count(`SELECT count(*) AS n FROM saas.versions WHERE organization_id IS NULL`)).toBe(0);
+    // Each row has exactly its item's organization.
+    expect(
+      await count(`SELECT count(*) AS n FROM saas.versions v
+        LEFT JOIN saas.invoices i ON v.item_type = 'Invoice' AND i.id::text = v.item_id
+        LEFT JOIN saas.customers c ON v.item_type = 'Customer' AND c.id::text = v.item_id
+        WHERE v.organization_id IS DISTINCT FROM coalesce(i.organization_id, c.organization_id)`),
+    ).toBe(0);
+    expect(
+      await count(`SELECT count(*) AS n FROM saas.active_storage_attachments a JOIN saas.invoices i ON i.id = a.record_id
+        WHERE a.organization_id IS DISTINCT FROM i.organization_id`),
+    ).toBe(0);
+    expect(run.orphans).toEqual([]);
+
+    await undoRun({ databaseUrl: db().url, manifest: m, runId: run.runId! });
+    expect(await tableChecksums(db().client, 'saas')).toEqual(before);
+  });
+});
