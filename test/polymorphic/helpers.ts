@@ -22,17 +22,27 @@ export function saasManifest(schema: string, app = 'saas_app_never_created'): Ma
 }
 
 /**
- * A constraint trigger rejecting a row whose target (by type) belongs to another tenant, with
- * SQLSTATE 23503 (foreign_key_violation): the contract of the validate phase's generated trigger,
- * written by hand here, under the name the audit takes as the pair's proof.
+ * A constraint trigger rejecting a row whose type names a target but no row of the row's own tenant
+ * in it has that key, with SQLSTATE 23503 (foreign_key_violation): the contract of the validate
+ * phase's generated trigger, written by hand here, under the name the audit takes as the pair's
+ * proof. It runs as the writing role, under row-level security, so it is written fail-closed (a
+ * same-tenant target must be visible) rather than looking for another tenant's row it cannot see.
+ * Targets: [type value, table, the target's tenant column (its key for the tenant table)].
  */
-export function ENFORCING_TRIGGER_SETUP(schema: string, table: string, tenant: string, type: string, id: string, targets: [string, string][]): string {
+export function ENFORCING_TRIGGER_SETUP(
+  schema: string,
+  table: string,
+  tenant: string,
+  type: string,
+  id: string,
+  targets: [string, string, string?][],
+): string {
   const fn = qualified(schema, `${table}_${type}_check`);
   const branches = targets
     .map(
-      ([value, target]) => `IF NEW.${ident(type)}::text = ${literal(value)} AND EXISTS (
-        SELECT 1 FROM ${qualified(schema, target)} p WHERE p.id::text = NEW.${ident(id)}::text AND p.${ident(tenant)} IS DISTINCT FROM NEW.${ident(tenant)}) THEN
-      RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation', MESSAGE = format('%s %s belongs to another tenant', NEW.${ident(type)}, NEW.${ident(id)});
+      ([value, target, targetTenant]) => `IF NEW.${ident(type)}::text = ${literal(value)} AND NOT EXISTS (
+        SELECT 1 FROM ${qualified(schema, target)} p WHERE p.id::text = NEW.${ident(id)}::text AND p.${ident(targetTenant ?? tenant)} = NEW.${ident(tenant)}) THEN
+      RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation', MESSAGE = format('%s %s is no row of tenant %s', NEW.${ident(type)}, NEW.${ident(id)}, NEW.${ident(tenant)});
     END IF;`,
     )
     .join('\n    ');
