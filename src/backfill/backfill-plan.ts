@@ -147,7 +147,7 @@ export function buildBackfillPlan(live: LiveContext, onlyTable?: string, skip: R
         selfReference: ref.table === entry.name && ref.schema === schema,
       };
     });
-    sources.push(...polymorphicSources(live, entry, rel));
+    sources.push(...polymorphicSources(live, entry));
     const scopedForeignKeys: ScopedForeignKey[] = [];
     for (const fk of fks) {
       const ref = fk.references!;

@@ -1,11 +1,10 @@
 // Backfill through polymorphic pairs: each target of a pair becomes one source of the tenant, like a foreign key.
-import type { CatalogColumn, CatalogTable } from '../db/catalog.js';
-import { findColumn, findRelation } from '../db/catalog.js';
+import type { CatalogColumn } from '../db/catalog.js';
 import { ident } from '../db/quote.js';
 import type { LiveContext } from '../config/live-context.js';
 import type { ScopedTable } from '../config/manifest.js';
 import { TenancyError } from '../errors.js';
-import { targetMatch, typeIs } from '../audit/polymorphic-references.js';
+import { resolvePairs, targetMatch, typeIs } from '../audit/polymorphic-references.js';
 import type { BackfillSource } from './backfill-plan.js';
 
 /** What a polymorphic source adds to a foreign-key source: the type value that selects its target. */
@@ -22,47 +21,34 @@ export interface PolymorphicSourceInfo {
  * A row's type selects at most one of a pair's targets, so its targets never disagree; a row whose
  * type names no target (or whose target row is missing) is offered no tenant by the pair: an
  * orphan, reported as such. Throws `manifest-live` (exit 2) when a target lacks its tenant column
- * or a single-column key.
+ * or a single-column key (resolvePairs says which).
  */
-export function polymorphicSources(live: LiveContext, entry: ScopedTable, table: CatalogTable): BackfillSource[] {
+export function polymorphicSources(live: LiveContext, entry: ScopedTable): BackfillSource[] {
   const { manifest, catalog } = live;
-  const { schema, tenant } = manifest;
   const sources: BackfillSource[] = [];
-  for (const ref of entry.polymorphic) {
-    const id = findColumn(table, ref.idColumn);
-    if (!id || !findColumn(table, ref.typeColumn)) {
-      throw new TenancyError('manifest-live', `tables.${entry.name}.polymorphic: ${schema}.${entry.name} has no column ${id ? ref.typeColumn : ref.idColumn}`);
+  for (const pair of resolvePairs(manifest, catalog).filter((p) => p.table === entry.name)) {
+    const { ref } = pair;
+    const unresolved = pair.unresolved[0];
+    if (unresolved) {
+      throw new TenancyError(
+        'manifest-live',
+        `tables.${entry.name}.polymorphic: target ${manifest.schema}.${unresolved.table} (type '${unresolved.type}'): ${unresolved.reason}; ${entry.name}.${ref.idColumn} cannot derive its tenant from it`,
+        unresolved.reason.endsWith('column yet')
+          ? { hint: 'add the tenant column first with the expand migration: `crm-tenancy migrate up`' }
+          : {},
+      );
     }
-    for (const target of ref.targets) {
-      const parent = findRelation(catalog, schema, target.table);
-      const isTenantTable = target.table === tenant.table;
-      const keyName = isTenantTable ? tenant.key : parent?.primaryKey?.length === 1 ? parent.primaryKey[0] : undefined;
-      const key = parent && keyName ? findColumn(parent, keyName) : undefined;
-      if (!parent || !key) {
-        throw new TenancyError(
-          'manifest-live',
-          `tables.${entry.name}.polymorphic: target ${target.table} (type '${target.type}') has no single-column primary key to match ${ref.idColumn} against`,
-        );
-      }
-      const parentTenantColumn = isTenantTable ? tenant.key : tenant.column;
-      const parentTenant = findColumn(parent, parentTenantColumn);
-      if (!parentTenant) {
-        throw new TenancyError(
-          'manifest-live',
-          `${schema}.${target.table} has no tenant column ${tenant.column}; ${entry.name}.${ref.idColumn} derives its tenant from it (type '${target.type}')`,
-          { hint: 'add the tenant column first with the expand migration: `crm-tenancy migrate up`' },
-        );
-      }
+    for (const target of pair.targets) {
       sources.push({
         column: ref.idColumn,
         constraint: `${ref.typeColumn}/${ref.idColumn} '${target.type}'`,
         parentTable: target.table,
-        parentColumn: key.name,
-        parentTenantColumn,
-        parentTenantType: parentTenant.type,
-        parentIsTenantTable: isTenantTable,
+        parentColumn: target.key.name,
+        parentTenantColumn: target.tenant.name,
+        parentTenantType: target.tenant.type,
+        parentIsTenantTable: target.isTenantTable,
         selfReference: target.table === entry.name,
-        polymorphic: { typeColumn: ref.typeColumn, type: target.type, key, id },
+        polymorphic: { typeColumn: ref.typeColumn, type: target.type, key: target.key, id: pair.idColumn },
       });
     }
   }

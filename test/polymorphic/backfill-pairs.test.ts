@@ -88,6 +88,17 @@ describe('backfill through polymorphic pairs', () => {
     expect((await tenants('pc')).slice(0, 2)).toEqual([[1, 1], [2, null]]);
   });
 
+  it('a target without its tenant column yet stops the run (exit 2) before anything is written', async () => {
+    await setup('pn');
+    await sql(`ALTER TABLE pn.requests DROP COLUMN tenant_id`);
+    const before = await tableChecksums(db().client, 'pn');
+    await expect(runBackfill({ databaseUrl: db().url, manifest: manifest('pn'), table: 'versions' })).rejects.toMatchObject({
+      code: 'manifest-live',
+      message: expect.stringContaining("target pn.requests (type 'Request'): no tenant_id column yet"),
+    });
+    expect(await tableChecksums(db().client, 'pn')).toEqual(before);
+  });
+
   it('on the SaaS fixture: versions and attachments (reached only through pairs) get their organization; undo restores', async () => {
     await loadSampleSaas(db().client, { scale: 2, modules: 0, schema: 'saas' });
     // What the expand migration adds (generate/migrate): the tenant column, nullable.
