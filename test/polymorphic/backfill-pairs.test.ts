@@ -103,7 +103,8 @@ describe('backfill through polymorphic pairs', () => {
     await loadSampleSaas(db().client, { scale: 2, modules: 0, schema: 'saas' });
     // What the expand migration adds (generate/migrate): the tenant column, nullable.
     await sql(`ALTER TABLE saas.versions ADD COLUMN organization_id uuid;
-      ALTER TABLE saas.active_storage_attachments ADD COLUMN organization_id uuid`);
+      ALTER TABLE saas.active_storage_attachments ADD COLUMN organization_id uuid;
+      ALTER TABLE saas.custom_field_values ADD COLUMN organization_id uuid`);
     const m = saasManifest('saas');
     const before = await tableChecksums(db().client, 'saas');
     const run = await runBackfill({ databaseUrl: db().url, manifest: m, batchSize: 5, targetBatchMs: 0 });
@@ -123,7 +124,14 @@ describe('backfill through polymorphic pairs', () => {
       await count(`SELECT count(*) AS n FROM saas.active_storage_attachments a JOIN saas.invoices i ON i.id = a.record_id
         WHERE a.organization_id IS DISTINCT FROM i.organization_id`),
     ).toBe(0);
+    // custom_field_values: its field's organization and its record's agree on every row.
+    expect(await count(`SELECT count(*) AS n FROM saas.custom_field_values WHERE organization_id IS NULL`)).toBe(0);
+    expect(
+      await count(`SELECT count(*) AS n FROM saas.custom_field_values v JOIN saas.customers c ON c.id = v.record_id
+        WHERE v.organization_id IS DISTINCT FROM c.organization_id`),
+    ).toBe(0);
     expect(run.orphans).toEqual([]);
+    expect(run.conflicts).toEqual([]);
 
     await undoRun({ databaseUrl: db().url, manifest: m, runId: run.runId! });
     expect(await tableChecksums(db().client, 'saas')).toEqual(before);

@@ -17,6 +17,11 @@ export function saasManifest(schema: string, app = 'saas_app_never_created'): Ma
       payments: { polymorphic: [{ type: 'payable_type', id: 'payable_id', targets: { Invoice: 'invoices', PaymentRequest: 'payment_requests' } }] },
       versions: { polymorphic: [{ type: 'item_type', id: 'item_id', targets: { Invoice: 'invoices', Customer: 'customers' } }] },
       active_storage_attachments: { polymorphic: [{ type: 'record_type', id: 'record_id', targets: { Invoice: 'invoices' } }] },
+      // A pair beside a foreign key: both sources must agree.
+      custom_field_values: {
+        backfill: ['custom_field_id'],
+        polymorphic: [{ type: 'record_type', id: 'record_id', targets: { Customer: 'customers' } }],
+      },
     },
   });
 }
