@@ -1,8 +1,8 @@
 // Polymorphic `*_type`/`*_id` pairs against the live catalog: their targets, the join that finds a target row, and the audit's scans of them.
-import { createHash } from 'node:crypto';
 import type { Catalog, CatalogColumn, CatalogTable } from '../db/catalog.js';
 import { findColumn, findRelation } from '../db/catalog.js';
-import { escapeText, ident, literal, MAX_IDENTIFIER_BYTES, qualified } from '../db/quote.js';
+import { escapeText, ident, literal, qualified, regclassText } from '../db/quote.js';
+import { fitIdentifier } from '../migrate/plan.js';
 import type { Manifest, PolymorphicReference } from '../config/manifest.js';
 import { fillTemplate } from './sql-params.js';
 import type { DataPlanner, ScanPart } from './data-checks.js';
@@ -83,16 +83,14 @@ export function typeNamesNoTarget(ref: PolymorphicReference, t = 't'): string {
 }
 
 /**
- * The name of the trigger that enforces a pair (the validate phase installs it under this name;
- * the audit takes it as the pair's proof, the generator must use the same name). Per table, so
- * the type column tells pairs apart; a name too long for PostgreSQL is shortened with a hash.
+ * The name of the trigger that enforces a pair: the validate phase installs it under this name
+ * (src/migrate: `<table>_<type>_<id>_tenant_trigger`, cut to 63 bytes with a hash) and the audit
+ * takes it as the pair's proof.
  *
- * @example polymorphicTriggerName({ typeColumn: 'payable_type', … }) // => 'tenancy_poly_payable_type'
+ * @example polymorphicTriggerName('payments', { typeColumn: 'payable_type', idColumn: 'payable_id' }) // => 'payments_payable_type_payable_id_tenant_trigger'
  */
-export function polymorphicTriggerName(ref: Pick<PolymorphicReference, 'typeColumn'>): string {
-  const name = `tenancy_poly_${ref.typeColumn}`;
-  if (Buffer.byteLength(name, 'utf8') <= MAX_IDENTIFIER_BYTES) return name;
-  return `tenancy_poly_${createHash('sha256').update(ref.typeColumn).digest('hex').slice(0, 24)}`;
+export function polymorphicTriggerName(table: string, ref: Pick<PolymorphicReference, 'typeColumn' | 'idColumn'>): string {
+  return fitIdentifier(`${table}_${ref.typeColumn}_${ref.idColumn}_tenant_trigger`.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/gu, '_'));
 }
 
 /**
@@ -140,8 +138,8 @@ const rows = (n: number) => `${n} row${n === 1 ? '' : 's'}`;
  * whose target (chosen by the type) has another tenant, and one scan of rows whose type names no
  * target. A pair has no foreign key, so nothing proves it but its enforcing trigger: the scan
  * first asks for it (at run time, in the audit's snapshot) and is skipped when it is there and
- * enabled, unless deep. Rows whose type names no target are always counted: the trigger's contract
- * is the tenant of the target, not the list of types.
+ * enabled, unless deep. The trigger's contract (src/migrate, the validate phase) covers both: it
+ * rejects a row whose type names no target as well as one whose target is of another tenant.
  */
 export const planPolymorphicReferences: DataPlanner = (check, context, plan) => {
   const { manifest } = context;
@@ -153,6 +151,12 @@ export const planPolymorphicReferences: DataPlanner = (check, context, plan) => 
     const key = pair.catalog.primaryKey?.length ? pair.catalog.primaryKey.map((c) => `t.${ident(c)}`).join(', ') : 't.ctid';
     const object = `${ref.typeColumn}/${ref.idColumn}`;
     const tenant = findColumn(pair.catalog, tenantName);
+    const trigger = polymorphicTriggerName(pair.table, ref);
+    // Asked at run time (the catalog snapshot has no triggers); never with deep.
+    const provenBy = (proof: DataProof) =>
+      context.deep
+        ? {}
+        : { provenBy: { sql: ENFORCING_TRIGGER_SQL, values: [regclassText(schema, pair.table), trigger], proof: `enforced by trigger ${trigger}`, proofs: [proof] } };
     if (tenant && pair.targets.length > 0) {
       const joins: string[] = [];
       const counts: string[] = [];
@@ -191,25 +195,18 @@ export const planPolymorphicReferences: DataPlanner = (check, context, plan) => 
         tables: [pair.table, ...pair.targets.map((t) => t.table)],
         sql: fillTemplate(check.sections.pair_scan, { table, counts: counts.join(',\n       '), joins: joins.join('\n  ') }),
         parts,
-        ...(context.deep
-          ? {}
-          : {
-              provenBy: {
-                sql: ENFORCING_TRIGGER_SQL,
-                values: [`${ident(schema)}.${ident(pair.table)}`, polymorphicTriggerName(ref)],
-                proof: `enforced by trigger ${polymorphicTriggerName(ref)}`,
-                proofs: [proof],
-              },
-            }),
+        ...provenBy(proof),
       });
     }
-    plan.proofs.push({ check: check.id, table: pair.table, object: `${ref.typeColumn} (types)`, status: 'scanned' });
+    const typesProof: DataProof = { check: check.id, table: pair.table, object: `${ref.typeColumn} (types)`, status: 'scanned' };
+    plan.proofs.push(typesProof);
     const values = { table, key, untyped: typeNamesNoTarget(ref), type: ident(ref.typeColumn) };
     const targets = ref.targets.map((t) => t.type).join(', ');
     plan.scans.push({
       target: `${pair.table} (${ref.typeColumn})`,
       tables: [pair.table],
       sql: fillTemplate(check.sections.untyped_count, values),
+      ...provenBy(typesProof),
       parts: [
         {
           check: check.id,

@@ -87,25 +87,33 @@ describe('cross-tenant-reference: polymorphic pairs', () => {
       INSERT INTO pt.invoices VALUES ('${I1}', 1), ('${I2}', 2);
       CREATE TABLE pt.requests (id bigint PRIMARY KEY, tenant_id integer NOT NULL);
       CREATE TABLE pt.payments (id integer PRIMARY KEY, tenant_id integer NOT NULL, payable_type text, payable_id text);
-      INSERT INTO pt.payments VALUES (1, 1, 'Invoice', '${I2}')`);
+      INSERT INTO pt.payments VALUES (1, 1, 'Invoice', '${I2}'), (2, 1, 'Refund', 'r-1')`);
     await sql(ENFORCING_TRIGGER_SETUP('pt', 'payments', 'tenant_id', 'payable_type', 'payable_id', [['Invoice', 'invoices']]));
-    // The row written before the trigger stays: a proof hides it, --deep finds it.
+    // The trigger works (23503) ...
+    await expect(sql(`INSERT INTO pt.payments VALUES (3, 1, 'Invoice', '${I2}')`)).rejects.toMatchObject({ code: '23503' });
+    await expect(sql(`INSERT INTO pt.payments VALUES (3, 1, 'Refund', 'r-2')`)).rejects.toMatchObject({ code: '23503' });
+    // ... but the rows written before it stay: the proof hides them, --deep finds them.
     const proven = await audit(manifest('pt'));
     expect(view(proven)).toEqual([]);
-    expect(proven.proofs.find((p) => p.object === 'payable_type/payable_id')).toEqual({
-      check: 'cross-tenant-reference',
-      table: 'payments',
-      object: 'payable_type/payable_id',
-      status: 'proven',
-      proof: 'enforced by trigger tenancy_poly_payable_type',
-    });
+    const proof = 'enforced by trigger payments_payable_type_payable_id_tenant_trigger';
+    expect(proven.proofs.filter((p) => p.table === 'payments')).toEqual([
+      { check: 'cross-tenant-reference', table: 'payments', object: 'payable_type/payable_id', status: 'proven', proof },
+      { check: 'cross-tenant-reference', table: 'payments', object: 'payable_type (types)', status: 'proven', proof },
+    ]);
+    expect(proven.dataChecks.find((d) => d.check === 'cross-tenant-reference')).toMatchObject({ status: 'proven', proven: 2, scanned: 0 });
     const deep = await audit(manifest('pt'), true);
-    expect(view(deep).map((f) => [f.object, f.count])).toEqual([['payable_type/payable_id → invoices', 1]]);
-    expect(deep.proofs.find((p) => p.object === 'payable_type/payable_id')?.status).toBe('scanned');
+    expect(view(deep).map((f) => [f.object, f.count])).toEqual([
+      ['payable_type', 1],
+      ['payable_type/payable_id → invoices', 1],
+    ]);
+    expect(deep.proofs.filter((p) => p.table === 'payments').map((p) => p.status)).toEqual(['scanned', 'scanned']);
 
-    await sql(`ALTER TABLE pt.payments DISABLE TRIGGER tenancy_poly_payable_type`);
+    await sql(`ALTER TABLE pt.payments DISABLE TRIGGER payments_payable_type_payable_id_tenant_trigger`);
     const disabled = await audit(manifest('pt'));
-    expect(view(disabled).map((f) => [f.object, f.count])).toEqual([['payable_type/payable_id → invoices', 1]]);
+    expect(view(disabled).map((f) => [f.object, f.count])).toEqual([
+      ['payable_type', 1],
+      ['payable_type/payable_id → invoices', 1],
+    ]);
   });
 
   it('on the SaaS fixture: the payment of A for an invoice of C and the Refund; versions without a tenant column get the type check', async () => {

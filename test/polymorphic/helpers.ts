@@ -27,8 +27,8 @@ export function saasManifest(schema: string, app = 'saas_app_never_created'): Ma
 }
 
 /**
- * A constraint trigger rejecting a row whose type names a target but no row of the row's own tenant
- * in it has that key, with SQLSTATE 23503 (foreign_key_violation): the contract of the validate
+ * A constraint trigger rejecting a row whose type names no target, or whose target has no row of
+ * the row's own tenant with that key, with SQLSTATE 23503 (foreign_key_violation): the contract of the validate
  * phase's generated trigger, written by hand here, under the name the audit takes as the pair's
  * proof. It runs as the writing role, under row-level security, so it is written fail-closed (a
  * same-tenant target must be visible) rather than looking for another tenant's row it cannot see.
@@ -43,19 +43,26 @@ export function ENFORCING_TRIGGER_SETUP(
   targets: [string, string, string?][],
 ): string {
   const fn = qualified(schema, `${table}_${type}_check`);
+  const fail = `RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation', MESSAGE = format('%s %s is no row of tenant %s', NEW.${ident(type)}, NEW.${ident(id)}, NEW.${ident(tenant)});`;
   const branches = targets
     .map(
-      ([value, target, targetTenant]) => `IF NEW.${ident(type)}::text = ${literal(value)} AND NOT EXISTS (
-        SELECT 1 FROM ${qualified(schema, target)} p WHERE p.id::text = NEW.${ident(id)}::text AND p.${ident(targetTenant ?? tenant)} = NEW.${ident(tenant)}) THEN
-      RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation', MESSAGE = format('%s %s is no row of tenant %s', NEW.${ident(type)}, NEW.${ident(id)}, NEW.${ident(tenant)});
-    END IF;`,
+      ([value, target, targetTenant]) => `WHEN NEW.${ident(type)}::text = ${literal(value)} THEN
+      IF NOT EXISTS (SELECT 1 FROM ${qualified(schema, target)} p
+                      WHERE p.id::text = NEW.${ident(id)}::text AND p.${ident(targetTenant ?? tenant)} = NEW.${ident(tenant)}) THEN
+        ${fail}
+      END IF;`,
     )
     .join('\n    ');
   return `CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $fn$
   BEGIN
+    IF NEW.${ident(id)} IS NULL THEN RETURN NULL; END IF;
+    CASE
     ${branches}
+    ELSE ${fail}
+    END CASE;
     RETURN NULL;
   END $fn$;
-  CREATE CONSTRAINT TRIGGER ${ident(polymorphicTriggerName({ typeColumn: type }))} AFTER INSERT OR UPDATE ON ${qualified(schema, table)}
+  CREATE CONSTRAINT TRIGGER ${ident(polymorphicTriggerName(table, { typeColumn: type, idColumn: id }))}
+    AFTER INSERT OR UPDATE OF ${[type, id, tenant].map(ident).join(', ')} ON ${qualified(schema, table)}
     FOR EACH ROW EXECUTE FUNCTION ${fn}()`;
 }
