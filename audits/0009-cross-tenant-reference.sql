@@ -32,7 +32,7 @@
 -- and @pair_count per target (alias {{p}}, {{type_is}} the type test, {{match}} the key join, which
 -- keeps the target's key index usable when the id column is text), and @pair_sample from the first
 -- bad row's ctid. Rows whose type names no target are counted by @untyped_count ({{untyped}}) with
--- up to five of those type values (t0), sampled by @untyped_sample. The pair scan is skipped when
+-- up to five of those type values (t0), sampled by @untyped_sample. Both scans of a pair are skipped when
 -- the pair's enforcing trigger exists and is enabled (not with --deep).
 -- @branch
 SELECT {{k}} AS k, {{refs}}, t.{{tenant}} AS tn, t.ctid AS id FROM {{table}} t
