@@ -1,11 +1,12 @@
 // The polymorphic-reference probe: a row of tenant A pointed through a `*_type`/`*_id` pair at tenant B's row must be rejected.
+import { randomUUID } from 'node:crypto';
 import { findColumn } from '../db/catalog.js';
 import { ident, qualified } from '../db/quote.js';
 import { isPgServerError } from '../errors.js';
 import { resolvePairs, type PolymorphicTarget, type ResolvedPair } from '../audit/polymorphic-references.js';
 import { tableInfo } from './preconditions.js';
 import { isRow, readRow, rowOf, type RowLookup } from './probe-rows.js';
-import { errorText, probeTx, withSavepoint } from './probe-transaction.js';
+import { errorText, isPrivilegeError, probeTx, withSavepoint } from './probe-transaction.js';
 import type { Finding } from './role-probes.js';
 import type { ProbeEnv, TableInfo } from './verify-types.js';
 
@@ -13,7 +14,8 @@ type Result = { kind: 'accepted' | 'rejected' | 'unprobed' | 'error'; detail: st
 
 /**
  * `polymorphic-reference`, one result per pair of the manifest: as the role with tenant A set, an
- * UPDATE pointing A's row (type and id) at tenant B's target row must be rejected (SQLSTATE 23503,
+ * UPDATE pointing A's row (type and id) at tenant B's target row (an INSERT of such a row where the
+ * role may not update) must be rejected (SQLSTATE 23503,
  * the enforcing trigger's foreign_key_violation); run for every target, both ways. A pair has no
  * foreign key, so without the trigger PostgreSQL accepts it: fail. The rows it needs are made in
  * the rolled-back transaction (as the owner, with triggers quiet while they are made, so a copied
@@ -68,6 +70,7 @@ async function probeTarget(env: ProbeEnv, info: TableInfo, pair: ResolvedPair, t
   const targetInfo = target.isTenantTable ? env.tenantInfo : tableInfo(manifest, catalog, target.table, false);
   if (!targetInfo) return { kind: 'unprobed', detail: `${target.table} does not exist` };
   let child: RowLookup = { problem: 'not looked up' };
+  let copy: Record<string, unknown> | undefined;
   let key: unknown;
   let missing = '';
   try {
@@ -84,14 +87,27 @@ async function probeTarget(env: ProbeEnv, info: TableInfo, pair: ResolvedPair, t
         const p = await rowOf(tx, env, targetInfo, y);
         const values = isRow(p) ? await readRow(tx, { schema: manifest.schema, name: target.table }, p) : undefined;
         key = values?.[target.key.name];
+        if (isRow(child)) copy = await readRow(tx, { schema: manifest.schema, name: pair.table }, child);
         if (quiet) await tx.query(`SET LOCAL session_replication_role = origin`);
         missing = !isRow(child) ? child.problem : !isRow(p) ? p.problem : key == null ? `the ${target.table} row of tenant ${y} is not readable` : '';
       },
       async (tx) => {
         if (!isRow(child) || key == null) return -1;
-        const sql = `UPDATE ${qualified(manifest.schema, pair.table)} x SET ${ident(pair.ref.typeColumn)} = $3, ${ident(pair.ref.idColumn)} = $4
+        const at = child;
+        const t = qualified(manifest.schema, pair.table);
+        const sql = `UPDATE ${t} x SET ${ident(pair.ref.typeColumn)} = $3, ${ident(pair.ref.idColumn)} = $4
           WHERE x.tableoid = $1::oid AND x.ctid = $2::tid`;
-        return (await tx.query(sql, [child.tableoid, child.ctid, target.type, String(key)])).rowCount ?? 0;
+        try {
+          return await withSavepoint(tx, async () => (await tx.query(sql, [at.tableoid, at.ctid, target.type, String(key)])).rowCount ?? 0);
+        } catch (error) {
+          if (!isPrivilegeError(error) || !copy) throw error;
+        }
+        // No UPDATE privilege (an append-only history table): the same reference as an INSERT of a
+        // copy of A's row; a primary key without a default gets a fresh uuid where it is one.
+        const row: Record<string, unknown> = { ...copy, [pair.ref.typeColumn]: target.type, [pair.ref.idColumn]: String(key) };
+        for (const c of info.rel.primaryKey ?? []) if (findColumn(info.rel, c)?.typeOid === 2950 && info.insertColumns.includes(c)) row[c] = randomUUID();
+        const cols = info.insertColumns.filter((c) => Object.hasOwn(row, c)).map(ident).join(', ');
+        return (await tx.query(`INSERT INTO ${t} (${cols}) SELECT ${cols} FROM jsonb_populate_record(NULL::${t}, $1::jsonb)`, [JSON.stringify(row)])).rowCount ?? 0;
       },
     );
     const what = `a row of tenant ${x} pointing at tenant ${y}'s ${target.table} row (type '${target.type}')`;

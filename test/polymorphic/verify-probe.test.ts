@@ -37,7 +37,12 @@ describe('verify: polymorphic-reference', () => {
       ${secure('pv.tenants', 'id', 'app.tenant', 'integer', app)}
       ${secure('pv.invoices', 'tenant_id', 'app.tenant', 'integer', app)}
       ${secure('pv.payments', 'tenant_id', 'app.tenant', 'integer', app)}
-      ${secure('pv.notes', 'tenant_id', 'app.tenant', 'integer', app)}`);
+      ${secure('pv.notes', 'tenant_id', 'app.tenant', 'integer', app)}
+      -- Append-only history: the role may insert but not update, so the probe inserts.
+      CREATE TABLE pv.trail (id uuid PRIMARY KEY, tenant_id integer NOT NULL REFERENCES pv.tenants, item_type text NOT NULL, item_id text NOT NULL);
+      INSERT INTO pv.trail SELECT gen_random_uuid(), tenant_id, 'Invoice', id::text FROM pv.invoices;
+      ${secure('pv.trail', 'tenant_id', 'app.tenant', 'integer', app)}
+      REVOKE UPDATE, DELETE ON pv.trail FROM ${ident(app)};`);
     const manifest = parseManifest({
       schema: 'pv',
       tenant: { table: 'tenants', key: 'id', column: 'tenant_id', setting: 'app.tenant' },
@@ -46,6 +51,7 @@ describe('verify: polymorphic-reference', () => {
         invoices: null,
         payments: { polymorphic: [{ type: 'payable_type', id: 'payable_id', targets: { Invoice: 'invoices' } }] },
         notes: { polymorphic: [{ type: 'record_type', id: 'record_id', targets: { Tenant: 'tenants' } }] },
+        trail: { polymorphic: [{ type: 'item_type', id: 'item_id', targets: { Invoice: 'invoices' } }] },
       },
     });
     const before = await tableChecksums(db().client, 'pv');
@@ -54,6 +60,7 @@ describe('verify: polymorphic-reference', () => {
     expect(polymorphic(open).map((p) => [p.table, p.status])).toEqual([
       ['payments (payable_type/payable_id)', 'fail'],
       ['notes (record_type/record_id)', 'fail'],
+      ['trail (item_type/item_id)', 'fail'],
     ]);
     expect(polymorphic(open)[0].detail).toMatch(/a row of tenant \d pointing at tenant \d's invoices row \(type 'Invoice'\) was accepted/);
     expect(open.ok).toBe(false);
@@ -62,10 +69,12 @@ describe('verify: polymorphic-reference', () => {
 
     await sql(ENFORCING_TRIGGER_SETUP('pv', 'payments', 'tenant_id', 'payable_type', 'payable_id', [['Invoice', 'invoices']]));
     await sql(ENFORCING_TRIGGER_SETUP('pv', 'notes', 'tenant_id', 'record_type', 'record_id', [['Tenant', 'tenants', 'id']]));
+    await sql(ENFORCING_TRIGGER_SETUP('pv', 'trail', 'tenant_id', 'item_type', 'item_id', [['Invoice', 'invoices']]));
     const closed = await verifyIsolation({ databaseUrl: db().url, manifest });
     expect(polymorphic(closed)).toEqual([
       { role: app, table: 'payments (payable_type/payable_id)', status: 'pass', detail: "a row pointing at another tenant's invoices row is rejected" },
       { role: app, table: 'notes (record_type/record_id)', status: 'pass', detail: "a row pointing at another tenant's tenants row is rejected" },
+      { role: app, table: 'trail (item_type/item_id)', status: 'pass', detail: "a row pointing at another tenant's invoices row is rejected" },
     ]);
     expect(closed.failures).toEqual([]);
     expect(await tableChecksums(db().client, 'pv')).toEqual(before);
