@@ -137,3 +137,41 @@ describe('backfill through polymorphic pairs', () => {
     expect(await tableChecksums(db().client, 'saas')).toEqual(before);
   });
 });
+
+describe('backfill through a pair, two hops', () => {
+  const db = useTestDatabase();
+  const sql = (text: string) => db().client.query(text);
+
+  it('a pair whose target is filled in the same run: targets first, and the dry run simulates both hops', async () => {
+    await loadSampleSaas(db().client, { scale: 1, modules: 0, schema: 'hop' });
+    await sql(`ALTER TABLE hop.versions ADD COLUMN organization_id uuid;
+      INSERT INTO hop.versions (item_type, item_id, event) SELECT 'Project', id::text, 'update' FROM hop.projects`);
+    const base = saasManifest('hop');
+    const manifest = {
+      ...base,
+      tables: [
+        ...base.tables.filter((t) => t.name !== 'versions'),
+        { name: 'projects', backfill: ['customer_id'], unique: [], singleton: false, sharedRows: false, polymorphic: [] },
+        {
+          ...base.tables.find((t) => t.name === 'versions')!,
+          polymorphic: [{ typeColumn: 'item_type', idColumn: 'item_id', targets: [{ type: 'Invoice', table: 'invoices' }, { type: 'Customer', table: 'customers' }, { type: 'Project', table: 'projects' }] }],
+        },
+      ].filter((t) => !['custom_field_values', 'active_storage_attachments'].includes(t.name)),
+    };
+    const nullProjects = Number((await sql(`SELECT count(*) AS n FROM hop.projects WHERE organization_id IS NULL`)).rows[0].n);
+    expect(nullProjects).toBe(2);
+    const versions = Number((await sql(`SELECT count(*) AS n FROM hop.versions`)).rows[0].n);
+    const dry = await runBackfill({ databaseUrl: db().url, manifest, dryRun: true });
+    expect(dry.tables.find((t) => t.table === 'versions')).toMatchObject({ filled: versions, orphans: 0 });
+    const run = await runBackfill({ databaseUrl: db().url, manifest });
+    expect(run.tables.find((t) => t.table === 'versions')).toMatchObject({ filled: versions, orphans: 0, pending: 0 });
+    expect(
+      Number(
+        (
+          await sql(`SELECT count(*) AS n FROM hop.versions v JOIN hop.projects p ON v.item_type = 'Project' AND p.id::text = v.item_id
+                      WHERE v.organization_id IS DISTINCT FROM p.organization_id OR p.organization_id IS NULL`)
+        ).rows[0].n,
+      ),
+    ).toBe(0);
+  });
+});
