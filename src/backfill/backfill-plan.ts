@@ -4,6 +4,7 @@ import type { LiveContext } from '../config/live-context.js';
 import { requireScopedTable } from '../config/live-context.js';
 import { TenancyError } from '../errors.js';
 import { columnType, primaryKeyColumns, type KeyColumn } from '../db/table-keys.js';
+import { polymorphicSources, type PolymorphicSourceInfo } from './polymorphic-fill.js';
 
 /** One `backfill` FK column of a table: the parent it points at and how to read that parent's tenant. */
 export interface BackfillSource {
@@ -17,6 +18,8 @@ export interface BackfillSource {
   parentIsTenantTable: boolean;
   /** The parent is the table itself (folders.parent_id). */
   selfReference: boolean;
+  /** Set for a target of a polymorphic pair (src/backfill/polymorphic-fill.ts): `column` is its id column. */
+  polymorphic?: PolymorphicSourceInfo;
 }
 
 /** A single-column FK between two tables that both carry a tenant (cross-tenant references live here). */
@@ -144,6 +147,7 @@ export function buildBackfillPlan(live: LiveContext, onlyTable?: string, skip: R
         selfReference: ref.table === entry.name && ref.schema === schema,
       };
     });
+    sources.push(...polymorphicSources(live, entry));
     const scopedForeignKeys: ScopedForeignKey[] = [];
     for (const fk of fks) {
       const ref = fk.references!;
