@@ -31,6 +31,7 @@ Per application role:
                           has row-level security enabled and forced
   state-schema            the bookkeeping schema is not readable
   role-membership         it cannot SET ROLE to a superuser, a BYPASSRLS role or a scoped table's owner
+  polymorphic-reference   an A row pointed through a *_type/*_id pair at B's row is rejected (23503)
 Rows a probe needs are made inside its rolled-back transaction (parents included).
 Connect as a superuser or BYPASSRLS role that can SET ROLE to the application roles.
 Exit 1 on any failure, naming the table and the probe, and when something could not be probed
