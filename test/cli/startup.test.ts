@@ -94,7 +94,7 @@ describe('start-up', () => {
     const program = buildProgram();
     const leaves = program.commands.flatMap((c) => (c.commands.length ? c.commands : [c]));
     expect(leaves.map((c) => c.name()).sort()).toEqual(
-      ['apply', 'audit', 'backfill', 'dedupe', 'demo', 'diff', 'generate', 'init', 'migrate', 'sample', 'status', 'undo', 'verify'].sort(),
+      ['apply', 'audit', 'backfill', 'dedupe', 'demo', 'diff', 'generate', 'init', 'migrate', 'sample', 'status', 'status', 'undo', 'verify'].sort(),
     );
     for (const c of leaves) expect((c as unknown as { _actionHandler: unknown })._actionHandler, c.name()).toBeTypeOf('function');
   });
