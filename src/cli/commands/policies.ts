@@ -41,6 +41,10 @@ Refuses (exit 1) when an application role is superuser, BYPASSRLS, owns a scoped
 ROLE to such a role, and prints what to run instead. Missing roles are created NOLOGIN (warning).
 Each file's checksum is recorded in the bookkeeping schema: unchanged files are not re-applied
 unless the table's live policies drifted. Policies no file creates are dropped (reported).
+When a scoped table is partitioned, it also installs an event trigger (needs a superuser) that
+enables and forces row-level security and copies the parent's policies onto every partition the
+moment it is created or attached (pg_partman maintenance included); tenant.partition_trigger: false
+in the manifest opts out (and removes it). --dry-run prints its SQL.
 
 Examples:
   $ crm-tenancy policies apply
@@ -82,6 +86,12 @@ Examples:
                 table.push([t.table, status, t.reason, t.file]);
               }
               ctx.output.data(table.toString());
+              const trigger = result.partitionTrigger;
+              if (trigger && (trigger.action !== 'none' || trigger.status === 'failed')) {
+                const status = trigger.status === 'failed' ? c.red(trigger.status) : trigger.status;
+                ctx.output.data(`partition trigger ${trigger.name}: ${status}: ${trigger.reason}`);
+                if (result.dryRun && trigger.sql) ctx.output.data(trigger.sql.trimEnd());
+              }
               const n = (s: string) => result.tables.filter((t) => t.status === s).length;
               ctx.output.info(
                 result.dryRun
@@ -183,6 +193,19 @@ Examples:
               ]);
             }
             ctx.output.data(table.toString());
+            const t = result.partitionTrigger;
+            const triggerState = !t.wanted
+              ? 'off (tenant.partition_trigger: false)'
+              : t.partitionedTables.length === 0
+                ? 'not needed (no scoped table is partitioned)'
+                : !t.installed
+                  ? c.red('not installed: new partitions get no row-level security (run `policies apply`)')
+                  : !t.enabled
+                    ? c.red('disabled')
+                    : !t.current
+                      ? c.yellow('outdated (run `policies apply`)')
+                      : c.green('installed');
+            ctx.output.data(`partition trigger ${t.name}: ${triggerState}${t.partitionedTables.length ? ` — partitioned: ${t.partitionedTables.join(', ')}` : ''}`);
           }
           return 0;
         },
