@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { runAudit } from '../../src/audit/runner.js';
 import { applyPolicies, policyStatus } from '../../src/policies/apply.js';
-import { partitionTriggerName } from '../../src/policies/partition-trigger.js';
+import { partitionTriggerName, syncPartitionTrigger } from '../../src/policies/partition-trigger.js';
 import { parseManifestText } from '../../src/config/manifest.js';
 import { ident } from '../../src/db/quote.js';
 import { runCli } from '../support/cli.js';
@@ -81,6 +81,9 @@ describe('the partition event trigger', () => {
       expect(await f.visibleTo(ORG_A, f.q(part))).toEqual([ORG_A]);
       expect(await f.visibleTo(ORG_B, f.q(part))).toEqual([ORG_B]);
     }
+    // While installed, DDL cannot strip a partition's row-level security: the same statement puts it back.
+    await c.query(`ALTER TABLE ${f.q('events_2026_03')} DISABLE ROW LEVEL SECURITY`);
+    expect(await policyShape(c, f.q('events_2026_03'))).toEqual(await policyShape(c, f.q('events')));
     // Re-running the same kind of DDL changes nothing (no duplicate policies, no errors).
     await c.query(`ALTER TABLE ${f.q('events')} ADD COLUMN source text`);
     expect(await policyShape(c, f.q('events_2026_03'))).toEqual(await policyShape(c, f.q('events')));
@@ -90,6 +93,19 @@ describe('the partition event trigger', () => {
     const audit = await runAudit({ client: c, manifest: f.manifest, only: ['partition-without-rls', 'security-definer-function'] });
     expect(audit.findings).toEqual([]);
     await c.query(`DROP EVENT TRIGGER ${ident(partitionTriggerName('crm_tenancy'))}`);
+  });
+
+  it('a role that may not create event triggers gets `failed` with what to do (apply exits 1), not an exception', async () => {
+    const f = await createPartitionedFixture(db(), 'trig_nosu', { stateSchema: 'nosu_state' });
+    await db().client.query(`CREATE SCHEMA nosu_state`);
+    const role = await db().createRole('nosu');
+    await db().client.query(`GRANT CREATE, USAGE ON SCHEMA nosu_state TO ${ident(role)}`);
+    const other = await db().connect(db().urlFor(role));
+    const outcome = await syncPartitionTrigger(other, f.manifest, { dryRun: false, lockTimeoutMs: 500 });
+    expect(outcome.status).toBe('failed');
+    expect(outcome.reason).toMatch(/only a superuser may create event triggers; run `policies apply` as one, or set tenant.partition_trigger: false/);
+    expect((await db().client.query(`SELECT count(*)::int AS n FROM pg_event_trigger`)).rows[0].n).toBe(0);
+    expect((await db().client.query(`SELECT to_regproc('nosu_state.secure_new_partitions') AS f`)).rows[0].f).toBeNull();
   });
 
   it('opted out (partition_trigger: false): apply removes it, and a new partition is readable across tenants — the hole it closes', async () => {
