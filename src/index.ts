@@ -30,6 +30,12 @@ export { runBackfill, type BackfillOptions, type BackfillResult, type BackfillTa
 export { runDedupe, type DedupeOptions, type DedupeResult, type DedupeConflict, type DedupeKey } from './dedupe/dedupe-runner.js';
 export { undoRun, listRuns, type UndoOptions, type UndoResult } from './undo/undo-runner.js';
 export { applyPolicies, policyDiff, policyStatus } from './policies/apply.js';
+export {
+  readPartitionTrigger,
+  renderPartitionTriggerSql,
+  type PartitionTriggerOutcome,
+  type PartitionTriggerState,
+} from './policies/partition-trigger.js';
 export { writePolicyFiles } from './policies/policy-files.js';
 export { verifyIsolation, type VerifyOptions, type VerifyResult } from './verify/verify.js';
 export { renderAudit, AUDIT_FORMATS } from './report/render-audit.js';
