@@ -87,6 +87,21 @@ describe('the partition event trigger', () => {
     // Re-running the same kind of DDL changes nothing (no duplicate policies, no errors).
     await c.query(`ALTER TABLE ${f.q('events')} ADD COLUMN source text`);
     expect(await policyShape(c, f.q('events_2026_03'))).toEqual(await policyShape(c, f.q('events')));
+    // Fired by a role that is no superuser (EXECUTE is revoked from PUBLIC, yet the trigger runs, as
+    // that role): the owner of a scoped table adds a partition; any role's temp table is unaffected.
+    const owner = await db().createRole('owner');
+    await c.query(`GRANT CREATE, USAGE ON SCHEMA ${ident(f.schema)} TO ${ident(owner)}; ALTER TABLE ${f.q('tickets')} OWNER TO ${ident(owner)}`);
+    await c.query(`SET ROLE ${ident(owner)}`);
+    try {
+      await c.query(`CREATE TABLE ${f.q('tickets_fr')} PARTITION OF ${f.q('tickets')} FOR VALUES IN ('fr')`);
+      await c.query(`CREATE TEMP TABLE scratch (a int)`);
+      const mine = await c.query(`SELECT relowner::regrole::text AS o FROM pg_class WHERE oid = $1::regclass`, [f.q('tickets_fr')]);
+      expect(mine.rows[0].o).toBe(owner);
+    } finally {
+      await c.query('RESET ROLE');
+    }
+    expect(await policyShape(c, f.q('tickets_fr'))).toEqual(await policyShape(c, f.q('tickets')));
+    await c.query(`DROP TABLE pg_temp.scratch`);
     // The policy files still match (policies diff runs each file with the trigger muted).
     const again = await applyPolicies({ client: c, manifest: f.manifest, policiesDir: f.policiesDir });
     expect(again.partitionTrigger?.status).toBe('unchanged');
