@@ -1,7 +1,7 @@
 // The new-partition probe: a partition created now (in a rolled-back transaction) shows no other tenant's rows when queried directly.
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { ident, qualified, MAX_IDENTIFIER_BYTES } from '../db/quote.js';
+import { ident, qualified } from '../db/quote.js';
 import { isPgServerError } from '../errors.js';
 import { tableInfo } from './preconditions.js';
 import { errorText, probeTx, withSavepoint } from './probe-transaction.js';
@@ -12,8 +12,7 @@ import type { ProbeEnv, TableInfo } from './verify-types.js';
 /** A name for the probe's partition that no real table has (the transaction is rolled back anyway). */
 function probeName(table: string): string {
   const hash = createHash('sha256').update(table, 'utf8').digest('hex').slice(0, 8);
-  const base = `crm_tenancy_probe_${hash}`;
-  return base.slice(0, MAX_IDENTIFIER_BYTES);
+  return `crm_tenancy_probe_${hash}`;
 }
 
 interface Prepared {
@@ -60,11 +59,17 @@ async function newPartitionWithRow(tx: pg.ClientBase, env: ProbeEnv, info: Table
     );
     const l = leaf.rows[0];
     // The leaf may sit below a sub-partitioned partition: detach it from its own parent.
-    const direct = await tx.query<{ parent: string }>(`SELECT inhparent::regclass::text AS parent FROM pg_catalog.pg_inherits WHERE inhrelid = $1::oid`, [row.tableoid]);
+    const direct = await tx.query<{ schema: string; name: string }>(
+      `SELECT pn.nspname AS schema, p.relname AS name FROM pg_catalog.pg_inherits i
+         JOIN pg_catalog.pg_class p ON p.oid = i.inhparent JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
+        WHERE i.inhrelid = $1::oid`,
+      [row.tableoid],
+    );
+    const directParent = qualified(direct.rows[0].schema, direct.rows[0].name);
     const leafName = qualified(l.schema, l.name);
     const cols = info.rel.columns.map((c) => ident(c.name)).join(', ');
-    await tx.query(`ALTER TABLE ${direct.rows[0].parent} DETACH PARTITION ${leafName}`);
-    await tx.query(`CREATE TABLE ${target} PARTITION OF ${direct.rows[0].parent} ${l.bound}`);
+    await tx.query(`ALTER TABLE ${directParent} DETACH PARTITION ${leafName}`);
+    await tx.query(`CREATE TABLE ${target} PARTITION OF ${directParent} ${l.bound}`);
     await tx.query(`INSERT INTO ${target} (${cols}) SELECT ${cols} FROM ${leafName} WHERE ctid = $1::tid`, [row.ctid]);
     how = `replaced ${l.schema}.${l.name} by a new partition ${schema}.${name} ${l.bound} holding a row of tenant ${env.b}`;
   }
