@@ -36,10 +36,10 @@ function securedTables(manifest: Manifest): string[] {
 /**
  * The trigger function's body. For every table a CREATE TABLE / ALTER TABLE touched, it walks the
  * table's partition tree (ATTACH PARTITION reports the parent, CREATE … PARTITION OF the new
- * table); each partition whose nearest secured ancestor is a scoped table gets row-level security
- * enabled and forced and every policy of that ancestor, recreated from pg_policy with the same
- * command, roles and expressions. Partitions that already match are left alone (no DDL), so it is
- * idempotent. It grants nothing: the application reaches partitions through the parent, and a
+ * table); each partition whose nearest secured ancestor is a scoped table and that carries none of
+ * that ancestor's policies unchanged (a new or attached partition) gets row-level security enabled
+ * and forced and every policy of the ancestor, recreated from pg_policy with the same command,
+ * roles and expressions. Partitions already secured are left alone (no DDL), so it is idempotent. It grants nothing: the application reaches partitions through the parent, and a
  * partition that is readable directly (pg_partman copies the parent's grants) is isolated by its policies.
  */
 export function partitionTriggerBody(manifest: Manifest): string {
@@ -70,6 +70,15 @@ BEGIN
         ORDER BY a.depth
         LIMIT 1) anc
      WHERE c.relispartition
+       -- Only partitions that carry none of the parent's policies as they are (new, or attached):
+       -- one that has them was secured already, and a later change to it (NO FORCE, an extra
+       -- policy) is drift for policies diff and the audit to report, not for this trigger to hide.
+       AND NOT EXISTS (
+         SELECT 1 FROM pg_policy p JOIN pg_policy q ON q.polname = p.polname
+          WHERE p.polrelid = anc.oid AND q.polrelid = c.oid AND q.polpermissive = p.polpermissive
+            AND q.polcmd = p.polcmd AND q.polroles = p.polroles
+            AND pg_get_expr(q.polqual, q.polrelid) IS NOT DISTINCT FROM pg_get_expr(p.polqual, p.polrelid)
+            AND pg_get_expr(q.polwithcheck, q.polrelid) IS NOT DISTINCT FROM pg_get_expr(p.polwithcheck, p.polrelid))
      ORDER BY n.nspname, c.relname
   LOOP
     IF NOT part.relrowsecurity THEN
