@@ -27,6 +27,8 @@ export const ROLE_PROBES = [
   'role-membership',
   // One result per polymorphic pair (src/verify/polymorphic-probe.ts); none without pairs.
   'polymorphic-reference',
+  // A partition created in the probe's rolled-back transaction is secured at once (src/verify/partition-probe.ts).
+  'new-partition',
 ] as const;
 
 export const PROBES = [...TABLE_PROBES, ...ROLE_PROBES] as const;

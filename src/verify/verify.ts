@@ -6,6 +6,7 @@ import { definerFunctions } from './definer-function-probe.js';
 import { prepareVerify, tableInfo } from './preconditions.js';
 import { alterTableProbe, truncateProbe } from './privilege-probes.js';
 import { polymorphicReference } from './polymorphic-probe.js';
+import { newPartitionProbe } from './partition-probe.js';
 import { errorText } from './probe-transaction.js';
 import { selectNoTenant, selectOwn } from './read-probes.js';
 import { crossTenantReference } from './reference-probe.js';
@@ -63,6 +64,7 @@ const ROLE_RUNNERS: Record<RoleProbeId, (env: ProbeEnv) => Promise<Finding[]>> =
   'state-schema': stateSchemaProbe,
   'role-membership': roleMembership,
   'polymorphic-reference': polymorphicReference,
+  'new-partition': newPartitionProbe,
 };
 
 /** The worst status wins when a probe ran both ways; its details (from the runs that gave it) are kept. */

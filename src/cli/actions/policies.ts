@@ -58,6 +58,12 @@ export async function apply(ctx: CommandContext, opts: PoliciesOptions): Promise
       table.push([t.table, status, t.reason, t.file]);
     }
     ctx.output.data(table.toString());
+    const trigger = result.partitionTrigger;
+    if (trigger && (trigger.action !== 'none' || trigger.status === 'failed')) {
+      const status = trigger.status === 'failed' ? c.red(trigger.status) : trigger.status;
+      ctx.output.data(`partition trigger ${trigger.name}: ${status}: ${trigger.reason}`);
+      if (result.dryRun && trigger.sql) ctx.output.data(trigger.sql.trimEnd());
+    }
     const n = (s: string) => result.tables.filter((t) => t.status === s).length;
     ctx.output.info(
       result.dryRun
@@ -129,5 +135,18 @@ export async function status(ctx: CommandContext, opts: PoliciesOptions): Promis
     ]);
   }
   ctx.output.data(table.toString());
+  const t = result.partitionTrigger;
+  const triggerState = !t.wanted
+    ? 'off (tenant.partition_trigger: false)'
+    : t.partitionedTables.length === 0
+      ? 'not needed (no scoped table is partitioned)'
+      : !t.installed
+        ? c.red('not installed: new partitions get no row-level security (run `policies apply`)')
+        : !t.enabled
+          ? c.red('disabled')
+          : !t.current
+            ? c.yellow('outdated (run `policies apply`)')
+            : c.green('installed');
+  ctx.output.data(`partition trigger ${t.name}: ${triggerState}${t.partitionedTables.length ? ` — partitioned: ${t.partitionedTables.join(', ')}` : ''}`);
   return 0;
 }

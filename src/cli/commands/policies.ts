@@ -27,6 +27,10 @@ export function register(program: Command): void {
 Preflight: refuses (exit 1, nothing changed) while a scoped table lacks its tenant column or it is
 not yet NOT NULL (NULL tenants would vanish behind row-level security), naming the commands to run
 first (migrate, backfill, migrate); --force applies anyway. One apply at a time (advisory lock).
+When a scoped table is partitioned, it also installs an event trigger (needs a superuser) that
+enables and forces row-level security and copies the parent's policies onto every partition the
+moment it is created or attached (pg_partman maintenance included); tenant.partition_trigger: false
+in the manifest opts out (and removes it). --dry-run prints its SQL.
 Refuses (exit 1) when an application role is superuser, BYPASSRLS, owns a scoped table, or can SET
 ROLE to such a role, and prints what to run instead. Missing roles are created NOLOGIN (warning).
 Each file's checksum is recorded in the bookkeeping schema: unchanged files are not re-applied
