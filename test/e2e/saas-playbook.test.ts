@@ -23,7 +23,7 @@ describe('the playbook on the SaaS fixture', () => {
 
   beforeAll(async () => {
     await loadSampleSaas(db().client);
-    app = await db().createRole('saas_app', 'NOLOGIN');
+    app = await db().createRole('saas_app');
     dir = await mkdtemp(path.join(os.tmpdir(), 'crmt-saas-playbook-'));
     await writeFile(path.join(dir, 'tenancy.yaml'), await saasManifestText({ appRole: app }));
     await sql(`GRANT USAGE ON SCHEMA public TO ${ident(app)}`);
