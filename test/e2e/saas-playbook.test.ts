@@ -53,8 +53,13 @@ describe('the playbook on the SaaS fixture', () => {
     expect(deduped.groups.map((g: { table: string; status: string }) => [g.table, g.status])).toEqual([['billing_codes', 'resolved']]);
 
     // What only a person can decide, as the refusals said: renumber the second document, delete the
-    // import of an organization that no longer exists, give the orphaned log line to its organization.
+    // import of an organization that no longer exists, give the orphaned log line to its organization,
+    // re-point the cross-tenant references whose columns are NOT NULL (backfill cannot detach them).
     await sql(`UPDATE invoices SET number = number || '-B' WHERE id = md5('inv-0-1-dup')::uuid`);
+    await sql(`UPDATE invoices SET customer_id = md5('cust-0-2-3')::uuid WHERE id = md5('inv-0-2-3')::uuid`);
+    await sql(`UPDATE tasks SET project_id = md5('proj-0-1-1')::uuid WHERE id = md5('task-0-1-1-3')::uuid`);
+    await sql(`DELETE FROM task_labels tl USING tasks t, labels l
+                WHERE tl.task_id = t.id AND tl.label_id = l.id AND t.organization_id <> l.organization_id`);
     await sql(`DELETE FROM data_imports WHERE NOT EXISTS (SELECT 1 FROM organizations o WHERE o.id = data_imports.organization_id)`);
     await sql(`UPDATE audit_logs SET organization_id = md5('org-0-2')::uuid WHERE organization_id IS NULL`);
     await sql(`DELETE FROM payments WHERE payable_type NOT IN ('Invoice', 'PaymentRequest')`);
