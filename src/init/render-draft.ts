@@ -69,10 +69,10 @@ function scopedLines(name: string, c: ScopedProposal, tenantColumn: string): str
     todo.push(`# polymorphic: [${polymorphicEntry(p)}]`);
   }
   const lines = [`  # ${note(c.why)}${c.tenantNotNull ? note(`, NOT NULL already (nothing to backfill)`) : c.nullRows > 0 && !c.sharedRows ? note(`; ${c.nullRows} row(s) with NULL ${tenantColumn}`) : ''}`];
-  if (body.length === 0) {
+  if (body.length === 0 && todo.length === 0) {
     lines.push(`  ${key(name)}: {}`);
-    lines.push(...todo.map((l) => `  ${l}`));
   } else {
+    // With only TODO lines the entry reads as null (a scoped table with nothing to add): uncommenting them just works.
     lines.push(`  ${key(name)}:`);
     lines.push(...[...body, ...todo].map((l) => `    ${l}`));
   }
