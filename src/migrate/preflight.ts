@@ -66,7 +66,7 @@ export async function checkPrecondition(db: Queryable, p: Precondition): Promise
       refusal = {
         table: p.table,
         problem: 'unknown-tenant',
-        fix: `by hand: point ${p.table}.${p.column} at an existing ${p.tenantTable} row, or delete those rows (the audit's unknown-tenant check lists them)`,
+        fix: `by hand: point ${p.table}.${p.column} at an existing ${p.tenantTable} row, or delete those rows`,
         columns: [p.column],
       };
       break;
