@@ -70,7 +70,7 @@ describe('generate keeps pending files in sync with the manifest', () => {
     expect(last['0003_tenancy-validate.sql']).toContain(USERS_UNIQUE);
     expect(last['0001_tenancy-expand.sql']).toBe(before['0001_tenancy-expand.sql']);
     const warned = await generate();
-    expect(warned.stderr).toContain(`${path.resolve(migrations, '0004_tenancy-composite.sql')}: not yet run and edited by hand, so kept`);
+    expect(warned.stderr).toContain(`${path.resolve(migrations, '0004_tenancy-composite.sql')}: not yet run and edited by hand`);
     expect((await generate('--check')).code).toBe(0);
   });
 
@@ -93,6 +93,24 @@ describe('generate keeps pending files in sync with the manifest', () => {
     expect((await readdir(migrations)).sort()).toEqual(initial);
     expect((await runCli(['generate', ...common])).code).toBe(0);
     expect((await readdir(migrations)).sort()).toEqual(['0001_tenancy-validate.sql']);
+    expect((await runCli(['generate', ...common, '--check'])).code).toBe(0);
+  });
+
+  it('rewrites a pending file when the database changed under it (a step done by hand), and leaves it when not', async () => {
+    const dir = await tempDir();
+    const common = ['--config', path.join(repoRoot, 'tenancy.yaml'), '--database-url', db().url, '--migrations-dir', path.join(dir, 'm'), '--policies-dir', path.join(dir, 'p')];
+    expect((await runCli(['generate', ...common])).code).toBe(0);
+    const validate = path.join(dir, 'm', '0001_tenancy-validate.sql');
+    const before = await readFile(validate, 'utf8');
+    expect(before).toContain('"not-null:pipelines"');
+    expect((await runCli(['generate', ...common, '--check'])).code).toBe(0);
+    // The DBA sets pipelines.company_id NOT NULL by hand: the pending file no longer needs that step.
+    await db().client.query(`ALTER TABLE public.pipelines ALTER company_id SET NOT NULL`);
+    expect((await runCli(['generate', ...common, '--check'])).code).toBe(1);
+    expect((await runCli(['generate', ...common])).code).toBe(0);
+    const after = await readFile(validate, 'utf8');
+    expect(after).not.toContain('"not-null:pipelines"');
+    expect(after).toContain('"not-null:users"');
     expect((await runCli(['generate', ...common, '--check'])).code).toBe(0);
   });
 });

@@ -57,7 +57,7 @@ Examples:
           }
           for (const skip of result.skipped) ctx.output.warn(`${skip.table}: skipped — ${skip.reason}`);
           for (const file of result.edited) {
-            ctx.output.warn(`${file}: not yet run and edited by hand, so kept as it is (its steps are not generated again; delete it to regenerate)`);
+            ctx.output.warn(`${file}: not yet run and edited by hand (its checksum line no longer matches, or it has none), so kept as it is; its steps are not generated again (delete it to regenerate)`);
           }
           if (result.unchanged.length > 0) ctx.output.info(`not yet run, already up to date: ${result.unchanged.join(', ')}`);
           if (result.files.length === 0 && result.removed.length === 0) {
