@@ -68,7 +68,8 @@ Examples:
           }
           ctx.output.info(
             `wrote ${file}: tenant ${draft.tenantTable}.${draft.tenantKey} (${draft.tenantType}) via ${draft.tenantColumn}, ` +
-              `${counts.scoped} scoped (${shared} with shared rows), ${counts.exempt} exempt (give each a reason)` +
+              `${counts.scoped} scoped, ${counts.exempt} exempt (give each a reason)` +
+              (shared > 0 ? `, ${shared} table(s) with shared rows` : '') +
               (pairs > 0 ? `, ${pairs} polymorphic pair(s) to check (TODO comments)` : ''),
           );
         }
