@@ -6,6 +6,7 @@
 -- migrate runs every statement (or BEGIN … COMMIT block) on its own under lock_timeout, retrying on
 -- lock_timeout with backoff; every statement is idempotent, so an interrupted run can simply be repeated.
 -- crm-tenancy-meta: {"phase":"index","provides":["index:pipelines","index:phone_numbers","index:sms_templates","index:twilio_settings","index:email_campaigns","index:document_signatures","index:payment_history","index:performance_alerts","index:user_conversations"],"preconditions":[],"dropsColumns":[]}
+-- crm-tenancy-checksum: sha256:c07cb449a06ffcea67241c491c49171be8e477866a83523891cb8e49fb03272d (generate rewrites this file while it is not yet run and matches; edit it and generate keeps it)
 
 -- Up Migration
 -- migrate rewrites these two to its --lock-timeout / --statement-timeout.

@@ -6,6 +6,7 @@ export interface GenerateCliOptions {
   migrationsDir: string;
   policiesDir: string;
   force: boolean;
+  check: boolean;
   json: boolean;
 }
 
@@ -18,22 +19,27 @@ export async function run(ctx: CommandContext, opts: GenerateCliOptions): Promis
     migrationsDir: opts.migrationsDir,
     policiesDir: opts.policiesDir,
     force: opts.force,
+    check: opts.check,
   });
+  const exitCode = opts.check && result.changed ? 1 : 0;
   if (opts.json) {
     const { steps: _steps, ...rest } = result;
     ctx.output.data(JSON.stringify(rest, null, 2));
-    return 0;
+    return exitCode;
   }
   for (const skip of result.skipped) ctx.output.warn(`${skip.table}: skipped — ${skip.reason}`);
-  if (result.pending.length > 0) {
-    ctx.output.info(`not yet run, so not generated again: ${result.pending.join(', ')}`);
+  for (const file of result.edited) {
+    ctx.output.warn(`${file}: not yet run and edited by hand (its checksum line no longer matches, or it has none), so kept as it is; its steps are not generated again (delete it to regenerate)`);
   }
-  if (result.files.length === 0) {
+  if (result.unchanged.length > 0) ctx.output.info(`not yet run, already up to date: ${result.unchanged.join(', ')}`);
+  if (result.files.length === 0 && result.removed.length === 0) {
     ctx.output.info('migrations: nothing to generate — the database (plus pending files) already has what the manifest asks');
   }
   for (const f of result.files) {
-    ctx.output.info(`wrote ${f.file} (${f.phase}): ${f.steps.length} step${f.steps.length === 1 ? '' : 's'} on ${f.tables.length} table${f.tables.length === 1 ? '' : 's'}`);
+    const verb = opts.check ? `would ${f.status === 'rewritten' ? 'rewrite' : 'write'}` : f.status === 'rewritten' ? 'rewrote' : 'wrote';
+    ctx.output.info(`${verb} ${f.file} (${f.phase}): ${f.steps.length} step${f.steps.length === 1 ? '' : 's'} on ${f.tables.length} table${f.tables.length === 1 ? '' : 's'}`);
   }
+  for (const file of result.removed) ctx.output.info(`${opts.check ? 'would remove' : 'removed'} ${file} (not yet run, nothing of it is needed any more)`);
   const counts = new Map<string, number>();
   for (const p of result.policyFiles) counts.set(p.status, (counts.get(p.status) ?? 0) + 1);
   if (result.policyFiles.length > 0) {
@@ -43,6 +49,10 @@ export async function run(ctx: CommandContext, opts: GenerateCliOptions): Promis
     }
   } else {
     ctx.output.info('policy files: none written');
+  }
+  if (opts.check) {
+    ctx.output.info(result.changed ? 'check: files would change (nothing written); run `crm-tenancy generate`' : 'check: files in sync');
+    return exitCode;
   }
   if (result.files.length > 0) ctx.output.info('next: review and commit the files, then run `crm-tenancy migrate`');
   return 0;

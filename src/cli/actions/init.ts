@@ -39,10 +39,20 @@ export async function run(ctx: CommandContext, opts: InitOptions): Promise<numbe
   } else {
     await writeFile(file, text, 'utf8');
     const counts = { scoped: 0, exempt: 0 };
-    for (const t of draft.tables) if (t.classification.kind !== 'tenant') counts[t.classification.kind]++;
+    let shared = 0;
+    let pairs = 0;
+    for (const t of draft.tables) {
+      const c = t.classification;
+      if (c.kind === 'tenant') continue;
+      counts[c.kind]++;
+      if (c.kind === 'scoped' && c.sharedRows) shared++;
+      pairs += c.polymorphic.length;
+    }
     ctx.output.info(
       `wrote ${file}: tenant ${draft.tenantTable}.${draft.tenantKey} (${draft.tenantType}) via ${draft.tenantColumn}, ` +
-        `${counts.scoped} scoped, ${counts.exempt} exempt (give each a reason)`,
+        `${counts.scoped} scoped, ${counts.exempt} exempt (give each a reason)` +
+        (shared > 0 ? `, ${shared} table(s) with shared rows` : '') +
+        (pairs > 0 ? `, ${pairs} polymorphic pair(s) to check (TODO comments)` : ''),
     );
   }
   return 0;

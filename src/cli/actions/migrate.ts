@@ -1,4 +1,5 @@
 // `crm-tenancy migrate`: up, down, status, restore — online, under lock_timeout, behind an advisory lock.
+import Table from 'cli-table3';
 import { TenancyError } from '../../errors.js';
 import { describeProblem, runMigrate, type MigrateResult } from '../../migrate/runner.js';
 import { readMigrationsToRun } from '../../migrate/migration-file.js';
@@ -118,8 +119,9 @@ function renderResult(ctx: CommandContext, r: MigrateResult): void {
     ctx.output.info(`${r.direction === 'up' ? 'applied' : 'reverted'} ${a.name} in ${(a.ms / 1000).toFixed(1)} s${a.retries ? ` (${a.retries} lock_timeout retr${a.retries === 1 ? 'y' : 'ies'})` : ''}`);
   }
   if (r.refused.length > 0) {
-    const table = listTable(['table', 'problem', 'rows', 'fix'], ctx.output);
-    for (const x of r.refused) table.push([x.table, describeProblem(x).replace(/^row\(s\) /, ''), String(x.count), x.fix]);
+    const rows = r.refused.map((x) => [x.table, describeProblem(x).replace(/^row\(s\) /, ''), String(x.count), x.fix]);
+    const table = refusalTable(ctx, rows);
+    for (const row of rows) table.push(row);
     ctx.output.warn(
       r.direction === 'up'
         ? `refused: the ${r.pending.length ? 'validate/composite phase' : 'next phase'} would fail on these rows; fix them, then run migrate again`
@@ -131,6 +133,27 @@ function renderResult(ctx: CommandContext, r: MigrateResult): void {
   if (r.direction === 'up') {
     ctx.output.info(r.applied.length === 0 ? 'nothing to migrate: every migration has run' : color.green('migrations complete'));
   }
+}
+
+/** The refusal table's width: it fits a 120-column terminal, long cells wrapped. */
+const REFUSAL_WIDTH = 120;
+
+/**
+ * A list table whose columns add up to at most REFUSAL_WIDTH: table and problem keep their width up
+ * to a cap, the fix takes the rest; cells wrap at word boundaries (a long word is cut).
+ */
+function refusalTable(ctx: CommandContext, rows: string[][]): Table.Table {
+  const head = ['table', 'problem', 'rows', 'fix'];
+  const widest = (i: number) => Math.max(head[i].length, ...rows.map((r) => r[i].length)) + 2;
+  const widths = [Math.min(widest(0), 26), Math.min(widest(1), 40), widest(2)];
+  const fix = Math.min(widest(3), REFUSAL_WIDTH - (head.length + 1) - widths.reduce((a, b) => a + b, 0));
+  return new Table({
+    head,
+    colWidths: [...widths, fix],
+    wordWrap: true,
+    wrapOnWordBoundary: true,
+    style: { head: ctx.output.stdoutColor.level > 0 ? ['cyan'] : [], border: [], compact: true },
+  });
 }
 
 const mark = (v: StepState): string => (v === null ? '–' : v ? '✓' : '✗');
