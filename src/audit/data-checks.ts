@@ -99,6 +99,11 @@ export const planNullTenant: DataPlanner = (check, context, plan) => {
   const { schema } = context.manifest;
   const tenantColumn = context.manifest.tenant.column;
   for (const { entry, column, base } of tenantTables(context)) {
+    if (entry.sharedRows) {
+      // Not even with --deep: on a shared_rows table a NULL tenant is a shared row, not a defect.
+      plan.proofs.push({ check: check.id, table: entry.name, object: null, status: 'proven', proof: `shared_rows: a NULL ${tenantColumn} marks a row every tenant shares` });
+      continue;
+    }
     if (column.notNull && !context.deep) {
       plan.proofs.push({ check: check.id, table: entry.name, object: null, status: 'proven', proof: `${tenantColumn} is NOT NULL` });
       continue;

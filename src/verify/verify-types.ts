@@ -19,7 +19,7 @@ export const TABLE_PROBES = [
 ] as const;
 
 /** Probes run once per application role, over the whole database. */
-export const ROLE_PROBES = ['definer-function', 'tenant-setting-default', 'unprotected-table', 'state-schema', 'role-membership'] as const;
+export const ROLE_PROBES = ['definer-function', 'tenant-setting-default', 'unprotected-table', 'state-schema', 'role-membership', 'shared-rows'] as const;
 
 export const PROBES = [...TABLE_PROBES, ...ROLE_PROBES] as const;
 export type TableProbeId = (typeof TABLE_PROBES)[number];
