@@ -15,6 +15,7 @@ import {
 } from './policy-checks.js';
 import type { WrapperFunctions } from './policy-expressions.js';
 import type { CheckDefinition } from './types.js';
+import { planUnknownTenant } from './unknown-tenant.js';
 
 /** What a policy check reads besides its own SQL's rows. */
 export interface PolicyCheckContext {
@@ -49,6 +50,7 @@ export const DATA_CHECKS: Readonly<Record<string, DataCheck>> = {
   'null-tenant': { sections: ['count', 'sample'], plan: planNullTenant },
   'cross-tenant-reference': { sections: ['branch', 'by_parent', 'count', 'grouped', 'sample', 'groupsample'], plan: planCrossTenant },
   'duplicate-within-tenant': { sections: ['query'], plan: planDuplicates },
+  'unknown-tenant': { sections: ['count', 'sample'], plan: planUnknownTenant },
 };
 
 /**

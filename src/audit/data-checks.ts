@@ -63,7 +63,7 @@ export interface DataPlanContext {
 export type DataPlanner = (check: CheckDefinition, context: DataPlanContext, plan: DataPlan) => void;
 
 /** smallint, integer, bigint, numeric: compared by value across types ('1.0' is not '1' as text). */
-const NUMERIC_TYPES = new Set([21, 23, 20, 1700]);
+export const NUMERIC_TYPES = new Set([21, 23, 20, 1700]);
 
 function keyList(table: CatalogTable): string {
   return table.primaryKey && table.primaryKey.length > 0 ? table.primaryKey.map((c) => `t.${ident(c)}`).join(', ') : 't.ctid';
@@ -83,7 +83,7 @@ interface ParentGroup {
 }
 
 /** The scoped tables that exist and have the tenant column, with the quoted fragments every template uses. */
-function tenantTables({ manifest, catalog }: DataPlanContext) {
+export function tenantTables({ manifest, catalog }: DataPlanContext) {
   const { schema } = manifest;
   const tenantColumn = manifest.tenant.column;
   return manifest.tables.flatMap((entry) => {
