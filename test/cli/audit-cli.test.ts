@@ -23,7 +23,7 @@ describe('crm-tenancy audit (CLI)', () => {
     expect(r.code).toBe(1);
     const report = JSON.parse(r.stdout);
     expect(report.version).toBe(1);
-    expect(report.summary).toMatchObject({ error: 47, warning: 74, failOn: 'error', checks: 28, exitCode: 1 });
+    expect(report.summary).toMatchObject({ error: 47, warning: 74, failOn: 'error', checks: 30, exitCode: 1 });
     const nullPhones = report.findings.find((f: { check: string; table: string }) => f.check === 'null-tenant' && f.table === 'public.phone_numbers');
     expect(nullPhones).toEqual({
       check: 'null-tenant',
@@ -46,7 +46,7 @@ describe('crm-tenancy audit (CLI)', () => {
     expect((await audit('--only', 'nullable-tenant-column', '--fail-on', 'warning', '--format', 'json')).code).toBe(1);
     expect((await audit('--fail-on', 'never', '--format', 'json')).code).toBe(0);
     const skipped = JSON.parse((await audit('--skip', 'fk-not-tenant-scoped,rls-disabled', '--format', 'json')).stdout);
-    expect(skipped.summary.checks).toBe(26);
+    expect(skipped.summary.checks).toBe(28);
     expect(skipped.findings.some((f: { check: string }) => f.check === 'rls-disabled')).toBe(false);
   });
 
@@ -59,7 +59,7 @@ describe('crm-tenancy audit (CLI)', () => {
     expect(sarif.version).toBe('2.1.0');
     const run = sarif.runs[0];
     expect(run.tool.driver.name).toBe('crm-tenancy');
-    expect(run.tool.driver.rules).toHaveLength(28);
+    expect(run.tool.driver.rules).toHaveLength(30);
     expect(run.results).toHaveLength(121);
     const result = run.results.find((x: { ruleId: string }) => x.ruleId === 'duplicate-within-tenant');
     expect(result.level).toBe('error');
@@ -71,7 +71,7 @@ describe('crm-tenancy audit (CLI)', () => {
   it('JUnit: a suite per check, a failing case per table with an error or warning', async () => {
     const r = await audit('--format', 'junit');
     expect(r.stdout.startsWith('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites')).toBe(true);
-    expect(r.stdout.match(/<testsuite /g)).toHaveLength(28);
+    expect(r.stdout.match(/<testsuite /g)).toHaveLength(30);
     const rls = /<testsuite name="rls-disabled" tests="(\d+)" failures="(\d+)"/.exec(r.stdout)!;
     expect([Number(rls[1]), Number(rls[2])]).toEqual([28, 28]);
     expect(r.stdout.match(/<failure /g)!.length).toBe(Number(/<testsuites [^>]*failures="(\d+)"/.exec(r.stdout)![1]));
