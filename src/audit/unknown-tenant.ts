@@ -25,7 +25,7 @@ export const planUnknownTenant: DataPlanner = (check, context, plan) => {
         c.references.columns[0] === tenant.key,
     );
     if (fk?.validated && !context.deep) {
-      plan.proofs.push({ check: check.id, table: entry.name, object: null, status: 'proven', proof: `validated foreign key ${fk.name} to ${tenant.table}` });
+      plan.proofs.push({ check: check.id, table: entry.name, object: null, status: 'proven', proof: `validated foreign key to ${tenant.table}` });
       continue;
     }
     plan.proofs.push({ check: check.id, table: entry.name, object: null, status: 'scanned' });
