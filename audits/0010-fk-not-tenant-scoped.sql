@@ -6,21 +6,29 @@
 --
 -- A foreign key from one scoped table to another that does not include the tenant column lets a
 -- row of tenant A reference tenant B's row (FK checks ignore row-level security). Only a composite
--- key (tenant, x_id) REFERENCES parent (tenant, id) makes PostgreSQL forbid it.
-SELECT c.relname::text AS table_name, con.conname::text AS object, NULL::bigint AS count, NULL::text[] AS samples,
-       format('foreign key %s on %s.%s references %s.%s without %s: a row can point at another tenant''s row',
-              con.conname, n.nspname, c.relname, rn.nspname, r.relname, :'tenant_column') AS message,
+-- key (tenant, x_id) REFERENCES parent (tenant, id) makes PostgreSQL forbid it. One finding per
+-- table, listing its foreign keys (samples: the constraint names); waive it by table.
+WITH fk AS (
+  SELECT c.relname::text AS table_name, n.nspname::text AS schema_name, con.conname::text AS name, r.relname::text AS parent
+    FROM pg_catalog.pg_constraint con
+    JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    JOIN pg_catalog.pg_class r ON r.oid = con.confrelid
+    JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace
+    LEFT JOIN pg_catalog.pg_attribute ca ON ca.attrelid = c.oid AND ca.attname = :'tenant_column' AND NOT ca.attisdropped
+    LEFT JOIN pg_catalog.pg_attribute pa ON pa.attrelid = r.oid AND pa.attname = :'tenant_column' AND NOT pa.attisdropped
+   WHERE con.contype = 'f' AND con.conparentid = 0
+     AND n.nspname = :'schema' AND c.relname = ANY (:'scoped_tables'::text[]) AND c.relkind IN ('r', 'p')
+     AND rn.nspname = :'schema' AND r.relname = ANY (:'scoped_tables'::text[])
+     AND NOT EXISTS (SELECT 1 FROM generate_subscripts(con.conkey, 1) i
+                      WHERE con.conkey[i] = ca.attnum AND con.confkey[i] = pa.attnum)
+)
+SELECT table_name, NULL::text AS object, count(*)::bigint AS count, array_agg(name ORDER BY name) AS samples,
+       format('%s foreign key%s on %s.%s reference%s scoped tables without %s (%s): a row can point at another tenant''s row',
+              count(*), CASE WHEN count(*) > 1 THEN 's' ELSE '' END, schema_name, table_name,
+              CASE WHEN count(*) > 1 THEN '' ELSE 's' END, :'tenant_column',
+              string_agg(format('%s → %s', name, parent), ', ' ORDER BY name)) AS message,
        NULL::text AS severity
-  FROM pg_catalog.pg_constraint con
-  JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
-  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-  JOIN pg_catalog.pg_class r ON r.oid = con.confrelid
-  JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace
-  LEFT JOIN pg_catalog.pg_attribute ca ON ca.attrelid = c.oid AND ca.attname = :'tenant_column' AND NOT ca.attisdropped
-  LEFT JOIN pg_catalog.pg_attribute pa ON pa.attrelid = r.oid AND pa.attname = :'tenant_column' AND NOT pa.attisdropped
- WHERE con.contype = 'f' AND con.conparentid = 0
-   AND n.nspname = :'schema' AND c.relname = ANY (:'scoped_tables'::text[]) AND c.relkind IN ('r', 'p')
-   AND rn.nspname = :'schema' AND r.relname = ANY (:'scoped_tables'::text[])
-   AND NOT EXISTS (SELECT 1 FROM generate_subscripts(con.conkey, 1) i
-                    WHERE con.conkey[i] = ca.attnum AND con.confkey[i] = pa.attnum)
- ORDER BY 1, 2;
+  FROM fk
+ GROUP BY schema_name, table_name
+ ORDER BY 1;

@@ -6,7 +6,9 @@
 --
 -- UNIQUE checks ignore row-level security: a global unique key tells tenant A that tenant B already
 -- uses a value (an email, an invoice number) and stops A from using it. The surrogate primary key
--- (a single column) is not reported.
+-- (a single column) is not reported, nor a key that contains every column of a foreign key to a
+-- scoped table or the tenant table (`UNIQUE (invoice_id, position)` with invoice_id → invoices): the
+-- parent row belongs to one tenant, so the key is scoped through it already.
 SELECT c.relname::text AS table_name, ic.relname::text AS object, NULL::bigint AS count, NULL::text[] AS samples,
        format('unique %s %s on %s.%s (%s) omits %s: uniqueness is global across tenants',
               CASE WHEN con.oid IS NOT NULL THEN 'constraint' ELSE 'index' END, ic.relname, n.nspname, c.relname,
@@ -22,4 +24,11 @@ SELECT c.relname::text AS table_name, ic.relname::text AS object, NULL::bigint A
    AND i.indisunique
    AND NOT (i.indisprimary AND i.indnkeyatts = 1)
    AND (a.attnum IS NULL OR NOT a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1]))
+   AND NOT EXISTS (
+     SELECT 1 FROM pg_catalog.pg_constraint fk
+       JOIN pg_catalog.pg_class p ON p.oid = fk.confrelid
+       JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
+      WHERE fk.conrelid = c.oid AND fk.contype = 'f' AND pn.nspname = :'schema'
+        AND (p.relname = ANY (:'scoped_tables'::text[]) OR p.relname = :'tenant_table')
+        AND fk.conkey <@ ((i.indkey::int2[])[0:i.indnkeyatts - 1]))
  ORDER BY 1, 2;

@@ -10,7 +10,9 @@
 -- the same command also applies to every application role the permissive one applies to (directly,
 -- through PUBLIC or through a role they belong to). Expressions are read with the PostgreSQL parser. A FOR ALL /
 -- FOR UPDATE policy without WITH CHECK reuses USING (safe); an explicit WITH CHECK (true) is the
--- write hole. Policies that apply only to the manifest's bypass roles are reported as info.
+-- write hole. Policies that apply only to the manifest's bypass roles are reported as info. On a
+-- table the manifest declares `shared_rows: true`, a SELECT may also admit `<tenant column> IS NULL`
+-- (the shared rows every tenant reads); on any other table, or for a write, that OR is reported.
 WITH rel AS (
   -- The scoped tables, the tenant table, and every partition of a scoped table (a query on a
   -- partition itself is judged by the partition's own policies), reported under the scoped table.
@@ -30,6 +32,7 @@ WITH rel AS (
 )
 SELECT rel.table_name, CASE WHEN rel.partition IS NULL THEN p.polname::text ELSE format('%s on partition %s', p.polname, rel.partition) END AS policy, p.polcmd AS command,
        CASE WHEN rel.partition IS NULL AND rel.table_name = :'tenant_table' THEN :'tenant_key' ELSE :'tenant_column' END AS compared_column,
+       rel.table_name = ANY (:'shared_tables'::text[]) AS shared_rows,
        pg_catalog.pg_get_expr(p.polqual, p.polrelid) AS using_expr,
        pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) AS check_expr,
        ARRAY(SELECT r.rolname::text FROM pg_catalog.pg_roles r

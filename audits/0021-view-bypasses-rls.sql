@@ -8,7 +8,8 @@
 -- row-level security (superuser, BYPASSRLS, or the tables' owner without FORCE), the view shows
 -- every tenant to whoever may read it. A materialized view ignores row-level security entirely.
 -- Views over such views count too (a security_invoker view over a definer view still leaks).
--- Reported when an application role can read it.
+-- Reported when an application role can read it: one finding per view, under the first scoped
+-- table it reads (the message names them all).
 WITH RECURSIVE scoped AS (
   SELECT c.oid, c.relname, c.relowner, c.relforcerowsecurity
     FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -53,15 +54,17 @@ WITH RECURSIVE scoped AS (
    WHERE vn.nspname <> :'state_schema'
    ORDER BY v.oid, ch.table_name, ch.leaks_below DESC
 )
-SELECT v.table_name::text AS table_name, format('%s.%s', v.view_schema, v.view_name) AS object, NULL::bigint AS count, NULL::text[] AS samples,
-       format('%s %s.%s over %s.%s is readable by %s and %s', CASE v.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END,
-              v.view_schema, v.view_name, :'schema', v.table_name, readers.roles,
+SELECT min(v.table_name::text) AS table_name, format('%s.%s', v.view_schema, v.view_name) AS object, NULL::bigint AS count,
+       array_agg(format('%s.%s', :'schema', v.table_name) ORDER BY v.table_name) AS samples,
+       format('%s %s.%s over %s is readable by %s and %s', CASE v.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END,
+              v.view_schema, v.view_name, string_agg(format('%s.%s', :'schema', v.table_name), ', ' ORDER BY v.table_name), readers.roles,
               CASE WHEN v.relkind = 'm' THEN 'stores every tenant''s rows (materialized views have no row-level security)'
-                   WHEN v.self_leaks THEN format('runs as its owner %s, who bypasses row-level security', pg_catalog.pg_get_userbyid(v.relowner))
-                   ELSE 'reads it through a view or materialized view that bypasses row-level security' END) AS message,
+                   WHEN bool_or(v.self_leaks) THEN format('runs as its owner %s, who bypasses row-level security', pg_catalog.pg_get_userbyid(v.relowner))
+                   ELSE 'reads them through a view or materialized view that bypasses row-level security' END) AS message,
        NULL::text AS severity
   FROM views v
   CROSS JOIN LATERAL (SELECT string_agg(r.rolname, ', ' ORDER BY r.rolname) AS roles FROM pg_catalog.pg_roles r
                        WHERE r.rolname = ANY (:'app_roles'::text[]) AND pg_catalog.has_table_privilege(r.oid, v.oid, 'SELECT')) readers
  WHERE readers.roles IS NOT NULL AND (v.self_leaks OR v.leaks_below)
+ GROUP BY v.oid, v.view_schema, v.view_name, v.relkind, v.relowner, readers.roles
  ORDER BY 1, 2;

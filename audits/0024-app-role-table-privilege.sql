@@ -23,7 +23,7 @@ WITH app AS (
      AND c.relkind IN ('r', 'p')
 ), rels AS (
   -- The scoped tables and the tenant table, and every partition below them.
-  SELECT s.relname AS table_name, s.oid, false AS is_partition, format('%s.%s', :'schema', s.relname) AS rel_name
+  SELECT s.relname::text AS table_name, s.oid, false AS is_partition, format('%s.%s', :'schema', s.relname) AS rel_name
     FROM scoped s
   UNION ALL
   SELECT s.relname, t.relid, true, format('%s.%s', pn.nspname, pc.relname)

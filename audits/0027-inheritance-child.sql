@@ -20,7 +20,7 @@ WITH RECURSIVE app AS (
    WHERE n.nspname = :'schema' AND (c.relname = ANY (:'scoped_tables'::text[]) OR c.relname = :'tenant_table')
      AND c.relkind IN ('r', 'p')
 ), tree AS (
-  SELECT i.inhrelid AS child, s.relname AS table_name, 1 AS depth
+  SELECT i.inhrelid AS child, s.relname::text AS table_name, 1 AS depth
     FROM pg_catalog.pg_inherits i JOIN scoped s ON s.oid = i.inhparent
   UNION
   SELECT i.inhrelid, t.table_name, t.depth + 1

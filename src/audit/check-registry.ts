@@ -16,6 +16,7 @@ import {
 import type { WrapperFunctions } from './policy-expressions.js';
 import { planPolymorphicReferences } from './polymorphic-references.js';
 import type { CheckDefinition } from './types.js';
+import { planUnknownTenant } from './unknown-tenant.js';
 
 /** What a policy check reads besides its own SQL's rows. */
 export interface PolicyCheckContext {
@@ -57,6 +58,7 @@ export const DATA_CHECKS: Readonly<Record<string, DataCheck>> = {
     },
   },
   'duplicate-within-tenant': { sections: ['query'], plan: planDuplicates },
+  'unknown-tenant': { sections: ['count', 'sample'], plan: planUnknownTenant },
 };
 
 /**

@@ -69,7 +69,7 @@ export interface DataPlanContext {
 export type DataPlanner = (check: CheckDefinition, context: DataPlanContext, plan: DataPlan) => void;
 
 /** smallint, integer, bigint, numeric: compared by value across types ('1.0' is not '1' as text). */
-const NUMERIC_TYPES = new Set([21, 23, 20, 1700]);
+export const NUMERIC_TYPES = new Set([21, 23, 20, 1700]);
 
 function keyList(table: CatalogTable): string {
   return table.primaryKey && table.primaryKey.length > 0 ? table.primaryKey.map((c) => `t.${ident(c)}`).join(', ') : 't.ctid';
@@ -89,7 +89,7 @@ interface ParentGroup {
 }
 
 /** The scoped tables that exist and have the tenant column, with the quoted fragments every template uses. */
-function tenantTables({ manifest, catalog }: DataPlanContext) {
+export function tenantTables({ manifest, catalog }: DataPlanContext) {
   const { schema } = manifest;
   const tenantColumn = manifest.tenant.column;
   return manifest.tables.flatMap((entry) => {
@@ -105,6 +105,11 @@ export const planNullTenant: DataPlanner = (check, context, plan) => {
   const { schema } = context.manifest;
   const tenantColumn = context.manifest.tenant.column;
   for (const { entry, column, base } of tenantTables(context)) {
+    if (entry.sharedRows) {
+      // Not even with --deep: on a shared_rows table a NULL tenant is a shared row, not a defect.
+      plan.proofs.push({ check: check.id, table: entry.name, object: null, status: 'proven', proof: `shared_rows: a NULL ${tenantColumn} marks a row every tenant shares` });
+      continue;
+    }
     if (column.notNull && !context.deep) {
       plan.proofs.push({ check: check.id, table: entry.name, object: null, status: 'proven', proof: `${tenantColumn} is NOT NULL` });
       continue;

@@ -38,9 +38,13 @@ function relevantExpressions(policy: PolicyRow, command: Command): string[] {
 
 const applies = (policy: PolicyRow, command: Command) => policy.command === '*' || policy.command === LETTER[command];
 
-async function allScoped(expressions: string[], column: string, setting: string, wrappers?: WrapperFunctions): Promise<boolean> {
+/** `sharedNull`: a SELECT on a shared_rows table, where `column IS NULL` (the shared rows) is allowed too. */
+async function allScoped(expressions: string[], column: string, setting: string, wrappers?: WrapperFunctions, sharedNull = false): Promise<boolean> {
   if (expressions.length === 0) return false;
-  for (const e of expressions) if (!(await analyzeExpression(e, column, setting, wrappers)).scoped) return false;
+  for (const e of expressions) {
+    const analysis = await analyzeExpression(e, column, setting, wrappers);
+    if (!(sharedNull ? analysis.scopedOrShared : analysis.scoped)) return false;
+  }
   return true;
 }
 
@@ -108,6 +112,8 @@ export async function permissivePolicyBypass(
     bypass_roles: string[];
     roles: string[];
     restrictive: PolicyRow[];
+    /** The table is shared_rows: its reads may admit the NULL-tenant rows. */
+    shared_rows?: boolean;
   }[],
   setting: string,
   bypassReasons: Map<string, string>,
@@ -121,13 +127,14 @@ export async function permissivePolicyBypass(
     const wider: string[] = [];
     for (const command of commands) {
       const exprs = relevantExpressions(policy, command);
-      if (exprs.length === 0 || (await allScoped(exprs, row.compared_column, setting, wrappers))) continue;
+      const sharedNull = row.shared_rows === true && command === 'SELECT';
+      if (exprs.length === 0 || (await allScoped(exprs, row.compared_column, setting, wrappers, sharedNull))) continue;
       // A RESTRICTIVE tenant policy for the same command (and roles) is AND-ed in: nothing widens.
       let covered = false;
       for (const r of row.restrictive) {
         // It must restrict every application role the permissive policy opens the rows to.
         const sameRoles = row.app_roles.every((x) => r.app_roles?.includes(x));
-        if (applies(r, command) && sameRoles && (await allScoped(relevantExpressions(r, command), row.compared_column, setting, wrappers))) {
+        if (applies(r, command) && sameRoles && (await allScoped(relevantExpressions(r, command), row.compared_column, setting, wrappers, sharedNull))) {
           covered = true;
           break;
         }

@@ -30,6 +30,8 @@ export interface ExpressionAnalysis {
    * here: it is reported as `fallbacks` (unsafe-setting-read), not as a widened predicate.
    */
   scoped: boolean;
+  /** As `scoped`, with `column IS NULL` counted as confined (the shared rows of a shared_rows table). */
+  scopedOrShared: boolean;
   /** Compares the column with the setting by equality somewhere (even inside an OR that widens it). */
   comparesTenant: boolean;
   /**
@@ -178,6 +180,7 @@ export async function analyzeExpression(
   const root = await parseExpression(expression);
   return {
     scoped: isScoped(root, column, setting, wrappers),
+    scopedOrShared: isScoped(root, column, setting, wrappers, true),
     comparesTenant: comparesTenant(root, column, setting, wrappers),
     wideComparisons: wideComparisons(root, column, setting, wrappers),
     fallbacks: fallbacks(root, column, setting, wrappers),

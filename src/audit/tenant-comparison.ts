@@ -161,16 +161,21 @@ function isTenantEquality(node: Node, column: string, setting: string, wrappers:
   return c !== undefined && c.equality && c.values.length > 0 && c.values.every((v) => equalityValues(v, setting, wrappers).compares);
 }
 
-export function isScoped(node: Node | undefined, column: string, setting: string, wrappers: WrapperFunctions): boolean {
+/**
+ * Confines rows to the tenant. `sharedNull`: `column IS NULL` counts as confined too (a shared_rows
+ * table's reads: the NULL-tenant rows are the ones every tenant shares).
+ */
+export function isScoped(node: Node | undefined, column: string, setting: string, wrappers: WrapperFunctions, sharedNull = false): boolean {
   const type = nodeType(node);
   if (!type) return false;
   const body = node![type];
   if (type === 'BoolExpr') {
     const args: Node[] = body.args ?? [];
-    if (body.boolop === 'AND_EXPR') return args.some((a) => isScoped(a, column, setting, wrappers));
-    if (body.boolop === 'OR_EXPR') return args.length > 0 && args.every((a) => isScoped(a, column, setting, wrappers));
+    if (body.boolop === 'AND_EXPR') return args.some((a) => isScoped(a, column, setting, wrappers, sharedNull));
+    if (body.boolop === 'OR_EXPR') return args.length > 0 && args.every((a) => isScoped(a, column, setting, wrappers, sharedNull));
     return false;
   }
+  if (type === 'NullTest') return sharedNull && body.nulltesttype === 'IS_NULL' && isColumn(body.arg, column);
   return isTenantEquality(node!, column, setting, wrappers);
 }
 

@@ -105,6 +105,11 @@ export function buildBackfillPlan(live: LiveContext, onlyTable?: string, skip: R
       skippedTables.push({ table: entry.name, reason: skipped });
       continue;
     }
+    if (entry.sharedRows) {
+      // shared_rows: a NULL tenant is a row every tenant shares, not a row waiting for its tenant.
+      skippedTables.push({ table: entry.name, reason: `${schema}.${entry.name} is shared_rows: its rows with a NULL ${tenant.column} are shared by every tenant and stay as they are` });
+      continue;
+    }
     const tenantCol = tenantColumnOf(rel);
     if (!tenantCol) {
       throw new TenancyError(

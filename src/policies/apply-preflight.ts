@@ -1,5 +1,6 @@
 // Before `policies apply` changes anything: every scoped table with a policy file has its tenant
-// column, NOT NULL (validated by migrate) — else enabling RLS would hide or strand rows.
+// column, NOT NULL (validated by migrate) — else enabling RLS would hide or strand rows. A
+// `shared_rows` table keeps it nullable on purpose: its NULL rows are the shared ones.
 import type pg from 'pg';
 import type { Manifest } from '../config/manifest.js';
 import { ident, qualified } from '../db/quote.js';
@@ -39,7 +40,9 @@ export async function applyPreflight(
   );
   const refusals: ApplyPreflightRefusal[] = [];
   const column = manifest.tenant.column;
+  const shared = new Set(manifest.tables.filter((t) => t.sharedRows).map((t) => t.name));
   for (const r of rows) {
+    const sharedRows = r.schema === manifest.schema && shared.has(r.table);
     if (!r.has_column) {
       refusals.push({
         schema: r.schema,
@@ -48,7 +51,7 @@ export async function applyPreflight(
         detail: `${r.schema}.${r.table} has no ${column} column: its policy would compare a column that does not exist`,
         commands: ['crm-tenancy generate', 'crm-tenancy migrate', 'crm-tenancy backfill', 'crm-tenancy migrate'],
       });
-    } else if (!r.not_null) {
+    } else if (!r.not_null && !sharedRows) {
       const { rows: counted } = await client.query<{ n: string }>(
         `SELECT count(*) AS n FROM ${qualified(r.schema, r.table)} WHERE ${ident(column)} IS NULL`,
       );

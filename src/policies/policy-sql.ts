@@ -7,6 +7,21 @@ import { commentName, commentText, ident, inertSql, literal, qualified, typeSql,
 /** The name of the generated tenant policy on every table. */
 export const TENANT_POLICY = 'tenant_isolation';
 
+/**
+ * A `shared_rows` table's policies, one per command instead of one FOR ALL: reads admit the shared
+ * (NULL-tenant) rows, while UPDATE and DELETE (USING) and INSERT and UPDATE (WITH CHECK) compare the
+ * tenant only, so a tenant can neither change, delete nor create a shared row.
+ */
+export const SHARED_ROWS_POLICIES = {
+  SELECT: 'tenant_isolation_select',
+  INSERT: 'tenant_isolation_insert',
+  UPDATE: 'tenant_isolation_update',
+  DELETE: 'tenant_isolation_delete',
+} as const;
+
+/** Every policy name the template owns on a table (either form), so a switch of form drops the other one. */
+export const GENERATED_TENANT_POLICIES: readonly string[] = [TENANT_POLICY, ...Object.values(SHARED_ROWS_POLICIES)];
+
 /** Everything the template needs to render one table's policy file. */
 export interface PolicyTarget {
   schema: string;
@@ -19,6 +34,8 @@ export interface PolicyTarget {
   type: string;
   /** True for the tenant table (a tenant sees only its own row). */
   isTenantTable: boolean;
+  /** `shared_rows: true`: rows with a NULL tenant are readable by every tenant, writable by none. */
+  sharedRows?: boolean;
   appRoles: string[];
   bypass: { role: string; reason: string }[];
   /**
@@ -141,8 +158,8 @@ export function policyTargets(live: LiveContext): PolicyTarget[] {
     appRoles: manifest.roles.app,
     bypass: manifest.roles.bypass,
   };
-  const ours = new Set([TENANT_POLICY, ...manifest.roles.bypass.map((b) => bypassPolicyName(b.role))]);
-  const make = (table: string, column: string, isTenantTable: boolean): PolicyTarget => {
+  const ours = new Set([...GENERATED_TENANT_POLICIES, ...manifest.roles.bypass.map((b) => bypassPolicyName(b.role))]);
+  const make = (table: string, column: string, isTenantTable: boolean, sharedRows = false): PolicyTarget => {
     const rel = findRelation(live.catalog, manifest.schema, table);
     const partitions: NonNullable<PolicyTarget['partitions']> = [];
     const walk = (schema: string, name: string) => {
@@ -159,6 +176,7 @@ export function policyTargets(live: LiveContext): PolicyTarget[] {
       table,
       column,
       isTenantTable,
+      ...(sharedRows ? { sharedRows } : {}),
       existing: (rel?.policies ?? []).filter((p) => !ours.has(p.name)),
       sequences: serialSequences(rel),
       ...(partitions.length > 0 ? { partitions } : {}),
@@ -166,7 +184,7 @@ export function policyTargets(live: LiveContext): PolicyTarget[] {
   };
   return [
     make(manifest.tenant.table, manifest.tenant.key, true),
-    ...manifest.tables.map((t) => make(t.name, manifest.tenant.column, false)),
+    ...manifest.tables.map((t) => make(t.name, manifest.tenant.column, false, t.sharedRows)),
   ];
 }
 
@@ -200,6 +218,12 @@ export function renderPolicyBody(target: PolicyTarget): string {
       ? `-- The tenant table: a tenant sees only its own row (${commentName(target.column)} compared with ${commentText(target.setting)}).`
       : `-- Tenant column ${commentName(target.column)} compared with ${commentText(target.setting)}; no tenant set → no rows, no error.`,
   );
+  if (target.sharedRows) {
+    out.push(
+      `-- shared_rows: a row whose ${commentName(target.column)} is NULL is shared by every tenant: each tenant reads it,`,
+      `-- none may change, delete or create one (one policy per command; writes compare the tenant only).`,
+    );
+  }
   out.push(...relationPolicies(target, target.schema, target.table, target.existing));
   const table = qualified(target.schema, target.table);
   out.push('', '-- What the roles may do at all (the policies above decide which rows).');
@@ -237,12 +261,34 @@ function relationPolicies(target: PolicyTarget, schema: string, name: string, ex
       `-- RESTRICTIVE, so none of them can widen what the application roles see.`,
     );
   }
-  out.push(`DROP POLICY IF EXISTS ${ident(TENANT_POLICY)} ON ${table};`);
-  out.push(
-    `CREATE POLICY ${ident(TENANT_POLICY)} ON ${table} AS ${restrictive ? 'RESTRICTIVE' : 'PERMISSIVE'} FOR ALL TO ${roleList(target.appRoles)}`,
-    `  USING (${predicate})`,
-    `  WITH CHECK (${predicate});`,
-  );
+  const as = `AS ${restrictive ? 'RESTRICTIVE' : 'PERMISSIVE'}`;
+  const to = `TO ${roleList(target.appRoles)}`;
+  if (target.sharedRows) {
+    const names = SHARED_ROWS_POLICIES;
+    const shared = `${predicate} OR ${ident(target.column)} IS NULL`;
+    out.push(`DROP POLICY IF EXISTS ${ident(TENANT_POLICY)} ON ${table};`);
+    for (const name of Object.values(names)) out.push(`DROP POLICY IF EXISTS ${ident(name)} ON ${table};`);
+    out.push(
+      `CREATE POLICY ${ident(names.SELECT)} ON ${table} ${as} FOR SELECT ${to}`,
+      `  USING (${shared});`,
+      `CREATE POLICY ${ident(names.INSERT)} ON ${table} ${as} FOR INSERT ${to}`,
+      `  WITH CHECK (${predicate});`,
+      `CREATE POLICY ${ident(names.UPDATE)} ON ${table} ${as} FOR UPDATE ${to}`,
+      `  USING (${predicate})`,
+      `  WITH CHECK (${predicate});`,
+      `CREATE POLICY ${ident(names.DELETE)} ON ${table} ${as} FOR DELETE ${to}`,
+      `  USING (${predicate});`,
+    );
+  } else {
+    // The per-command policies of a table that was shared_rows before: gone, or they would widen reads.
+    for (const name of Object.values(SHARED_ROWS_POLICIES)) out.push(`DROP POLICY IF EXISTS ${ident(name)} ON ${table};`);
+    out.push(`DROP POLICY IF EXISTS ${ident(TENANT_POLICY)} ON ${table};`);
+    out.push(
+      `CREATE POLICY ${ident(TENANT_POLICY)} ON ${table} ${as} FOR ALL ${to}`,
+      `  USING (${predicate})`,
+      `  WITH CHECK (${predicate});`,
+    );
+  }
   for (const policy of existing) {
     out.push('', `-- Kept from before (review it: it applies together with the tenant policy).`, recreatePolicy(schema, name, policy));
   }

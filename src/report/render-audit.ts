@@ -14,6 +14,8 @@ export interface RenderOptions {
   toolVersion?: string;
   /** SARIF: the manifest file findings point at (default tenancy.yaml). */
   manifestFile?: string;
+  /** table: every finding with its message and samples, and the coverage matrix (the global --verbose). */
+  verbose?: boolean;
 }
 
 /**
@@ -25,7 +27,7 @@ export interface RenderOptions {
 export function renderAudit(result: AuditResult, format: AuditFormat, options: RenderOptions = {}): string {
   switch (format) {
     case 'table':
-      return renderText(result);
+      return renderText(result, { verbose: options.verbose });
     case 'json':
       return renderJson(result);
     case 'sarif':

@@ -2,6 +2,7 @@
 import type { AuditResult } from '../audit/types.js';
 import { coverageMatrix, type Cell } from './coverage.js';
 import { DEEP_HINT, anyProven, dataCheckLines } from './proofs.js';
+import { groupedFindingLines, summaryLines } from './text-grouped.js';
 
 /** One character per coverage cell. */
 export const CELL_MARK: Record<Cell, string> = { pass: '.', fail: 'E', warn: 'W', info: 'i', waived: '~' };
@@ -14,13 +15,16 @@ export function alignColumns(rows: string[][], gap = ' '): string[] {
 }
 
 /**
- * Renders the plain-text report: a summary, the findings grouped by table (then by role, view or
- * function), waiver problems, and the coverage matrix (tables × numbered checks; `.` pass,
- * E error, W warning, i info, ~ waived) with the check legend.
+ * Renders the plain-text report. By default what a reviewer reads to the end: the verdict, how each
+ * data check knew its answer, every error (grouped by table and check), warnings and info one line
+ * per check, waiver problems, and a one-screen summary. `verbose`: every finding with its message
+ * and samples, grouped by table (then by role, view or function), and the coverage matrix (tables ×
+ * numbered checks; `.` pass, E error, W warning, i info, ~ waived) with the check legend, then the summary.
  *
  * @example renderText(result) // => 'crm-tenancy audit of public: FAILED — 47 errors, 74 warnings, 0 info, 0 waived\n…'
  */
-export function renderText(result: AuditResult): string {
+export function renderText(result: AuditResult, options: { verbose?: boolean } = {}): string {
+  const verbose = options.verbose ?? false;
   const s = result.summary;
   const out: string[] = [];
   out.push(
@@ -31,6 +35,10 @@ export function renderText(result: AuditResult): string {
   if (result.dataChecks.length > 0) {
     out.push('', 'data checks:', ...dataCheckLines(result).map((l) => `  ${l}`));
     if (anyProven(result)) out.push(`  (${DEEP_HINT})`);
+  }
+  if (!verbose) {
+    out.push(...groupedFindingLines(result), ...waiverProblemLines(result), ...summaryLines(result, false));
+    return `${out.join('\n')}\n`;
   }
   const groups = new Map<string, typeof result.findings>();
   for (const f of result.findings) {
@@ -47,8 +55,7 @@ export function renderText(result: AuditResult): string {
       if (f.waived) out.push(`  ${''.padEnd(15)} waived (${f.waived.by}): ${f.waived.reason}`);
     }
   }
-  for (const w of result.expiredWaivers) out.push('', `expired waiver: ${w.check} on ${w.object} (${w.expires}) no longer waives`);
-  for (const w of result.unusedWaivers) out.push('', `unused waiver: ${w.check} on ${w.object} matched nothing`);
+  out.push(...waiverProblemLines(result));
   const matrix = coverageMatrix(result);
   out.push('', 'coverage (. pass, E error, W warning, i info, ~ waived):');
   out.push(
@@ -58,5 +65,15 @@ export function renderText(result: AuditResult): string {
     ]),
   );
   out.push(...matrix.checks.map((id, i) => `  ${String(i + 1).padStart(2)} ${id}`));
+  out.push(...summaryLines(result, true));
   return `${out.join('\n')}\n`;
+}
+
+/** Waivers that expired or matched nothing: each is a line to act on. */
+function waiverProblemLines(result: AuditResult): string[] {
+  const lines = [
+    ...result.expiredWaivers.map((w) => `expired waiver: ${w.check} on ${w.object} (${w.expires}) no longer waives`),
+    ...result.unusedWaivers.map((w) => `unused waiver: ${w.check} on ${w.object} matched nothing`),
+  ];
+  return lines.length > 0 ? ['', ...lines] : [];
 }

@@ -29,6 +29,8 @@ export const ROLE_PROBES = [
   'polymorphic-reference',
   // A partition created in the probe's rolled-back transaction is secured at once (src/verify/partition-probe.ts).
   'new-partition',
+  // Shared (NULL-tenant) rows: readable by every tenant, writable by none (src/verify/shared-rows-probe.ts).
+  'shared-rows',
 ] as const;
 
 export const PROBES = [...TABLE_PROBES, ...ROLE_PROBES] as const;

@@ -11,6 +11,7 @@ import { errorText } from './probe-transaction.js';
 import { selectNoTenant, selectOwn } from './read-probes.js';
 import { crossTenantReference } from './reference-probe.js';
 import { roleMembership, stateSchemaProbe, unprotectedTables, type Finding } from './role-probes.js';
+import { isSharedRowsTable, selectNoTenantShared, selectOwnShared, sharedRowsProbe } from './shared-rows-probe.js';
 import { tenantSettingDefault } from './tenant-setting-probe.js';
 import { viewsProbe } from './view-probe.js';
 import {
@@ -65,6 +66,13 @@ const ROLE_RUNNERS: Record<RoleProbeId, (env: ProbeEnv) => Promise<Finding[]>> =
   'role-membership': roleMembership,
   'polymorphic-reference': polymorphicReference,
   'new-partition': newPartitionProbe,
+  'shared-rows': sharedRowsProbe,
+};
+
+/** On a shared_rows table the reads also return the shared (NULL-tenant) rows: these probes expect them. */
+const SHARED_ROWS_RUNNERS: Partial<typeof TABLE_RUNNERS> = {
+  'select-own': { run: selectOwnShared, bothWays: true },
+  'select-no-tenant': { run: selectNoTenantShared, bothWays: false },
 };
 
 /** The worst status wins when a probe ran both ways; its details (from the runs that gave it) are kept. */
@@ -115,7 +123,7 @@ export async function verifyIsolation(options: VerifyOptions): Promise<VerifyRes
           for (const probe of TABLE_PROBES) tableResults.push({ role, table: name, probe, status: 'error', detail: why });
         } else {
           for (const probe of TABLE_PROBES) {
-            const { run, bothWays } = TABLE_RUNNERS[probe];
+            const { run, bothWays } = (isSharedRowsTable(env, name) ? SHARED_ROWS_RUNNERS[probe] : undefined) ?? TABLE_RUNNERS[probe];
             const directions = bothWays ? [{ ...env, info }, { ...env, info, a: b, b: a }] : [{ ...env, info }];
             const outcomes: Outcome[] = [];
             for (const d of directions) outcomes.push(await settle(() => run(d), (detail): Outcome => ({ status: 'error', detail })));

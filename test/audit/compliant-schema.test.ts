@@ -146,7 +146,7 @@ describe('a fully compliant schema the audit has never seen', () => {
       ].sort(),
     );
     // Every check ran; the catalog proved the NULL / cross-tenant scans unnecessary.
-    expect(result.summary.checks).toBe(28);
+    expect(result.summary.checks).toBe(30);
     expect(result.runs.every((r) => !r.error)).toBe(true);
   });
 

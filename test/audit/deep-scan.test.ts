@@ -63,6 +63,7 @@ describe('audit --deep: scans what the catalog proves (CLI)', () => {
       { check: 'null-tenant', status: 'proven', proven: 2, scanned: 0 },
       { check: 'cross-tenant-reference', status: 'proven', proven: 1, scanned: 0 },
       { check: 'duplicate-within-tenant', status: 'proven', proven: 1, scanned: 0 },
+      { check: 'unknown-tenant', status: 'proven', proven: 2, scanned: 0 },
     ]);
     expect(r.proofs).toContainEqual({
       check: 'cross-tenant-reference',
@@ -99,6 +100,7 @@ describe('audit --deep: scans what the catalog proves (CLI)', () => {
         { check: 'null-tenant', status: 'scanned', proven: 0, scanned: 2 },
         { check: 'cross-tenant-reference', status: 'scanned', proven: 0, scanned: 1 },
         { check: 'duplicate-within-tenant', status: 'scanned', proven: 0, scanned: 1 },
+        { check: 'unknown-tenant', status: 'scanned', proven: 0, scanned: 2 },
       ]);
       const table = await audit('--deep', '--only', 'cross-tenant-reference');
       expect(table.code).toBe(1);

@@ -127,14 +127,45 @@ describe('renderAudit', () => {
     expect(md).toMatch(/rls-disabled[^\n]*contacts/);
   });
 
-  it('table (plain text): summary, findings by table, coverage matrix rows for every table', () => {
-    const text = renderAudit(result, 'table');
+  it('table (plain text), --verbose: summary, every finding by table, coverage matrix rows for every table', () => {
+    const text = renderAudit(result, 'table', { verbose: true });
     expect(text).toMatch(/FAILED — 1 errors, 0 warnings, 1 info, 1 waived/);
     expect(text).toContain('samples: [4,7]');
+    expect(text).toContain('waived (waiver): dropping it in Q1');
     const deals = text.split('\n').find((l) => l.startsWith('public.deals ') && /[.EW]/.test(l));
     expect(deals).toMatch(/E/);
     expect(text.split('\n').some((l) => l.startsWith('public.companies') && !/[EW]/.test(l.slice('public.companies'.length)))).toBe(true);
     expect(text).toContain('unused waiver: rls-disabled on contacts');
+    expect(text).toMatch(/\nsummary: FAILED — 1 error, 0 warnings, 1 info, 1 waived/);
+  });
+
+  it('table (plain text), default: every error with its samples, the rest one line per check, waived counted, a closing summary', () => {
+    const text = renderAudit(result, 'table');
+    expect(text).toContain('errors (1, every one; by table and check):\n  public.deals\n    null-tenant: [2] 2 rows of public.deals have no company_id <&> "quoted"  samples: [4,7]');
+    expect(text).toContain('  info    app-role-bypasses-rls ×1: crm_support');
+    expect(text).toContain('waived: 1 finding (--verbose lists them with their reasons)');
+    expect(text).not.toContain('dropping it in Q1');
+    expect(text).not.toContain('coverage (');
+    expect(text).toContain('unused waiver: rls-disabled on contacts');
+    const lines = text.trimEnd().split('\n');
+    const summary = lines.indexOf('summary: FAILED — 1 error, 0 warnings, 1 info, 1 waived (--fail-on error)');
+    expect(lines.slice(summary + 1, summary + 4).map((l) => l.replace(/ +/g, ' ').trim())).toEqual([
+      'check findings tables',
+      'error null-tenant 1 1',
+      'info app-role-bypasses-rls 1 0',
+    ]);
+  });
+
+  it('table, default: an error with the same text on several tables is printed once with its tables; one with its own text alone', () => {
+    const base = result.findings[0];
+    const same = (table: string): Finding => ({ ...base, check: 'rls-disabled', table, count: null, samples: [], message: `${table} does not have row-level security enabled` });
+    const many: AuditResult = {
+      ...result,
+      findings: [same('public.deals'), same('public.companies'), same('public.calls'), { ...base, table: 'public.calls', message: 'partition x of public.calls', check: 'partition-without-rls', count: null, samples: [] }],
+    };
+    const text = renderAudit(many, 'table');
+    expect(text).toContain('  rls-disabled on 3 tables: <table> does not have row-level security enabled\n      public.deals, public.companies, public.calls\n');
+    expect(text).toContain('  public.calls\n    partition-without-rls: partition x of public.calls\n');
   });
 
   it('table, markdown: each data check says whether constraints proved it or the rows were scanned, and when to run --deep', () => {

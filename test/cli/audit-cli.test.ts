@@ -23,7 +23,7 @@ describe('crm-tenancy audit (CLI)', () => {
     expect(r.code).toBe(1);
     const report = JSON.parse(r.stdout);
     expect(report.version).toBe(1);
-    expect(report.summary).toMatchObject({ error: 47, warning: 74, failOn: 'error', checks: 28, exitCode: 1 });
+    expect(report.summary).toMatchObject({ error: 47, warning: 54, failOn: 'error', checks: 30, exitCode: 1 });
     const nullPhones = report.findings.find((f: { check: string; table: string }) => f.check === 'null-tenant' && f.table === 'public.phone_numbers');
     expect(nullPhones).toEqual({
       check: 'null-tenant',
@@ -46,7 +46,7 @@ describe('crm-tenancy audit (CLI)', () => {
     expect((await audit('--only', 'nullable-tenant-column', '--fail-on', 'warning', '--format', 'json')).code).toBe(1);
     expect((await audit('--fail-on', 'never', '--format', 'json')).code).toBe(0);
     const skipped = JSON.parse((await audit('--skip', 'fk-not-tenant-scoped,rls-disabled', '--format', 'json')).stdout);
-    expect(skipped.summary.checks).toBe(26);
+    expect(skipped.summary.checks).toBe(28);
     expect(skipped.findings.some((f: { check: string }) => f.check === 'rls-disabled')).toBe(false);
   });
 
@@ -54,13 +54,13 @@ describe('crm-tenancy audit (CLI)', () => {
     const r = await audit('--format', 'sarif', '--output', path.join(dir, 'a.sarif'));
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/wrote .*a\.sarif: 47 errors, 74 warnings/);
+    expect(r.stderr).toMatch(/wrote .*a\.sarif: 47 errors, 54 warnings/);
     const sarif = JSON.parse(await readFile(path.join(dir, 'a.sarif'), 'utf8'));
     expect(sarif.version).toBe('2.1.0');
     const run = sarif.runs[0];
     expect(run.tool.driver.name).toBe('crm-tenancy');
-    expect(run.tool.driver.rules).toHaveLength(28);
-    expect(run.results).toHaveLength(121);
+    expect(run.tool.driver.rules).toHaveLength(30);
+    expect(run.results).toHaveLength(101);
     const result = run.results.find((x: { ruleId: string }) => x.ruleId === 'duplicate-within-tenant');
     expect(result.level).toBe('error');
     expect(run.tool.driver.rules[result.ruleIndex].id).toBe('duplicate-within-tenant');
@@ -71,7 +71,7 @@ describe('crm-tenancy audit (CLI)', () => {
   it('JUnit: a suite per check, a failing case per table with an error or warning', async () => {
     const r = await audit('--format', 'junit');
     expect(r.stdout.startsWith('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites')).toBe(true);
-    expect(r.stdout.match(/<testsuite /g)).toHaveLength(28);
+    expect(r.stdout.match(/<testsuite /g)).toHaveLength(30);
     const rls = /<testsuite name="rls-disabled" tests="(\d+)" failures="(\d+)"/.exec(r.stdout)!;
     expect([Number(rls[1]), Number(rls[2])]).toEqual([28, 28]);
     expect(r.stdout.match(/<failure /g)!.length).toBe(Number(/<testsuites [^>]*failures="(\d+)"/.exec(r.stdout)![1]));
@@ -85,12 +85,16 @@ describe('crm-tenancy audit (CLI)', () => {
     expect(r.stdout).toContain('<summary>Coverage: tables × checks</summary>');
   });
 
-  it('the table format shows a summary, findings by table and the coverage matrix', async () => {
+  it('the table format shows the verdict, every error by table and check, warnings by check, and ends with the summary', async () => {
     const r = await audit();
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^crm-tenancy audit of public: FAILED — 47 errors, 74 warnings, 0 info, 0 waived/);
-    expect(r.stdout).toContain('public.twilio_settings');
-    expect(r.stdout).toContain('coverage (. pass, E error, W warning, i info, ~ waived):');
+    expect(r.stdout).toMatch(/^crm-tenancy audit of public: FAILED — 47 errors, 54 warnings, 0 info, 0 waived/);
+    expect(r.stdout).toContain('errors (47, every one; by table and check):');
+    expect(r.stdout).toContain('  public.twilio_settings');
+    expect(r.stdout).toMatch(/\n {2}warning +fk-not-tenant-scoped ×\d+: /);
+    expect(r.stdout).toMatch(/\nsummary: FAILED — 47 errors, 54 warnings, 0 info, 0 waived \(--fail-on error\)\n/);
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toMatch(/--verbose shows every finding, its samples and the coverage matrix$/);
+    expect(r.stdout).not.toContain('coverage (. pass');
   });
 
   it('waivers: waived findings do not gate, expired waivers stop waiving, unused ones are reported', async () => {

@@ -156,7 +156,10 @@ describe('crm-tenancy CLI messages', () => {
     const table = await runCli(args);
     expect(table.code).toBe(1);
     expect(table.stdout).toMatch(/^crm-tenancy audit of public: FAILED — \d+ errors/);
-    expect(table.stdout).toContain('coverage (. pass, E error, W warning, i info, ~ waived):');
+    expect(table.stdout).toContain('summary: FAILED');
+    // --verbose: the full listing and the coverage matrix.
+    const verbose = await runCli([...args, '--verbose']);
+    expect(verbose.stdout).toContain('coverage (. pass, E error, W warning, i info, ~ waived):');
   });
 
   it('migrate no longer takes the no-op --policies-dir', async () => {

@@ -64,7 +64,7 @@ export async function run(ctx: CommandContext, opts: AuditCliOptions): Promise<n
     deep: opts.deep ?? false,
     logger: ctx.output.logger,
   });
-  const text = renderAudit(result, format, { toolVersion: version(), manifestFile: manifest.file });
+  const text = renderAudit(result, format, { toolVersion: version(), manifestFile: manifest.file, verbose: ctx.output.verbose });
   if (opts.output) {
     await writeFile(opts.output, text, 'utf8');
     ctx.output.info(`wrote ${opts.output}: ${result.summary.error} errors, ${result.summary.warning} warnings, ${result.summary.info} info`);

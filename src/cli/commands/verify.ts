@@ -32,6 +32,8 @@ Per application role:
   state-schema            the bookkeeping schema is not readable
   role-membership         it cannot SET ROLE to a superuser, a BYPASSRLS role or a scoped table's owner
   polymorphic-reference   an A row pointed through a *_type/*_id pair at B's row is rejected (23503)
+  new-partition           a partition created now under a partitioned scoped table is isolated at once
+  shared-rows             shared (NULL-tenant) rows are readable, and no tenant can change, delete or create one
 Rows a probe needs are made inside its rolled-back transaction (parents included).
 Connect as a superuser or BYPASSRLS role that can SET ROLE to the application roles.
 Exit 1 on any failure, naming the table and the probe, and when something could not be probed

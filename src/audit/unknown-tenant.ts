@@ -1,0 +1,53 @@
+// Plans the unknown-tenant data check: rows whose tenant value names no tenant, where no validated foreign key rules them out.
+import { findColumn, findRelation, foreignKeys } from '../db/catalog.js';
+import { ident, qualified } from '../db/quote.js';
+import { NUMERIC_TYPES, tenantTables, type DataPlanner } from './data-checks.js';
+import { fillTemplate } from './sql-params.js';
+
+/**
+ * unknown-tenant: one anti-join per scoped table against the tenant table, unless a validated
+ * foreign key from the tenant column to the tenant key proves every value names a tenant (not with
+ * --deep: a restore or a write under session_replication_role = replica skips the FK's triggers).
+ */
+export const planUnknownTenant: DataPlanner = (check, context, plan) => {
+  const { manifest, catalog } = context;
+  const { schema, tenant } = manifest;
+  const tenantRel = findRelation(catalog, schema, tenant.table);
+  const keyColumn = tenantRel ? findColumn(tenantRel, tenant.key) : undefined;
+  if (!tenantRel || !keyColumn) return; // missing-table / the live context report it
+  for (const { entry, table, column, base } of tenantTables(context)) {
+    const fk = foreignKeys(table).find(
+      (c) =>
+        c.columns.length === 1 &&
+        c.columns[0] === tenant.column &&
+        c.references?.schema === schema &&
+        c.references.table === tenant.table &&
+        c.references.columns[0] === tenant.key,
+    );
+    if (fk?.validated && !context.deep) {
+      plan.proofs.push({ check: check.id, table: entry.name, object: null, status: 'proven', proof: `validated foreign key to ${tenant.table}` });
+      continue;
+    }
+    plan.proofs.push({ check: check.id, table: entry.name, object: null, status: 'scanned' });
+    // Tenant columns of another type than the key (text beside uuid) are compared as text rather than fail the audit.
+    const comparable = column.typeOid === keyColumn.typeOid || (NUMERIC_TYPES.has(column.typeOid) && NUMERIC_TYPES.has(keyColumn.typeOid));
+    const cast = comparable ? '' : '::text';
+    const values = { ...base, tenants: qualified(schema, tenant.table), tenant_key: ident(tenant.key), cast };
+    const why = fk ? `its foreign key ${fk.name} to ${tenant.table} is NOT VALID` : `no foreign key from ${tenant.column} to ${tenant.table}`;
+    plan.scans.push({
+      target: `${entry.name} → ${tenant.table}`,
+      tables: [entry.name, tenant.table],
+      sql: fillTemplate(check.sections.count, values),
+      parts: [
+        {
+          check: check.id,
+          table: entry.name,
+          object: null,
+          sampleSql: fillTemplate(check.sections.sample, values),
+          describe: (n) =>
+            `${n} row${n === 1 ? '' : 's'} of ${schema}.${entry.name} name${n === 1 ? 's' : ''} a ${tenant.column} that is not in ${tenant.table} (${why})`,
+        },
+      ],
+    });
+  }
+};
