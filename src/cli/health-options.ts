@@ -28,8 +28,7 @@ export function healthThresholds(opts: HealthCliOptions): HealthThresholds | und
   return {
     maxReplicationLagSeconds: wholeNumber('--max-replication-lag', opts.maxReplicationLag, 0),
     maxAutovacuumSeconds: wholeNumber('--max-autovacuum', opts.maxAutovacuum, 0),
-    maxRequestedCheckpoints:
-      opts.maxRequestedCheckpoints === undefined ? Number.POSITIVE_INFINITY : wholeNumber('--max-requested-checkpoints', opts.maxRequestedCheckpoints, 0),
+    ...(opts.maxRequestedCheckpoints === undefined ? {} : { maxRequestedCheckpoints: wholeNumber('--max-requested-checkpoints', opts.maxRequestedCheckpoints, 0) }),
     pauseMs: duration('--health-pause', opts.healthPause, 1),
   };
 }

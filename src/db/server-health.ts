@@ -53,7 +53,10 @@ export interface HealthThresholds {
    * (default 60); an anti-wraparound autovacuum pauses at once. A manual VACUUM never pauses.
    */
   maxAutovacuumSeconds?: number;
-  /** Pause when more than this many checkpoints were requested since the previous batch (default 0). */
+  /**
+   * Pause when more than this many checkpoints were requested since the previous batch (default: not
+   * watched — a manual CHECKPOINT, CREATE/DROP DATABASE and base backups request them too; 0 watches).
+   */
   maxRequestedCheckpoints?: number;
   /** How long one pause lasts before the signals are read again, in ms (default 10 000). */
   pauseMs?: number;
@@ -64,7 +67,7 @@ export interface HealthThresholds {
 export const DEFAULT_HEALTH_THRESHOLDS: Readonly<Required<Omit<HealthThresholds, 'maxWaitMs'>>> = {
   maxReplicationLagSeconds: 10,
   maxAutovacuumSeconds: 60,
-  maxRequestedCheckpoints: 0,
+  maxRequestedCheckpoints: Number.POSITIVE_INFINITY,
   pauseMs: 10_000,
 };
 

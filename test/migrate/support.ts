@@ -32,7 +32,7 @@ export async function snapshot(client: pg.ClientBase, schemas: string[], stateSc
   const nsp = await client.query(`SELECT nspname FROM pg_namespace ORDER BY 1`);
   const reg = await client.query<{ r: string | null }>(`SELECT to_regclass($1)::text AS r`, [`${ident(stateSchema)}.pgmigrations`]);
   const migrations = reg.rows[0].r ? (await client.query(`SELECT * FROM ${ident(stateSchema)}.pgmigrations ORDER BY id`)).rows : null;
-  const locks = await client.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'`);
+  const locks = await client.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
   return JSON.stringify({ rels, nsp: nsp.rows, migrations, locks: locks.rows });
 }
 
