@@ -12,6 +12,10 @@ import {
 } from '../db/catalog.js';
 import { displayName, escapeText, MAX_IDENTIFIER_BYTES } from '../db/quote.js';
 import type { MigrationPhase } from './migration-file.js';
+import { predicateMatches } from './predicate-match.js';
+import { polymorphicSteps, type PlanExtras, type PolymorphicStep } from './plan-polymorphic.js';
+
+export type { PlanExtras, PolymorphicStep } from './plan-polymorphic.js';
 
 /** A foreign key between two scoped tables that composite keys replace. */
 export interface ScopedForeignKey {
@@ -30,7 +34,8 @@ export type PlanStep =
   | { kind: 'create-index'; table: string; name: string }
   | { kind: 'validate-tenant-fk'; table: string; name: string }
   | { kind: 'not-null'; table: string; checkName: string }
-  | { kind: 'unique'; table: string; columns: string[]; name: string; singleton: boolean }
+  | { kind: 'unique'; table: string; columns: string[]; name: string; singleton: boolean; where?: string }
+  | PolymorphicStep
   | { kind: 'parent-key'; table: string; key: string; indexName: string; constraintName: string }
   | {
       kind: 'composite-fk';
@@ -54,6 +59,7 @@ export const STEP_PHASE: Record<PlanStep['kind'], MigrationPhase> = {
   'validate-tenant-fk': 'validate',
   'not-null': 'validate',
   unique: 'validate',
+  polymorphic: 'validate',
   'parent-key': 'composite',
   'composite-fk': 'composite',
 };
@@ -76,7 +82,9 @@ export function stepId(step: PlanStep): string {
     case 'not-null':
       return `not-null:${step.table}`;
     case 'unique':
-      return `unique:${step.table}:${JSON.stringify(step.columns)}`;
+      return `unique:${step.table}:${JSON.stringify(step.columns)}${step.where !== undefined ? `:${step.where}` : ''}`;
+    case 'polymorphic':
+      return `polymorphic:${step.table}:${step.typeColumn}:${step.idColumn}`;
     case 'parent-key':
       return `parent-key:${step.table}`;
     case 'composite-fk':
@@ -107,7 +115,7 @@ export interface TableTenancyState {
   invalidIndexes: CatalogIndex[];
   notNull: boolean;
   /** Manifest unique keys (tenant column first) and whether a valid unique index covers each. */
-  uniqueKeys: { columns: string[]; present: boolean; singleton: boolean }[];
+  uniqueKeys: { columns: string[]; present: boolean; singleton: boolean; where?: string }[];
 }
 
 const sameSet = (a: readonly (string | null)[], b: readonly string[]): boolean =>
@@ -120,10 +128,15 @@ export function tableTenancyState(live: LiveContext, name: string): TableTenancy
   const table = findRelation(live.catalog, manifest.schema, name);
   const entry = manifest.tables.find((t) => t.name === name);
   const col = table ? findColumn(table, c) : undefined;
-  const keys: { columns: string[]; singleton: boolean }[] = [];
+  const keys: { columns: string[]; singleton: boolean; where?: string }[] = [];
   if (entry?.singleton) keys.push({ columns: [c], singleton: true });
-  for (const key of entry?.unique ?? []) keys.push({ columns: [c, ...key.columns.filter((x) => x !== c)], singleton: false });
+  for (const key of entry?.unique ?? []) {
+    keys.push({ columns: [c, ...key.columns.filter((x) => x !== c)], singleton: false, ...(key.where !== undefined ? { where: key.where } : {}) });
+  }
   const usable = (i: CatalogIndex) => i.valid && i.predicate === null && !i.columns.includes(null);
+  // An equivalent unique index (same columns in any order; for a partial key the same predicate, or none) is enough.
+  const enforces = (i: CatalogIndex, k: { columns: string[]; where?: string }) =>
+    i.valid && i.unique && !i.columns.includes(null) && sameSet(i.columns, k.columns) && predicateMatches(i.predicate, k.where);
   return {
     table: name,
     exists: Boolean(table),
@@ -136,7 +149,7 @@ export function tableTenancyState(live: LiveContext, name: string): TableTenancy
     notNull: Boolean(col?.notNull),
     uniqueKeys: keys.map((k) => ({
       ...k,
-      present: Boolean(table?.indexes.some((i) => usable(i) && i.unique && sameSet(i.columns, k.columns))),
+      present: Boolean(table?.indexes.some((i) => enforces(i, k))),
     })),
   };
 }
@@ -188,10 +201,18 @@ export function compositeForeignKey(
   });
 }
 
-/** Whether `table` has a UNIQUE/PRIMARY KEY constraint on exactly (tenant, key). */
+/**
+ * Whether a foreign key can reference `table` (tenant, key): a UNIQUE/PRIMARY KEY constraint on exactly
+ * those columns, or a valid, full, non-deferrable unique index on them (PostgreSQL accepts either, in
+ * any column order).
+ */
 export function hasParentKey(live: LiveContext, table: CatalogTable, key: string): boolean {
   const cols = [live.manifest.tenant.column, key];
-  return table.constraints.some((c) => (c.type === 'unique' || c.type === 'primary-key') && sameSet(c.columns, cols));
+  if (table.constraints.some((c) => (c.type === 'unique' || c.type === 'primary-key') && !c.deferrable && sameSet(c.columns, cols))) return true;
+  const deferrable = new Set(table.constraints.filter((c) => c.deferrable).map((c) => c.name));
+  return table.indexes.some(
+    (i) => i.valid && i.unique && i.predicate === null && sameSet(i.columns, cols) && !(i.constraint && deferrable.has(i.constraint)),
+  );
 }
 
 /**
@@ -235,7 +256,7 @@ export function fitIdentifier(name: string, forceHash = false): string {
  * Everything the manifest asks for that the live catalog lacks, as ordered steps. Steps whose id is in
  * `alreadyPending` (provided by migration files not yet run) are left out.
  */
-export function planTenancy(live: LiveContext, alreadyPending: ReadonlySet<string> = new Set()): TenancyPlan {
+export function planTenancy(live: LiveContext, alreadyPending: ReadonlySet<string> = new Set(), extras: PlanExtras = {}): TenancyPlan {
   const { manifest, catalog } = live;
   const c = manifest.tenant.column;
   const steps: PlanStep[] = [];
@@ -292,7 +313,9 @@ export function planTenancy(live: LiveContext, alreadyPending: ReadonlySet<strin
     }
     usable.push(entry.name);
     if (!state.column) push({ kind: 'add-column', table: entry.name });
-    else if (!state.default) push({ kind: 'set-default', table: entry.name });
+    // A column already NOT NULL is filled and written by the application: a default (an ACCESS EXCLUSIVE
+    // lock) would change nothing.
+    else if (!state.default && !state.notNull) push({ kind: 'set-default', table: entry.name });
     const fkName = state.tenantFk?.name ?? conNames(table, entry.name).allocate([entry.name, c], 'fkey');
     if (!state.tenantFk) push({ kind: 'add-tenant-fk', table: entry.name, name: fkName });
     // An INVALID leftover under the name we would use is dropped by the build's own guard (and the name
@@ -306,7 +329,8 @@ export function planTenancy(live: LiveContext, alreadyPending: ReadonlySet<strin
       push({ kind: 'create-index', table: entry.name, name: reuse ? indexName : relNames.allocate([entry.name, c], 'idx') });
     }
     if (!state.tenantFk?.validated) push({ kind: 'validate-tenant-fk', table: entry.name, name: fkName });
-    if (!state.notNull) {
+    // shared_rows: a NULL tenant is a row every tenant may read, so the column stays nullable.
+    if (!state.notNull && !entry.sharedRows) {
       push({ kind: 'not-null', table: entry.name, checkName: conNames(table, entry.name).allocate([entry.name, c], 'not_null_check') });
     }
     for (const key of state.uniqueKeys) {
@@ -316,10 +340,12 @@ export function planTenancy(live: LiveContext, alreadyPending: ReadonlySet<strin
         table: entry.name,
         columns: key.columns,
         singleton: key.singleton,
-        name: relNames.allocate([entry.name, ...key.columns], 'key'),
+        name: relNames.allocate([entry.name, ...key.columns], key.where !== undefined ? 'partial_key' : 'key'),
+        ...(key.where !== undefined ? { where: key.where } : {}),
       });
     }
   }
+  for (const step of polymorphicSteps(live, usable, skipped, extras)) push(step);
 
   if (manifest.tenant.compositeKeys) {
     const parents = new Map<string, string>();

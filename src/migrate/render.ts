@@ -2,6 +2,8 @@
 import type { LiveContext } from '../config/live-context.js';
 import { findRelation, type CatalogConstraint } from '../db/catalog.js';
 import { commentJson, commentName, commentText, ident, literal, qualified, regclassText, typeSql } from '../db/quote.js';
+import { doBlock, renderPolymorphic } from './render-polymorphic.js';
+import { assertWhere } from './where-clause.js';
 import {
   META_PREFIX,
   PHASES,
@@ -55,13 +57,6 @@ const PHASE_NOTES: Record<MigrationPhase, string[]> = {
   ],
 };
 
-/** A DO block whose dollar tag does not occur in its body. */
-function doBlock(body: string): string {
-  let tag = '$crm_tenancy$';
-  for (let i = 1; body.includes(tag); i++) tag = `$crm_tenancy${i}$`;
-  return `DO ${tag}\nBEGIN\n${body}\nEND\n${tag};`;
-}
-
 function dropInvalidLeftover(schema: string, table: string, index: string): string {
   const reg = literal(regclassText(schema, index));
   return [
@@ -85,11 +80,11 @@ function assertValid(schema: string, index: string): string {
   ].join('\n');
 }
 
-function concurrentIndex(schema: string, table: string, name: string, columns: string[], unique: boolean): string {
+function concurrentIndex(schema: string, table: string, name: string, columns: string[], unique: boolean, where?: string): string {
   return [
     dropInvalidLeftover(schema, table, name),
     `-- Lock: SHARE UPDATE EXCLUSIVE on ${commentName(schema, table)} for the whole build: reads and writes go on.`,
-    `CREATE ${unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY IF NOT EXISTS ${ident(name)} ON ${qualified(schema, table)} (${columns.map(ident).join(', ')});`,
+    `CREATE ${unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY IF NOT EXISTS ${ident(name)} ON ${qualified(schema, table)} (${columns.map(ident).join(', ')})${where !== undefined ? ` WHERE (${where})` : ''};`,
     assertValid(schema, name),
   ].join('\n');
 }
@@ -216,19 +211,34 @@ function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[]): Rende
       );
       out.preconditions.push({ kind: 'not-null', schema, table: step.table, column: c });
       break;
-    case 'unique':
+    case 'unique': {
+      // The manifest's `where` is the DBA's SQL: parsed first (exactly one boolean expression), or exit 2.
+      const where = step.where !== undefined ? assertWhere(schema, step.table, step.where) : undefined;
       out.up.push(
         step.singleton
           ? `-- Singleton: at most one row per tenant (a unique index on ${commentName(c)} alone).`
           : `-- Unique within a tenant: (${step.columns.map((x) => commentName(x)).join(', ')}).`,
-        concurrentIndex(schema, step.table, step.name, step.columns, true),
+        ...(where !== undefined
+          ? [
+              `-- Partial: only rows where (${commentText(where)}) must be unique (soft-deleted twins stay allowed).`,
+              `-- A unique index only: a partial index cannot back a UNIQUE constraint, and needs none.`,
+            ]
+          : []),
+        concurrentIndex(schema, step.table, step.name, step.columns, true, where),
       );
       out.down.push(
         `-- Lock: SHARE UPDATE EXCLUSIVE on ${tn} (reads and writes go on).`,
         `DROP INDEX CONCURRENTLY IF EXISTS ${qualified(schema, step.name)};`,
       );
-      out.preconditions.push({ kind: 'unique', schema, table: step.table, columns: step.columns });
+      out.preconditions.push({ kind: 'unique', schema, table: step.table, columns: step.columns, ...(where !== undefined ? { where } : {}) });
       break;
+    }
+    case 'polymorphic': {
+      const r = renderPolymorphic(live, step);
+      out.up.push(...r.up);
+      out.down.push(...r.down);
+      break;
+    }
     case 'parent-key': {
       const reg = literal(regclassText(schema, step.table));
       out.up.push(
@@ -298,9 +308,13 @@ function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[]): Rende
   return out;
 }
 
-/** A file-name-safe slug of nothing in particular: phases only, so hostile table names never reach the disk. */
-export function migrationFileName(index: number, phase: MigrationPhase, label = 'tenancy'): string {
-  return `${String(index).padStart(4, '0')}_${label}-${phase}.sql`;
+/**
+ * A file name: the number and the phase, plus a label only when it is a plain short name (a table the
+ * composite file is about), so hostile table names never reach the disk.
+ */
+export function migrationFileName(index: number, phase: MigrationPhase, label = 'tenancy', about?: string): string {
+  const suffix = about !== undefined && /^[a-z0-9_]{1,40}$/.test(about) ? `-${about}` : '';
+  return `${String(index).padStart(4, '0')}_${label}-${phase}${suffix}.sql`;
 }
 
 export interface RenderOptions {
@@ -310,14 +324,57 @@ export interface RenderOptions {
   generatedAt?: Date;
 }
 
-/** Renders the steps of a plan as one migration file per phase that has steps. */
+/** The metadata as comment lines, one value per line (a reviewer reads it; the parser joins the lines). */
+export function metaLines(meta: MigrationMeta): string[] {
+  const entries = Object.entries(meta);
+  const lines: string[] = ['{'];
+  entries.forEach(([key, value], i) => {
+    const end = i === entries.length - 1 ? '' : ',';
+    if (Array.isArray(value) && value.length > 0) {
+      lines.push(`${commentJson(key)}: [`);
+      value.forEach((v, j) => lines.push(`  ${commentJson(v)}${j === value.length - 1 ? '' : ','}`));
+      lines.push(`]${end}`);
+    } else lines.push(`${commentJson(key)}: ${commentJson(value)}${end}`);
+  });
+  lines.push('}');
+  return lines.map((l) => `${META_PREFIX}${l}`);
+}
+
+/** The steps of one file: a whole phase, or (composite) the keys of one parent table and the foreign keys to it. */
+interface FileUnit {
+  phase: MigrationPhase;
+  steps: PlanStep[];
+  about?: string;
+}
+
+function fileUnits(steps: PlanStep[]): FileUnit[] {
+  const units: FileUnit[] = [];
+  for (const phase of PHASES) {
+    const phaseSteps = steps.filter((s) => STEP_PHASE[s.kind] === phase);
+    if (phaseSteps.length === 0) continue;
+    if (phase !== 'composite') {
+      units.push({ phase, steps: phaseSteps });
+      continue;
+    }
+    // One file per referenced table: its (tenant, id) key first, then every foreign key to it.
+    const byParent = new Map<string, PlanStep[]>();
+    for (const step of phaseSteps) {
+      const parent = step.kind === 'composite-fk' ? step.parent : step.table;
+      byParent.set(parent, [...(byParent.get(parent) ?? []), step]);
+    }
+    for (const [parent, group] of byParent) units.push({ phase, steps: group, about: parent });
+  }
+  return units;
+}
+
+/** Renders the steps of a plan as migration files: one per phase, the composite phase one per referenced table. */
 export function renderMigrations(live: LiveContext, steps: PlanStep[], options: RenderOptions): RenderedMigration[] {
   const { schema } = live.manifest;
   const files: RenderedMigration[] = [];
   let index = options.firstIndex;
-  for (const phase of PHASES) {
-    const phaseSteps = steps.filter((s) => STEP_PHASE[s.kind] === phase);
-    if (phaseSteps.length === 0) continue;
+  for (const unit of fileUnits(steps)) {
+    const { phase } = unit;
+    const phaseSteps = unit.steps;
     const meta: MigrationMeta = { phase, provides: [], preconditions: [], dropsColumns: [] };
     const up: string[] = [];
     const down: string[] = [];
@@ -353,14 +410,16 @@ export function renderMigrations(live: LiveContext, steps: PlanStep[], options: 
       }
     }
     for (const block of downBlocks.reverse()) down.push(...block);
-    const fileName = migrationFileName(index++, phase);
+    const fileName = migrationFileName(index++, phase, 'tenancy', unit.about);
+    const about = unit.about !== undefined ? ` Foreign keys to ${commentName(schema, unit.about)}.` : '';
     const text = [
-      `-- crm-tenancy migration, phase ${PHASES.indexOf(phase) + 1} of 4 — ${PHASE_TITLE[phase]}.`,
-      `-- Generated by \`crm-tenancy generate\`${options.generatedAt ? ` on ${options.generatedAt.toISOString()}` : ''} for schema ${commentName(schema)}; review it, commit it, run it with \`crm-tenancy migrate\`.`,
+      `-- crm-tenancy migration, phase ${PHASES.indexOf(phase) + 1} of 4 — ${PHASE_TITLE[phase]}.${about}`,
+      `-- Generated by \`crm-tenancy generate\`${options.generatedAt ? ` on ${options.generatedAt.toISOString()}` : ''}`,
+      `-- for schema ${commentName(schema)}; review it, commit it, run it with \`crm-tenancy migrate\`.`,
       ...PHASE_NOTES[phase].map((l) => `-- ${l}`),
       `-- migrate runs every statement (or BEGIN … COMMIT block) on its own under lock_timeout, retrying on`,
       `-- lock_timeout with backoff; every statement is idempotent, so an interrupted run can simply be repeated.`,
-      `${META_PREFIX}${commentJson(meta)}`,
+      ...metaLines(meta),
       '',
       '-- Up Migration',
       `-- migrate rewrites these two to its --lock-timeout / --statement-timeout.`,
