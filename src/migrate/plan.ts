@@ -169,10 +169,14 @@ function tenantForeignKey(live: LiveContext, table: CatalogTable): CatalogConstr
   );
 }
 
-/** Single-column FKs from `table` to scoped tables (the ones composite keys replace or already replaced). */
+/**
+ * Single-column FKs from `table` to scoped tables (the ones composite keys replace or already replaced).
+ * A parent with shared rows (NULL tenant) keeps its single-column FK: rows of every tenant may reference
+ * a shared row, which no (tenant, id) key could match.
+ */
 export function scopedForeignKeys(live: LiveContext, table: CatalogTable): ScopedForeignKey[] {
   const { schema, tenant } = live.manifest;
-  const scoped = new Set(live.manifest.tables.map((t) => t.name));
+  const scoped = new Set(live.manifest.tables.filter((t) => !t.sharedRows).map((t) => t.name));
   const out: ScopedForeignKey[] = [];
   for (const fk of foreignKeys(table)) {
     const ref = fk.references;

@@ -84,7 +84,7 @@ function concurrentIndex(schema: string, table: string, name: string, columns: s
   return [
     dropInvalidLeftover(schema, table, name),
     `-- Lock: SHARE UPDATE EXCLUSIVE on ${commentName(schema, table)} for the whole build: reads and writes go on.`,
-    `CREATE ${unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY IF NOT EXISTS ${ident(name)} ON ${qualified(schema, table)} (${columns.map(ident).join(', ')})${where !== undefined ? ` WHERE (${where})` : ''};`,
+    `CREATE ${unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY IF NOT EXISTS ${ident(name)}\n  ON ${qualified(schema, table)} (${columns.map(ident).join(', ')})${where !== undefined ? `\n  WHERE (${where})` : ''};`,
     assertValid(schema, name),
   ].join('\n');
 }
@@ -161,7 +161,7 @@ function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[]): Rende
         `-- Foreign key to the tenant table, NOT VALID: checks new rows only; validated in the validate phase.`,
         `-- Lock: ACCESS EXCLUSIVE on ${tn} (the DROP … IF EXISTS that makes it repeatable; on ${commentName(schema, tenant.table)} too`,
         `-- when it finds one) and SHARE ROW EXCLUSIVE on ${commentName(schema, tenant.table)}, for an instant (NOT VALID: no scan).`,
-        `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(step.name)}, ADD CONSTRAINT ${ident(step.name)} FOREIGN KEY (${ident(c)}) REFERENCES ${qualified(schema, tenant.table)} (${ident(tenant.key)}) NOT VALID;`,
+        `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(step.name)},\n  ADD CONSTRAINT ${ident(step.name)}\n  FOREIGN KEY (${ident(c)}) REFERENCES ${qualified(schema, tenant.table)} (${ident(tenant.key)}) NOT VALID;`,
       );
       out.down.push(
         `-- Lock: ACCESS EXCLUSIVE on ${tn} and ${commentName(schema, tenant.table)} for an instant.`,
@@ -195,7 +195,7 @@ function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[]): Rende
       out.up.push(
         `-- ${commentName(c)} NOT NULL, online: CHECK NOT VALID -> VALIDATE -> SET NOT NULL -> DROP CHECK.`,
         `-- Lock: ACCESS EXCLUSIVE on ${tn} for an instant (no scan).`,
-        `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(step.checkName)}, ADD CONSTRAINT ${ident(step.checkName)} CHECK (${ident(c)} IS NOT NULL) NOT VALID;`,
+        `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(step.checkName)},\n  ADD CONSTRAINT ${ident(step.checkName)} CHECK (${ident(c)} IS NOT NULL) NOT VALID;`,
         `-- Lock: SHARE UPDATE EXCLUSIVE on ${tn} during one scan: reads and writes go on.`,
         transaction([`ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(step.checkName)};`]),
         `-- Lock: ACCESS EXCLUSIVE on ${tn} for an instant: the valid CHECK proves NOT NULL, no scan (PostgreSQL >= 12).`,
@@ -269,7 +269,7 @@ function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[]): Rende
             : []),
           `-- Lock: ACCESS EXCLUSIVE on ${tn} (the DROP … IF EXISTS that makes it repeatable; on ${pn} too when it`,
           `-- finds one) and SHARE ROW EXCLUSIVE on ${pn}, for an instant (NOT VALID: no scan).`,
-          `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(step.name)}, ADD CONSTRAINT ${ident(step.name)} FOREIGN KEY (${ident(c)}, ${ident(step.column)}) REFERENCES ${p} (${ident(c)}, ${ident(step.parentKey)})${actions}${deferrableClause(old)} NOT VALID;`,
+          `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(step.name)},\n  ADD CONSTRAINT ${ident(step.name)}\n  FOREIGN KEY (${ident(c)}, ${ident(step.column)}) REFERENCES ${p} (${ident(c)}, ${ident(step.parentKey)})${actions}${deferrableClause(old)} NOT VALID;`,
         );
       }
       if (step.exists !== 'valid') {
@@ -294,7 +294,7 @@ function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[]): Rende
       out.down.push(
         `-- Restore ${commentName(old.name)} (NOT VALID, then validated). Lock: ACCESS EXCLUSIVE on ${tn} (and ${pn} when the DROP finds one),`,
         `-- SHARE ROW EXCLUSIVE on ${pn}, an instant.`,
-        `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(old.name)}, ADD CONSTRAINT ${ident(old.name)} FOREIGN KEY (${ident(step.column)}) REFERENCES ${p} (${ident(step.parentKey)})${actionClauses(old, step.column, false)}${deferrableClause(old)} NOT VALID;`,
+        `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(old.name)},\n  ADD CONSTRAINT ${ident(old.name)}\n  FOREIGN KEY (${ident(step.column)}) REFERENCES ${p} (${ident(step.parentKey)})${actionClauses(old, step.column, false)}${deferrableClause(old)} NOT VALID;`,
         `-- Lock: SHARE UPDATE EXCLUSIVE on ${tn}, ROW SHARE on ${pn}, during one scan.`,
         transaction([`ALTER TABLE ${t} VALIDATE CONSTRAINT ${ident(old.name)};`]),
         ...(step.exists === 'no'
