@@ -77,7 +77,8 @@ export function renderPolymorphic(live: LiveContext, step: PolymorphicStep): { u
       `-- The trigger checks every write from now on; this scan proves the rows already there (no lock beyond reads).`,
       doBlock(
         `  SELECT count(*) INTO n FROM ${t} x\n   WHERE x.${ident(step.idColumn)} IS NOT NULL\n     AND NOT (${violating});\n` +
-          `  IF n > 0 THEN\n    RAISE EXCEPTION USING ERRCODE = '23503', MESSAGE = format(${literal('%s: %s row(s) reference no target of their own tenant; fix them by hand (the audit\'s cross-tenant-reference check lists them), then run migrate again')}, ${literal(pair)}, n);\n  END IF;`,
+          `  IF n > 0 THEN\n    RAISE EXCEPTION USING ERRCODE = '23503',\n      MESSAGE = format(${literal('%s: %s row(s) reference no target of their own tenant')}, ${literal(pair)}, n),\n` +
+          `      HINT = ${literal("fix them by hand (the audit's cross-tenant-reference check lists them), then run migrate again")};\n  END IF;`,
         '  n bigint;',
       ),
     ],
