@@ -74,7 +74,8 @@ export function renderPolymorphic(live: LiveContext, step: PolymorphicStep): { u
           `    CREATE CONSTRAINT TRIGGER ${ident(step.triggerName)} AFTER INSERT OR UPDATE OF ${columns} ON ${t}\n` +
           `      FOR EACH ROW EXECUTE FUNCTION ${fn}();\n  END IF;`,
       ),
-      `-- The trigger checks every write from now on; this scan proves the rows already there (no lock beyond reads).`,
+      `-- The trigger checks every write from now on; this scan proves the rows already there.`,
+      `-- Lock: ACCESS SHARE on ${tn} and the targets during one scan (reads and writes go on).`,
       doBlock(
         `  SELECT count(*) INTO n FROM ${t} x\n   WHERE x.${ident(step.idColumn)} IS NOT NULL\n     AND NOT (${violating});\n` +
           `  IF n > 0 THEN\n    RAISE EXCEPTION USING ERRCODE = '23503',\n      MESSAGE = format(${literal('%s: %s row(s) reference no target of their own tenant')}, ${literal(pair)}, n),\n` +
@@ -85,6 +86,7 @@ export function renderPolymorphic(live: LiveContext, step: PolymorphicStep): { u
     down: [
       `-- Lock: ACCESS EXCLUSIVE on ${tn} for an instant (DROP TRIGGER).`,
       `DROP TRIGGER IF EXISTS ${ident(step.triggerName)} ON ${t};`,
+      `-- No table lock (the function alone).`,
       `DROP FUNCTION IF EXISTS ${fn}();`,
     ],
   };

@@ -309,12 +309,11 @@ function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[]): Rende
 }
 
 /**
- * A file name: the number and the phase, plus a label only when it is a plain short name (a table the
- * composite file is about), so hostile table names never reach the disk.
+ * A file name: the number and the phase (plus the part number when a phase is split in several files).
+ * Never a table name: hostile names never reach the disk, and names alone never change the file names.
  */
-export function migrationFileName(index: number, phase: MigrationPhase, label = 'tenancy', about?: string): string {
-  const suffix = about !== undefined && /^[a-z0-9_]{1,40}$/.test(about) ? `-${about}` : '';
-  return `${String(index).padStart(4, '0')}_${label}-${phase}${suffix}.sql`;
+export function migrationFileName(index: number, phase: MigrationPhase, label = 'tenancy', part?: number): string {
+  return `${String(index).padStart(4, '0')}_${label}-${phase}${part !== undefined ? `-${part}` : ''}.sql`;
 }
 
 export interface RenderOptions {
@@ -345,6 +344,8 @@ interface FileUnit {
   phase: MigrationPhase;
   steps: PlanStep[];
   about?: string;
+  /** 1, 2, … when the phase has several files. */
+  part?: number;
 }
 
 function fileUnits(steps: PlanStep[]): FileUnit[] {
@@ -362,7 +363,8 @@ function fileUnits(steps: PlanStep[]): FileUnit[] {
       const parent = step.kind === 'composite-fk' ? step.parent : step.table;
       byParent.set(parent, [...(byParent.get(parent) ?? []), step]);
     }
-    for (const [parent, group] of byParent) units.push({ phase, steps: group, about: parent });
+    let part = 1;
+    for (const [parent, group] of byParent) units.push({ phase, steps: group, about: parent, ...(byParent.size > 1 ? { part: part++ } : {}) });
   }
   return units;
 }
@@ -410,7 +412,7 @@ export function renderMigrations(live: LiveContext, steps: PlanStep[], options: 
       }
     }
     for (const block of downBlocks.reverse()) down.push(...block);
-    const fileName = migrationFileName(index++, phase, 'tenancy', unit.about);
+    const fileName = migrationFileName(index++, phase, 'tenancy', unit.part);
     const about = unit.about !== undefined ? ` Foreign keys to ${commentName(schema, unit.about)}.` : '';
     const text = [
       `-- crm-tenancy migration, phase ${PHASES.indexOf(phase) + 1} of 4 — ${PHASE_TITLE[phase]}.${about}`,
