@@ -4,9 +4,9 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TenancyError } from '../errors.js';
 
-export type MigrationPhase = 'expand' | 'index' | 'validate' | 'composite';
+export type MigrationPhase = 'expand' | 'index' | 'validate' | 'composite' | 'views';
 
-export const PHASES: readonly MigrationPhase[] = ['expand', 'index', 'validate', 'composite'];
+export const PHASES: readonly MigrationPhase[] = ['expand', 'index', 'validate', 'composite', 'views'];
 
 /** A data condition the validate/composite phase needs before it may run. */
 export type Precondition =

@@ -1,8 +1,10 @@
 // Reads what the plan needs beyond the catalog snapshot: the triggers on scoped tables (polymorphic
-// enforcement already installed). generate passes the result to planTenancy.
+// enforcement already installed) and the views over scoped tables app roles can read. generate passes
+// the result to planTenancy.
 import type { LiveContext } from '../config/live-context.js';
 import type { Queryable } from '../db/connection.js';
 import type { PlanExtras } from './plan-polymorphic.js';
+import { readExposedViews } from './plan-views.js';
 
 /** @example planTenancy(live, pending, await readPlanExtras(db, live)) */
 export async function readPlanExtras(db: Queryable, live: LiveContext): Promise<PlanExtras> {
@@ -16,5 +18,5 @@ export async function readPlanExtras(db: Queryable, live: LiveContext): Promise<
       ORDER BY 1, 2`,
     [manifest.schema, manifest.tables.map((t) => t.name)],
   );
-  return { triggers: new Set(r.rows.map((row) => `${row.rel}\u0000${row.name}`)) };
+  return { triggers: new Set(r.rows.map((row) => `${row.rel}\u0000${row.name}`)), views: await readExposedViews(db, live) };
 }

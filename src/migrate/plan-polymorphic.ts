@@ -4,11 +4,14 @@ import type { LiveContext } from '../config/live-context.js';
 import { findColumn, findRelation } from '../db/catalog.js';
 import { displayName, escapeText } from '../db/quote.js';
 import { fitIdentifier, type SkippedTable } from './plan.js';
+import type { ExposedView } from './plan-views.js';
 
 /** What the catalog snapshot does not hold and the plan needs (read by readPlanExtras). */
 export interface PlanExtras {
   /** Triggers present on scoped tables, as `table\u0000trigger`. Without it, pair triggers are always planned (idempotent). */
   triggers?: ReadonlySet<string>;
+  /** Views over scoped tables that app roles can read (readExposedViews). Without it, no view is fixed. */
+  views?: readonly ExposedView[];
 }
 
 export interface PolymorphicTarget {

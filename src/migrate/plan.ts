@@ -14,6 +14,7 @@ import { displayName, escapeText, MAX_IDENTIFIER_BYTES } from '../db/quote.js';
 import type { MigrationPhase } from './migration-file.js';
 import { predicateMatches } from './predicate-match.js';
 import { polymorphicSteps, type PlanExtras, type PolymorphicStep } from './plan-polymorphic.js';
+import { viewSteps, type ViewStep } from './plan-views.js';
 
 export type { PlanExtras, PolymorphicStep } from './plan-polymorphic.js';
 
@@ -36,6 +37,7 @@ export type PlanStep =
   | { kind: 'not-null'; table: string; checkName: string }
   | { kind: 'unique'; table: string; columns: string[]; name: string; singleton: boolean; where?: string }
   | PolymorphicStep
+  | ViewStep
   | { kind: 'parent-key'; table: string; key: string; indexName: string; constraintName: string }
   | {
       kind: 'composite-fk';
@@ -60,6 +62,7 @@ export const STEP_PHASE: Record<PlanStep['kind'], MigrationPhase> = {
   'not-null': 'validate',
   unique: 'validate',
   polymorphic: 'validate',
+  view: 'views',
   'parent-key': 'composite',
   'composite-fk': 'composite',
 };
@@ -85,6 +88,8 @@ export function stepId(step: PlanStep): string {
       return `unique:${step.table}:${JSON.stringify(step.columns)}${step.where !== undefined ? `:${step.where}` : ''}`;
     case 'polymorphic':
       return `polymorphic:${step.table}:${step.typeColumn}:${step.idColumn}`;
+    case 'view':
+      return `view:${step.schema}:${step.table}`;
     case 'parent-key':
       return `parent-key:${step.table}`;
     case 'composite-fk':
@@ -350,6 +355,7 @@ export function planTenancy(live: LiveContext, alreadyPending: ReadonlySet<strin
     }
   }
   for (const step of polymorphicSteps(live, usable, skipped, extras)) push(step);
+  for (const step of viewSteps(live, extras.views ?? [])) push(step);
 
   if (manifest.tenant.compositeKeys) {
     const parents = new Map<string, string>();
