@@ -12,6 +12,8 @@ export interface PlanExtras {
   triggers?: ReadonlySet<string>;
   /** Views over scoped tables that app roles can read (readExposedViews). Without it, no view is fixed. */
   views?: readonly ExposedView[];
+  /** Partition-key columns of partitioned scoped tables (null: an expression). Without it, no unique key is planned on them. */
+  partitionKeys?: ReadonlyMap<string, string[] | null>;
 }
 
 export interface PolymorphicTarget {

@@ -15,6 +15,7 @@ import type { MigrationPhase } from './migration-file.js';
 import { predicateMatches } from './predicate-match.js';
 import { polymorphicSteps, type PlanExtras, type PolymorphicStep } from './plan-polymorphic.js';
 import { viewSteps, type ViewStep } from './plan-views.js';
+import { partitionKeyAllows, partitionsOf, type PartitionTarget } from './plan-partitions.js';
 
 export type { PlanExtras, PolymorphicStep } from './plan-polymorphic.js';
 
@@ -30,12 +31,13 @@ export interface ScopedForeignKey {
 export type PlanStep =
   | { kind: 'add-column'; table: string }
   | { kind: 'set-default'; table: string }
-  | { kind: 'add-tenant-fk'; table: string; name: string }
+  /** `partitions`: a partitioned table (PostgreSQL refuses a NOT VALID FK on it): the FK goes on each partition first. */
+  | { kind: 'add-tenant-fk'; table: string; name: string; partitions?: PartitionTarget[] }
   | { kind: 'drop-invalid-index'; table: string; index: string }
-  | { kind: 'create-index'; table: string; name: string }
-  | { kind: 'validate-tenant-fk'; table: string; name: string }
+  | { kind: 'create-index'; table: string; name: string; partitions?: PartitionTarget[] }
+  | { kind: 'validate-tenant-fk'; table: string; name: string; partitions?: PartitionTarget[] }
   | { kind: 'not-null'; table: string; checkName: string }
-  | { kind: 'unique'; table: string; columns: string[]; name: string; singleton: boolean; where?: string }
+  | { kind: 'unique'; table: string; columns: string[]; name: string; singleton: boolean; where?: string; partitions?: PartitionTarget[] }
   | PolymorphicStep
   | ViewStep
   | { kind: 'parent-key'; table: string; key: string; indexName: string; constraintName: string }
@@ -301,13 +303,15 @@ export function planTenancy(live: LiveContext, alreadyPending: ReadonlySet<strin
       skipped.push({ table: entry.name, reason: `${displayName(manifest.schema, entry.name)} is a ${table.kind}, not a table` });
       continue;
     }
-    if (table.kind === 'partitioned-table') {
-      skipped.push({
-        table: entry.name,
-        reason: 'a partitioned table: CREATE INDEX CONCURRENTLY and NOT VALID foreign keys work per partition; not generated yet, do it by hand',
-      });
+    // A partitioned table: the column, default and NOT NULL go on the parent (they propagate); foreign
+    // keys and indexes are built partition by partition and then attached to the parent's.
+    const parts = table.kind === 'partitioned-table' ? partitionsOf(live, table) : undefined;
+    if (parts === null) {
+      skipped.push({ table: entry.name, reason: 'a partition of it is partitioned itself (several levels): not generated, do it by hand' });
       continue;
     }
+    const withParts = (names?: (p: PartitionTarget) => string) =>
+      parts ? { partitions: parts.map((p) => ({ ...p, ...(names ? { index: names(p) } : {}) })) } : {};
     if (table.partitionOf) {
       skipped.push({ table: entry.name, reason: 'a partition: its parent carries the tenant column' });
       continue;
@@ -326,31 +330,43 @@ export function planTenancy(live: LiveContext, alreadyPending: ReadonlySet<strin
     // lock) would change nothing.
     else if (!state.default && !state.notNull) push({ kind: 'set-default', table: entry.name });
     const fkName = state.tenantFk?.name ?? conNames(table, entry.name).allocate([entry.name, c], 'fkey');
-    if (!state.tenantFk) push({ kind: 'add-tenant-fk', table: entry.name, name: fkName });
+    if (!state.tenantFk) push({ kind: 'add-tenant-fk', table: entry.name, name: fkName, ...withParts() });
     // An INVALID leftover under the name we would use is dropped by the build's own guard (and the name
     // reused); other INVALID indexes on the tenant column are dropped explicitly.
     const indexName = fitIdentifier(`${entry.name}_${c}_idx`);
     const reuse = !state.index && state.invalidIndexes.some((i) => i.name === indexName);
     for (const leftover of state.invalidIndexes) {
+      // A partitioned index stays INVALID until every partition's index is attached: finished, not dropped.
+      if (parts) continue;
       if (!(reuse && leftover.name === indexName)) push({ kind: 'drop-invalid-index', table: entry.name, index: leftover.name });
     }
     if (!state.index) {
-      push({ kind: 'create-index', table: entry.name, name: reuse ? indexName : relNames.allocate([entry.name, c], 'idx') });
+      const name = reuse || (parts && state.invalidIndexes.some((i) => i.name === indexName)) ? indexName : relNames.allocate([entry.name, c], 'idx');
+      push({ kind: 'create-index', table: entry.name, name, ...withParts((p) => relNames.allocate([p.name, c], 'idx')) });
     }
-    if (!state.tenantFk?.validated) push({ kind: 'validate-tenant-fk', table: entry.name, name: fkName });
+    if (!state.tenantFk?.validated) push({ kind: 'validate-tenant-fk', table: entry.name, name: fkName, ...withParts() });
     // shared_rows: a NULL tenant is a row every tenant may read, so the column stays nullable.
     if (!state.notNull && !entry.sharedRows) {
       push({ kind: 'not-null', table: entry.name, checkName: conNames(table, entry.name).allocate([entry.name, c], 'not_null_check') });
     }
     for (const key of state.uniqueKeys) {
       if (key.present) continue;
+      if (parts && !partitionKeyAllows(extras.partitionKeys?.get(entry.name), key.columns)) {
+        skipped.push({
+          table: entry.name,
+          reason: `unique key (${key.columns.map(escapeText).join(', ')}): on a partitioned table a unique key must hold every partition-key column`,
+        });
+        continue;
+      }
+      const suffix = key.where !== undefined ? 'partial_key' : 'key';
       push({
         kind: 'unique',
         table: entry.name,
         columns: key.columns,
         singleton: key.singleton,
-        name: relNames.allocate([entry.name, ...key.columns], key.where !== undefined ? 'partial_key' : 'key'),
+        name: relNames.allocate([entry.name, ...key.columns], suffix),
         ...(key.where !== undefined ? { where: key.where } : {}),
+        ...withParts((p) => relNames.allocate([p.name, ...key.columns], suffix)),
       });
     }
   }
@@ -360,10 +376,19 @@ export function planTenancy(live: LiveContext, alreadyPending: ReadonlySet<strin
   if (manifest.tenant.compositeKeys) {
     const parents = new Map<string, string>();
     const fkSteps: PlanStep[] = [];
+    // Composite keys on partitioned tables (a unique (tenant, id) key needs the partition key; NOT VALID
+    // foreign keys only per partition) are not generated yet: their single-column FKs stay.
+    const partitioned = new Set(usable.filter((n) => findRelation(catalog, manifest.schema, n)?.kind === 'partitioned-table'));
     for (const name of usable) {
+      if (partitioned.has(name)) {
+        if (scopedForeignKeys(live, findRelation(catalog, manifest.schema, name)!).length > 0) {
+          skipped.push({ table: name, reason: 'composite keys: not generated for a partitioned table yet; its foreign keys stay single-column' });
+        }
+        continue;
+      }
       const table = findRelation(catalog, manifest.schema, name)!;
       for (const fk of scopedForeignKeys(live, table)) {
-        if (!usable.includes(fk.parent)) continue;
+        if (!usable.includes(fk.parent) || partitioned.has(fk.parent)) continue;
         const parent = findRelation(catalog, manifest.schema, fk.parent)!;
         if (!hasParentKey(live, parent, fk.parentKey)) parents.set(fk.parent, fk.parentKey);
         const existing = compositeForeignKey(live, table, fk.column, fk.parent, fk.parentKey);

@@ -3,13 +3,7 @@
 import type { LiveContext } from '../config/live-context.js';
 import { commentName, displayName, ident, literal, qualified, regclassText } from '../db/quote.js';
 import type { PolymorphicStep } from './plan-polymorphic.js';
-
-/** A DO block whose dollar tag does not occur in its body. */
-export function doBlock(body: string, declare = ''): string {
-  let tag = '$crm_tenancy$';
-  for (let i = 1; body.includes(tag) || declare.includes(tag); i++) tag = `$crm_tenancy${i}$`;
-  return `DO ${tag}\n${declare ? `DECLARE\n${declare}\n` : ''}BEGIN\n${body}\nEND\n${tag};`;
-}
+import { doBlock } from './render-sql.js';
 
 /** `target.key = row.id`, as text when the id column's type differs from the key's (text ids of uuid/bigint rows). */
 function keyMatch(step: PolymorphicStep, key: string, keyType: string, row: string): string {

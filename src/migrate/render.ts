@@ -2,7 +2,9 @@
 import type { LiveContext } from '../config/live-context.js';
 import { findRelation, type CatalogConstraint } from '../db/catalog.js';
 import { commentJson, commentName, commentText, ident, literal, qualified, regclassText, typeSql } from '../db/quote.js';
-import { doBlock, renderPolymorphic } from './render-polymorphic.js';
+import { renderPolymorphic } from './render-polymorphic.js';
+import { isPartitioned, renderPartitioned } from './render-partitions.js';
+import { concurrentIndex, doBlock, transaction } from './render-sql.js';
 import { renderView } from './render-views.js';
 import { assertWhere } from './where-clause.js';
 import {
@@ -64,38 +66,6 @@ const PHASE_NOTES: Record<MigrationPhase, string[]> = {
   ],
 };
 
-function dropInvalidLeftover(schema: string, table: string, index: string): string {
-  const reg = literal(regclassText(schema, index));
-  return [
-    `-- Drop an INVALID leftover of an interrupted build of ${commentName(index)} (never a valid index).`,
-    `-- Lock: ACCESS EXCLUSIVE on ${commentName(schema, table)}, only when a leftover exists, for an instant.`,
-    doBlock(
-      `  IF EXISTS (SELECT FROM pg_catalog.pg_index WHERE indexrelid = to_regclass(${reg}) AND NOT indisvalid) THEN\n` +
-        `    DROP INDEX ${qualified(schema, index)};\n  END IF;`,
-    ),
-  ].join('\n');
-}
-
-function assertValid(schema: string, index: string): string {
-  const reg = literal(regclassText(schema, index));
-  return [
-    `-- Check pg_index.indisvalid (IF NOT EXISTS would silently accept an INVALID index). No table lock.`,
-    doBlock(
-      `  IF NOT EXISTS (SELECT FROM pg_catalog.pg_index WHERE indexrelid = to_regclass(${reg}) AND indisvalid) THEN\n` +
-        `    RAISE EXCEPTION 'index % is missing or INVALID after CREATE INDEX CONCURRENTLY; run migrate again to rebuild it', ${literal(commentName(schema, index))};\n  END IF;`,
-    ),
-  ].join('\n');
-}
-
-function concurrentIndex(schema: string, table: string, name: string, columns: string[], unique: boolean, where?: string): string {
-  return [
-    dropInvalidLeftover(schema, table, name),
-    `-- Lock: SHARE UPDATE EXCLUSIVE on ${commentName(schema, table)} for the whole build: reads and writes go on.`,
-    `CREATE ${unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY IF NOT EXISTS ${ident(name)}\n  ON ${qualified(schema, table)} (${columns.map(ident).join(', ')})${where !== undefined ? `\n  WHERE (${where})` : ''};`,
-    assertValid(schema, name),
-  ].join('\n');
-}
-
 function deferrableClause(fk: CatalogConstraint): string {
   if (!fk.deferrable) return '';
   return /INITIALLY DEFERRED/i.test(fk.definition) ? ' DEFERRABLE INITIALLY DEFERRED' : ' DEFERRABLE';
@@ -113,9 +83,6 @@ function actionClauses(fk: CatalogConstraint, column: string, composite: boolean
   return out;
 }
 
-function transaction(lines: string[]): string {
-  return ['BEGIN;', ...lines, 'COMMIT;'].join('\n');
-}
 
 const INT_TYPES = new Set(['integer', 'smallint']);
 
@@ -134,6 +101,22 @@ function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[]): Rende
   const tn = commentName(schema, step.table);
   const defaultExpr = `nullif(current_setting(${literal(tenant.setting)}, true), '')::${ty}`;
   const out: Rendered = { up: [], down: [], preconditions: [], dropsColumns: [] };
+  if (isPartitioned(step)) {
+    const where = step.kind === 'unique' && step.where !== undefined ? assertWhere(schema, step.table, step.where) : undefined;
+    const r = renderPartitioned(live, step.kind === 'unique' && where !== undefined ? { ...step, where } : step);
+    out.up.push(...r.up);
+    out.down.push(...r.down);
+    if (step.kind === 'validate-tenant-fk') {
+      out.preconditions.push({ kind: 'tenant-exists', schema, table: step.table, column: c, tenantTable: tenant.table, tenantKey: tenant.key });
+    }
+    if (step.kind === 'unique') {
+      out.preconditions.push({ kind: 'unique', schema, table: step.table, columns: step.columns, ...(where !== undefined ? { where } : {}) });
+    }
+    return out;
+  }
+  if (findRelation(live.catalog, schema, step.table)?.kind === 'partitioned-table' && /^(add-column|set-default|not-null)$/.test(step.kind)) {
+    out.up.push(`-- ${tn} is partitioned: this goes on the parent and PostgreSQL applies it to every partition (each lock below is taken on all of them).`);
+  }
   switch (step.kind) {
     case 'add-column': {
       const table = findRelation(live.catalog, schema, step.table);
