@@ -66,7 +66,7 @@ describe('generate on the sample CRM', () => {
     expect(composites.join('\n')).toMatch(/ON DELETE CASCADE/);
     // Each composite file is about one referenced table: every foreign key in it references that table.
     for (const [i, f] of r.files.slice(3).entries()) {
-      const parent = /Foreign keys to public\.(\w+)\.$/m.exec(composites[i])![1];
+      const parent = /^-- This file: the foreign keys to public\.(\w+)\.$/m.exec(composites[i])![1];
       expect(f.steps.every((s) => s === `parent-key:${parent}` || r.steps.some((x) => x.kind === 'composite-fk' && x.parent === parent && s === `composite-fk:${x.table}:${x.column}`))).toBe(true);
       // The metadata is one value per line, and no line is long.
       expect(composites[i].split('\n').filter((l) => l.length > 200)).toEqual([]);

@@ -98,7 +98,7 @@ describe('generate → migrate on the SaaS fixture', () => {
     const parsed = await readMigrationDir(dir);
     expect(parsed.flatMap((f) => f.meta?.provides ?? []).sort()).toEqual(ids().sort());
     const fk = parsed.find((f) => f.meta?.provides.includes('composite-fk:invoices:customer_id'))!;
-    expect(await readFile(fk.path, 'utf8')).toMatch(/^-- crm-tenancy migration, phase 4 of 4 .* Foreign keys to public\.customers\.$/m);
+    expect(await readFile(fk.path, 'utf8')).toMatch(/^-- This file: the foreign keys to public\.customers\.$/m);
     expect(fk.meta?.provides.slice().sort()).toEqual(['composite-fk:invoices:customer_id', 'composite-fk:payment_requests:customer_id']);
   });
 
