@@ -3,7 +3,8 @@
 import type { LiveContext } from '../config/live-context.js';
 import { findColumn, findRelation } from '../db/catalog.js';
 import { displayName, escapeText } from '../db/quote.js';
-import { fitIdentifier, type SkippedTable } from './plan.js';
+import { fitIdentifier } from './object-names.js';
+import type { SkippedTable } from './plan.js';
 import type { ExposedView } from './plan-views.js';
 
 /** What the catalog snapshot does not hold and the plan needs (read by readPlanExtras). */
