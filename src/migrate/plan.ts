@@ -319,7 +319,9 @@ export function planTenancy(live: LiveContext, alreadyPending: ReadonlySet<strin
       if (parts && !partitionKeyAllows(extras.partitionKeys?.get(entry.name), key.columns)) {
         skipped.push({
           table: entry.name,
-          reason: `unique key (${key.columns.map(escapeText).join(', ')}): on a partitioned table a unique key must hold every partition-key column`,
+          reason: extras.partitionKeys
+            ? `unique key (${key.columns.map(escapeText).join(', ')}): on a partitioned table a unique key must hold every partition-key column`
+            : `unique key (${key.columns.map(escapeText).join(', ')}): the partition key was not read (readPlanExtras), so it is not generated`,
         });
         continue;
       }
