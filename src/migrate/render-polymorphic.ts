@@ -46,7 +46,7 @@ export function renderPolymorphic(live: LiveContext, step: PolymorphicStep): { u
   let tag = '$fn$';
   for (let i = 1; body.includes(tag); i++) tag = `$fn${i}$`;
   const reg = literal(regclassText(schema, step.table));
-  const violating = step.targets
+  const holds = step.targets
     .map((target, i) => `(x.${ident(step.typeColumn)} = ${literal(target.type)} AND ${targetHolds(live, step, i, 'x')})`)
     .join('\n       OR ');
   const columns = [step.typeColumn, step.idColumn, tenant.column].map(ident).join(', ');
@@ -71,7 +71,7 @@ export function renderPolymorphic(live: LiveContext, step: PolymorphicStep): { u
       `-- The trigger checks every write from now on; this scan proves the rows already there.`,
       `-- Lock: ACCESS SHARE on ${tn} and the targets during one scan (reads and writes go on).`,
       doBlock(
-        `  SELECT count(*) INTO n FROM ${t} x\n   WHERE x.${ident(step.idColumn)} IS NOT NULL\n     AND NOT (${violating});\n` +
+        `  SELECT count(*) INTO n FROM ${t} x\n   WHERE x.${ident(step.idColumn)} IS NOT NULL\n     AND NOT coalesce(${holds}, false);\n` +
           `  IF n > 0 THEN\n    RAISE EXCEPTION USING ERRCODE = '23503',\n      MESSAGE = format(${literal('%s: %s row(s) reference no target of their own tenant')}, ${literal(pair)}, n),\n` +
           `      HINT = ${literal("fix them by hand (the audit's cross-tenant-reference check lists them), then run migrate again")};\n  END IF;`,
         '  n bigint;',
