@@ -79,7 +79,9 @@ export function renderPartitioned(live: LiveContext, step: PartitionedStep): { u
           `-- the parent (INVALID, empty), each partition's is built concurrently and attached; with the last one`,
           `-- attached the parent's index is VALID, and partitions created later get theirs automatically.`,
           `-- Lock: SHARE on ${tn} only, for an instant (ON ONLY reads no rows; writes wait that instant).`,
-          `CREATE ${unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS ${ident(step.name)}\n  ON ONLY ${t} (${list})${where !== undefined ? `\n  WHERE (${where})` : ''};`,
+          `-- squawk: ON ONLY builds nothing (no rows are read); CONCURRENTLY is not allowed on a partitioned table.`,
+          `-- squawk-ignore require-concurrent-index-creation`,
+`CREATE ${unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS ${ident(step.name)}\n  ON ONLY ${t} (${list})${where !== undefined ? `\n  WHERE (${where})` : ''};`,
           ...parts.flatMap((p) => [
             concurrentIndex(p.schema, p.name, p.index!, columns, unique, where),
             `-- Lock: SHARE UPDATE EXCLUSIVE on ${commentName(schema, step.name)}, ACCESS EXCLUSIVE on ${commentName(p.schema, p.index!)} (not the table), an instant.`,
@@ -90,6 +92,8 @@ export function renderPartitioned(live: LiveContext, step: PartitionedStep): { u
         down: [
           `-- A partitioned index cannot be dropped CONCURRENTLY; this drops the partitions' indexes with it.`,
           `-- Lock: ACCESS EXCLUSIVE on ${tn} and every partition, for an instant.`,
+          `-- squawk: DROP INDEX CONCURRENTLY is not allowed on a partitioned index.`,
+          `-- squawk-ignore require-concurrent-index-deletion`,
           `DROP INDEX IF EXISTS ${qualified(schema, step.name)};`,
         ],
       };

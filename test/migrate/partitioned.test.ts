@@ -11,7 +11,7 @@ import { renderMigrations } from '../../src/migrate/render.js';
 import { loadSampleSaas } from '../../src/sample/sample-saas.js';
 import { runCli } from '../support/cli.js';
 import { useTestDatabase } from '../support/database.js';
-import { useTempDirs } from './support.js';
+import { squawk, useTempDirs } from './support.js';
 
 const PARTITIONS = ['events_default', 'events_p2026_10', 'events_p2026_11', 'events_p2026_12'];
 
@@ -66,6 +66,8 @@ describe('generate → migrate on a partitioned table', () => {
     }
     expect(files.find((f) => f.phase === 'expand')!.text).not.toMatch(/ALTER TABLE "public"\."events" [^\n]*\n[^\n]*ADD CONSTRAINT[^\n]*\n[^\n]*NOT VALID/);
 
+    const lint = await squawk(files.map((f) => path.join(dir, f.fileName)));
+    expect(lint.out).toBe('');
     const cli = () => runCli(['migrate', '--config', config, '--database-url', db().url, '--migrations-dir', dir, '--json']);
     const refused = await cli();
     expect(refused.code).toBe(1);

@@ -12,7 +12,7 @@ import { planTenancy, stepId } from '../../src/migrate/plan.js';
 import { loadSampleSaas } from '../../src/sample/sample-saas.js';
 import { runCli } from '../support/cli.js';
 import { useTestDatabase } from '../support/database.js';
-import { useTempDirs } from './support.js';
+import { squawk, useTempDirs } from './support.js';
 
 const sid = (key: string) => `md5('${key}')::uuid`;
 const ORG_A = sid('org-0-1');
@@ -48,6 +48,7 @@ describe('generate → migrate on the SaaS fixture', () => {
         roles: { shared_rows: true, unique: [['name']] },
         memberships: { unique: [['user_id']] },
         notification_templates: { shared_rows: true },
+        events: {},
         ...features,
       },
     };
@@ -70,6 +71,11 @@ describe('generate → migrate on the SaaS fixture', () => {
     expect(parentKeys).not.toContain('customers');
     expect(parentKeys).toContain('feature_01_records');
     expect(ids()).toContain('composite-fk:invoices:customer_id');
+  });
+
+  it('#14.1: the partitioned events table is no longer skipped; it already has all it needs', () => {
+    expect(generated.skipped).toEqual([]);
+    expect(generated.steps.filter((s) => s.table === 'events')).toEqual([]);
   });
 
   it('#13.2: shared_rows tables get no NOT NULL step and no composite FK to them, but the tenant FK and index', () => {
@@ -100,6 +106,12 @@ describe('generate → migrate on the SaaS fixture', () => {
     const fk = parsed.find((f) => f.meta?.provides.includes('composite-fk:invoices:customer_id'))!;
     expect(await readFile(fk.path, 'utf8')).toMatch(/^-- This file: the foreign keys to public\.customers\.$/m);
     expect(fk.meta?.provides.slice().sort()).toEqual(['composite-fk:invoices:customer_id', 'composite-fk:payment_requests:customer_id']);
+  });
+
+  it('squawk finds nothing in the files (partial keys, the trigger, the composite parts)', async () => {
+    const lint = await squawk(generated.files.map((f) => f.file));
+    expect(lint.out).toBe('');
+    expect(lint.code).toBe(0);
   });
 
   it('#13.1/#13.3: migrate refuses dirty data, then builds the partial key and the polymorphic trigger', async () => {
