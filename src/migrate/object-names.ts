@@ -1,6 +1,6 @@
 // Names of the objects generate creates: readable, within PostgreSQL's 63 bytes, never clashing.
 import { createHash } from 'node:crypto';
-import { MAX_IDENTIFIER_BYTES } from '../db/quote.js';
+import { hasUnsafeCharacters, MAX_IDENTIFIER_BYTES } from '../db/quote.js';
 
 /**
  * Names for new objects: `<table>_<columns>_<suffix>`, cut to 63 bytes with a hash when longer,
@@ -23,8 +23,8 @@ export class NameAllocator {
 }
 
 /** `<parts>_<suffix>` with control characters and line separators replaced by `_`. */
-function plainParts(parts: string[], suffix: string): string {
-  return `${parts.join('_')}_${suffix}`.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/gu, '_');
+export function plainParts(parts: string[], suffix: string): string {
+  return [...`${parts.join('_')}_${suffix}`].map((ch) => (hasUnsafeCharacters(ch) ? '_' : ch)).join('');
 }
 
 /** Cuts a name to 63 bytes (whole characters), adding a short hash of the full name when cut. */

@@ -3,7 +3,7 @@
 import type { LiveContext } from '../config/live-context.js';
 import { findColumn, findRelation } from '../db/catalog.js';
 import { displayName, escapeText } from '../db/quote.js';
-import { fitIdentifier } from './object-names.js';
+import { fitIdentifier, plainParts } from './object-names.js';
 import type { SkippedTable } from './plan.js';
 import type { ExposedView } from './plan-views.js';
 
@@ -40,8 +40,8 @@ export interface PolymorphicStep {
 
 /** The trigger and function names of a pair: stable, so a rerun replaces what an earlier run made. */
 export function polymorphicNames(table: string, typeColumn: string, idColumn: string): { functionName: string; triggerName: string } {
-  const base = `${table}_${typeColumn}_${idColumn}`.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/gu, '_');
-  return { functionName: fitIdentifier(`${base}_tenant_check`), triggerName: fitIdentifier(`${base}_tenant_trigger`) };
+  const parts = [table, typeColumn, idColumn];
+  return { functionName: fitIdentifier(plainParts(parts, 'tenant_check')), triggerName: fitIdentifier(plainParts(parts, 'tenant_trigger')) };
 }
 
 /**

@@ -85,7 +85,7 @@ export function metaLines(meta: MigrationMeta): string[] {
     const end = i === entries.length - 1 ? '' : ',';
     if (Array.isArray(value) && value.length > 0) {
       lines.push(`${commentJson(key)}: [`);
-      value.forEach((v, j) => lines.push(`  ${commentJson(v)}${j === value.length - 1 ? '' : ','}`));
+      for (const [j, v] of value.entries()) lines.push(`  ${commentJson(v)}${j === value.length - 1 ? '' : ','}`);
       lines.push(`]${end}`);
     } else lines.push(`${commentJson(key)}: ${commentJson(value)}${end}`);
   });
