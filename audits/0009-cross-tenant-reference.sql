@@ -27,6 +27,13 @@
 -- starts there (a TID range scan): the planner, which cannot know that `<>` matches few rows,
 -- would otherwise probe the parent index for every row up to the first bad one (1.8 s measured
 -- for 935,000 activities before their first bad contact; 12 ms from the ctid).
+-- Polymorphic pairs (`polymorphic:` in the manifest: payable_type/payable_id → invoices or
+-- payment_requests by the type's value; no foreign key): one @pair_scan per pair, one @pair_join
+-- and @pair_count per target (alias {{p}}, {{type_is}} the type test, {{match}} the key join, which
+-- keeps the target's key index usable when the id column is text), and @pair_sample from the first
+-- bad row's ctid. Rows whose type names no target are counted by @untyped_count ({{untyped}}) with
+-- up to five of those type values (t0), sampled by @untyped_sample. Both scans of a pair are skipped when
+-- the pair's enforcing trigger exists and is enabled (not with --deep).
 -- @branch
 SELECT {{k}} AS k, {{refs}}, t.{{tenant}} AS tn, t.ctid AS id FROM {{table}} t
 -- @by_parent
@@ -49,4 +56,26 @@ SELECT {{key}} AS k FROM {{table}} t JOIN {{parent}} {{p}} ON {{join}}
 SELECT {{key}} AS k FROM {{table}} t
  WHERE EXISTS (SELECT 1 FROM {{parent}} {{p}} WHERE {{join}} AND {{p}}.{{parent_tenant}} <> t.{{tenant}})
    AND NOT EXISTS (SELECT 1 FROM {{parent}} {{p}} WHERE {{join}} AND {{p}}.{{parent_tenant}} = t.{{tenant}})
+ LIMIT 5
+-- @pair_scan
+SELECT {{counts}}
+  FROM {{table}} t
+  {{joins}}
+-- @pair_join
+LEFT JOIN {{target}} {{p}} ON {{type_is}} AND {{match}}
+-- @pair_count
+count(*) FILTER (WHERE {{p}}.{{target_tenant}} <> t.{{tenant}}) AS c{{k}},
+       min(t.ctid) FILTER (WHERE {{p}}.{{target_tenant}} <> t.{{tenant}}) AS m{{k}}
+-- @pair_sample
+SELECT {{key}} AS k FROM {{table}} t JOIN {{target}} {{p}} ON {{type_is}} AND {{match}}
+ WHERE t.ctid >= $1::tid AND {{p}}.{{target_tenant}} <> t.{{tenant}}
+ LIMIT 5
+-- @untyped_count
+SELECT count(*) AS c0, min(t.ctid) AS m0,
+       (array_agg(DISTINCT t.{{type}}::text ORDER BY t.{{type}}::text))[1:5] AS t0
+  FROM {{table}} t
+ WHERE {{untyped}}
+-- @untyped_sample
+SELECT {{key}} AS k FROM {{table}} t
+ WHERE t.ctid >= $1::tid AND {{untyped}}
  LIMIT 5

@@ -2,7 +2,7 @@
 -- title: Partition of a scoped table without row-level security
 -- severity: error
 -- kind: catalog
--- remediation: Re-run `crm-tenancy generate` and `crm-tenancy policies apply` (the policy file enables and forces row-level security on every partition and gives it the tenant policy); for a partition attached later, run them again.
+-- remediation: Re-run `crm-tenancy generate` and `crm-tenancy policies apply` (the policy file enables and forces row-level security on every partition and gives it the tenant policy); a partition created or attached later is secured at once by the event trigger `policies apply` installs (unless `tenant.partition_trigger: false`).
 --
 -- Policies on a partitioned table apply when the application queries the parent; a query on the
 -- partition itself only sees the partition's own RLS settings and policies.

@@ -68,7 +68,7 @@ WITH app AS (
     JOIN app ON g.grantee = 0 OR pg_catalog.pg_has_role(app.oid, g.grantee, 'MEMBER')
    WHERE g.privilege_type <> 'REFERENCES' OR app.oid IN (SELECT oid FROM builders)
 )
-SELECT h.table_name,
+SELECT h.table_name::text AS table_name,
        CASE WHEN h.is_partition THEN format('%s on %s', h.role, h.rel_name) ELSE h.role::text END AS object,
        NULL::bigint AS count, NULL::text[] AS samples,
        format('application role %s can %s on %s%s',

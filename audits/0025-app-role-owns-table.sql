@@ -38,7 +38,7 @@ WITH app AS (
     JOIN pg_catalog.pg_class c ON c.oid = rels.oid
     JOIN app ON pg_catalog.pg_has_role(app.oid, c.relowner, 'MEMBER')
 )
-SELECT o.table_name,
+SELECT o.table_name::text AS table_name,
        CASE WHEN o.is_partition THEN format('%s on %s', o.role, o.rel_name) ELSE o.role::text END AS object,
        NULL::bigint AS count, NULL::text[] AS samples,
        format('%s %s: it can turn row-level security off (ALTER TABLE … NO FORCE / DISABLE ROW LEVEL SECURITY, DROP POLICY) and read every tenant',

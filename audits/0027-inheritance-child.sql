@@ -44,7 +44,7 @@ WITH RECURSIVE app AS (
                                  AND pg_catalog.has_table_privilege(r.oid, ch.oid, p))) AS privileges
     FROM children ch CROSS JOIN app
 )
-SELECT a.table_name, a.child_name AS object, NULL::bigint AS count, NULL::text[] AS samples,
+SELECT a.table_name::text AS table_name, a.child_name AS object, NULL::bigint AS count, NULL::text[] AS samples,
        format('%s inherits from %s.%s and has %s; %s: queried by its own name it shows every tenant''s rows',
               a.child_name, :'schema', a.table_name,
               CASE WHEN a.relrowsecurity THEN 'row-level security not forced' ELSE 'no row-level security' END,

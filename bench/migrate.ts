@@ -42,12 +42,14 @@ async function measure(variant: string, url: string, work: () => Promise<void>):
   await new Promise((r) => setTimeout(r, 500));
   const started = performance.now();
   let ms = 0;
+  let stats: Awaited<ReturnType<typeof writers.stop>>;
   try {
     await work();
   } finally {
+    // The writers stop even when the work fails.
     ms = performance.now() - started;
     await new Promise((r) => setTimeout(r, 500));
-    var stats = await writers.stop(); // eslint-disable-line no-var -- writers stop even when the work fails
+    stats = await writers.stop();
   }
   return { variant, ms, stats };
 }

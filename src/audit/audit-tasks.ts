@@ -54,6 +54,10 @@ export function dataTasks(plan: DataPlan, schema: string, tenantColumn: string):
       target: scan.target,
       data: true,
       run: async (c) => {
+        if (scan.provenBy && ((await c.query(scan.provenBy.sql, scan.provenBy.values)).rowCount ?? 0) > 0) {
+          for (const proof of scan.provenBy.proofs) Object.assign(proof, { status: 'proven', proof: scan.provenBy.proof });
+          return [];
+        }
         const row = (await c.query(scan.sql)).rows[0] as Record<string, string>;
         const out: (RawFinding & { check: string })[] = [];
         for (const [i, part] of scan.parts.entries()) {
@@ -63,7 +67,7 @@ export function dataTasks(plan: DataPlan, schema: string, tenantColumn: string):
           const samples = (await c.query({ text: part.sampleSql, values, rowMode: 'array' })).rows.map((r: unknown[]) =>
             r.length === 1 ? r[0] : r,
           );
-          out.push({ table_name: part.table, object: part.object, count, samples, message: part.describe(count), severity: null, check: part.check });
+          out.push({ table_name: part.table, object: part.object, count, samples, message: part.describe(count, row), severity: null, check: part.check });
         }
         return out;
       },

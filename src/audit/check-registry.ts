@@ -14,6 +14,7 @@ import {
   type SettingReadRow,
 } from './policy-checks.js';
 import type { WrapperFunctions } from './policy-expressions.js';
+import { planPolymorphicReferences } from './polymorphic-references.js';
 import type { CheckDefinition } from './types.js';
 
 /** What a policy check reads besides its own SQL's rows. */
@@ -47,7 +48,14 @@ export interface DataCheck {
 
 export const DATA_CHECKS: Readonly<Record<string, DataCheck>> = {
   'null-tenant': { sections: ['count', 'sample'], plan: planNullTenant },
-  'cross-tenant-reference': { sections: ['branch', 'by_parent', 'count', 'grouped', 'sample', 'groupsample'], plan: planCrossTenant },
+  'cross-tenant-reference': {
+    sections: ['branch', 'by_parent', 'count', 'grouped', 'sample', 'groupsample', 'pair_scan', 'pair_join', 'pair_count', 'pair_sample', 'untyped_count', 'untyped_sample'],
+    // Foreign keys, then polymorphic pairs (src/audit/polymorphic-references.ts).
+    plan: (check, context, plan) => {
+      planCrossTenant(check, context, plan);
+      planPolymorphicReferences(check, context, plan);
+    },
+  },
   'duplicate-within-tenant': { sections: ['query'], plan: planDuplicates },
 };
 

@@ -19,6 +19,11 @@ export interface TableScan {
   /** One row; column c<i> answers parts[i]. */
   sql: string;
   parts: ScanPart[];
+  /**
+   * A catalog query (with its values) run first, in the same snapshot: when it returns a row the
+   * scan is skipped and `proofs` become proven by `proof` (a polymorphic pair's enforcing trigger).
+   */
+  provenBy?: { sql: string; values: unknown[]; proof: string; proofs: DataProof[] };
 }
 
 export interface ScanPart {
@@ -32,7 +37,8 @@ export interface ScanPart {
   sampleSql: string;
   /** The sample query takes $1: the first bad row's ctid, column m<i> of the scan. */
   sampleFromCtid?: boolean;
-  describe: (count: number) => string;
+  /** The message, from the count (and the scan's row, for parts that return more than c<i>/m<i>). */
+  describe: (count: number, row?: Record<string, unknown>) => string;
 }
 
 export interface DuplicateQuery {

@@ -72,11 +72,6 @@ export async function loadBaseline(file: string): Promise<string[]> {
   throw new TenancyError('usage', `baseline ${file}: expected {"fingerprints": [...]} or an audit JSON result`);
 }
 
-/** The baseline file's content for a result's findings (sorted, stable). */
-export function baselineDocument(findings: readonly Finding[]): { version: 1; fingerprints: string[] } {
-  return { version: 1, fingerprints: [...new Set(findings.map((f) => f.fingerprint))].sort() };
-}
-
 /** True when the waiver names this finding: its object, its table (qualified or bare). */
 export function waiverMatches(w: Waiver, f: Finding): boolean {
   if (w.check !== f.check) return false;

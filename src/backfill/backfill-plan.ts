@@ -4,6 +4,8 @@ import type { LiveContext } from '../config/live-context.js';
 import { requireScopedTable } from '../config/live-context.js';
 import { TenancyError } from '../errors.js';
 import { columnType, primaryKeyColumns, type KeyColumn } from '../db/table-keys.js';
+import { polymorphicSources, type PolymorphicSourceInfo } from './polymorphic-fill.js';
+import { CTID_KEY, splitPerPartition } from './partition-walk.js';
 
 /** One `backfill` FK column of a table: the parent it points at and how to read that parent's tenant. */
 export interface BackfillSource {
@@ -17,6 +19,8 @@ export interface BackfillSource {
   parentIsTenantTable: boolean;
   /** The parent is the table itself (folders.parent_id). */
   selfReference: boolean;
+  /** Set for a target of a polymorphic pair (src/backfill/polymorphic-fill.ts): `column` is its id column. */
+  polymorphic?: PolymorphicSourceInfo;
 }
 
 /** A single-column FK between two tables that both carry a tenant (cross-tenant references live here). */
@@ -42,6 +46,10 @@ export interface BackfillTablePlan {
   /** Scoped FKs from this table (for cross-tenant checks and --detach-cross-tenant). */
   scopedForeignKeys: ScopedForeignKey[];
   catalog: CatalogTable;
+  /** No primary key: walked by ctid pages (partition-walk.ts); its changes cannot be undone. */
+  keyless?: boolean;
+  /** A leaf partition of this scoped table (the plan of a partitioned table is split per leaf). */
+  partitionOf?: string;
 }
 
 /** A strongly connected group of tables; `cyclic` groups repeat passes until one places nothing. */
@@ -105,7 +113,8 @@ export function buildBackfillPlan(live: LiveContext, onlyTable?: string, skip: R
         { hint: expandHint() },
       );
     }
-    const key = primaryKeyColumns(rel, 'backfill');
+    const keyless = (rel.primaryKey?.length ?? 0) === 0;
+    const key = keyless ? CTID_KEY : primaryKeyColumns(rel, 'backfill');
     const fks = foreignKeys(rel);
     const sources: BackfillSource[] = entry.backfill.map((column) => {
       // After the composite-keys migration the FK is (tenant column, column) → parent (tenant, key).
@@ -144,6 +153,7 @@ export function buildBackfillPlan(live: LiveContext, onlyTable?: string, skip: R
         selfReference: ref.table === entry.name && ref.schema === schema,
       };
     });
+    sources.push(...polymorphicSources(live, entry));
     const scopedForeignKeys: ScopedForeignKey[] = [];
     for (const fk of fks) {
       const ref = fk.references!;
@@ -164,16 +174,8 @@ export function buildBackfillPlan(live: LiveContext, onlyTable?: string, skip: R
         parentTenantType: columnType(parent, tenant.column),
       });
     }
-    tables.push({
-      schema,
-      table: entry.name,
-      tenantColumn: tenant.column,
-      tenantType: tenantCol.type,
-      key,
-      sources,
-      scopedForeignKeys,
-      catalog: rel,
-    });
+    const whole = { schema, table: entry.name, tenantColumn: tenant.column, tenantType: tenantCol.type, key, sources, scopedForeignKeys, catalog: rel };
+    tables.push(...splitPerPartition(catalog, whole, keyless));
   }
 
   return {
@@ -198,8 +200,16 @@ export function orderParentsFirst(tables: BackfillTablePlan[]): BackfillGroup[] 
   const groups: BackfillGroup[] = [];
   let counter = 0;
 
-  const parentsOf = (t: BackfillTablePlan) =>
-    [...new Set(t.sources.filter((s) => !s.parentIsTenantTable && byName.has(s.parentTable)).map((s) => s.parentTable))];
+  // A partitioned parent is planned as its leaves: a child derived from it comes after all of them.
+  const leaves = new Map<string, string[]>();
+  for (const t of tables) if (t.partitionOf) leaves.set(t.partitionOf, [...(leaves.get(t.partitionOf) ?? []), t.table]);
+  const parentsOf = (t: BackfillTablePlan) => [
+    ...new Set(
+      t.sources
+        .filter((s) => !s.parentIsTenantTable)
+        .flatMap((s) => (byName.has(s.parentTable) ? [s.parentTable] : (leaves.get(s.parentTable) ?? []))),
+    ),
+  ];
 
   const visit = (name: string): void => {
     index.set(name, counter);

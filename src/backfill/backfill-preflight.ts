@@ -32,8 +32,8 @@ export async function planBackfill(
 
 /**
  * Scoped tables without a primary key whose tenant column is NOT NULL or holds no NULL: name →
- * why they are skipped. A keyless table that does hold NULL tenants is not listed, so the plan
- * refuses it (exit 2: every changed row must be addressable to be recorded and undone).
+ * why they are skipped. A keyless table that does hold NULL tenants is not listed: the plan walks
+ * it by ctid pages, partition by partition (partition-walk.ts); `undo` refuses such a run.
  */
 export async function keylessTablesWithNothingToFill(
   db: pg.ClientBase,

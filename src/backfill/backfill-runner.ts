@@ -55,6 +55,12 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRes
     const plan = await planBackfill(client, live, { table: options.table, lockTimeoutMs: lockTimeoutOf(options) });
     for (const missing of plan.missingTables) logger.warn(`table ${manifest.schema}.${missing} does not exist; skipped`);
     for (const skipped of plan.skippedTables) logger.info(`skipped ${skipped.reason}`);
+    const keyless = plan.groups.flatMap((g) => g.tables).filter((t) => t.keyless);
+    if (keyless.length > 0) {
+      logger.warn(
+        `${keyless.map((t) => `${t.schema}.${t.table}`).join(', ')}: no primary key; walked by ctid pages and recorded by ctid, which \`undo\` cannot address: it refuses this run (run them on their own with --table to keep other runs undoable)`,
+      );
+    }
     if (options.assignOrphansTo !== undefined) await checkTenantExists(client, plan, options.assignOrphansTo);
     if (options.dryRun) return dryRunBackfill(client, plan, options);
 

@@ -2,6 +2,7 @@
 import { ident, qualified } from '../db/quote.js';
 import type { BackfillTablePlan, ScopedForeignKey } from './backfill-plan.js';
 import { keyAsText, keyJson, keyOrder, keyParams, keyTuple, type KeyColumn } from '../db/table-keys.js';
+import { sourceJoin } from './polymorphic-fill.js';
 
 /**
  * Dry runs keep the tenants they would write in temporary tables (never in the real ones); these
@@ -20,13 +21,13 @@ export function sourceExpressions(plan: BackfillTablePlan, derived?: DerivedTabl
   const exprs: string[] = [];
   plan.sources.forEach((s, i) => {
     const cast = (e: string) => (s.parentTenantType === plan.tenantType ? e : `(${e})::${plan.tenantType}`);
-    if (s.parentIsTenantTable && s.parentColumn === s.parentTenantColumn) {
+    if (s.parentIsTenantTable && s.parentColumn === s.parentTenantColumn && !s.polymorphic) {
       // An FK straight to the tenant key: the value is the tenant.
       exprs.push(cast(`t.${ident(s.column)}`));
       return;
     }
     const p = `p${i}`;
-    joins.push(`LEFT JOIN ${qualified(plan.schema, s.parentTable)} ${p} ON ${p}.${ident(s.parentColumn)} = t.${ident(s.column)}`);
+    joins.push(`LEFT JOIN ${qualified(plan.schema, s.parentTable)} ${p} ON ${sourceJoin(s, p)}`);
     const d = derived?.get(s.parentTable);
     if (d && !s.parentIsTenantTable) {
       const dp = `dp${i}`;
@@ -139,12 +140,12 @@ function fillBatchSingleSourceSql(plan: BackfillTablePlan, stateSchema: string, 
   const s = plan.sources[0];
   const c = ident(plan.tenantColumn);
   const cast = (e: string) => (s.parentTenantType === plan.tenantType ? e : `(${e})::${plan.tenantType}`);
-  const direct = s.parentIsTenantTable && s.parentColumn === s.parentTenantColumn;
+  const direct = s.parentIsTenantTable && s.parentColumn === s.parentTenantColumn && !s.polymorphic;
   const value = direct ? cast(`t.${ident(s.column)}`) : cast(`p.${ident(s.parentTenantColumn)}`);
   const from = direct ? '' : `\n    FROM ${qualified(plan.schema, s.parentTable)} p`;
   const join = direct
     ? `t.${ident(s.column)} IS NOT NULL`
-    : `p.${ident(s.parentColumn)} = t.${ident(s.column)} AND p.${ident(s.parentTenantColumn)} IS NOT NULL`;
+    : `${sourceJoin(s, 'p')} AND p.${ident(s.parentTenantColumn)} IS NOT NULL`;
   return `WITH upd AS (
   UPDATE ${qualified(plan.schema, plan.table)} t SET ${c} = ${value}${from}
    WHERE ${join} AND t.${c} IS NULL AND ${rangeCondition(plan.key, lower, upper, 5)}

@@ -6,6 +6,7 @@ import type { BackfillTablePlan } from './backfill-plan.js';
 import { assignOrphansSql, fillBatchSql } from './backfill-sql.js';
 import { lockTimeoutOf, type RunContext } from './backfill-types.js';
 import { walkTable } from './batch-walker.js';
+import { walkPages } from './partition-walk.js';
 import { ensureProgress, readProgress, setProgress, startPass, type ProgressRow } from './progress-store.js';
 
 /** One group: passes until a pass places nothing (one pass unless cyclic), then its orphans. */
@@ -23,7 +24,7 @@ export async function fillGroup(ctx: RunContext, tables: BackfillTablePlan[], cy
     for (const t of tables) {
       const row = rows.get(t.table)!;
       if (row.status === 'done' || row.passDone) continue;
-      await walkTable(ctx, t, 'fill', row, (lower, upper) => fillBatchSql(t, ctx.stateSchema, lower, upper), t.tenantColumn, () =>
+      await (t.keyless ? walkPages : walkTable)(ctx, t, 'fill', row, (lower, upper) => fillBatchSql(t, ctx.stateSchema, lower, upper), t.tenantColumn, () =>
         hasNullTenant(ctx, t),
       );
       rows.set(t.table, (await readProgress(ctx, t, 'fill'))!);

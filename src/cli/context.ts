@@ -1,15 +1,19 @@
-// What every command shares: global options, the manifest, a connection, the output.
+// What every command shares: global options, the manifest, connections, the output, its Ctrl-C scope.
 import type { Command } from 'commander';
 import type pg from 'pg';
 import { loadManifest, DEFAULT_MANIFEST_FILE, type Manifest } from '../config/manifest.js';
-import { connect, maskSecrets, type ConnectionTarget } from '../db/connection.js';
-import { assertPostgresUrl, commandLinePasswordWarning } from './database-url-checks.js';
+import { assertWritable, connect, maskSecrets, type ConnectionTarget } from '../db/connection.js';
+import type { Logger } from '../logger.js';
+import type { InterruptScope } from './interrupt.js';
+import { optionalDuration } from './option-parsers.js';
 import { createOutput, type Output } from './output.js';
 
 export interface GlobalOptions {
   databaseUrl?: string;
   config: string;
   verbose: boolean;
+  /** --lock-wait, as typed (parsed when the command starts: a bad value is a usage error). */
+  lockWait?: string;
 }
 
 export function globalOptions(command: Command): GlobalOptions {
@@ -18,16 +22,27 @@ export function globalOptions(command: Command): GlobalOptions {
     databaseUrl: opts.databaseUrl,
     config: opts.config ?? DEFAULT_MANIFEST_FILE,
     verbose: Boolean(opts.verbose),
+    lockWait: opts.lockWait,
   };
 }
+
+/** Used until runAction installs the command's real scope (and by tests that build a context alone). */
+const NO_INTERRUPTS: InterruptScope = { describe() {}, onStopDisplay() {}, onCleanup() {}, record() {} };
 
 export interface CommandContext {
   options: GlobalOptions;
   target: ConnectionTarget;
   output: Output;
+  /** What Ctrl-C says and cleans up for this command. */
+  interrupt: InterruptScope;
   loadManifest(): Promise<Manifest>;
   /** Opens a connection; every connection opened here is closed when the command ends. */
   connect(): Promise<pg.Client>;
+  /**
+   * Refuses a read-only server (hot standby, default_transaction_read_only) with exit 2 before a
+   * command that writes or probes does anything: on `client`, or on a short connection of its own.
+   */
+  assertWritable(command: string, client?: pg.ClientBase): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -43,75 +58,55 @@ export function createContext(command: Command, quiet = false): CommandContext {
     mask: (text) => maskSecrets(text, target),
   });
   const clients: pg.Client[] = [];
-  return {
+  const ctx: CommandContext = {
     options,
     target,
     output,
+    interrupt: NO_INTERRUPTS,
     loadManifest: () => loadManifest(options.config),
     async connect() {
       const client = await connect(target);
       clients.push(client);
       return client;
     },
+    async assertWritable(name, client) {
+      if (client) return assertWritable(client, name);
+      const own = await connect({ ...target, applicationName: `crm-tenancy ${name}` });
+      try {
+        await assertWritable(own, name);
+      } finally {
+        await own.end().catch(() => {});
+      }
+    },
     async close() {
       await Promise.all(clients.splice(0).map((c) => c.end().catch(() => {})));
     },
   };
-}
-
-/** Before anything connects: PostgreSQL URLs only; a password on the command line is warned about. */
-function checkTarget(ctx: CommandContext, env: NodeJS.ProcessEnv = process.env): void {
-  const url = ctx.options.databaseUrl;
-  if (url !== undefined) {
-    assertPostgresUrl(url, '--database-url');
-    const warning = commandLinePasswordWarning(url);
-    if (warning) ctx.output.warn(warning);
-  } else if (env.DATABASE_URL) {
-    assertPostgresUrl(env.DATABASE_URL, 'DATABASE_URL');
-  }
-}
-
-export interface ActionOptions<A> {
-  /** Quiet mode for these arguments (--json…). */
-  quiet?: (args: A) => boolean;
-  /** False for commands that never use --database-url / DATABASE_URL (the demo brings its own server). */
-  database?: boolean;
+  return ctx;
 }
 
 /**
- * Wraps a command's action: builds the context, runs it, maps errors to exit code 2 (or the
- * error's own), always closes connections. The returned number becomes the exit code.
+ * --lock-wait: the lock_timeout of every session the command opens (ctx.connect and the connections
+ * core code opens itself, which read CRM_TENANCY_LOCK_TIMEOUT_MS). Steps with their own
+ * --lock-timeout (batches, migration statements) keep it.
  */
-export function action<A extends unknown[]>(
-  run: (ctx: CommandContext, ...args: A) => Promise<number>,
-  opts: ActionOptions<A> = {},
-): (...args: [...A, Command]) => Promise<void> {
-  return async (...all) => {
-    const command = all[all.length - 1] as Command;
-    const args = all.slice(0, -1) as unknown as A;
-    const quiet = opts.quiet?.(args) ?? false;
-    const ctx = createContext(command, quiet);
-    let code: number;
-    try {
-      if (opts.database !== false) checkTarget(ctx);
-      code = await run(ctx, ...args);
-    } catch (error) {
-      ctx.output.error(error);
-      code = (error as { exitCode?: number }).exitCode ?? 2;
-      if (!(error instanceof Error) || !('exitCode' in error)) code = 2;
-    } finally {
-      await ctx.close();
-    }
-    setExitCode(command, code);
-  };
+export function applyLockWait(ctx: CommandContext, env: NodeJS.ProcessEnv = process.env): void {
+  const ms = optionalDuration('--lock-wait', ctx.options.lockWait, 1);
+  if (ms === undefined) return;
+  ctx.target.lockTimeoutMs = ms;
+  env.CRM_TENANCY_LOCK_TIMEOUT_MS = String(ms);
 }
 
-const EXIT = Symbol('crm-tenancy exit code');
-function setExitCode(command: Command, code: number): void {
-  let root: Command = command;
-  while (root.parent) root = root.parent;
-  (root as unknown as Record<symbol, number>)[EXIT] = code;
-}
-export function getExitCode(program: Command): number {
-  return (program as unknown as Record<symbol, number | undefined>)[EXIT] ?? 0;
+/**
+ * The command's logger with `onInfo` seeing every info line before it is printed (or dropped in
+ * quiet mode): how the Ctrl-C line learns a run id or the migration file in progress.
+ */
+export function tapInfo(logger: Logger, onInfo: (message: string) => void): Logger {
+  return {
+    ...logger,
+    info: (message) => {
+      onInfo(message);
+      logger.info(message);
+    },
+  };
 }

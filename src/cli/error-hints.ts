@@ -1,5 +1,7 @@
 // Hints that say what to run when the server turns us away: no such database or role, wrong password, no privilege.
+import { ident } from '../db/quote.js';
 import { isPgServerError, type PgServerError } from '../errors.js';
+import { shellCommand } from '../shell-quote.js';
 
 /** The server error somewhere in the cause chain, if any. */
 function serverError(error: unknown): PgServerError | undefined {
@@ -11,10 +13,6 @@ function serverError(error: unknown): PgServerError | undefined {
   return undefined;
 }
 
-/** A name for a shell command line: bare when it is plain, else single-quoted. */
-const shell = (name: string) => (/^[A-Za-z0-9_.-]+$/.test(name) ? name : `'${name.replace(/'/g, `'\\''`)}'`);
-/** A name inside SQL inside single quotes on a command line: double-quoted for SQL. */
-const sqlName = (name: string) => `"${name.replace(/"/g, '""').replace(/'/g, `'\\''`)}"`;
 
 /**
  * What to run for the connection and privilege failures people hit first, or undefined to keep the
@@ -30,13 +28,13 @@ export function connectionHint(error: unknown): string | undefined {
   switch (pg.code) {
     case '3D000':
       return quoted
-        ? `create it: createdb ${shell(quoted)} (same host, port and user; the user needs CREATEDB), ` +
+        ? `create it: ${shellCommand('createdb', quoted)} (same host, port and user; the user needs CREATEDB), ` +
             'or fix the database name in --database-url / DATABASE_URL / PGDATABASE'
         : undefined;
     case '28000':
       if (/^role ".*" does not exist/.test(pg.message) && quoted) {
         return (
-          `create it as a superuser: psql -c 'CREATE ROLE ${sqlName(quoted)} LOGIN' (then set its password with \\password), ` +
+          `create it as a superuser: ${shellCommand('psql', '-c', `CREATE ROLE ${ident(quoted)} LOGIN`)} (then set its password with \\password), ` +
           'or fix the user name in --database-url / DATABASE_URL / PGUSER'
         );
       }

@@ -1,11 +1,10 @@
 // The CLI: wires commander to the commands; returns the exit code instead of exiting.
+// Light on purpose: a command's code and its libraries are imported only when it runs (lazy-action.ts).
 import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { packagePath } from '../paths.js';
-import { TenancyError } from '../errors.js';
-import { getExitCode } from './context.js';
-import { createOutput } from './output.js';
 import { registerCommands } from './commands/index.js';
+import { getExitCode } from './exit-code.js';
 
 const { version } = JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string };
 
@@ -20,12 +19,14 @@ export function buildProgram(): Command {
       new Option('--database-url <url>', 'postgres://user@host:port/db (default: DATABASE_URL, else the PG* variables)'),
     )
     .option('-c, --config <file>', 'the tenancy manifest', 'tenancy.yaml')
-    .option('-v, --verbose', 'more detail, and stack traces on errors', false)
+    .option('--lock-wait <ms>', 'lock_timeout of every session: how long any query waits for a lock before the command names its holder and stops (default: CRM_TENANCY_LOCK_TIMEOUT_MS, else 5000)')
+    .option('-v, --verbose', 'more detail (every listed item), and stack traces on errors', false)
     .showSuggestionAfterError(true)
     .addHelpText(
       'after',
       `
-Exit codes: 0 success · 1 the command's gate failed (findings, a refused step) · 2 could not run
+Exit codes: 0 success · 1 the command's gate failed (findings, a refused step) · 2 could not run ·
+130 interrupted (Ctrl-C; the line printed says how to go on)
 
 Examples:
   $ npx crm-tenancy demo                         the whole story on an embedded PostgreSQL
@@ -46,6 +47,17 @@ Examples:
   return program;
 }
 
+/** Prints an error the way every command does (imported only when there is one to print). */
+async function printError(error: unknown): Promise<void> {
+  const [{ createOutput }, { TenancyError }] = await Promise.all([import('./output.js'), import('../errors.js')]);
+  const output = createOutput();
+  if (error instanceof CommanderError) {
+    output.error(new TenancyError('usage', error.message.replace(/^error:\s*/, ''), { hint: 'see --help' }));
+  } else {
+    output.error(error);
+  }
+}
+
 /** Runs the CLI with process.argv-style arguments and returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
@@ -53,15 +65,10 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return getExitCode(program);
   } catch (error) {
-    if (error instanceof CommanderError) {
-      if (error.exitCode === 0 || ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code)) {
-        return 0;
-      }
-      const output = createOutput();
-      output.error(new TenancyError('usage', error.message.replace(/^error:\s*/, ''), { hint: 'see --help' }));
-      return 2;
+    if (error instanceof CommanderError && (error.exitCode === 0 || ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code))) {
+      return 0;
     }
-    createOutput().error(error);
+    await printError(error);
     return 2;
   }
 }

@@ -29,6 +29,11 @@ export interface Output {
    * bar is drawn, a line written straight to the terminal would land on top of it.
    */
   routeLines(sink: ((text: string) => void) | undefined): void;
+  /**
+   * Drops everything written from now on (stdout and stderr): after Ctrl-C the work being torn down
+   * fails in many ways, and only the one line saying what was interrupted may be printed.
+   */
+  silence(): void;
 }
 
 export interface OutputOptions {
@@ -57,7 +62,9 @@ export function createOutput(options: OutputOptions = {}): Output {
   const verbose = options.verbose ?? false;
   const quiet = options.quiet ?? false;
   let sink: ((text: string) => void) | undefined;
+  let silenced = false;
   const line = (text: string) => {
+    if (silenced) return;
     const masked = `${mask(text)}\n`;
     if (sink) sink(masked);
     else stderr.write(masked);
@@ -69,6 +76,7 @@ export function createOutput(options: OutputOptions = {}): Output {
     verbose,
     quiet,
     data: (text) => {
+      if (silenced) return;
       stdout.write(mask(text.endsWith('\n') ? text : `${text}\n`));
     },
     info: (message) => {
@@ -89,6 +97,9 @@ export function createOutput(options: OutputOptions = {}): Output {
     stderr,
     routeLines: (next) => {
       sink = next;
+    },
+    silence: () => {
+      silenced = true;
     },
   };
   return out;

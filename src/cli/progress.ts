@@ -1,6 +1,7 @@
 // Progress of long work on stderr: bars on a terminal, a heartbeat line at most every 10 s otherwise.
 import cliProgress from 'cli-progress';
 import type { ProgressEvent, ProgressListener } from '../logger.js';
+import type { InterruptScope } from './interrupt.js';
 import type { Output } from './output.js';
 
 /** How often, at most, a progress line is logged when stderr is not a terminal (CI logs). */
@@ -11,6 +12,8 @@ export interface ProgressOptions {
   json?: boolean;
   /** Heartbeat interval; tests shorten it. */
   heartbeatMs?: number;
+  /** The command's Ctrl-C scope: the bars are stopped before its line, and it sees every event. */
+  interrupt?: InterruptScope;
 }
 
 export interface Progress {
@@ -62,7 +65,8 @@ export function describeProgress(e: ProgressEvent): string {
 /** Bars on an interactive terminal; while they are drawn, every message goes through them. */
 function bars(output: Output): Progress {
   const multi = new cliProgress.MultiBar(
-    { hideCursor: true, clearOnComplete: false, stream: output.stderr, format: KINDS.backfill.format },
+    // gracefulExit off: on Ctrl-C the command's interrupt handler stops the bars (and says what stopped).
+    { hideCursor: true, clearOnComplete: false, gracefulExit: false, stream: output.stderr, format: KINDS.backfill.format },
     cliProgress.Presets.shades_classic,
   );
   const active = new Map<string, cliProgress.SingleBar>();
@@ -138,10 +142,18 @@ export async function withProgress<T>(
   fn: (onProgress: ProgressListener | undefined) => Promise<T>,
 ): Promise<T> {
   const progress = createProgress(output, options);
+  const scope = options.interrupt;
+  scope?.onStopDisplay(() => progress.stop());
+  const listener: ProgressListener = scope
+    ? (event) => {
+        scope.record(event);
+        progress.listener(event);
+      }
+    : progress.listener;
   try {
     // No listener when nothing is shown: core code then skips the work of measuring (migrate's
     // index-progress connection).
-    return await fn(progress.silent ? undefined : progress.listener);
+    return await fn(progress.silent ? undefined : listener);
   } finally {
     progress.stop();
   }

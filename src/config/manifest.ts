@@ -353,8 +353,3 @@ export async function loadManifest(file: string = DEFAULT_MANIFEST_FILE): Promis
   }
   return parseManifestText(text, file);
 }
-
-/** The manifest entry of a scoped table, or undefined. */
-export function scopedTable(manifest: Manifest, name: string): ScopedTable | undefined {
-  return manifest.tables.find((t) => t.name === name);
-}

@@ -1,4 +1,6 @@
 // Connecting: --database-url, else DATABASE_URL, else libpq's PG* variables; passwords never shown.
+import net from 'node:net';
+import path from 'node:path';
 import pg from 'pg';
 import { TenancyError, isPgServerError, toTenancyError } from '../errors.js';
 import { describeBlockers, findLockBlockers } from './lock-blockers.js';
@@ -105,6 +107,8 @@ export async function connect(target: ConnectionTarget): Promise<pg.Client> {
     await client.connect();
     // Not a startup option: that would replace an `options` the URL itself carries.
     await client.query(`SELECT pg_catalog.set_config('lock_timeout', $1, false)`, [`${sessionLockTimeoutMs(target)}ms`]);
+    openClients.add(client);
+    client.once('end', () => openClients.delete(client));
     return client;
   } catch (error) {
     await client.end().catch(() => {});
@@ -117,6 +121,60 @@ export async function connect(target: ConnectionTarget): Promise<pg.Client> {
         'pass --database-url postgres://user@host:port/db, or set DATABASE_URL or the PG* variables',
     });
   }
+}
+
+/** Every connection `connect` opened that is not closed yet: Ctrl-C cancels and closes them. */
+const openClients = new Set<pg.Client>();
+
+/** The backend pids of the open connections (this process's own sessions, never the blockers it reports). */
+export function openConnectionPids(): number[] {
+  return [...openClients].map((c) => (c as unknown as { processID: number | null }).processID).filter((p): p is number => p !== null);
+}
+
+/**
+ * Sends PostgreSQL's cancel request for a client's running query, the way psql does on Ctrl-C: a
+ * separate short connection carrying the backend pid and secret key (no login needed). Resolves
+ * when the server has taken it, or after a second.
+ */
+function cancelQuery(client: pg.Client): Promise<void> {
+  const { processID, secretKey, host, port } = client as unknown as { processID: number | null; secretKey: number | null; host: string; port: number };
+  if (processID === null || secretKey === null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const socket = host.startsWith('/') ? net.connect(path.join(host, `.s.PGSQL.${port}`)) : net.connect(port, host);
+    const done = () => {
+      socket.destroy();
+      resolve();
+    };
+    socket.setTimeout(1000, done);
+    socket.on('error', done);
+    socket.on('close', done);
+    socket.on('connect', () => {
+      // CancelRequest: length 16, code 80877102, pid, secret key.
+      const message = Buffer.alloc(16);
+      message.writeInt32BE(16, 0);
+      message.writeInt32BE(80877102, 4);
+      message.writeInt32BE(processID, 8);
+      message.writeInt32BE(secretKey, 12);
+      socket.end(message);
+    });
+  });
+}
+
+/**
+ * Cancels the running query of every open connection and closes them all (at most `timeoutMs`):
+ * the server rolls back what was in flight and releases the sessions' locks now, not when a long
+ * statement would have ended. After this, further queries of the work being torn down fail at once.
+ */
+export async function closeOpenConnections(timeoutMs = 3000): Promise<void> {
+  const clients = [...openClients];
+  openClients.clear();
+  const work = (async () => {
+    await Promise.all(clients.map(cancelQuery));
+    await Promise.all(clients.map((c) => c.end().catch(() => {})));
+  })();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+  clearTimeout(timer);
 }
 
 /** Runs fn with a fresh connection and always closes it; a lock timeout names who held the lock. */

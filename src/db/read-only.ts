@@ -26,16 +26,11 @@ export async function readOnlyState(db: Queryable): Promise<ReadOnlyState> {
  */
 export async function assertWritable(db: Queryable, command: string): Promise<void> {
   const state = await readOnlyState(db);
-  if (state.inRecovery) {
-    throw new TenancyError('read-only', `${command}: the server is read-only (hot standby): pg_is_in_recovery() is true`, {
-      hint: 'connect to the primary server (a standby cannot run the write probes, even rolled back)',
-    });
-  }
-  if (state.readOnly) {
-    throw new TenancyError(
-      'read-only',
-      `${command}: the connection is read-only (hot standby), or default_transaction_read_only is on for this database or role`,
-      { hint: 'connect to the primary, or RESET default_transaction_read_only for the role/database you connect as' },
-    );
-  }
+  if (!state.inRecovery && !state.readOnly) return;
+  const what = state.inRecovery ? 'read-only (hot standby)' : 'read-only (default_transaction_read_only is on)';
+  throw new TenancyError('read-only', `${command}: the server is ${what}; ${command} writes or probes and needs the primary`, {
+    hint: state.inRecovery
+      ? 'point --database-url / DATABASE_URL at the primary server (audit runs on a standby)'
+      : 'point --database-url / DATABASE_URL at the primary server, or RESET default_transaction_read_only for the role/database you connect as (audit runs read-only)',
+  });
 }

@@ -1,4 +1,5 @@
 // Transactions, timeouts, and the lock_timeout-retry loop every DDL step goes through.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type pg from 'pg';
 import { TenancyError, isPgServerError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -90,6 +91,32 @@ export interface RetryOptions {
   random?: () => number;
   /** Injected for tests; defaults to setTimeout. */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Says who holds the lock, for the retry warning (`waiting for pid 4711 (…: LOCK TABLE deals)`).
+   * Default: the describer of withLockWaitDescriber around the call, else none (the warning says
+   * only that the lock timed out).
+   */
+  describeWait?: () => Promise<string | undefined>;
+}
+
+const lockWaitDescriber = new AsyncLocalStorage<() => Promise<string | undefined>>();
+
+/**
+ * Runs fn so that every withLockRetry inside it (at any depth, in any core function) names the
+ * lock's holder in its retry warnings, through `describe`: the CLI passes one reading pg_locks on a
+ * side connection, so no core function needs a client for it.
+ *
+ * @example await withLockWaitDescriber(async () => describeBlockers(await findLockBlockers(side)), () => runBackfill(options))
+ */
+export function withLockWaitDescriber<T>(describe: () => Promise<string | undefined>, fn: () => Promise<T>): Promise<T> {
+  return lockWaitDescriber.run(describe, fn);
+}
+
+/** The holder's description, or undefined when there is no describer or it failed (never throws). */
+async function describeLockWait(options: RetryOptions): Promise<string | undefined> {
+  const describe = options.describeWait ?? lockWaitDescriber.getStore();
+  if (!describe) return undefined;
+  return describe().catch(() => undefined);
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -129,8 +156,9 @@ export async function withLockRetry<T>(fn: (attempt: number) => Promise<T>, opti
         );
       }
       const delay = backoffDelay(attempt, options);
+      const holder = await describeLockWait(options);
       logger.warn(
-        `${options.label ?? 'statement'}: lock_timeout (attempt ${attempt}/${attempts}), retrying in ${delay} ms`,
+        `${options.label ?? 'statement'}: lock_timeout (attempt ${attempt}/${attempts}), retrying in ${delay} ms${holder ? `; waiting for ${holder}` : ''}`,
       );
       await wait(delay);
     }

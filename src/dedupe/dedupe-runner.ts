@@ -25,6 +25,7 @@ import { incomingForeignKeys } from './incoming-keys.js';
 import { countReferences, type RepointCount } from './repoint-references.js';
 import { resolveGroup, type GroupContext } from './resolve-group.js';
 import { uniqueKeysOf, type DedupeKey } from './unique-keys.js';
+import { waitWhileUnhealthy, type HealthThresholds } from '../db/server-health.js';
 
 export { keepOrder, type EntityColumn, type KeepRule } from './find-duplicate-groups.js';
 export type { RepointCount } from './repoint-references.js';
@@ -44,10 +45,13 @@ export interface DedupeOptions {
   lockTimeoutMs?: number;
   logger?: Logger;
   /**
-   * A table's unique keys; default `uniqueKeysOf(manifest, table)`. Lets a caller state partial
-   * (`where`) and entity (`same`) keys that the manifest's list form cannot express.
+   * Pause before each group while the server is unhealthy (standby lag, a long autovacuum on the
+   * table, checkpoint pressure), as GitLab's batched migrations do. Default: no pausing (the CLI
+   * turns it on).
    */
-  uniqueKeys?: (table: string) => DedupeKey[];
+  health?: HealthThresholds;
+  /** Aborts a health pause (Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 export interface DuplicateGroup {
@@ -142,7 +146,7 @@ export async function runDedupe(options: DedupeOptions): Promise<DedupeResult> {
   return withClient(options, 'crm-tenancy dedupe', async (client) => {
     const live = await resolveLiveContext(client, manifest);
     if (options.table !== undefined) requireScopedTable(manifest, options.table);
-    const keysOf = options.uniqueKeys ?? ((table: string) => uniqueKeysOf(manifest, table));
+    const keysOf = (table: string) => uniqueKeysOf(manifest, table);
     const targets = await dedupeTargets(client, live.catalog, manifest, options.table, keysOf, keep, logger);
     if (options.dryRun) return dedupeAll(client, options, targets, keep, null, logger);
 
@@ -278,6 +282,9 @@ async function dedupeAll(
         if (!ctx) {
           groups.push({ ...planned, repointed: await countReferences(client, rel, key, incoming, planned.removed) });
           continue;
+        }
+        if (options.health) {
+          await waitWhileUnhealthy(client, { schema: rel.schema, table: rel.name }, options.health, logger, options.signal);
         }
         const outcome = await resolveGroup(ctx, planned.kept, planned.removed);
         const group: DuplicateGroup = { ...planned, ...outcome };

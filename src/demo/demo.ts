@@ -2,7 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
+import { connect } from '../db/connection.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../embedded/embedded-server.js';
 import { runStory, type StoryHooks, type StoryResult } from './story.js';
 
@@ -11,6 +11,8 @@ export interface DemoOptions extends StoryHooks {
   keep?: boolean;
   /** Called once the server is up, so the caller can stop it on Ctrl-C. */
   onServer?: (server: EmbeddedServer) => void;
+  /** Called once the scratch directory exists, so the caller can remove it on Ctrl-C. */
+  onWorkDir?: (dir: string) => void;
 }
 
 export interface DemoResult extends StoryResult {
@@ -28,10 +30,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const startStep = { name: 'start embedded PostgreSQL', ms: Date.now() - started, summary: `listening on 127.0.0.1:${server.port}`, exitCode: 0 };
   options.onStep?.({ name: startStep.name, phase: 'end', result: startStep });
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'crm-tenancy-demo-'));
+  options.onWorkDir?.(workDir);
   let keep = Boolean(options.keep);
   try {
-    const admin = new pg.Client({ connectionString: server.url });
-    await admin.connect();
+    const admin = await connect({ databaseUrl: server.url, applicationName: 'crm-tenancy demo' });
     try {
       await admin.query('CREATE DATABASE sales_crm');
     } finally {

@@ -1,7 +1,7 @@
 // The story, step by step, on any database: load the sample CRM, then each real command's core.
 import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import pg from 'pg';
+import { connect } from '../db/connection.js';
 import { loadManifest, type Manifest } from '../config/manifest.js';
 import { loadSampleCrm, SAMPLE_MANIFEST } from '../sample/sample-crm.js';
 import { generateMigrations, runMigrate, type Refusal } from '../migrate/index.js';
@@ -124,8 +124,9 @@ export async function runStory(options: StoryOptions): Promise<StoryResult> {
   await mkdir(migrationsDir, { recursive: true });
   await mkdir(policiesDir, { recursive: true });
 
-  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'crm-tenancy demo' });
-  await client.connect();
+  // Through connect(): an error listener (a server stopped under it must not crash the process) and
+  // Ctrl-C cancels and closes it with the rest.
+  const client = await connect({ databaseUrl, applicationName: 'crm-tenancy demo' });
   try {
     await step(steps, options, 'load the sample CRM', async () => {
       const r = await loadSampleCrm(client);

@@ -1,5 +1,4 @@
 // Drafts a tenancy.yaml from the live catalog: finds the tenant table, classifies every table.
-import { Scalar, stringify } from 'yaml';
 import type { Queryable } from '../db/connection.js';
 import {
   findColumn,
@@ -11,6 +10,10 @@ import {
 } from '../db/catalog.js';
 import { escapeText } from '../db/quote.js';
 import { TenancyError } from '../errors.js';
+import { hopsToTenant, rankSources, type RankedSource } from './backfill-sources.js';
+import { nullTenantRows, polymorphicPairs, proposedKeys, type PolymorphicPair, type ProposedUnique } from './table-facts.js';
+
+export { renderDraft, yamlScalar } from './render-draft.js';
 
 export interface DraftOptions {
   schema?: string;
@@ -23,10 +26,29 @@ export interface DraftOptions {
   stateSchema?: string;
 }
 
+export interface ScopedProposal {
+  kind: 'scoped';
+  why: string;
+  /** Backfill columns, best source first (empty: the tenant column is NOT NULL, or shared rows). */
+  backfill: string[];
+  /** The ranked sources behind `backfill`. */
+  sources: RankedSource[];
+  /** The tenant column exists and is NOT NULL already: nothing to fill. */
+  tenantNotNull: boolean;
+  /** Rows whose tenant column is NULL now. */
+  nullRows: number;
+  /** NULL rows no backfill source places: proposed as shared rows (`shared_rows: true`). */
+  sharedRows: boolean;
+  unique: ProposedUnique[];
+  /** The UNIQUE (tenant) index a `singleton: true` comes from. */
+  singleton?: string;
+  polymorphic: PolymorphicPair[];
+}
+
 export type Classification =
   | { kind: 'tenant' }
-  | { kind: 'scoped'; why: string; backfill: string[] }
-  | { kind: 'exempt'; why: string };
+  | ScopedProposal
+  | { kind: 'exempt'; why: string; polymorphic: PolymorphicPair[] };
 
 export interface ManifestDraft {
   schema: string;
@@ -38,6 +60,8 @@ export interface ManifestDraft {
   appRoles: string[];
   /** How the tenant table was chosen. */
   tenantWhy: string;
+  /** Foreign keys between scoped tables that `composite_keys: true` would make tenant-safe. */
+  compositeForeignKeys: number;
   tables: { name: string; classification: Classification }[];
 }
 
@@ -139,31 +163,56 @@ export async function draftManifest(db: Queryable, options: DraftOptions = {}): 
       }
     }
   }
+  const scopedNames = new Set(scoped.keys());
+  const hops = hopsToTenant(tables, tenant.table, tenant.column, schema);
+  const tableNames = new Set(tables.map((t) => t.name));
+  const catalogOf = (name: string) => tables.find((t) => t.name === name);
   const result: ManifestDraft['tables'] = [];
+  let compositeForeignKeys = 0;
   for (const t of tables) {
     if (t === tenant.table) {
       result.push({ name: t.name, classification: { kind: 'tenant' } });
       continue;
     }
+    const polymorphic = await polymorphicPairs(db, t, tableNames);
     const why = scoped.get(t.name);
-    if (why) {
-      // Backfill from single-column FKs to other scoped tables; NOT NULL ones first (always present).
-      const backfill = foreignKeys(t)
-        .filter((fk) => fk.columns.length === 1 && fk.references!.schema === schema && scoped.has(fk.references!.table))
-        .filter((fk) => fk.columns[0] !== tenant.column)
-        .sort((a, b) => {
-          const an = findColumn(t, a.columns[0])?.notNull ? 0 : 1;
-          const bn = findColumn(t, b.columns[0])?.notNull ? 0 : 1;
-          return an - bn;
-        })
-        .map((fk) => fk.columns[0]);
-      result.push({ name: t.name, classification: { kind: 'scoped', why, backfill: [...new Set(backfill)] } });
-    } else {
+    if (!why) {
       result.push({
         name: t.name,
-        classification: { kind: 'exempt', why: `no ${tenant.column} column and no foreign-key path to ${tenant.table.name}` },
+        classification: { kind: 'exempt', why: `no ${tenant.column} column and no foreign-key path to ${tenant.table.name}`, polymorphic },
       });
+      continue;
     }
+    compositeForeignKeys += foreignKeys(t).filter(
+      (fk) => fk.columns.length === 1 && fk.columns[0] !== tenant.column && fk.references!.schema === schema && scopedNames.has(fk.references!.table),
+    ).length;
+    const column = findColumn(t, tenant.column);
+    const tenantNotNull = Boolean(column?.notNull);
+    const sources = tenantNotNull ? [] : rankSources(t, scopedNames, tenant.table.name, tenant.column, schema, hops);
+    let nullRows = 0;
+    let sharedRows = false;
+    if (column && !tenantNotNull) {
+      const n = await nullTenantRows(db, t, tenant.column, tenant.table.name, tenantKey, sources, catalogOf);
+      nullRows = n.nullRows;
+      // NULL rows nothing can place: shared by design (predefined roles, templates) or orphans.
+      sharedRows = n.nullRows > 0 && n.placeable === 0 && !n.undecided;
+    }
+    const keys = proposedKeys(t, tenant.column);
+    result.push({
+      name: t.name,
+      classification: {
+        kind: 'scoped',
+        why,
+        backfill: sharedRows ? [] : sources.map((s) => s.column),
+        sources: sharedRows ? [] : sources,
+        tenantNotNull,
+        nullRows,
+        sharedRows,
+        unique: keys.unique,
+        ...(keys.singleton ? { singleton: keys.singleton } : {}),
+        polymorphic,
+      },
+    });
   }
   const appRoles = await guessAppRoles(db, schema);
   return {
@@ -175,6 +224,7 @@ export async function draftManifest(db: Queryable, options: DraftOptions = {}): 
     setting: `app.current_${tenant.column.replace(/[^A-Za-z0-9_]/g, '_')}`,
     appRoles,
     tenantWhy: tenant.why,
+    compositeForeignKeys,
     tables: result,
   };
 }
@@ -194,70 +244,4 @@ async function guessAppRoles(db: Queryable, schema: string): Promise<string[]> {
     [schema],
   );
   return result.rows.map((r) => r.role);
-}
-
-const PLAIN_SCALAR = /^[A-Za-z_][A-Za-z0-9_$.]*$/;
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/gu;
-
-/**
- * One YAML scalar on one line, written by the yaml library: plain when the library writes it plain
- * and it is an ordinary name (safe as a key, a value and a flow-sequence item), else double-quoted
- * with escapes, never folded and never a block scalar. Characters the library leaves raw inside
- * double quotes (DEL, C1, U+2028/U+2029: line breaks for YAML 1.1 readers) become \u escapes.
- *
- * @example yamlScalar('deals') // => deals
- * @example yamlScalar('notes\nDELETE') // => "notes\nDELETE"
- */
-export function yamlScalar(value: string): string {
-  const plain = stringify(value).trimEnd();
-  if (PLAIN_SCALAR.test(plain)) return plain;
-  const node = new Scalar(value);
-  node.type = Scalar.QUOTE_DOUBLE;
-  const quoted = stringify(node, { lineWidth: 0, doubleQuotedMinMultiLineLength: Number.MAX_SAFE_INTEGER }).trimEnd();
-  return quoted.replace(UNSAFE, (ch) => `\\u${ch.codePointAt(0)!.toString(16).padStart(4, '0')}`);
-}
-
-const key = yamlScalar;
-/** A comment's text: names in it cannot end the comment line. */
-const note = (text: string): string => escapeText(text);
-
-/** Renders a draft as commented YAML, ready for review. */
-export function renderDraft(draft: ManifestDraft): string {
-  const lines: string[] = [];
-  lines.push('# tenancy.yaml drafted by `crm-tenancy init`. Review every line before relying on it:');
-  lines.push('# each table says why it was classified so, and every exempt table needs a real reason.');
-  lines.push(`schema: ${key(draft.schema)}`);
-  lines.push('tenant:');
-  lines.push(`  table: ${key(draft.tenantTable)}          # ${note(draft.tenantWhy)}`);
-  lines.push(`  key: ${key(draft.tenantKey)}                # type ${note(draft.tenantType)}`);
-  lines.push(`  column: ${key(draft.tenantColumn)}`);
-  lines.push(`  setting: ${key(draft.setting)}   # what the application sets per transaction`);
-  lines.push('roles:');
-  if (draft.appRoles.length > 0) {
-    lines.push(`  app: [${draft.appRoles.map(key).join(', ')}]   # roles holding table privileges; keep those the application uses`);
-  } else {
-    lines.push('  app: [app_user]   # TODO: the role(s) your application connects as');
-  }
-  lines.push('tables:');
-  const scoped = draft.tables.filter((t) => t.classification.kind === 'scoped');
-  for (const t of scoped) {
-    const c = t.classification as Extract<Classification, { kind: 'scoped' }>;
-    lines.push(`  # ${note(c.why)}`);
-    if (c.backfill.length > 0) {
-      lines.push(`  ${key(t.name)}:`);
-      lines.push(`    backfill: [${c.backfill.map(key).join(', ')}]`);
-    } else {
-      lines.push(`  ${key(t.name)}: {}`);
-    }
-  }
-  const exempt = draft.tables.filter((t) => t.classification.kind === 'exempt');
-  if (exempt.length > 0) {
-    lines.push('exempt:');
-    for (const t of exempt) {
-      const c = t.classification as Extract<Classification, { kind: 'exempt' }>;
-      lines.push(`  # ${note(c.why)}`);
-      lines.push(`  ${key(t.name)}: "TODO: reason"`);
-    }
-  }
-  return `${lines.join('\n')}\n`;
 }

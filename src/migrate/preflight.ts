@@ -2,7 +2,10 @@
 // duplicates within a tenant, cross-tenant references. Each refusal names the command that fixes it.
 import type { Queryable } from '../db/connection.js';
 import { ident, qualified } from '../db/quote.js';
+import type { Manifest } from '../config/manifest.js';
+import { shellCommand } from '../shell-quote.js';
 import type { Precondition } from './migration-file.js';
+import { nullTenantFixes } from './null-tenant-fix.js';
 
 export type RefusalProblem = 'null-tenant' | 'unknown-tenant' | 'duplicate' | 'cross-tenant' | 'tenant-values';
 
@@ -54,7 +57,7 @@ export async function checkPrecondition(db: Queryable, p: Precondition): Promise
     case 'not-null':
       if (!(await columnsExist(db, p.schema, p.table, [p.column]))) return null;
       sql = `SELECT count(*)::int8 AS n FROM ${t} WHERE ${ident(p.column)} IS NULL`;
-      refusal = { table: p.table, problem: 'null-tenant', fix: `crm-tenancy backfill --table ${p.table}`, columns: [p.column] };
+      refusal = { table: p.table, problem: 'null-tenant', fix: shellCommand('crm-tenancy', 'backfill', '--table', p.table), columns: [p.column] };
       break;
     case 'tenant-exists':
       if (!(await columnsExist(db, p.schema, p.table, [p.column]))) return null;
@@ -63,7 +66,7 @@ export async function checkPrecondition(db: Queryable, p: Precondition): Promise
       refusal = {
         table: p.table,
         problem: 'unknown-tenant',
-        fix: `point ${p.table}.${p.column} at an existing ${p.tenantTable} row, or delete those rows (by hand)`,
+        fix: `by hand: point ${p.table}.${p.column} at an existing ${p.tenantTable} row, or delete those rows`,
         columns: [p.column],
       };
       break;
@@ -73,7 +76,7 @@ export async function checkPrecondition(db: Queryable, p: Precondition): Promise
       sql = `SELECT coalesce(sum(n - 1), 0)::int8 AS n FROM (
                SELECT count(*) AS n FROM ${t} WHERE ${cols.map((c) => `${c} IS NOT NULL`).join(' AND ')}
                 GROUP BY ${cols.join(', ')} HAVING count(*) > 1) d`;
-      refusal = { table: p.table, problem: 'duplicate', fix: `crm-tenancy dedupe --table ${p.table}`, columns: p.columns };
+      refusal = { table: p.table, problem: 'duplicate', fix: shellCommand('crm-tenancy', 'dedupe', '--table', p.table), columns: p.columns };
       break;
     }
     case 'same-tenant': {
@@ -91,7 +94,7 @@ export async function checkPrecondition(db: Queryable, p: Precondition): Promise
         problem: 'cross-tenant',
         fix:
           notNull.rowCount === 0
-            ? 'crm-tenancy backfill --detach-cross-tenant'
+            ? shellCommand('crm-tenancy', 'backfill', '--detach-cross-tenant')
             : `re-point ${p.table}.${p.column} at a ${p.parent} row of the same tenant, or delete those rows (by hand: the column is NOT NULL, so --detach-cross-tenant cannot clear it)`,
         columns: [p.column],
       };
@@ -103,8 +106,12 @@ export async function checkPrecondition(db: Queryable, p: Precondition): Promise
   return count > 0 ? { ...refusal, count } : null;
 }
 
-/** Checks every precondition (deduplicated); returns the refusals, in order. */
-export async function checkPreconditions(db: Queryable, preconditions: Precondition[]): Promise<Refusal[]> {
+/**
+ * Checks every precondition (deduplicated); returns the refusals, in order. With the manifest, a
+ * NULL-tenant refusal names the fix that fits its rows (backfill, conflicts by hand, orphans:
+ * --assign-orphans-to or shared_rows/exempt) instead of always `backfill`.
+ */
+export async function checkPreconditions(db: Queryable, preconditions: Precondition[], manifest?: Manifest): Promise<Refusal[]> {
   const seen = new Set<string>();
   const out: Refusal[] = [];
   for (const p of preconditions) {
@@ -113,6 +120,11 @@ export async function checkPreconditions(db: Queryable, preconditions: Precondit
     seen.add(key);
     const refusal = await checkPrecondition(db, p);
     if (refusal) out.push(refusal);
+  }
+  if (!manifest) return out;
+  const fixes = await nullTenantFixes(db, manifest, out.filter((r) => r.problem === 'null-tenant').map((r) => r.table));
+  for (const r of out) {
+    if (r.problem === 'null-tenant') r.fix = fixes.get(r.table) ?? r.fix;
   }
   return out;
 }

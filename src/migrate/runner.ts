@@ -5,6 +5,7 @@ import pg from 'pg';
 import { connect, withClient } from '../db/connection.js';
 import { withLockRetry } from '../db/transaction.js';
 import { toTenancyError } from '../errors.js';
+import type { Manifest } from '../config/manifest.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { ensureStateSchema } from '../state/state-schema.js';
 import { withRun } from '../state/runs.js';
@@ -81,7 +82,7 @@ async function migrateLocked(client: pg.Client, files: MigrationFile[], options:
   const progress = new IndexProgress(progressConnection(client, options), backendPid, options.onProgress);
   const ctx: MigrationContext = { client, stateSchema, direction: options.direction, settings: options, logger, progress, onProgress: options.onProgress };
   try {
-    if (options.direction === 'up') await migrateUp(ctx, chosen, result);
+    if (options.direction === 'up') await migrateUp(ctx, chosen, result, options.manifest);
     else await migrateDown(ctx, chosen, options, result);
   } finally {
     await progress.close();
@@ -97,12 +98,12 @@ function refuse(result: MigrateResult, refusals: Refusal[], logger: Logger): voi
 }
 
 /** Expand and index run at once; the first validate/composite file checks the data every later file needs. */
-async function migrateUp(ctx: MigrationContext, chosen: MigrationFile[], result: MigrateResult): Promise<void> {
+async function migrateUp(ctx: MigrationContext, chosen: MigrationFile[], result: MigrateResult, manifest: Manifest): Promise<void> {
   let checked = false;
   for (const [i, file] of chosen.entries()) {
     if (!checked && (file.meta?.phase === 'validate' || file.meta?.phase === 'composite')) {
       checked = true;
-      const refusals = await checkPreconditions(ctx.client, chosen.slice(i).flatMap((f) => f.meta?.preconditions ?? []));
+      const refusals = await checkPreconditions(ctx.client, chosen.slice(i).flatMap((f) => f.meta?.preconditions ?? []), manifest);
       if (refusals.length > 0) return refuse(result, refusals, ctx.logger);
     }
     result.applied.push(await applyMigration(ctx, file));

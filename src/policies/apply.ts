@@ -20,6 +20,16 @@ import { checkRoles, createMissingRoles, type RoleRefusal } from './roles.js';
 import { applyPreflight, type ApplyPreflightRefusal } from './apply-preflight.js';
 import { releaseAdvisoryLock, tryAdvisoryLock } from '../state/locks.js';
 import { TenancyError } from '../errors.js';
+import {
+  PARTITION_TRIGGER_GUARD,
+  readPartitionTrigger,
+  syncPartitionTrigger,
+  type PartitionTriggerOutcome,
+  type PartitionTriggerState,
+} from './partition-trigger.js';
+
+/** Inside a policy file's transaction: the file, not the partition trigger, decides each partition's policies. */
+const muteTrigger = (tx: pg.ClientBase) => tx.query(`SELECT set_config($1, 'on', true)`, [PARTITION_TRIGGER_GUARD]);
 
 /** Default lock_timeout for each table's transaction (pgroll's default). */
 export const DEFAULT_POLICY_LOCK_TIMEOUT_MS = 500;
@@ -69,9 +79,11 @@ export interface ApplyPoliciesResult {
   refusals: RoleRefusal[];
   /** Scoped tables not ready for row-level security (nothing was applied when there are any, unless `force`). */
   preflight: ApplyPreflightRefusal[];
+  /** The event trigger securing new partitions of scoped tables (absent when refused before it was considered). */
+  partitionTrigger?: PartitionTriggerOutcome;
   warnings: string[];
   dryRun: boolean;
-  /** True when there are no refusals and no table failed. */
+  /** True when there are no refusals and neither a table nor the partition trigger failed. */
   ok: boolean;
 }
 
@@ -212,6 +224,7 @@ async function applyLocked(
           return withTransaction(
             client,
             async (tx) => {
+              await muteTrigger(tx);
               const executed = await executePolicyFile(tx, f, roleNames);
               await tx.query(
                 `INSERT INTO ${state}.policy_files (table_schema, table_name, file, checksum, fingerprint)
@@ -241,14 +254,22 @@ async function applyLocked(
       tables.push({ schema: f.schema, table: f.table, file: f.file, status: 'failed', reason: err.message, checksum: f.checksum, dropped: [], attempts });
     }
   }
+  const partitionTrigger = await syncPartitionTrigger(client, manifest, { dryRun, lockTimeoutMs });
+  if (partitionTrigger.status === 'failed') {
+    warnings.push(`partition trigger ${partitionTrigger.name}: ${partitionTrigger.reason}`);
+    logger.warn(`partition trigger ${partitionTrigger.name}: ${partitionTrigger.reason}`);
+  } else if (partitionTrigger.action !== 'none') {
+    logger.info(`partition trigger ${partitionTrigger.name}: ${partitionTrigger.status} (${partitionTrigger.reason})`);
+  }
   return {
     tables,
     rolesCreated: roles.missing,
     refusals: [],
     preflight,
+    partitionTrigger,
     warnings,
     dryRun,
-    ok: tables.every((t) => t.status !== 'failed'),
+    ok: tables.every((t) => t.status !== 'failed') && partitionTrigger.status !== 'failed',
   };
 }
 
@@ -284,6 +305,7 @@ export async function policyDiff(options: DiffOptions): Promise<PolicyDiffResult
             withRollback(
               client,
               async (tx) => {
+                await muteTrigger(tx);
                 const { before, after, partitions } = await executePolicyFile(tx, f, roleNames);
                 return [
                   ...comparePolicyState(f.schema, f.table, after, before),
@@ -332,6 +354,8 @@ export interface PolicyStatusRow {
 
 export interface PolicyStatusResult {
   tables: PolicyStatusRow[];
+  /** The event trigger that secures new partitions: wanted, installed, current. */
+  partitionTrigger: PartitionTriggerState;
 }
 
 /**
@@ -368,6 +392,6 @@ export async function policyStatus(options: Common): Promise<PolicyStatusResult>
         drifted: previous !== undefined && !sameFingerprint(previous.fingerprint, live),
       });
     }
-    return { tables: rows };
+    return { tables: rows, partitionTrigger: await readPartitionTrigger(client, manifest) };
   });
 }

@@ -21,11 +21,11 @@ function describeStatus(result: AuditResult, status: DataCheckStatus): string {
     case 'none':
       return 'nothing to check';
     case 'proven':
-      return `proven by constraints, not scanned (${status.proven}: ${proofs})`;
+      return `proven by constraints or triggers, not scanned (${status.proven}: ${proofs})`;
     case 'scanned':
       return `scanned${deep} (${status.scanned})`;
     case 'mixed':
-      return `scanned (${status.scanned}), proven by constraints (${status.proven}: ${proofs})`;
+      return `scanned (${status.scanned}), proven by constraints or triggers (${status.proven}: ${proofs})`;
   }
 }
 

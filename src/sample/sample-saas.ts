@@ -6,6 +6,9 @@ import { ident } from '../db/quote.js';
 import { withTransaction } from '../db/transaction.js';
 import { SAMPLE_DIR } from './sample-crm.js';
 
+/** The manifest of the SaaS sample (its hand-written tables; the feature tables are added by saasManifestText). */
+export const SAAS_MANIFEST = `${SAMPLE_DIR}/saas-tenancy.yaml`;
+
 export interface LoadSaasOptions {
   /** Blocks of three organizations and everything they own (default 1). */
   scale?: number;
@@ -54,4 +57,18 @@ export async function loadSampleSaas(client: pg.ClientBase, options: LoadSaasOpt
     await tx.query(fill(dataSql));
   });
   return { scale, modules, schema, tables: SAAS_CORE_TABLES + modules, ms: Date.now() - started };
+}
+
+/**
+ * The SaaS sample's manifest as text: sample/saas-tenancy.yaml with the application role named and
+ * the generated feature tables (as many as were loaded) listed as scoped tables.
+ *
+ * @example await writeFile('tenancy.yaml', await saasManifestText({ appRole: 'saas_app' }))
+ */
+export async function saasManifestText(options: { appRole?: string; modules?: number } = {}): Promise<string> {
+  const modules = options.modules ?? DEFAULT_SAAS_MODULES;
+  let text = await readFile(SAAS_MANIFEST, 'utf8');
+  if (options.appRole) text = text.replace('app: [saas_app]', `app: [${JSON.stringify(options.appRole)}]`);
+  const features = Array.from({ length: modules }, (_, i) => `  feature_${String(i + 1).padStart(2, '0')}_records: {}\n`).join('');
+  return text.replace('\nexempt:\n', `\n${features}exempt:\n`);
 }

@@ -19,7 +19,17 @@ export const TABLE_PROBES = [
 ] as const;
 
 /** Probes run once per application role, over the whole database. */
-export const ROLE_PROBES = ['definer-function', 'tenant-setting-default', 'unprotected-table', 'state-schema', 'role-membership'] as const;
+export const ROLE_PROBES = [
+  'definer-function',
+  'tenant-setting-default',
+  'unprotected-table',
+  'state-schema',
+  'role-membership',
+  // One result per polymorphic pair (src/verify/polymorphic-probe.ts); none without pairs.
+  'polymorphic-reference',
+  // A partition created in the probe's rolled-back transaction is secured at once (src/verify/partition-probe.ts).
+  'new-partition',
+] as const;
 
 export const PROBES = [...TABLE_PROBES, ...ROLE_PROBES] as const;
 export type TableProbeId = (typeof TABLE_PROBES)[number];

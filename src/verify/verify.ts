@@ -5,6 +5,8 @@ import { silentLogger } from '../logger.js';
 import { definerFunctions } from './definer-function-probe.js';
 import { prepareVerify, tableInfo } from './preconditions.js';
 import { alterTableProbe, truncateProbe } from './privilege-probes.js';
+import { polymorphicReference } from './polymorphic-probe.js';
+import { newPartitionProbe } from './partition-probe.js';
 import { errorText } from './probe-transaction.js';
 import { selectNoTenant, selectOwn } from './read-probes.js';
 import { crossTenantReference } from './reference-probe.js';
@@ -61,6 +63,8 @@ const ROLE_RUNNERS: Record<RoleProbeId, (env: ProbeEnv) => Promise<Finding[]>> =
   'unprotected-table': unprotectedTables,
   'state-schema': stateSchemaProbe,
   'role-membership': roleMembership,
+  'polymorphic-reference': polymorphicReference,
+  'new-partition': newPartitionProbe,
 };
 
 /** The worst status wins when a probe ran both ways; its details (from the runs that gave it) are kept. */

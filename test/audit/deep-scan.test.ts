@@ -72,7 +72,7 @@ describe('audit --deep: scans what the catalog proves (CLI)', () => {
       proof: 'validated composite foreign key',
     });
     const table = await audit();
-    expect(table.stdout).toContain('cross-tenant-reference: proven by constraints, not scanned (1: validated composite foreign key)');
+    expect(table.stdout).toContain('cross-tenant-reference: proven by constraints or triggers, not scanned (1: validated composite foreign key)');
     expect(table.stdout).toContain('run `crm-tenancy audit --deep` after a logical-replication catch-up, a restore, or any write with session_replication_role = replica');
   });
 

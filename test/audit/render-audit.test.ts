@@ -140,8 +140,8 @@ describe('renderAudit', () => {
   it('table, markdown: each data check says whether constraints proved it or the rows were scanned, and when to run --deep', () => {
     for (const format of ['table', 'markdown'] as const) {
       const text = renderAudit(result, format);
-      expect(text).toContain('null-tenant: scanned (1), proven by constraints (1: company_id is NOT NULL)');
-      expect(text).toContain('cross-tenant-reference: proven by constraints, not scanned (2: validated composite foreign key)');
+      expect(text).toContain('null-tenant: scanned (1), proven by constraints or triggers (1: company_id is NOT NULL)');
+      expect(text).toContain('cross-tenant-reference: proven by constraints or triggers, not scanned (2: validated composite foreign key)');
       expect(text).toMatch(/run `crm-tenancy audit --deep` after a logical-replication catch-up, a restore, or any write with session_replication_role = replica/);
     }
     // Everything scanned (--deep): no proof to doubt, no hint.

@@ -78,7 +78,7 @@ describe('backfill with concurrent application writers', () => {
       }
     };
     const running = writers.map((w, i) => loop(w, i));
-    let result;
+    let result: Awaited<ReturnType<typeof runBackfill>>;
     try {
       result = await runBackfill({
         databaseUrl: db().url,

@@ -120,15 +120,18 @@ describe('backfill: scoped tables without a primary key', () => {
     expect(rows).toEqual([{ company_id: 1 }, { company_id: 2 }]);
   });
 
-  it('a keyless table that does need a fill still stops the run: exit 2 naming it, nothing changed (dry run too)', async () => {
+  it('a keyless table that does need a fill is walked by ctid pages: a row no source places is an orphan named by ctid (exit 1)', async () => {
     await db().client.query(`INSERT INTO kl.logs VALUES (NULL, 'z')`);
     await db().client.query(`INSERT INTO kl.items VALUES (3, NULL, 1)`);
-    const before = await tableChecksums(db().client, 'kl');
-    for (const extra of [[], ['--dry-run']]) {
-      const res = await runCli(['backfill', '--config', config, '--database-url', db().url, ...extra]);
-      expect(res.code, res.stderr).toBe(2);
-      expect(res.stderr).toContain('kl.logs has no primary key; backfill needs one');
-    }
-    expect(await tableChecksums(db().client, 'kl')).toEqual(before);
+    const dry = await runCli(['backfill', '--config', config, '--database-url', db().url, '--dry-run', '--json']);
+    expect(dry.code, dry.stderr).toBe(1);
+    expect(JSON.parse(dry.stdout).orphans).toEqual([{ table: 'logs', key: { ctid: expect.stringMatching(/^\(\d+,\d+\)$/) }, candidates: [] }]);
+    const res = await runCli(['backfill', '--config', config, '--database-url', db().url, '--json']);
+    expect(res.code, res.stderr).toBe(1);
+    const report = JSON.parse(res.stdout);
+    expect(report.skippedTables.map((s: { table: string }) => s.table)).toEqual(['events']);
+    expect(report.orphans.map((o: { table: string }) => o.table)).toEqual(['logs']);
+    const { rows } = await db().client.query(`SELECT company_id FROM kl.items WHERE id = 3`);
+    expect(rows).toEqual([{ company_id: 1 }]);
   });
 });

@@ -23,8 +23,8 @@ function withUniqueKeys(manifest: Manifest, table: string, keys: DedupeKey[]): M
   };
 }
 
-/** Partial (`where`) and entity (`same`) keys for one table, as runDedupe's `uniqueKeys` option takes them. */
-const keysFor = (table: string, keys: DedupeKey[]) => (name: string) => (name === table ? keys : []);
+/** A manifest transform giving one table partial (`where`) and entity (`same`) keys. */
+const keysFor = (table: string, keys: DedupeKey[]) => (manifest: Manifest) => withUniqueKeys(manifest, table, keys);
 
 const INVOICES_YAML = `schema: ent
 state_schema: ent_state
@@ -117,7 +117,7 @@ describe('dedupe leaves distinct entities that share a key alone (conflicts) and
     expect(plain.groups).toMatchObject([{ values: { number: 'INV-8' }, kept: { id: 4 }, removed: [{ id: 5 }], status: 'planned' }]);
 
     const strict = keysFor('invoices', [{ columns: ['number'], same: ['total'] }]);
-    const conflict = await runDedupe({ databaseUrl: db().url, manifest, uniqueKeys: strict, table: 'invoices' });
+    const conflict = await runDedupe({ databaseUrl: db().url, manifest: strict(manifest), table: 'invoices' });
     expect(conflict.groups).toEqual([]);
     expect(conflict.conflicts).toMatchObject([{ values: { number: 'INV-8' }, differing: [{ column: 'total', because: 'same' }] }]);
     expect(conflict.conflicts[0].samples.map((s) => s.values.total)).toEqual([10, 99]);
@@ -125,7 +125,7 @@ describe('dedupe leaves distinct entities that share a key alone (conflicts) and
     expect((await c.query(`SELECT count(*)::int AS n FROM ent.invoices WHERE number = 'INV-8'`)).rows[0].n).toBe(2);
 
     await c.query(`UPDATE ent.invoices SET total = 10 WHERE id = 5`);
-    const done = await runDedupe({ databaseUrl: db().url, manifest, uniqueKeys: strict, table: 'invoices' });
+    const done = await runDedupe({ databaseUrl: db().url, manifest: strict(manifest), table: 'invoices' });
     expect(done).toMatchObject({ conflicts: [], removed: 1, complete: true });
     expect((await c.query(`SELECT id FROM ent.invoices WHERE number = 'INV-8'`)).rows).toEqual([{ id: 4 }]);
   });
@@ -207,7 +207,7 @@ describe('dedupe on a partial key (unique code WHERE deleted_at IS NULL): only l
       [{ code: 'PRO' }, { id: 1 }, [{ id: 2 }, { id: 3 }]],
     ]);
 
-    const dry = await runDedupe({ databaseUrl: db().url, manifest: base, uniqueKeys: partial, dryRun: true });
+    const dry = await runDedupe({ databaseUrl: db().url, manifest: partial(base), dryRun: true });
     expect(dry.groups).toEqual([
       {
         table: 'plans',
@@ -223,7 +223,7 @@ describe('dedupe on a partial key (unique code WHERE deleted_at IS NULL): only l
       },
     ]);
 
-    const run = await runDedupe({ databaseUrl: db().url, manifest: base, uniqueKeys: partial });
+    const run = await runDedupe({ databaseUrl: db().url, manifest: partial(base) });
     expect(run).toMatchObject({ removed: 1, repointed: 1, conflicts: [], complete: true });
     expect((await c.query(`SELECT id FROM soft.plans ORDER BY id`)).rows.map((r) => r.id)).toEqual([1, 2, 4, 5]);
     expect((await c.query(`SELECT id, plan_id FROM soft.subscriptions ORDER BY id`)).rows).toEqual([
@@ -247,10 +247,13 @@ describe('dedupe on a partial key (unique code WHERE deleted_at IS NULL): only l
     const started = await runs();
     for (const where of ['deleted_on IS NULL', 'deleted_at IS NULL); DROP TABLE soft.subscriptions; SELECT (true', 'code']) {
       const bad = keysFor('plans', [{ columns: ['code'], where }]);
-      await expect(runDedupe({ databaseUrl: db().url, manifest: base, uniqueKeys: bad })).rejects.toMatchObject({ code: 'manifest-live', exitCode: 2 });
+      await expect(runDedupe({ databaseUrl: db().url, manifest: bad(base) })).rejects.toMatchObject({ code: 'manifest-live', exitCode: 2 });
     }
     const noColumn = keysFor('plans', [{ columns: ['code'], same: ['price'] }]);
-    await expect(runDedupe({ databaseUrl: db().url, manifest: base, uniqueKeys: noColumn })).rejects.toThrow(/unique\[0\]\.same: column price does not exist/);
+    await expect(runDedupe({ databaseUrl: db().url, manifest: noColumn(base) })).rejects.toMatchObject({
+      code: 'manifest-live',
+      problems: expect.arrayContaining([expect.stringMatching(/unique\[0\]: column price does not exist/)]),
+    });
     expect(await tableChecksums(c, 'soft')).toEqual(before);
     expect(await runs()).toBe(started);
   });

@@ -29,21 +29,21 @@ describe(`the rollout story on the sample CRM (${serverLabel()})`, () => {
     // Before: the report's state, and the audit finds what the report claimed was not there.
     expect(s.tables).toBe(27);
     expect(byName.audit.exitCode).toBe(1);
-    const before = (check: string) => result.auditBefore.findings.filter((f) => f.check === check);
-    expect(before('missing-tenant-column').map((f) => f.table)).toEqual([
+    const foundBefore = (check: string) => result.auditBefore.findings.filter((f) => f.check === check);
+    expect(foundBefore('missing-tenant-column').map((f) => f.table)).toEqual([
       'public.email_campaigns',
       'public.performance_alerts',
       'public.user_conversations',
     ]);
-    expect(before('null-tenant').reduce((n, f) => n + (f.count ?? 0), 0)).toBe(18);
-    expect(before('null-tenant').find((f) => f.table === 'public.phone_numbers')?.samples).toEqual([4]);
-    expect(before('duplicate-within-tenant').map((f) => [f.table, f.count])).toEqual([['public.twilio_settings', 1]]);
-    expect(before('cross-tenant-reference').map((f) => [f.table, f.count, f.samples])).toEqual([
+    expect(foundBefore('null-tenant').reduce((n, f) => n + (f.count ?? 0), 0)).toBe(18);
+    expect(foundBefore('null-tenant').find((f) => f.table === 'public.phone_numbers')?.samples).toEqual([4]);
+    expect(foundBefore('duplicate-within-tenant').map((f) => [f.table, f.count])).toEqual([['public.twilio_settings', 1]]);
+    expect(foundBefore('cross-tenant-reference').map((f) => [f.table, f.count, f.samples])).toEqual([
       ['public.activities', 1, [40]],
       ['public.deals', 2, [50, 51]],
       ['public.quotes', 1, [2]],
     ]);
-    expect(before('rls-disabled')).toHaveLength(28);
+    expect(foundBefore('rls-disabled')).toHaveLength(28);
     expect(s.findingsBefore.error).toBe(47);
     expect(s.tablesWithTenantColumnBefore).toBe(24);
     expect(s.nullTenantsBefore).toBe(18);

@@ -46,7 +46,8 @@ describe('init drafts a manifest from the live catalog', () => {
     const kinds = Object.fromEntries(draft.tables.map((t) => [t.name, t.classification]));
     expect(kinds.comments).toMatchObject({ kind: 'scoped', backfill: ['task_id'] });
     expect(kinds.tasks).toMatchObject({ kind: 'scoped', backfill: ['project_id'] });
-    expect(kinds.projects).toMatchObject({ kind: 'scoped', backfill: ['owner_id'] });
+    // projects.org_id is NOT NULL already: nothing to backfill, so no backfill list.
+    expect(kinds.projects).toMatchObject({ kind: 'scoped', backfill: [], tenantNotNull: true });
     expect(kinds.countries).toMatchObject({ kind: 'exempt' });
     expect(kinds.feature_flags).toMatchObject({ kind: 'exempt' });
   });
@@ -103,7 +104,7 @@ describe('init drafts a manifest from the live catalog', () => {
           // Every name is one scalar on one line: the YAML has the draft's shape and gives every name back.
           expect(parse(text)).toEqual({
             schema,
-            tenant: { table: tenant, key, column, setting: draft.setting },
+            tenant: { table: tenant, key, column, setting: draft.setting, composite_keys: true },
             roles: { app: ['app_user'] },
             tables: { [child]: {}, [grandchild]: { backfill: [fk] } },
             exempt: { [exempt]: 'TODO: reason' },

@@ -25,7 +25,8 @@ describe('migrate on the sample CRM', () => {
     // The composite phase: one file per referenced table.
     const composite = names.filter((n) => n.includes('composite'));
     expect(composite.length).toBeGreaterThan(1);
-    expect(names.slice(0, 4)).toEqual(['0001_tenancy-expand', '0002_tenancy-index', '0003_tenancy-validate', '0004_tenancy-composite-1']);
+    expect(names.slice(0, 3)).toEqual(['0001_tenancy-expand', '0002_tenancy-index', '0003_tenancy-validate']);
+    expect(names[3]).toMatch(/^0004_tenancy-composite(-1)?$/);
 
     // A dry run on the untouched database: prints every file's SQL, changes nothing (not even the state schema).
     const before = await snapshot(c, ['public'], manifest.stateSchema);

@@ -275,7 +275,7 @@ function pairStrings(a: unknown, b: unknown, map: Map<string, string>, where = '
     map.set(a, b);
   } else if (Array.isArray(a) && Array.isArray(b)) {
     expect(a.length, `${where}: length`).toBe(b.length);
-    a.forEach((x, i) => pairStrings(x, b[i], map, `${where}[${i}]`));
+    for (const [i, x] of a.entries()) pairStrings(x, b[i], map, `${where}[${i}]`);
   } else if (a && b && typeof a === 'object' && typeof b === 'object') {
     expect(Object.keys(a).sort(), `${where}: keys`).toEqual(Object.keys(b).sort());
     for (const k of Object.keys(a)) pairStrings((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], map, `${where}.${k}`);

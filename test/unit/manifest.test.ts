@@ -28,7 +28,7 @@ describe('manifest', () => {
     const m = parseManifestText(
       'tenant: {table: t, key: id, column: t_id, setting: app.t}\nroles: {app: [a]}\ntables:\n  contacts:\n',
     );
-    expect(m.tables).toEqual([{ name: 'contacts', backfill: [], unique: [], singleton: false }]);
+    expect(m.tables).toEqual([{ name: 'contacts', backfill: [], unique: [], singleton: false, sharedRows: false, polymorphic: [] }]);
   });
 
   it('lists every problem at once, each with its path', () => {

@@ -18,7 +18,7 @@ describe('read-only detection', () => {
     expect(await readOnlyState(c)).toEqual({ inRecovery: false, readOnly: true });
     const error = await assertWritable(c, 'verify').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TenancyError);
-    expect(error).toMatchObject({ code: 'read-only', exitCode: 2, message: expect.stringContaining('read-only (hot standby)') });
+    expect(error).toMatchObject({ code: 'read-only', exitCode: 2, message: expect.stringContaining('read-only (default_transaction_read_only is on)') });
     await c.query(`RESET default_transaction_read_only`);
     expect(await readOnlyState(c)).toEqual({ inRecovery: false, readOnly: false });
   });
@@ -29,7 +29,7 @@ describe('read-only detection', () => {
     try {
       const cli = await runCli(['verify', '--config', m.manifestFile, '--database-url', m.url]);
       expect(cli.code).toBe(2);
-      expect(cli.stderr).toContain('read-only (hot standby)');
+      expect(cli.stderr).toContain('read-only (default_transaction_read_only is on)');
       expect(cli.stdout).not.toMatch(/FAILED/);
     } finally {
       await db().client.query(`ALTER DATABASE ${ident(db().name)} RESET default_transaction_read_only`);

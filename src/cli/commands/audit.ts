@@ -1,47 +1,19 @@
-// The `audit` command: the CI gate. Parses options, runs the audit, renders it, returns the exit code.
+// The `audit` command's declaration: the CI gate (code: actions/audit.ts).
 import { readdirSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { runAudit } from '../../audit/runner.js';
-import { loadBaseline, loadWaivers } from '../../audit/waivers.js';
-import { loadChecks } from '../../audit/check-definitions.js';
-import { renderBaseline } from '../../report/json.js';
-import { AUDIT_FORMATS, renderAudit } from '../../report/render-audit.js';
-import { TenancyError } from '../../errors.js';
 import { packagePath } from '../../paths.js';
-import { action } from '../context.js';
-import { commaList, duration, knownNames, oneOf, positiveInt } from '../option-parsers.js';
+import { lazyAction } from '../lazy-action.js';
+import type { AuditCliOptions } from '../actions/audit.js';
 
-const FAIL_ON = ['error', 'warning', 'info', 'never'] as const;
-
-interface AuditCliOptions {
-  format?: string;
-  json?: boolean;
-  output?: string;
-  failOn: string;
-  only?: string;
-  skip?: string;
-  waivers?: string;
-  baseline?: string;
-  writeBaseline?: string;
-  statementTimeout: string;
-  concurrency: string;
-  deep?: boolean;
-}
-
-/** --json is short for --format json; both at once must agree. */
-function formatOf(opts: AuditCliOptions) {
-  if (opts.json && opts.format !== undefined && opts.format !== 'json') {
-    throw new TenancyError('usage', `--json and --format ${opts.format} disagree`, { hint: '--json is short for --format json; pass one of them' });
-  }
-  return oneOf('--format', opts.json ? 'json' : (opts.format ?? 'table'), AUDIT_FORMATS);
-}
+/** As in report/render-audit.ts's AUDIT_FORMATS (a test keeps them equal; that module is not loaded for --help). */
+export const AUDIT_FORMAT_NAMES = ['table', 'json', 'sarif', 'junit', 'markdown'] as const;
+export const FAIL_ON = ['error', 'warning', 'info', 'never'] as const;
 
 export function register(program: Command): void {
   program
     .command('audit')
     .description('find every tenancy defect — catalog and data — in one read-only snapshot; the CI gate')
-    .option('-f, --format <format>', `output format: ${AUDIT_FORMATS.join(' | ')} (default: table)`)
+    .option('-f, --format <format>', `output format: ${AUDIT_FORMAT_NAMES.join(' | ')} (default: table)`)
     .option('--json', 'short for --format json')
     .option('-o, --output <file>', 'write the report to a file instead of stdout')
     .option('--fail-on <severity>', `exit 1 when a finding at or above this remains: ${FAIL_ON.join(' | ')}`, 'error')
@@ -56,9 +28,10 @@ export function register(program: Command): void {
       '--deep',
       'scan the data checks even where constraints prove them (after a logical-replication catch-up, a restore, or writes with session_replication_role = replica)',
     )
+    // A function: the check files are read only when the help is shown.
     .addHelpText(
       'after',
-      `
+      () => `
 Checks (ids for --only / --skip / waivers; docs/checks/<id>.md explains each):
 ${readChecksSync()}
 Exit codes: 0 no finding at or above --fail-on (waived and baseline findings do not count);
@@ -74,55 +47,10 @@ Examples:
   $ crm-tenancy audit --write-baseline tenancy-baseline.json && crm-tenancy audit --baseline tenancy-baseline.json`,
     )
     .action(
-      action(
-        async (ctx, opts: AuditCliOptions) => {
-          const format = formatOf(opts);
-          const failOn = oneOf('--fail-on', opts.failOn, FAIL_ON);
-          const statementTimeoutMs = duration('--statement-timeout', opts.statementTimeout, 1);
-          const concurrency = positiveInt('--concurrency', opts.concurrency);
-          const only = commaList(opts.only);
-          // `--only ""` or `--only ,` names no check: refuse rather than run every check (or none).
-          if (opts.only !== undefined && !only?.length) throw new TenancyError('usage', '--only names no check id: an audit that checks nothing is not a pass');
-          const skip = commaList(opts.skip);
-          const ids = (await loadChecks()).map((c) => c.id);
-          knownNames('--only', only, ids, 'check id');
-          knownNames('--skip', skip, ids, 'check id');
-          const manifest = await ctx.loadManifest();
-          const waivers = opts.waivers ? await loadWaivers(opts.waivers, ids) : [];
-          const baseline = opts.baseline ? await loadBaseline(opts.baseline) : [];
-          const result = await runAudit({
-            databaseUrl: ctx.target.databaseUrl,
-            manifest,
-            only,
-            skip,
-            statementTimeoutMs,
-            concurrency,
-            waivers,
-            baseline,
-            failOn,
-            deep: opts.deep ?? false,
-            logger: ctx.output.logger,
-          });
-          const text = renderAudit(result, format, { toolVersion: version(), manifestFile: manifest.file });
-          if (opts.output) {
-            await writeFile(opts.output, text, 'utf8');
-            ctx.output.info(`wrote ${opts.output}: ${result.summary.error} errors, ${result.summary.warning} warnings, ${result.summary.info} info`);
-          } else {
-            ctx.output.data(text);
-          }
-          if (opts.writeBaseline) {
-            await writeFile(opts.writeBaseline, renderBaseline(result), 'utf8');
-            ctx.output.info(`wrote baseline ${opts.writeBaseline} (${result.findings.length} findings accepted)`);
-          }
-          return result.exitCode;
-        },
-        { quiet: ([opts]) => ((opts as AuditCliOptions).json || ((opts as AuditCliOptions).format ?? 'table') !== 'table') && !(opts as AuditCliOptions).output },
-      ),
+      lazyAction(() => import('../actions/audit.js'), {
+        quiet: ([opts]: [AuditCliOptions]) => (Boolean(opts.json) || (opts.format ?? 'table') !== 'table') && !opts.output,
+      }),
     );
-}
-
-function version(): string {
-  return (JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string }).version;
 }
 
 /** The check list for --help, read from the check files' headers (help text is synchronous). */

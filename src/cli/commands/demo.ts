@@ -1,112 +1,21 @@
-// The `demo` command: the whole story on an embedded PostgreSQL, cleaned up afterwards.
+// The `demo` command's declaration: the whole story on an embedded PostgreSQL (code: actions/demo.ts).
 import type { Command } from 'commander';
-import { runDemo, type DemoResult } from '../../demo/demo.js';
-import type { Overview } from '../../demo/overview.js';
-import type { StoryStep } from '../../demo/story.js';
-import type { EmbeddedServer } from '../../embedded/embedded-server.js';
-import { maskUrl } from '../../db/connection.js';
-import { action } from '../context.js';
-import type { Output } from '../output.js';
-import { gridTable } from '../table-styles.js';
-
-function renderOverview(output: Output, overview: Overview): string {
-  const c = output.stdoutColor;
-  const tenants = overview.tenants;
-  const table = gridTable(['table', 'rows', ...tenants.map((t) => t.label), 'NULL tenant', 'tenant column'], output);
-  for (const t of overview.tables) {
-    table.push([
-      t.table,
-      String(t.rows),
-      ...tenants.map((tenant) => String(t.perTenant[tenant.key] ?? (t.hasTenantColumn ? 0 : '-'))),
-      t.nullTenants > 0 && t.hasTenantColumn ? c.red(String(t.nullTenants)) : String(t.hasTenantColumn ? 0 : '-'),
-      t.hasTenantColumn ? 'yes' : c.red('missing'),
-    ]);
-  }
-  return table.toString();
-}
-
-function renderSummary(output: Output, result: DemoResult, totalMs: number): string {
-  const s = result.summary;
-  const table = gridTable(['', 'before', 'after'], output);
-  const f = (x: { error: number; warning: number; info: number }) => `${x.error} / ${x.warning} / ${x.info}`;
-  table.push(
-    ['audit findings (error / warning / info)', f(s.findingsBefore), f(s.findingsAfter)],
-    ['tables with company_id', `${s.tablesWithTenantColumnBefore} / ${s.tables}`, `${s.tablesWithTenantColumnAfter} / ${s.tables}`],
-    ['NULL tenants', String(s.nullTenantsBefore), String(s.nullTenantsAfter)],
-    ['rows backfilled', '', String(s.rowsBackfilled)],
-    ['cross-company references detached', '', String(s.referencesDetached)],
-    ['duplicate rows archived (re-pointed)', '', `${s.rowsArchived} (${s.rowsRepointed})`],
-    ['tables under row-level security', '0', String(s.policyTablesApplied)],
-    ['isolation probes passed', '', `${s.probesPassed} (${s.probesFailed} failed)`],
-  );
-  const times = gridTable(['step', 'exit', 'seconds'], output);
-  for (const step of result.steps) times.push([step.name, String(step.exitCode), (step.ms / 1000).toFixed(1)]);
-  times.push(['total', '', (totalMs / 1000).toFixed(1)]);
-  return `${table.toString()}\n${times.toString()}`;
-}
+import { lazyAction } from '../lazy-action.js';
 
 export function register(program: Command): void {
   program
     .command('demo')
     .description('run the whole story on an embedded PostgreSQL loaded with the sample CRM')
-    .option('--keep', 'leave the database running and print how to connect', false)
+    .option('--keep', 'leave the database running and print how to connect (Ctrl-C stops and removes it)', false)
     .addHelpText(
       'after',
       `
 Runs, on a throwaway embedded PostgreSQL: load the sample CRM → audit → generate → migrate
 (refused while NULLs remain) → backfill → dedupe → migrate → policies apply → verify → audit.
-Everything is removed afterwards (also on Ctrl-C) unless --keep.
+Everything is removed afterwards, also on Ctrl-C, also with --keep once you press it (exit 130).
 
 Example:
   $ npx crm-tenancy demo`,
     )
-    .action(
-      action(async (ctx, opts: { keep: boolean }) => {
-        const out = ctx.output;
-        const c = out.stdoutColor;
-        const started = Date.now();
-        let server: EmbeddedServer | undefined;
-        const onSignal = () => {
-          out.warn('interrupted: stopping the embedded PostgreSQL and removing its files');
-          void (server?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
-        };
-        process.once('SIGINT', onSignal);
-        process.once('SIGTERM', onSignal);
-        try {
-          const result = await runDemo({
-            keep: opts.keep,
-            logger: { info: () => {}, debug: () => {}, warn: () => {} },
-            onServer: (s) => (server = s),
-            onStep: ({ name, phase, result: r }: { name: string; phase: 'start' | 'end'; result?: StoryStep }) => {
-              if (phase === 'start') {
-                out.data(c.bold(`▶ ${name}`));
-                return;
-              }
-              if (!r) return;
-              const mark = r.exitCode === 0 ? c.green('✓') : c.yellow(`exit ${r.exitCode}`);
-              out.data(`  ${mark} ${r.summary} ${c.dim(`(${(r.ms / 1000).toFixed(1)} s)`)}`);
-              for (const line of r.details?.slice(0, 20) ?? []) out.data(`      ${line}`);
-              if ((r.details?.length ?? 0) > 20) out.data(`      … ${r.details!.length - 20} more`);
-            },
-            onOverview: (label, overview) => {
-              out.data(`\nThe sample CRM, ${label}:`);
-              out.data(renderOverview(out, overview));
-            },
-          });
-          const total = Date.now() - started;
-          out.data(`\n${c.bold('Before and after')}`);
-          out.data(renderSummary(out, result, total));
-          if (result.kept) {
-            out.info(`the database is still running: psql "${maskUrl(result.databaseUrl)}" (password: ${result.server.password})`);
-            out.info(`data directory ${result.server.dataDir}; stop it with Ctrl-C`);
-            // Keep the process (and the server) alive until Ctrl-C.
-            await new Promise<void>(() => setInterval(() => {}, 1 << 30));
-          }
-          return result.verify.ok && result.auditAfter.exitCode === 0 ? 0 : 1;
-        } finally {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-        }
-      }, { database: false }),
-    );
+    .action(lazyAction(() => import('../actions/demo.js'), { database: false }));
 }

@@ -1,4 +1,4 @@
-// The list of commands. Each module exports register(program) and owns its command's options.
+// The list of commands. Each module declares its command (options, help) and imports its code only when it runs.
 import type { Command } from 'commander';
 import { register as registerInit } from './init.js';
 import { register as registerAudit } from './audit.js';
@@ -11,6 +11,7 @@ import { register as registerDedupe } from './dedupe.js';
 import { register as registerUndo } from './undo.js';
 import { register as registerSample } from './sample.js';
 import { register as registerDemo } from './demo.js';
+import { register as registerStatus } from './status.js';
 
 export function registerCommands(program: Command): void {
   for (const register of [
@@ -23,6 +24,7 @@ export function registerCommands(program: Command): void {
     registerDedupe,
     registerUndo,
     registerVerify,
+    registerStatus,
     registerSample,
     registerDemo,
   ]) {

@@ -1,18 +1,6 @@
-// The `init` command: drafts tenancy.yaml from the live database.
-import { access, writeFile } from 'node:fs/promises';
+// The `init` command's declaration: drafts tenancy.yaml from the live database (code: actions/init.ts).
 import type { Command } from 'commander';
-import { draftManifest, renderDraft } from '../../init/draft-manifest.js';
-import { TenancyError } from '../../errors.js';
-import { action } from '../context.js';
-
-interface InitOptions {
-  schema: string;
-  tenantTable?: string;
-  tenantColumn?: string;
-  output?: string;
-  force: boolean;
-  stdout: boolean;
-}
+import { lazyAction } from '../lazy-action.js';
 
 export function register(program: Command): void {
   program
@@ -31,39 +19,5 @@ Examples:
   $ crm-tenancy init --database-url postgres://dba@db/sales_crm
   $ crm-tenancy init --tenant-table organizations --tenant-column org_id --stdout`,
     )
-    .action(
-      action(async (ctx, opts: InitOptions) => {
-        const file = opts.output ?? ctx.options.config;
-        if (!opts.stdout && !opts.force) {
-          const exists = await access(file).then(
-            () => true,
-            () => false,
-          );
-          if (exists) {
-            throw new TenancyError('usage', `${file} already exists`, {
-              hint: 'pass --force to overwrite it, --output FILE to write elsewhere, or --stdout',
-            });
-          }
-        }
-        const client = await ctx.connect();
-        const draft = await draftManifest(client, {
-          schema: opts.schema,
-          tenantTable: opts.tenantTable,
-          tenantColumn: opts.tenantColumn,
-        });
-        const text = renderDraft(draft);
-        if (opts.stdout) {
-          ctx.output.data(text);
-        } else {
-          await writeFile(file, text, 'utf8');
-          const counts = { scoped: 0, exempt: 0 };
-          for (const t of draft.tables) if (t.classification.kind !== 'tenant') counts[t.classification.kind]++;
-          ctx.output.info(
-            `wrote ${file}: tenant ${draft.tenantTable}.${draft.tenantKey} (${draft.tenantType}) via ${draft.tenantColumn}, ` +
-              `${counts.scoped} scoped, ${counts.exempt} exempt (give each a reason)`,
-          );
-        }
-        return 0;
-      }),
-    );
+    .action(lazyAction(() => import('../actions/init.js')));
 }

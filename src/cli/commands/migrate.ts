@@ -1,24 +1,7 @@
-// The `migrate` command: up (default), down, status — online, under lock_timeout, behind an advisory lock.
+// The `migrate` command's declaration: up (default), down, status, restore (code: actions/migrate.ts).
 import type { Command } from 'commander';
-import { TenancyError } from '../../errors.js';
-import { describeProblem, runMigrate, type MigrateResult } from '../../migrate/runner.js';
-import { restoreArchivedTenants } from '../../migrate/restore.js';
-import { migrationStatus, type MigrationStatus, type StepState } from '../../migrate/status.js';
-import { action, type CommandContext } from '../context.js';
-import { duration, optionalDuration, optionalWholeNumber, wholeNumber } from '../option-parsers.js';
-import { withProgress } from '../progress.js';
-import { listTable } from '../table-styles.js';
-
-interface MigrateCliOptions {
-  migrationsDir: string;
-  dryRun: boolean;
-  lockTimeout: string;
-  statementTimeout?: string;
-  retries: string;
-  count?: string;
-  force: boolean;
-  json: boolean;
-}
+import { lazyAction } from '../lazy-action.js';
+import type { MigrateCliOptions } from '../actions/migrate.js';
 
 export function register(program: Command): void {
   program
@@ -38,7 +21,8 @@ export function register(program: Command): void {
       'after',
       `
 Exit codes: 0 done; 1 refused (NULL tenants, duplicates, cross-tenant references, tenant values on
-down) or a lock never obtained; 2 could not run (another migrate holds the lock, connection…).
+down) or a lock never obtained; 2 could not run (another migrate holds the lock, connection…);
+130 interrupted: run the same command again (an interrupted index build is dropped and rebuilt).
 
 Examples:
   $ crm-tenancy migrate --dry-run
@@ -48,101 +32,8 @@ Examples:
   $ crm-tenancy migrate up && crm-tenancy migrate restore migrate-down-20261128T101500-3fa9`,
     )
     .action(
-      action(
-        async (ctx, verb: string, runId: string | undefined, opts: MigrateCliOptions) => {
-          if (!['up', 'down', 'status', 'restore'].includes(verb)) {
-            throw new TenancyError('usage', `unknown migrate action ${verb}`, { hint: 'use up, down, status or restore RUN_ID' });
-          }
-          const manifest = await ctx.loadManifest();
-          if (verb === 'restore') {
-            if (!runId) throw new TenancyError('usage', 'migrate restore needs the run id that `migrate down --force` printed');
-            const restored = await restoreArchivedTenants({ databaseUrl: ctx.options.databaseUrl, manifest, runId });
-            if (opts.json) ctx.output.data(JSON.stringify({ runId, restored }, null, 2));
-            for (const r of restored) {
-              ctx.output.info(`${r.table}.${r.column}: ${r.rows} value(s) restored${r.missing ? `, ${r.missing} row(s) no longer exist` : ''}`);
-            }
-            return 0;
-          }
-          if (runId !== undefined) throw new TenancyError('usage', `unexpected argument ${runId}`);
-          if (verb === 'status') {
-            const status = await migrationStatus({ databaseUrl: ctx.options.databaseUrl, manifest, migrationsDir: opts.migrationsDir });
-            if (opts.json) ctx.output.data(JSON.stringify(status, null, 2));
-            else renderStatus(ctx, status);
-            return 0;
-          }
-          const limits = {
-            lockTimeoutMs: duration('--lock-timeout', opts.lockTimeout, 1),
-            statementTimeoutMs: optionalDuration('--statement-timeout', opts.statementTimeout),
-            retries: wholeNumber('--retries', opts.retries),
-            count: optionalWholeNumber('--count', opts.count, 1),
-          };
-          const result: MigrateResult = await withProgress(ctx.output, { json: opts.json }, (onProgress) =>
-            runMigrate({
-              databaseUrl: ctx.options.databaseUrl,
-              manifest,
-              migrationsDir: opts.migrationsDir,
-              direction: verb as 'up' | 'down',
-              dryRun: opts.dryRun,
-              ...limits,
-              force: opts.force,
-              logger: ctx.output.logger,
-              onProgress,
-            }),
-          );
-          if (opts.json) {
-            ctx.output.data(JSON.stringify(result, null, 2));
-            return result.exitCode;
-          }
-          if (result.sql !== undefined) ctx.output.data(result.sql);
-          renderResult(ctx, result);
-          return result.exitCode;
-        },
-        { quiet: ([, , opts]) => Boolean(opts.json) },
-      ),
+      lazyAction(() => import('../actions/migrate.js'), {
+        quiet: ([, , opts]: [string, string | undefined, MigrateCliOptions]) => Boolean(opts.json),
+      }),
     );
-}
-
-function renderResult(ctx: CommandContext, r: MigrateResult): void {
-  const { color } = ctx.output;
-  if (r.dryRun) {
-    ctx.output.info(r.applied.length === 0 ? 'dry run: nothing to run' : `dry run: ${r.applied.length} migration(s) would run; nothing was changed`);
-    return;
-  }
-  for (const a of r.archived) {
-    ctx.output.info(`${a.table}.${a.column}: ${a.rows} value(s) archived — put them back after \`migrate up\` with: crm-tenancy migrate restore ${a.runId}`);
-  }
-  for (const a of r.applied) {
-    ctx.output.info(`${r.direction === 'up' ? 'applied' : 'reverted'} ${a.name} in ${(a.ms / 1000).toFixed(1)} s${a.retries ? ` (${a.retries} lock_timeout retr${a.retries === 1 ? 'y' : 'ies'})` : ''}`);
-  }
-  if (r.refused.length > 0) {
-    const table = listTable(['table', 'problem', 'rows', 'fix'], ctx.output);
-    for (const x of r.refused) table.push([x.table, describeProblem(x).replace(/^row\(s\) /, ''), String(x.count), x.fix]);
-    ctx.output.warn(
-      r.direction === 'up'
-        ? `refused: the ${r.pending.length ? 'validate/composite phase' : 'next phase'} would fail on these rows; fix them, then run migrate again`
-        : 'refused: down would drop tenant values',
-    );
-    ctx.output.stderr.write(`${table.toString()}\n`);
-    return;
-  }
-  if (r.direction === 'up') {
-    ctx.output.info(r.applied.length === 0 ? 'nothing to migrate: every migration has run' : color.green('migrations complete'));
-  }
-}
-
-const mark = (v: StepState): string => (v === null ? '–' : v ? '✓' : '✗');
-
-function renderStatus(ctx: CommandContext, s: MigrationStatus): void {
-  const table = listTable(['table', 'column', 'FK', 'FK valid', 'index', 'NOT NULL', 'unique', 'composite', 'RLS', 'policies'], ctx.output);
-  for (const t of s.tables) {
-    table.push([
-      t.exists ? t.table : `${t.table} (missing)`,
-      ...[t.column, t.fk, t.fkValidated, t.index, t.notNull, t.uniqueKeys, t.compositeKeys, t.rls, t.policies].map(mark),
-    ]);
-  }
-  ctx.output.data(table.toString());
-  const files = listTable(['migration', 'phase', 'state'], ctx.output);
-  for (const m of s.migrations) files.push([m.name, m.phase ?? '', m.applied ? 'applied' : 'pending']);
-  if (s.migrations.length > 0) ctx.output.data(files.toString());
-  else ctx.output.data('no migration files (run `crm-tenancy generate`)');
 }

@@ -1,15 +1,7 @@
-// The `undo` command: restores what one backfill or dedupe run changed; `undo --list` shows recent runs.
+// The `undo` command's declaration: restores what one backfill or dedupe run changed (code: actions/undo.ts).
 import type { Command } from 'commander';
-import { listRuns, undoRun, type UndoResult } from '../../undo/undo-runner.js';
-import { TenancyError } from '../../errors.js';
-import { action, type CommandContext } from '../context.js';
-import { listTable } from '../table-styles.js';
-
-interface UndoCliOptions {
-  list?: boolean;
-  dryRun?: boolean;
-  json?: boolean;
-}
+import { lazyAction } from '../lazy-action.js';
+import type { UndoCliOptions } from '../actions/undo.js';
 
 export function register(program: Command): void {
   program
@@ -24,61 +16,12 @@ export function register(program: Command): void {
       `
 Rows changed again since the run are left alone and reported. A run is undone once; a second
 undo is refused. Exit codes: 0 restored everything, 1 some rows had changed since (left alone),
-2 could not run (unknown run id, already undone).
+2 could not run (unknown run id, already undone), 130 interrupted (one transaction: nothing was
+undone; run it again).
 
 Examples:
   $ crm-tenancy undo --list
   $ crm-tenancy undo dedupe-20261128T101500-3fa9`,
     )
-    .action(
-      action(
-        async (ctx, runId: string | undefined, opts: UndoCliOptions) => {
-          const manifest = await ctx.loadManifest();
-          if (opts.list) {
-            const runs = await listRuns({ databaseUrl: ctx.target.databaseUrl, manifest });
-            if (opts.json) {
-              ctx.output.data(JSON.stringify(runs, null, 2));
-              return 0;
-            }
-            if (runs.length === 0) {
-              ctx.output.data('no backfill or dedupe runs yet');
-              return 0;
-            }
-            const table = listTable(['run id', 'status', 'started', 'by'], ctx.output);
-            for (const r of runs) table.push([r.id, r.status, new Date(r.startedAt).toISOString(), r.startedBy]);
-            ctx.output.data(table.toString());
-            return 0;
-          }
-          if (!runId) throw new TenancyError('usage', 'undo needs a RUN_ID (or --list)', { hint: '`crm-tenancy undo --list` shows the recent runs' });
-          const result = await undoRun({
-            databaseUrl: ctx.target.databaseUrl,
-            manifest,
-            runId,
-            dryRun: Boolean(opts.dryRun),
-            logger: ctx.output.logger,
-          });
-          if (opts.json) ctx.output.data(JSON.stringify(result, null, 2));
-          else renderUndo(ctx, result);
-          return result.changedSince.length === 0 && result.steps.every((s) => s.changedSince === 0) ? 0 : 1;
-        },
-        { quiet: ([, opts]) => Boolean(opts.json) },
-      ),
-    );
-}
-
-const VERBS: Record<string, string> = {
-  fill: 'set back to NULL',
-  detach: 'foreign key restored',
-  reinsert: 'removed row re-inserted',
-  repoint: 'reference pointed back',
-};
-
-function renderUndo(ctx: CommandContext, result: UndoResult): void {
-  ctx.output.data(`${result.dryRun ? 'undo (dry run: rolled back)' : 'undone'}: ${result.command} run ${result.runId}`);
-  for (const s of result.steps) {
-    const col = s.column ? `.${s.column}` : '';
-    const left = s.changedSince > 0 ? `, ${s.changedSince} changed since (left alone)` : '';
-    ctx.output.data(`  ${s.table}${col}: ${s.restored} ${VERBS[s.kind]}${left}`);
-  }
-  if (result.steps.length === 0) ctx.output.data('  the run changed nothing');
+    .action(lazyAction(() => import('../actions/undo.js'), { quiet: ([, opts]: [string | undefined, UndoCliOptions]) => Boolean(opts.json) }));
 }

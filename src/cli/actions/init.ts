@@ -1,0 +1,59 @@
+// `crm-tenancy init`: drafts tenancy.yaml from the live database.
+import { access, writeFile } from 'node:fs/promises';
+import { draftManifest, renderDraft } from '../../init/draft-manifest.js';
+import { TenancyError } from '../../errors.js';
+import type { CommandContext } from '../context.js';
+
+export interface InitOptions {
+  schema: string;
+  tenantTable?: string;
+  tenantColumn?: string;
+  output?: string;
+  force: boolean;
+  stdout: boolean;
+}
+
+export async function run(ctx: CommandContext, opts: InitOptions): Promise<number> {
+  const file = opts.output ?? ctx.options.config;
+  ctx.interrupt.describe(() => `init stopped before writing ${opts.stdout ? 'the draft' : file}; run it again`);
+  if (!opts.stdout && !opts.force) {
+    const exists = await access(file).then(
+      () => true,
+      () => false,
+    );
+    if (exists) {
+      throw new TenancyError('usage', `${file} already exists`, {
+        hint: 'pass --force to overwrite it, --output FILE to write elsewhere, or --stdout',
+      });
+    }
+  }
+  const client = await ctx.connect();
+  const draft = await draftManifest(client, {
+    schema: opts.schema,
+    tenantTable: opts.tenantTable,
+    tenantColumn: opts.tenantColumn,
+  });
+  const text = renderDraft(draft);
+  if (opts.stdout) {
+    ctx.output.data(text);
+  } else {
+    await writeFile(file, text, 'utf8');
+    const counts = { scoped: 0, exempt: 0 };
+    let shared = 0;
+    let pairs = 0;
+    for (const t of draft.tables) {
+      const c = t.classification;
+      if (c.kind === 'tenant') continue;
+      counts[c.kind]++;
+      if (c.kind === 'scoped' && c.sharedRows) shared++;
+      pairs += c.polymorphic.length;
+    }
+    ctx.output.info(
+      `wrote ${file}: tenant ${draft.tenantTable}.${draft.tenantKey} (${draft.tenantType}) via ${draft.tenantColumn}, ` +
+        `${counts.scoped} scoped, ${counts.exempt} exempt (give each a reason)` +
+        (shared > 0 ? `, ${shared} table(s) with shared rows` : '') +
+        (pairs > 0 ? `, ${pairs} polymorphic pair(s) to check (TODO comments)` : ''),
+    );
+  }
+  return 0;
+}

@@ -1,0 +1,128 @@
+// Renders a drafted manifest as commented YAML a DBA can accept as is (or edit where it says TODO).
+import { Scalar, stringify } from 'yaml';
+import { escapeText } from '../db/quote.js';
+import type { Classification, ManifestDraft, ScopedProposal } from './draft-manifest.js';
+import type { PolymorphicPair } from './table-facts.js';
+
+const PLAIN_SCALAR = /^[A-Za-z_][A-Za-z0-9_$.]*$/;
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/gu;
+
+/**
+ * One YAML scalar on one line, written by the yaml library: plain when the library writes it plain
+ * and it is an ordinary name (safe as a key, a value and a flow-sequence item), else double-quoted
+ * with escapes, never folded and never a block scalar. Characters the library leaves raw inside
+ * double quotes (DEL, C1, U+2028/U+2029: line breaks for YAML 1.1 readers) become \u escapes.
+ *
+ * @example yamlScalar('deals') // => deals
+ * @example yamlScalar('notes\nDELETE') // => "notes\nDELETE"
+ */
+export function yamlScalar(value: string): string {
+  const plain = stringify(value).trimEnd();
+  if (PLAIN_SCALAR.test(plain)) return plain;
+  const node = new Scalar(value);
+  node.type = Scalar.QUOTE_DOUBLE;
+  const quoted = stringify(node, { lineWidth: 0, doubleQuotedMinMultiLineLength: Number.MAX_SAFE_INTEGER }).trimEnd();
+  return quoted.replace(UNSAFE, (ch) => `\\u${ch.codePointAt(0)!.toString(16).padStart(4, '0')}`);
+}
+
+const key = yamlScalar;
+/** A comment's text: names in it cannot end the comment line. */
+const note = (text: string): string => escapeText(text);
+
+/** The flow-form YAML of one polymorphic entry, e.g. `{type: payable_type, id: payable_id, targets: {Invoice: invoices}}`. */
+function polymorphicEntry(p: PolymorphicPair): string {
+  const targets = p.targets.length > 0 ? p.targets.map((x) => `${key(x.type)}: ${key(x.table)}`).join(', ') : 'TODO_TypeValue: TODO_table';
+  return `{type: ${key(p.typeColumn)}, id: ${key(p.idColumn)}, targets: {${targets}}}`;
+}
+
+function polymorphicNote(p: PolymorphicPair): string {
+  const seen = [...p.targets.map((x) => x.type), ...p.unmatched];
+  const values = seen.length > 0 ? `type values seen: ${seen.join(', ')}` : 'no type values seen';
+  const unmatched = p.unmatched.length > 0 ? `; no table for ${p.unmatched.join(', ')}` : '';
+  return note(`TODO: ${p.typeColumn}/${p.idColumn} look like a polymorphic reference (${values}${unmatched}); check the targets, then uncomment:`);
+}
+
+function sourcesNote(c: ScopedProposal): string {
+  const parts = c.sources.map((s) => `${s.column} → ${s.parent}${Number.isFinite(s.hops) ? ` (${s.hops} hop${s.hops === 1 ? '' : 's'})` : ' (self-reference)'}${s.composite ? ' (composite FK)' : ''}`);
+  return note(`best source first: ${parts.join(', ')}`);
+}
+
+function uniqueEntry(u: { columns: string[]; where?: string }): string {
+  if (!u.where) return `[${u.columns.map(key).join(', ')}]`;
+  return `{columns: [${u.columns.map(key).join(', ')}], where: ${key(u.where)}}`;
+}
+
+/** The lines of one scoped table: its keys, then TODO comments for what needs a decision. */
+function scopedLines(name: string, c: ScopedProposal, tenantColumn: string): string[] {
+  const body: string[] = [];
+  if (c.sharedRows) {
+    body.push(`shared_rows: true   # ${note(`${c.nullRows} row(s) with NULL ${tenantColumn} and no backfill source places them: rows every tenant reads (or make it exempt, or give them a tenant)`)}`);
+  }
+  if (c.backfill.length > 0) body.push(`backfill: [${c.backfill.map(key).join(', ')}]   # ${sourcesNote(c)}`);
+  if (c.unique.length > 0) {
+    body.push(`unique: [${c.unique.map(uniqueEntry).join(', ')}]   # ${note(`from ${c.unique.map((u) => u.index).join(', ')}`)}`);
+  }
+  if (c.singleton) body.push(`singleton: true   # ${note(`from ${c.singleton}: UNIQUE (${tenantColumn}), one row per tenant`)}`);
+  const todo: string[] = [];
+  for (const p of c.polymorphic) {
+    todo.push(`# ${polymorphicNote(p)}`);
+    todo.push(`# polymorphic: [${polymorphicEntry(p)}]`);
+  }
+  const lines = [`  # ${note(c.why)}${c.tenantNotNull ? note(`, NOT NULL already (nothing to backfill)`) : c.nullRows > 0 && !c.sharedRows ? note(`; ${c.nullRows} row(s) with NULL ${tenantColumn}`) : ''}`];
+  if (body.length === 0 && todo.length === 0) {
+    lines.push(`  ${key(name)}: {}`);
+  } else {
+    // With only TODO lines the entry reads as null (a scoped table with nothing to add): uncommenting them just works.
+    lines.push(`  ${key(name)}:`);
+    lines.push(...[...body, ...todo].map((l) => `    ${l}`));
+  }
+  return lines;
+}
+
+/** Renders a draft as commented YAML, ready for review. */
+export function renderDraft(draft: ManifestDraft): string {
+  const lines: string[] = [];
+  lines.push('# tenancy.yaml drafted by `crm-tenancy init`. Review every line before relying on it:');
+  lines.push('# each table says why it was classified so, and every exempt table needs a real reason.');
+  lines.push(`schema: ${key(draft.schema)}`);
+  lines.push('tenant:');
+  lines.push(`  table: ${key(draft.tenantTable)}          # ${note(draft.tenantWhy)}`);
+  lines.push(`  key: ${key(draft.tenantKey)}                # type ${note(draft.tenantType)}`);
+  lines.push(`  column: ${key(draft.tenantColumn)}`);
+  lines.push(`  setting: ${key(draft.setting)}   # what the application sets per transaction`);
+  if (draft.compositeForeignKeys > 0) {
+    const n = draft.compositeForeignKeys;
+    lines.push(`  composite_keys: true   # makes ${n} foreign key${n === 1 ? '' : 's'} between scoped tables tenant-safe: (tenant, x_id) → (tenant, id)`);
+  }
+  lines.push('roles:');
+  if (draft.appRoles.length > 0) {
+    lines.push(`  app: [${draft.appRoles.map(key).join(', ')}]   # roles holding table privileges; keep those the application uses`);
+  } else {
+    lines.push('  app: [app_user]   # TODO: the role(s) your application connects as');
+  }
+  lines.push('tables:');
+  for (const t of draft.tables) {
+    if (t.classification.kind === 'scoped') lines.push(...scopedLines(t.name, t.classification, draft.tenantColumn));
+  }
+  const exempt = draft.tables.filter((t) => t.classification.kind === 'exempt');
+  // Exempt tables reached through a polymorphic pair: the ready-to-edit entry to scope them instead.
+  for (const t of exempt) {
+    const c = t.classification as Extract<Classification, { kind: 'exempt' }>;
+    if (c.polymorphic.length === 0) continue;
+    lines.push(`  # TODO: ${note(t.name)} holds ${c.polymorphic.length === 1 ? 'a polymorphic pair' : 'polymorphic pairs'}; to scope it through ${c.polymorphic.length === 1 ? 'it' : 'them'}, check the targets, uncomment, and remove it from exempt:`);
+    lines.push(`  # ${key(t.name)}:`);
+    for (const p of c.polymorphic) {
+      lines.push(`  #   # ${polymorphicNote(p)}`);
+      lines.push(`  #   polymorphic: [${polymorphicEntry(p)}]`);
+    }
+  }
+  if (exempt.length > 0) {
+    lines.push('exempt:');
+    for (const t of exempt) {
+      const c = t.classification as Extract<Classification, { kind: 'exempt' }>;
+      lines.push(`  # ${note(c.why)}`);
+      lines.push(`  ${key(t.name)}: "TODO: reason"`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}

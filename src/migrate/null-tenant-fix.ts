@@ -1,0 +1,84 @@
+// The fix a NULL-tenant refusal names: backfill when a source can place the rows, else what can.
+import type { Queryable } from '../db/connection.js';
+import type { Manifest } from '../config/manifest.js';
+import { resolveLiveContext, type LiveContext } from '../config/live-context.js';
+import { buildBackfillPlan } from '../backfill/backfill-plan.js';
+import { remainingCountsSql } from '../backfill/backfill-sql.js';
+import { shellCommand } from '../shell-quote.js';
+
+/** How the NULL-tenant rows of one table stand against its backfill sources. */
+export interface NullTenantRows {
+  /** One source places the row: backfill fills it. */
+  fillable: number;
+  /** Sources disagree: backfill leaves it NULL and reports a conflict. */
+  conflicts: number;
+  /** No source places it: backfill leaves it NULL and reports an orphan. */
+  orphans: number;
+  /** The manifest lists no backfill source for the table. */
+  noPath: boolean;
+  /** A parent it derives from still has NULL tenants: backfill fills parents first, then these. */
+  parentsPending: boolean;
+}
+
+/** Counts the table's NULL-tenant rows by what backfill would do with them (same SQL as backfill's report). */
+export async function classifyNullTenants(
+  db: Queryable,
+  live: LiveContext,
+  table: string,
+  tablesWithNulls: ReadonlySet<string>,
+): Promise<NullTenantRows> {
+  const entry = live.manifest.tables.find((t) => t.name === table);
+  const plan = buildBackfillPlan(live, table).groups.flatMap((g) => g.tables)[0];
+  const r = await db.query<{ orphans: string; conflicts: string; pending: string }>(remainingCountsSql(plan));
+  const row = r.rows[0];
+  return {
+    fillable: Number(row.pending),
+    conflicts: Number(row.conflicts),
+    orphans: Number(row.orphans),
+    noPath: (entry?.backfill.length ?? 0) === 0,
+    parentsPending: plan.sources.some((s) => !s.parentIsTenantTable && tablesWithNulls.has(s.parentTable)),
+  };
+}
+
+/** The fix text for one table's NULL tenants, each command shell-quoted. */
+export function describeNullTenantFix(table: string, rows: NullTenantRows): string {
+  const backfill = shellCommand('crm-tenancy', 'backfill', '--table', table);
+  const assign = shellCommand('crm-tenancy', 'backfill', '--table', table, '--assign-orphans-to', 'TENANT');
+  const shareOrExempt = `or mark ${table} shared_rows: true (or exempt) in the manifest`;
+  if (rows.noPath) return `no backfill path (the manifest lists no backfill column): ${assign}, ${shareOrExempt}`;
+  const parts: string[] = [];
+  const orphansWait = rows.parentsPending;
+  if (rows.fillable > 0 || (orphansWait && rows.orphans > 0)) parts.push(backfill);
+  if (rows.conflicts > 0) {
+    parts.push(
+      `${rows.conflicts} conflict(s), its sources disagree: set the tenant by hand from the samples of ` +
+        `${shellCommand('crm-tenancy', 'backfill', '--table', table, '--dry-run')}, or clear the wrong reference and use --assign-orphans-to`,
+    );
+  }
+  if (rows.orphans > 0 && !orphansWait) parts.push(`${rows.orphans} orphan(s), no parent places them: ${assign}, ${shareOrExempt}`);
+  return parts.length > 0 ? parts.join('; ') : backfill;
+}
+
+/**
+ * The fix of every table with NULL tenants, by what backfill would do with its rows. A table the
+ * live context cannot plan (manifest and database disagree) keeps the plain backfill command.
+ */
+export async function nullTenantFixes(db: Queryable, manifest: Manifest, tables: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (tables.length === 0) return out;
+  let live: LiveContext;
+  try {
+    live = await resolveLiveContext(db, manifest);
+  } catch {
+    return out;
+  }
+  const withNulls = new Set(tables);
+  for (const table of tables) {
+    try {
+      out.set(table, describeNullTenantFix(table, await classifyNullTenants(db, live, table, withNulls)));
+    } catch {
+      // No plan for this table (e.g. no primary key): the plain backfill command stays.
+    }
+  }
+  return out;
+}
