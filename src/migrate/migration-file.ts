@@ -4,15 +4,16 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TenancyError } from '../errors.js';
 
-export type MigrationPhase = 'expand' | 'index' | 'validate' | 'composite';
+export type MigrationPhase = 'expand' | 'index' | 'validate' | 'composite' | 'views';
 
-export const PHASES: readonly MigrationPhase[] = ['expand', 'index', 'validate', 'composite'];
+export const PHASES: readonly MigrationPhase[] = ['expand', 'index', 'validate', 'composite', 'views'];
 
 /** A data condition the validate/composite phase needs before it may run. */
 export type Precondition =
   | { kind: 'not-null'; schema: string; table: string; column: string }
   | { kind: 'tenant-exists'; schema: string; table: string; column: string; tenantTable: string; tenantKey: string }
-  | { kind: 'unique'; schema: string; table: string; columns: string[] }
+  /** `where`: a partial key's predicate (only rows it selects must be unique). */
+  | { kind: 'unique'; schema: string; table: string; columns: string[]; where?: string }
   | {
       kind: 'same-tenant';
       schema: string;
@@ -23,7 +24,7 @@ export type Precondition =
       parentKey: string;
     };
 
-/** Machine-readable header of a generated file (one JSON comment line). */
+/** Machine-readable header of a generated file: JSON in comment lines that start with META_PREFIX (concatenated). */
 export interface MigrationMeta {
   phase: MigrationPhase;
   /** Step ids this file provides (generate skips them while the file is pending). */
@@ -151,10 +152,11 @@ export function parseMigrationText(text: string, name: string, file = name): Mig
   const upText = upAt >= 0 ? text.slice(upAt, downAt > upAt ? downAt : undefined) : downAt >= 0 ? text.slice(0, downAt) : text;
   const downText = downAt >= 0 ? text.slice(downAt, upAt > downAt ? upAt : undefined) : '';
   let meta: MigrationMeta | null = null;
-  const metaLine = text.split('\n').find((l) => l.startsWith(META_PREFIX));
-  if (metaLine) {
+  // One line, or (readable) one value per line: the lines' remainders, joined, are the JSON.
+  const metaLines = text.split('\n').filter((l) => l.startsWith(META_PREFIX));
+  if (metaLines.length > 0) {
     try {
-      meta = JSON.parse(metaLine.slice(META_PREFIX.length)) as MigrationMeta;
+      meta = JSON.parse(metaLines.map((l) => l.slice(META_PREFIX.length)).join('')) as MigrationMeta;
     } catch (error) {
       throw new TenancyError('io', `${file}: its crm-tenancy-meta line is not valid JSON`, { cause: error });
     }

@@ -1,5 +1,4 @@
 // What the tenancy rollout still needs per scoped table: compares the manifest with the live catalog.
-import { createHash } from 'node:crypto';
 import type { LiveContext } from '../config/live-context.js';
 import {
   findColumn,
@@ -10,8 +9,17 @@ import {
   type CatalogIndex,
   type CatalogTable,
 } from '../db/catalog.js';
-import { displayName, escapeText, MAX_IDENTIFIER_BYTES } from '../db/quote.js';
+import { displayName, escapeText } from '../db/quote.js';
+import { fitIdentifier, NameAllocator } from './object-names.js';
+
+export { fitIdentifier, NameAllocator } from './object-names.js';
 import type { MigrationPhase } from './migration-file.js';
+import { predicateMatches } from './predicate-match.js';
+import { polymorphicSteps, type PlanExtras, type PolymorphicStep } from './plan-polymorphic.js';
+import { viewSteps, type ViewStep } from './plan-views.js';
+import { partitionKeyAllows, partitionsOf, type PartitionTarget } from './plan-partitions.js';
+
+export type { PlanExtras, PolymorphicStep } from './plan-polymorphic.js';
 
 /** A foreign key between two scoped tables that composite keys replace. */
 export interface ScopedForeignKey {
@@ -25,12 +33,15 @@ export interface ScopedForeignKey {
 export type PlanStep =
   | { kind: 'add-column'; table: string }
   | { kind: 'set-default'; table: string }
-  | { kind: 'add-tenant-fk'; table: string; name: string }
+  /** `partitions`: a partitioned table (PostgreSQL refuses a NOT VALID FK on it): the FK goes on each partition first. */
+  | { kind: 'add-tenant-fk'; table: string; name: string; partitions?: PartitionTarget[] }
   | { kind: 'drop-invalid-index'; table: string; index: string }
-  | { kind: 'create-index'; table: string; name: string }
-  | { kind: 'validate-tenant-fk'; table: string; name: string }
+  | { kind: 'create-index'; table: string; name: string; partitions?: PartitionTarget[] }
+  | { kind: 'validate-tenant-fk'; table: string; name: string; partitions?: PartitionTarget[] }
   | { kind: 'not-null'; table: string; checkName: string }
-  | { kind: 'unique'; table: string; columns: string[]; name: string; singleton: boolean }
+  | { kind: 'unique'; table: string; columns: string[]; name: string; singleton: boolean; where?: string; partitions?: PartitionTarget[] }
+  | PolymorphicStep
+  | ViewStep
   | { kind: 'parent-key'; table: string; key: string; indexName: string; constraintName: string }
   | {
       kind: 'composite-fk';
@@ -54,6 +65,8 @@ export const STEP_PHASE: Record<PlanStep['kind'], MigrationPhase> = {
   'validate-tenant-fk': 'validate',
   'not-null': 'validate',
   unique: 'validate',
+  polymorphic: 'validate',
+  view: 'views',
   'parent-key': 'composite',
   'composite-fk': 'composite',
 };
@@ -76,7 +89,11 @@ export function stepId(step: PlanStep): string {
     case 'not-null':
       return `not-null:${step.table}`;
     case 'unique':
-      return `unique:${step.table}:${JSON.stringify(step.columns)}`;
+      return `unique:${step.table}:${JSON.stringify(step.columns)}${step.where !== undefined ? `:${step.where}` : ''}`;
+    case 'polymorphic':
+      return `polymorphic:${step.table}:${step.typeColumn}:${step.idColumn}`;
+    case 'view':
+      return `view:${step.schema}:${step.table}`;
     case 'parent-key':
       return `parent-key:${step.table}`;
     case 'composite-fk':
@@ -107,7 +124,7 @@ export interface TableTenancyState {
   invalidIndexes: CatalogIndex[];
   notNull: boolean;
   /** Manifest unique keys (tenant column first) and whether a valid unique index covers each. */
-  uniqueKeys: { columns: string[]; present: boolean; singleton: boolean }[];
+  uniqueKeys: { columns: string[]; present: boolean; singleton: boolean; where?: string }[];
 }
 
 const sameSet = (a: readonly (string | null)[], b: readonly string[]): boolean =>
@@ -120,10 +137,15 @@ export function tableTenancyState(live: LiveContext, name: string): TableTenancy
   const table = findRelation(live.catalog, manifest.schema, name);
   const entry = manifest.tables.find((t) => t.name === name);
   const col = table ? findColumn(table, c) : undefined;
-  const keys: { columns: string[]; singleton: boolean }[] = [];
+  const keys: { columns: string[]; singleton: boolean; where?: string }[] = [];
   if (entry?.singleton) keys.push({ columns: [c], singleton: true });
-  for (const key of entry?.unique ?? []) keys.push({ columns: [c, ...key.columns.filter((x) => x !== c)], singleton: false });
+  for (const key of entry?.unique ?? []) {
+    keys.push({ columns: [c, ...key.columns.filter((x) => x !== c)], singleton: false, ...(key.where !== undefined ? { where: key.where } : {}) });
+  }
   const usable = (i: CatalogIndex) => i.valid && i.predicate === null && !i.columns.includes(null);
+  // An equivalent unique index (same columns in any order; for a partial key the same predicate, or none) is enough.
+  const enforces = (i: CatalogIndex, k: { columns: string[]; where?: string }) =>
+    i.valid && i.unique && !i.columns.includes(null) && sameSet(i.columns, k.columns) && predicateMatches(i.predicate, k.where);
   return {
     table: name,
     exists: Boolean(table),
@@ -136,7 +158,7 @@ export function tableTenancyState(live: LiveContext, name: string): TableTenancy
     notNull: Boolean(col?.notNull),
     uniqueKeys: keys.map((k) => ({
       ...k,
-      present: Boolean(table?.indexes.some((i) => usable(i) && i.unique && sameSet(i.columns, k.columns))),
+      present: Boolean(table?.indexes.some((i) => enforces(i, k))),
     })),
   };
 }
@@ -156,10 +178,14 @@ function tenantForeignKey(live: LiveContext, table: CatalogTable): CatalogConstr
   );
 }
 
-/** Single-column FKs from `table` to scoped tables (the ones composite keys replace or already replaced). */
+/**
+ * Single-column FKs from `table` to scoped tables (the ones composite keys replace or already replaced).
+ * A parent with shared rows (NULL tenant) keeps its single-column FK: rows of every tenant may reference
+ * a shared row, which no (tenant, id) key could match.
+ */
 export function scopedForeignKeys(live: LiveContext, table: CatalogTable): ScopedForeignKey[] {
   const { schema, tenant } = live.manifest;
-  const scoped = new Set(live.manifest.tables.map((t) => t.name));
+  const scoped = new Set(live.manifest.tables.filter((t) => !t.sharedRows).map((t) => t.name));
   const out: ScopedForeignKey[] = [];
   for (const fk of foreignKeys(table)) {
     const ref = fk.references;
@@ -188,54 +214,25 @@ export function compositeForeignKey(
   });
 }
 
-/** Whether `table` has a UNIQUE/PRIMARY KEY constraint on exactly (tenant, key). */
+/**
+ * Whether a foreign key can reference `table` (tenant, key): a UNIQUE/PRIMARY KEY constraint on exactly
+ * those columns, or a valid, full, non-deferrable unique index on them (PostgreSQL accepts either, in
+ * any column order).
+ */
 export function hasParentKey(live: LiveContext, table: CatalogTable, key: string): boolean {
   const cols = [live.manifest.tenant.column, key];
-  return table.constraints.some((c) => (c.type === 'unique' || c.type === 'primary-key') && sameSet(c.columns, cols));
-}
-
-/**
- * Names for new objects: `<table>_<columns>_<suffix>`, cut to 63 bytes with a hash when longer,
- * never clashing with an existing relation/constraint or with another planned name. Control
- * characters and line separators of catalog names (a column the manifest does not name) become `_`:
- * a name we make up never needs them.
- */
-export class NameAllocator {
-  private readonly taken = new Set<string>();
-  constructor(existing: Iterable<string>) {
-    for (const name of existing) this.taken.add(name);
-  }
-  allocate(parts: string[], suffix: string, preferred?: string): string {
-    const base = preferred ?? fitIdentifier(plainParts(parts, suffix));
-    let name = base;
-    for (let i = 1; this.taken.has(name); i++) name = fitIdentifier(`${base}_${i}`, true);
-    this.taken.add(name);
-    return name;
-  }
-}
-
-/** `<parts>_<suffix>` with control characters and line separators replaced by `_`. */
-function plainParts(parts: string[], suffix: string): string {
-  return `${parts.join('_')}_${suffix}`.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/gu, '_');
-}
-
-/** Cuts a name to 63 bytes (whole characters), adding a short hash of the full name when cut. */
-export function fitIdentifier(name: string, forceHash = false): string {
-  if (Buffer.byteLength(name, 'utf8') <= MAX_IDENTIFIER_BYTES && !forceHash) return name;
-  const hash = createHash('sha1').update(name).digest('hex').slice(0, 8);
-  let head = '';
-  for (const ch of name) {
-    if (Buffer.byteLength(head + ch, 'utf8') > MAX_IDENTIFIER_BYTES - 9) break;
-    head += ch;
-  }
-  return `${head}_${hash}`;
+  if (table.constraints.some((c) => (c.type === 'unique' || c.type === 'primary-key') && !c.deferrable && sameSet(c.columns, cols))) return true;
+  const deferrable = new Set(table.constraints.filter((c) => c.deferrable).map((c) => c.name));
+  return table.indexes.some(
+    (i) => i.valid && i.unique && i.predicate === null && sameSet(i.columns, cols) && !(i.constraint && deferrable.has(i.constraint)),
+  );
 }
 
 /**
  * Everything the manifest asks for that the live catalog lacks, as ordered steps. Steps whose id is in
  * `alreadyPending` (provided by migration files not yet run) are left out.
  */
-export function planTenancy(live: LiveContext, alreadyPending: ReadonlySet<string> = new Set()): TenancyPlan {
+export function planTenancy(live: LiveContext, alreadyPending: ReadonlySet<string> = new Set(), extras: PlanExtras = {}): TenancyPlan {
   const { manifest, catalog } = live;
   const c = manifest.tenant.column;
   const steps: PlanStep[] = [];
@@ -271,13 +268,15 @@ export function planTenancy(live: LiveContext, alreadyPending: ReadonlySet<strin
       skipped.push({ table: entry.name, reason: `${displayName(manifest.schema, entry.name)} is a ${table.kind}, not a table` });
       continue;
     }
-    if (table.kind === 'partitioned-table') {
-      skipped.push({
-        table: entry.name,
-        reason: 'a partitioned table: CREATE INDEX CONCURRENTLY and NOT VALID foreign keys work per partition; not generated yet, do it by hand',
-      });
+    // A partitioned table: the column, default and NOT NULL go on the parent (they propagate); foreign
+    // keys and indexes are built partition by partition and then attached to the parent's.
+    const parts = table.kind === 'partitioned-table' ? partitionsOf(live, table) : undefined;
+    if (parts === null) {
+      skipped.push({ table: entry.name, reason: 'a partition of it is partitioned itself (several levels): not generated, do it by hand' });
       continue;
     }
+    const withParts = (names?: (p: PartitionTarget) => string) =>
+      parts ? { partitions: parts.map((p) => ({ ...p, ...(names ? { index: names(p) } : {}) })) } : {};
     if (table.partitionOf) {
       skipped.push({ table: entry.name, reason: 'a partition: its parent carries the tenant column' });
       continue;
@@ -292,42 +291,71 @@ export function planTenancy(live: LiveContext, alreadyPending: ReadonlySet<strin
     }
     usable.push(entry.name);
     if (!state.column) push({ kind: 'add-column', table: entry.name });
-    else if (!state.default) push({ kind: 'set-default', table: entry.name });
+    // A column already NOT NULL is filled and written by the application: a default (an ACCESS EXCLUSIVE
+    // lock) would change nothing.
+    else if (!state.default && !state.notNull) push({ kind: 'set-default', table: entry.name });
     const fkName = state.tenantFk?.name ?? conNames(table, entry.name).allocate([entry.name, c], 'fkey');
-    if (!state.tenantFk) push({ kind: 'add-tenant-fk', table: entry.name, name: fkName });
+    if (!state.tenantFk) push({ kind: 'add-tenant-fk', table: entry.name, name: fkName, ...withParts() });
     // An INVALID leftover under the name we would use is dropped by the build's own guard (and the name
     // reused); other INVALID indexes on the tenant column are dropped explicitly.
     const indexName = fitIdentifier(`${entry.name}_${c}_idx`);
     const reuse = !state.index && state.invalidIndexes.some((i) => i.name === indexName);
     for (const leftover of state.invalidIndexes) {
+      // A partitioned index stays INVALID until every partition's index is attached: finished, not dropped.
+      if (parts) continue;
       if (!(reuse && leftover.name === indexName)) push({ kind: 'drop-invalid-index', table: entry.name, index: leftover.name });
     }
     if (!state.index) {
-      push({ kind: 'create-index', table: entry.name, name: reuse ? indexName : relNames.allocate([entry.name, c], 'idx') });
+      const name = reuse || (parts && state.invalidIndexes.some((i) => i.name === indexName)) ? indexName : relNames.allocate([entry.name, c], 'idx');
+      push({ kind: 'create-index', table: entry.name, name, ...withParts((p) => relNames.allocate([p.name, c], 'idx')) });
     }
-    if (!state.tenantFk?.validated) push({ kind: 'validate-tenant-fk', table: entry.name, name: fkName });
-    if (!state.notNull) {
+    if (!state.tenantFk?.validated) push({ kind: 'validate-tenant-fk', table: entry.name, name: fkName, ...withParts() });
+    // shared_rows: a NULL tenant is a row every tenant may read, so the column stays nullable.
+    if (!state.notNull && !entry.sharedRows) {
       push({ kind: 'not-null', table: entry.name, checkName: conNames(table, entry.name).allocate([entry.name, c], 'not_null_check') });
     }
     for (const key of state.uniqueKeys) {
       if (key.present) continue;
+      if (parts && !partitionKeyAllows(extras.partitionKeys?.get(entry.name), key.columns)) {
+        skipped.push({
+          table: entry.name,
+          reason: extras.partitionKeys
+            ? `unique key (${key.columns.map(escapeText).join(', ')}): on a partitioned table a unique key must hold every partition-key column`
+            : `unique key (${key.columns.map(escapeText).join(', ')}): the partition key was not read (readPlanExtras), so it is not generated`,
+        });
+        continue;
+      }
+      const suffix = key.where !== undefined ? 'partial_key' : 'key';
       push({
         kind: 'unique',
         table: entry.name,
         columns: key.columns,
         singleton: key.singleton,
-        name: relNames.allocate([entry.name, ...key.columns], 'key'),
+        name: relNames.allocate([entry.name, ...key.columns], suffix),
+        ...(key.where !== undefined ? { where: key.where } : {}),
+        ...withParts((p) => relNames.allocate([p.name, ...key.columns], suffix)),
       });
     }
   }
+  for (const step of polymorphicSteps(live, usable, skipped, extras)) push(step);
+  for (const step of viewSteps(live, extras.views ?? [])) push(step);
 
   if (manifest.tenant.compositeKeys) {
     const parents = new Map<string, string>();
     const fkSteps: PlanStep[] = [];
+    // Composite keys on partitioned tables (a unique (tenant, id) key needs the partition key; NOT VALID
+    // foreign keys only per partition) are not generated yet: their single-column FKs stay.
+    const partitioned = new Set(usable.filter((n) => findRelation(catalog, manifest.schema, n)?.kind === 'partitioned-table'));
     for (const name of usable) {
+      if (partitioned.has(name)) {
+        if (scopedForeignKeys(live, findRelation(catalog, manifest.schema, name)!).length > 0) {
+          skipped.push({ table: name, reason: 'composite keys: not generated for a partitioned table yet; its foreign keys stay single-column' });
+        }
+        continue;
+      }
       const table = findRelation(catalog, manifest.schema, name)!;
       for (const fk of scopedForeignKeys(live, table)) {
-        if (!usable.includes(fk.parent)) continue;
+        if (!usable.includes(fk.parent) || partitioned.has(fk.parent)) continue;
         const parent = findRelation(catalog, manifest.schema, fk.parent)!;
         if (!hasParentKey(live, parent, fk.parentKey)) parents.set(fk.parent, fk.parentKey);
         const existing = compositeForeignKey(live, table, fk.column, fk.parent, fk.parentKey);

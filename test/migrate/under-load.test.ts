@@ -19,7 +19,7 @@ describe('migrate under write load', () => {
     const manifest = loadManifestFor('load', 'load_state');
     const dir = await tempDir();
     const g = await generateMigrations({ client: c, manifest, migrationsDir: dir, policiesDir: await tempDir() });
-    expect(g.files.map((f) => f.phase)).toEqual(['expand', 'index', 'validate', 'composite']);
+    expect([...new Set(g.files.map((f) => f.phase))]).toEqual(['expand', 'index', 'validate', 'composite']);
 
     const writers = await startWriters({ url: db().url, schema: 'load', rows: ROWS, connections: 4, timeoutMs: 10_000 });
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -33,7 +33,7 @@ describe('migrate under write load', () => {
     if ('error' in settled) throw settled.error;
     const result = settled.value;
     expect(result.exitCode).toBe(0);
-    expect(result.applied).toHaveLength(4);
+    expect(result.applied).toHaveLength(g.files.length);
     expect(stats.errors).toEqual([]);
     expect(stats.failed).toBe(0);
     expect(stats.ops).toBeGreaterThan(100);
