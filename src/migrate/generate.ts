@@ -10,6 +10,7 @@ import { checkPolicyFiles } from './policy-files-check.js';
 import { checksumState, withChecksum } from './migration-checksum.js';
 import { readMigrationDir, type MigrationFile, type MigrationPhase } from './migration-file.js';
 import { appliedMigrationNames, pendingFiles } from './migrations-table.js';
+import { readPlanExtras } from './plan-extras.js';
 import { planTenancy, type PlanStep, type SkippedTable } from './plan.js';
 import { migrationFileName, renderMigrations, type RenderedMigration } from './render.js';
 
@@ -93,7 +94,8 @@ async function generateWith(db: Queryable, options: GenerateOptions): Promise<Ge
   const ours = pending.filter((p) => p.file.meta !== null && p.state === 'pristine');
   const kept = pending.filter((p) => !ours.includes(p));
   const provided = new Set(kept.flatMap((p) => p.file.meta?.provides ?? []));
-  const plan = planTenancy(live, provided);
+  // The catalog facts the plan needs beyond the live context: views, partition keys, polymorphic triggers.
+  const plan = planTenancy(live, provided, await readPlanExtras(db, live));
   const rendered = renderMigrations(live, plan.steps, { firstIndex: 1, generatedAt: options.now ?? new Date() });
   const names = fileNames(rendered, existing, pending, ours);
 

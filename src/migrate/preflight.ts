@@ -75,6 +75,7 @@ export async function checkPrecondition(db: Queryable, p: Precondition): Promise
       const cols = p.columns.map(ident);
       sql = `SELECT coalesce(sum(n - 1), 0)::int8 AS n FROM (
                SELECT count(*) AS n FROM ${t} WHERE ${cols.map((c) => `${c} IS NOT NULL`).join(' AND ')}
+                 ${p.where !== undefined ? `AND (${p.where})` : ''}
                 GROUP BY ${cols.join(', ')} HAVING count(*) > 1) d`;
       refusal = { table: p.table, problem: 'duplicate', fix: shellCommand('crm-tenancy', 'dedupe', '--table', p.table), columns: p.columns };
       break;

@@ -87,7 +87,8 @@ async function statusWith(db: Queryable, options: MigrationStatusOptions): Promi
       fk: s.tenantFk !== null,
       fkValidated: s.tenantFk ? s.tenantFk.validated : false,
       index: s.index,
-      notNull: s.notNull,
+      // A shared_rows table keeps its tenant column nullable by design.
+      notNull: live.manifest.tables.find((t) => t.name === name)?.sharedRows ? null : s.notNull,
       uniqueKeys: s.uniqueKeys.length === 0 ? null : s.uniqueKeys.every((k) => k.present),
       compositeKeys: composite,
       rls: table.rlsEnabled && table.rlsForced,
