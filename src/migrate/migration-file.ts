@@ -14,6 +14,16 @@ export type Precondition =
   | { kind: 'tenant-exists'; schema: string; table: string; column: string; tenantTable: string; tenantKey: string }
   /** `where`: a partial key's predicate (only rows it selects must be unique). */
   | { kind: 'unique'; schema: string; table: string; columns: string[]; where?: string }
+  /** A polymorphic pair: every row's target (chosen by its type) exists with the row's tenant. */
+  | {
+      kind: 'polymorphic';
+      schema: string;
+      table: string;
+      typeColumn: string;
+      idColumn: string;
+      tenantColumn: string;
+      targets: { type: string; table: string; key: string; sharedRows: boolean }[];
+    }
   | {
       kind: 'same-tenant';
       schema: string;

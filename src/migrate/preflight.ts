@@ -1,7 +1,7 @@
 // Data conditions checked before the validate / composite phases run: NULL or unknown tenants,
 // duplicates within a tenant, cross-tenant references. Each refusal names the command that fixes it.
 import type { Queryable } from '../db/connection.js';
-import { ident, qualified } from '../db/quote.js';
+import { ident, literal, qualified } from '../db/quote.js';
 import type { Manifest } from '../config/manifest.js';
 import { shellCommand } from '../shell-quote.js';
 import type { Precondition } from './migration-file.js';
@@ -31,7 +31,9 @@ export function describeProblem(r: Refusal): string {
     case 'duplicate':
       return `duplicate row(s) on (${r.columns?.join(', ') ?? ''})`;
     case 'cross-tenant':
-      return `row(s) whose ${r.columns?.[0] ?? ''} references another tenant's row`;
+      return r.columns && r.columns.length === 2
+        ? `row(s) whose ${r.columns[0]}/${r.columns[1]} points at no row of their tenant`
+        : `row(s) whose ${r.columns?.[0] ?? ''} references another tenant's row`;
     case 'tenant-values':
       return `row(s) with a value in ${r.columns?.[0] ?? 'the tenant column'} (down would drop it)`;
   }
@@ -78,6 +80,27 @@ export async function checkPrecondition(db: Queryable, p: Precondition): Promise
                  ${p.where !== undefined ? `AND (${p.where})` : ''}
                 GROUP BY ${cols.join(', ')} HAVING count(*) > 1) d`;
       refusal = { table: p.table, problem: 'duplicate', fix: shellCommand('crm-tenancy', 'dedupe', '--table', p.table), columns: p.columns };
+      break;
+    }
+    case 'polymorphic': {
+      if (!(await columnsExist(db, p.schema, p.table, [p.typeColumn, p.idColumn, p.tenantColumn]))) return null;
+      const c = ident(p.tenantColumn);
+      // As the trigger decides: a row is fine when its type names a target and that target row exists
+      // with the row's tenant (or is a shared row). Compared as text: a one-off scan, any id type.
+      const fine = p.targets
+        .map(
+          (x) =>
+            `(r.${ident(p.typeColumn)}::text = ${literal(x.type)} AND EXISTS (SELECT 1 FROM ${qualified(p.schema, x.table)} g
+               WHERE g.${ident(x.key)}::text = r.${ident(p.idColumn)}::text AND (g.${c} = r.${c}${x.sharedRows ? ` OR g.${c} IS NULL` : ''})))`,
+        )
+        .join(' OR ');
+      sql = `SELECT count(*)::int8 AS n FROM ${t} r WHERE NOT (${fine || 'false'})`;
+      refusal = {
+        table: p.table,
+        problem: 'cross-tenant',
+        fix: `point ${p.table}.${p.typeColumn}/${p.idColumn} at a row of the same tenant, or delete those rows (by hand; \`crm-tenancy audit --only cross-tenant-reference\` lists them with samples)`,
+        columns: [p.typeColumn, p.idColumn],
+      };
       break;
     }
     case 'same-tenant': {

@@ -175,6 +175,16 @@ export function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[])
       break;
     }
     case 'polymorphic': {
+      // Checked before the file runs: the trigger's own scan of existing rows would fail mid-file.
+      out.preconditions.push({
+        kind: 'polymorphic',
+        schema,
+        table: step.table,
+        typeColumn: step.typeColumn,
+        idColumn: step.idColumn,
+        tenantColumn: c,
+        targets: step.targets.map((x) => ({ type: x.type, table: x.table, key: x.key, sharedRows: x.sharedRows })),
+      });
       const r = renderPolymorphic(live, step);
       out.up.push(...r.up);
       out.down.push(...r.down);

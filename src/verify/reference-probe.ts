@@ -19,11 +19,13 @@ export async function crossTenantReference(env: TableProbeEnv): Promise<Outcome>
   const rejected: string[] = [];
   const unprobed: string[] = [];
   const errors: string[] = [];
+  const sharedParents = new Set<string>();
   for (const fk of fks) {
     const ref = fk.references!;
     const pairs = fk.columns.map((col, i) => [col, ref.columns[i]] as const).filter(([col]) => col !== manifest.tenant.column);
     const parentInfo = tableInfo(manifest, catalog, ref.table, false);
     if (pairs.length === 0 || !parentInfo) continue;
+    if (manifest.tables.some((x) => x.name === ref.table && x.sharedRows)) sharedParents.add(fk.name);
     let child = { problem: 'not looked up' } as RowLookup;
     let parent: Record<string, unknown> | undefined;
     let missing = '';
@@ -56,11 +58,22 @@ export async function crossTenantReference(env: TableProbeEnv): Promise<Outcome>
     }
   }
   if (errors.length > 0) return { status: 'error', detail: errors.join('; ') };
-  if (accepted.length > 0) {
-    const what = `a row of tenant ${a} could reference tenant ${b}'s parent through ${accepted.join(', ')}`;
+  // A foreign key into a shared_rows table stays single-column (a shared row has no tenant to match),
+  // so no composite key can reject another tenant's own row there: reported, not failed. The row
+  // stays invisible to the referencing tenant (row-level security); only its existence is confirmed.
+  const intoShared = accepted.filter((name) => sharedParents.has(name));
+  const enforceable = accepted.filter((name) => !sharedParents.has(name));
+  if (enforceable.length > 0) {
+    const what = `a row of tenant ${a} could reference tenant ${b}'s parent through ${enforceable.join(', ')}`;
     return manifest.tenant.compositeKeys
       ? { status: 'fail', detail: `${what} (composite_keys is on: a (tenant, id) foreign key must reject it)` }
       : { status: 'reported', detail: `${what}; (tenant, id) composite foreign keys would reject it (composite_keys)` };
+  }
+  if (intoShared.length > 0) {
+    return {
+      status: 'reported',
+      detail: `a row of tenant ${a} could reference tenant ${b}'s own row of a shared_rows table through ${intoShared.join(', ')} (a composite key cannot allow the shared rows too; the referenced row stays invisible to ${a})`,
+    };
   }
   const proven = rejected.length ? `rejected by ${rejected.join(', ')}` : '';
   if (unprobed.length > 0) return { status: 'unprobed', detail: [`not probed: ${unprobed.join(', ')}`, proven].filter(Boolean).join('; ') };

@@ -64,6 +64,12 @@ describe('the playbook on the SaaS fixture', () => {
     await sql(`UPDATE audit_logs SET organization_id = md5('org-0-2')::uuid WHERE organization_id IS NULL`);
     await sql(`DELETE FROM payments WHERE payable_type NOT IN ('Invoice', 'PaymentRequest')`);
 
+    // The payment of A that points at C's invoice through the polymorphic pair: migrate refuses
+    // before changing anything, naming the pair; the person re-points it at A's own invoice.
+    const third = await run('migrate (refused: polymorphic pair)', 'migrate');
+    expect(third.code, third.stderr).toBe(1);
+    expect(third.stderr).toMatch(/│ payments +│ whose payable_type\/payable_id points/);
+    await sql(`UPDATE payments SET payable_id = md5('inv-0-1-4')::uuid WHERE id = md5('pay-0-1-cross')::uuid`);
     const second = await run('migrate (validate, composite, views)', 'migrate');
     expect(second.code, second.stderr).toBe(0);
     const policies = await run('policies apply', 'policies', 'apply');
