@@ -13,6 +13,8 @@ export interface DemoOptions extends StoryHooks {
   onServer?: (server: EmbeddedServer) => void;
   /** Called once the scratch directory exists, so the caller can remove it on Ctrl-C. */
   onWorkDir?: (dir: string) => void;
+  /** Which sample the story runs on (default the CRM; `saas` for the SaaS fixture). */
+  sample?: 'crm' | 'saas';
 }
 
 export interface DemoResult extends StoryResult {
@@ -21,7 +23,7 @@ export interface DemoResult extends StoryResult {
   kept: boolean;
 }
 
-/** Starts an embedded PostgreSQL, creates `sales_crm`, runs the story; stops the server unless `keep`. */
+/** Starts an embedded PostgreSQL, creates `sales_crm` (or `saas`), runs the story; stops the server unless `keep`. */
 export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   options.onStep?.({ name: 'start embedded PostgreSQL', phase: 'start' });
   const started = Date.now();
@@ -35,11 +37,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   try {
     const admin = await connect({ databaseUrl: server.url, applicationName: 'crm-tenancy demo' });
     try {
-      await admin.query('CREATE DATABASE sales_crm');
+      await admin.query(options.sample === 'saas' ? 'CREATE DATABASE saas' : 'CREATE DATABASE sales_crm');
     } finally {
       await admin.end();
     }
-    const databaseUrl = server.url.replace(/\/postgres$/, '/sales_crm');
+    const databaseUrl = server.url.replace(/\/postgres$/, options.sample === 'saas' ? '/saas' : '/sales_crm');
     const story = await runStory({ ...options, databaseUrl, workDir });
     return { ...story, steps: [startStep, ...story.steps], databaseUrl, server, kept: keep };
   } catch (error) {

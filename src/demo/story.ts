@@ -3,7 +3,10 @@ import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { connect } from '../db/connection.js';
 import { loadManifest, type Manifest } from '../config/manifest.js';
+import { ident } from '../db/quote.js';
 import { loadSampleCrm, SAMPLE_MANIFEST } from '../sample/sample-crm.js';
+import { loadSampleSaas, saasManifestText, SAAS_HAND_FIXES } from '../sample/sample-saas.js';
+import { parseManifestText } from '../config/manifest.js';
 import { generateMigrations, runMigrate, type Refusal } from '../migrate/index.js';
 import { runBackfill } from '../backfill/backfill-runner.js';
 import { runDedupe } from '../dedupe/dedupe-runner.js';
@@ -39,8 +42,10 @@ export interface StoryOptions extends StoryHooks {
   databaseUrl: string;
   /** A scratch directory for generated migrations and policy files. */
   workDir: string;
-  /** The manifest (default: the sample CRM's tenancy.yaml); tests pass one with their own role names. */
+  /** The manifest (default: the sample's own); tests pass one with their own role names. */
   manifest?: Manifest;
+  /** Which sample: the CRM of the report (default), or the SaaS fixture (uuid keys, soft deletes, shared rows, polymorphic pairs, partitions). */
+  sample?: 'crm' | 'saas';
 }
 
 export interface StorySummary {
@@ -107,6 +112,17 @@ function topChecks(r: AuditResult): string[] {
   return [...byCheck].map(([check, { severity, n }]) => `${severity.padEnd(7)} ${check}: ${n}`);
 }
 
+/** Phases in order, a run of one phase counted once: `expand → index → validate → composite ×44 → views`. */
+function phaseList(phases: string[], sep = ' → '): string {
+  const runs: { phase: string; n: number }[] = [];
+  for (const p of phases) {
+    const last = runs[runs.length - 1];
+    if (last?.phase === p) last.n++;
+    else runs.push({ phase: p, n: 1 });
+  }
+  return runs.map((r) => (r.n > 1 ? `${r.phase} ×${r.n}` : r.phase)).join(sep);
+}
+
 const nullCount = (o: Overview): number => o.tables.reduce((n, t) => n + (t.hasTenantColumn ? t.nullTenants : 0), 0);
 
 /**
@@ -115,8 +131,9 @@ const nullCount = (o: Overview): number => o.tables.reduce((n, t) => n + (t.hasT
  */
 export async function runStory(options: StoryOptions): Promise<StoryResult> {
   const steps: StoryStep[] = [];
-  const usesSampleManifest = !options.manifest;
-  const manifest = options.manifest ?? (await loadManifest(SAMPLE_MANIFEST));
+  const saas = options.sample === 'saas';
+  const usesSampleManifest = !options.manifest && !saas;
+  const manifest = options.manifest ?? (saas ? parseManifestText(await saasManifestText(), 'sample/saas-tenancy.yaml') : await loadManifest(SAMPLE_MANIFEST));
   const { databaseUrl } = options;
   const logger = options.logger ?? silentLogger;
   const migrationsDir = path.join(options.workDir, 'migrations');
@@ -128,10 +145,24 @@ export async function runStory(options: StoryOptions): Promise<StoryResult> {
   // Ctrl-C cancels and closes it with the rest.
   const client = await connect({ databaseUrl, applicationName: 'crm-tenancy demo' });
   try {
-    await step(steps, options, 'load the sample CRM', async () => {
-      const r = await loadSampleCrm(client);
-      return { value: r, summary: `${r.rows} rows in the report's state` };
-    });
+    if (saas) {
+      await step(steps, options, 'load the SaaS sample', async () => {
+        const r = await loadSampleSaas(client);
+        // The application's role and grants, as its own migrations would have made them.
+        for (const role of manifest.roles.app) {
+          const exists = await client.query(`SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1`, [role]);
+          if (exists.rowCount === 0) await client.query(`CREATE ROLE ${ident(role)} NOLOGIN`);
+          await client.query(`GRANT USAGE ON SCHEMA public TO ${ident(role)}`);
+          await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${ident(role)}`);
+        }
+        return { value: r, summary: `${r.tables} tables: 3 organizations with soft deletes, shared rows, polymorphic pairs, a partitioned event table` };
+      });
+    } else {
+      await step(steps, options, 'load the sample CRM', async () => {
+        const r = await loadSampleCrm(client);
+        return { value: r, summary: `${r.rows} rows in the report's state` };
+      });
+    }
     const before = await step(steps, options, 'look at it', async () => {
       const overview = await readOverview(client, manifest);
       const missing = overview.tables.filter((t) => !t.hasTenantColumn).length;
@@ -158,7 +189,7 @@ export async function runStory(options: StoryOptions): Promise<StoryResult> {
       return {
         value: r,
         summary:
-          `${r.files.length} migration files (${r.files.map((f) => f.phase).join(' → ')}), ${written} policy files` +
+          `${r.files.length} migration files (${phaseList(r.files.map((f) => f.phase))}), ${written} policy files` +
           (kept.length ? `; kept the hand-edited ${kept.join(', ')}` : ''),
       };
     });
@@ -168,7 +199,7 @@ export async function runStory(options: StoryOptions): Promise<StoryResult> {
       return {
         value: r,
         exitCode: r.exitCode,
-        summary: `applied ${r.applied.map((a) => a.phase ?? a.name).join(', ') || 'nothing'}; ` +
+        summary: `applied ${phaseList(r.applied.map((a) => a.phase ?? a.name), ', ') || 'nothing'}; ` +
           (r.refused.length ? `refused to validate: ${r.refused.length} problems` : 'complete'),
         details: r.refused.map((x) => `${x.table}: ${x.count} ${x.problem} → ${x.fix}`),
       };
@@ -194,12 +225,20 @@ export async function runStory(options: StoryOptions): Promise<StoryResult> {
       };
     });
 
+    if (saas) {
+      // What the tool reported and refused to guess: a person decides, here as plain SQL.
+      await step(steps, options, 'fix by hand what only a person can decide', async () => {
+        for (const fix of SAAS_HAND_FIXES) await client.query(fix.sql);
+        return { value: SAAS_HAND_FIXES.length, summary: `${SAAS_HAND_FIXES.length} fixes`, details: SAAS_HAND_FIXES.map((f) => f.why) };
+      });
+    }
+
     const second = await step(steps, options, 'migrate up', async () => {
       const r = await runMigrate({ databaseUrl, manifest, migrationsDir, direction: 'up', logger });
       return {
         value: r,
         exitCode: r.exitCode,
-        summary: `applied ${r.applied.map((a) => a.phase ?? a.name).join(', ') || 'nothing'}` + (r.refused.length ? `; refused: ${r.refused.length}` : '; every tenant column NOT NULL and validated'),
+        summary: `applied ${phaseList(r.applied.map((a) => a.phase ?? a.name), ', ') || 'nothing'}` + (r.refused.length ? `; refused: ${r.refused.length}` : '; every tenant column NOT NULL and validated'),
         details: r.refused.map((x) => `${x.table}: ${x.count} ${x.problem} → ${x.fix}`),
       };
     });

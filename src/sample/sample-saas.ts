@@ -72,3 +72,21 @@ export async function saasManifestText(options: { appRole?: string; modules?: nu
   const features = Array.from({ length: modules }, (_, i) => `  feature_${String(i + 1).padStart(2, '0')}_records: {}\n`).join('');
   return text.replace('\nexempt:\n', `\n${features}exempt:\n`);
 }
+
+/**
+ * What only a person can decide on the SaaS sample (scale 1), as the refusals of backfill, dedupe and
+ * migrate say: the tool reports these and never guesses. The demo applies them as one visible step.
+ */
+export const SAAS_HAND_FIXES: readonly { why: string; sql: string }[] = [
+  { why: 'two different invoices share INV-1001: renumber the second', sql: `UPDATE invoices SET number = number || '-B' WHERE id = md5('inv-0-1-dup')::uuid` },
+  { why: "an invoice of Borealis was written for Acme's customer: give it its own", sql: `UPDATE invoices SET customer_id = md5('cust-0-2-3')::uuid WHERE id = md5('inv-0-2-3')::uuid` },
+  { why: "a task of Acme sits in Borealis' project: move it back", sql: `UPDATE tasks SET project_id = md5('proj-0-1-1')::uuid WHERE id = md5('task-0-1-1-3')::uuid` },
+  {
+    why: "labels of another organization on tasks: remove them",
+    sql: `DELETE FROM task_labels tl USING tasks t, labels l WHERE tl.task_id = t.id AND tl.label_id = l.id AND t.organization_id <> l.organization_id`,
+  },
+  { why: 'an import of an organization deleted long ago: delete it', sql: `DELETE FROM data_imports d WHERE NOT EXISTS (SELECT 1 FROM organizations o WHERE o.id = d.organization_id)` },
+  { why: 'a log line of nobody: it was Borealis', sql: `UPDATE audit_logs SET organization_id = md5('org-0-2')::uuid WHERE organization_id IS NULL` },
+  { why: "a payment type no code knows ('Refund'): delete it", sql: `DELETE FROM payments WHERE payable_type NOT IN ('Invoice', 'PaymentRequest')` },
+  { why: "Acme's payment points at Cobalt's invoice: point it at Acme's", sql: `UPDATE payments SET payable_id = md5('inv-0-1-4')::uuid WHERE id = md5('pay-0-1-cross')::uuid` },
+];

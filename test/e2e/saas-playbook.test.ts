@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ident } from '../../src/db/quote.js';
-import { loadSampleSaas, saasManifestText } from '../../src/sample/sample-saas.js';
+import { loadSampleSaas, saasManifestText, SAAS_HAND_FIXES } from '../../src/sample/sample-saas.js';
 import { runCli } from '../support/cli.js';
 import { useTestDatabase } from '../support/database.js';
 
@@ -52,24 +52,14 @@ describe('the playbook on the SaaS fixture', () => {
     // The live CONSULT twice is one entity: merged; the soft-deleted SETUP twin is not a duplicate.
     expect(deduped.groups.map((g: { table: string; status: string }) => [g.table, g.status])).toEqual([['billing_codes', 'resolved']]);
 
-    // What only a person can decide, as the refusals said: renumber the second document, delete the
-    // import of an organization that no longer exists, give the orphaned log line to its organization,
-    // re-point the cross-tenant references whose columns are NOT NULL (backfill cannot detach them).
-    await sql(`UPDATE invoices SET number = number || '-B' WHERE id = md5('inv-0-1-dup')::uuid`);
-    await sql(`UPDATE invoices SET customer_id = md5('cust-0-2-3')::uuid WHERE id = md5('inv-0-2-3')::uuid`);
-    await sql(`UPDATE tasks SET project_id = md5('proj-0-1-1')::uuid WHERE id = md5('task-0-1-1-3')::uuid`);
-    await sql(`DELETE FROM task_labels tl USING tasks t, labels l
-                WHERE tl.task_id = t.id AND tl.label_id = l.id AND t.organization_id <> l.organization_id`);
-    await sql(`DELETE FROM data_imports WHERE NOT EXISTS (SELECT 1 FROM organizations o WHERE o.id = data_imports.organization_id)`);
-    await sql(`UPDATE audit_logs SET organization_id = md5('org-0-2')::uuid WHERE organization_id IS NULL`);
-    await sql(`DELETE FROM payments WHERE payable_type NOT IN ('Invoice', 'PaymentRequest')`);
-
-    // The payment of A that points at C's invoice through the polymorphic pair: migrate refuses
-    // before changing anything, naming the pair; the person re-points it at A's own invoice.
+    // What only a person can decide, as the refusals said (the same list the demo shows): all but the
+    // last; the last one is the payment of A pointing at C's invoice through the polymorphic pair.
+    for (const fix of SAAS_HAND_FIXES.slice(0, -1)) await sql(fix.sql);
+    // migrate refuses it before changing anything, naming the pair; then the person re-points it.
     const third = await run('migrate (refused: polymorphic pair)', 'migrate');
     expect(third.code, third.stderr).toBe(1);
     expect(third.stderr).toMatch(/│ payments +│ whose payable_type\/payable_id points/);
-    await sql(`UPDATE payments SET payable_id = md5('inv-0-1-4')::uuid WHERE id = md5('pay-0-1-cross')::uuid`);
+    await sql(SAAS_HAND_FIXES[SAAS_HAND_FIXES.length - 1].sql);
     const second = await run('migrate (validate, composite, views)', 'migrate');
     expect(second.code, second.stderr).toBe(0);
     const policies = await run('policies apply', 'policies', 'apply');

@@ -5,6 +5,7 @@ import type { Overview } from '../../demo/overview.js';
 import type { StoryStep } from '../../demo/story.js';
 import { stopEmbeddedServers } from '../../embedded/embedded-server.js';
 import { maskUrl } from '../../db/connection.js';
+import { oneOf } from '../option-parsers.js';
 import type { CommandContext } from '../context.js';
 import type { Output } from '../output.js';
 import { gridTable } from '../table-styles.js';
@@ -45,7 +46,8 @@ function renderSummary(output: Output, result: DemoResult, totalMs: number): str
   return `${table.toString()}\n${times.toString()}`;
 }
 
-export async function run(ctx: CommandContext, opts: { keep: boolean }): Promise<number> {
+export async function run(ctx: CommandContext, opts: { keep: boolean; sample: string }): Promise<number> {
+  const sample = oneOf('--sample', opts.sample, ['crm', 'saas'] as const);
   const out = ctx.output;
   const c = out.stdoutColor;
   const started = Date.now();
@@ -61,6 +63,7 @@ export async function run(ctx: CommandContext, opts: { keep: boolean }): Promise
   ctx.interrupt.onCleanup(() => stopEmbeddedServers());
   const result = await runDemo({
     keep: opts.keep,
+    sample,
     logger: { info: () => {}, debug: () => {}, warn: () => {} },
     onWorkDir: (dir) => ctx.interrupt.onCleanup(() => rm(dir, { recursive: true, force: true })),
     onStep: ({ name, phase, result: r }: { name: string; phase: 'start' | 'end'; result?: StoryStep }) => {
@@ -76,7 +79,7 @@ export async function run(ctx: CommandContext, opts: { keep: boolean }): Promise
       if ((r.details?.length ?? 0) > 20) out.data(`      … ${r.details!.length - 20} more`);
     },
     onOverview: (label, overview) => {
-      out.data(`\nThe sample CRM, ${label}:`);
+      out.data(`\nThe ${sample === 'saas' ? 'SaaS sample' : 'sample CRM'}, ${label}:`);
       out.data(renderOverview(out, overview));
     },
   });
