@@ -1,7 +1,12 @@
 // The SaaS fixture holds exactly the defects it claims (sample/saas-data.sql's header), measured by
 // plain SQL, at scale 1 and 3: the rollout tests can rely on these numbers.
+import { mkdtemp, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseManifestText } from '../../src/config/manifest.js';
 import { loadSampleSaas } from '../../src/sample/sample-saas.js';
+import { runCli } from '../support/cli.js';
 import { useTestDatabase } from '../support/database.js';
 
 describe('the SaaS sample', () => {
@@ -43,5 +48,23 @@ describe('the SaaS sample', () => {
     // the predefined roles are protected by the schema's own trigger
     await expect(db().client.query(`UPDATE roles SET organization_id = (SELECT id FROM organizations LIMIT 1), predefined = false WHERE name = 'viewer'`)).rejects.toThrow(/predefined role viewer cannot be changed/);
     await db().client.query('RESET search_path');
+  });
+});
+
+describe('crm-tenancy sample --sample saas', () => {
+  const db = useTestDatabase();
+
+  it('loads the fixture and writes its manifest, which parses and names every table; --write-manifest needs saas (exit 2)', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'crmt-sample-saas-'));
+    const file = path.join(dir, 'tenancy.yaml');
+    const r = await runCli(['sample', '--sample', 'saas', '--write-manifest', file, '--database-url', db().url]);
+    expect(r.code, r.stderr).toBe(0);
+    const manifest = parseManifestText(await readFile(file, 'utf8'), file);
+    const { rows } = await db().client.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'events\\_p%' AND tablename <> 'events_default'`);
+    // Every table is scoped or exempt (the tenant table is neither).
+    expect(manifest.tables.length + manifest.exempt.length + 1).toBe(rows[0].n);
+    const wrong = await runCli(['sample', '--write-manifest', file, '--database-url', db().url]);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/--write-manifest goes with --sample saas/);
   });
 });
