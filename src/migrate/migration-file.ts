@@ -14,16 +14,8 @@ export type Precondition =
   | { kind: 'tenant-exists'; schema: string; table: string; column: string; tenantTable: string; tenantKey: string }
   /** `where`: a partial key's predicate (only rows it selects must be unique). */
   | { kind: 'unique'; schema: string; table: string; columns: string[]; where?: string }
-  /** A polymorphic pair: every row's target (chosen by its type) exists with the row's tenant. */
-  | {
-      kind: 'polymorphic';
-      schema: string;
-      table: string;
-      typeColumn: string;
-      idColumn: string;
-      tenantColumn: string;
-      targets: { type: string; table: string; key: string; sharedRows: boolean }[];
-    }
+  /** A polymorphic pair: every row's target (chosen by its type, the manifest's targets) exists with the row's tenant. */
+  | { kind: 'polymorphic'; schema: string; table: string; typeColumn: string; idColumn: string; tenantColumn: string }
   | {
       kind: 'same-tenant';
       schema: string;

@@ -51,7 +51,7 @@ async function columnsExist(db: Queryable, schema: string, table: string, column
 }
 
 /** Counts the rows violating one precondition (0 when it holds, or when its columns do not exist yet). */
-export async function checkPrecondition(db: Queryable, p: Precondition): Promise<Refusal | null> {
+export async function checkPrecondition(db: Queryable, p: Precondition, manifest?: Manifest): Promise<Refusal | null> {
   const t = qualified(p.schema, p.table);
   let sql: string;
   let refusal: Omit<Refusal, 'count'>;
@@ -84,17 +84,22 @@ export async function checkPrecondition(db: Queryable, p: Precondition): Promise
     }
     case 'polymorphic': {
       if (!(await columnsExist(db, p.schema, p.table, [p.typeColumn, p.idColumn, p.tenantColumn]))) return null;
+      const pair = manifest?.tables.find((x) => x.name === p.table)?.polymorphic.find((x) => x.typeColumn === p.typeColumn && x.idColumn === p.idColumn);
+      if (!pair) return null;
       const c = ident(p.tenantColumn);
       // As the trigger decides: a row is fine when its type names a target and that target row exists
       // with the row's tenant (or is a shared row). Compared as text: a one-off scan, any id type.
-      const fine = p.targets
-        .map(
-          (x) =>
-            `(r.${ident(p.typeColumn)}::text = ${literal(x.type)} AND EXISTS (SELECT 1 FROM ${qualified(p.schema, x.table)} g
-               WHERE g.${ident(x.key)}::text = r.${ident(p.idColumn)}::text AND (g.${c} = r.${c}${x.sharedRows ? ` OR g.${c} IS NULL` : ''})))`,
-        )
-        .join(' OR ');
-      sql = `SELECT count(*)::int8 AS n FROM ${t} r WHERE NOT (${fine || 'false'})`;
+      const fine: string[] = [];
+      for (const x of pair.targets) {
+        const key = await primaryKeyColumn(db, p.schema, x.table);
+        if (!key) continue;
+        const shared = manifest?.tables.find((t) => t.name === x.table)?.sharedRows ?? false;
+        fine.push(
+          `(r.${ident(p.typeColumn)}::text = ${literal(x.type)} AND EXISTS (SELECT 1 FROM ${qualified(p.schema, x.table)} g
+             WHERE g.${ident(key)}::text = r.${ident(p.idColumn)}::text AND (g.${c} = r.${c}${shared ? ` OR g.${c} IS NULL` : ''})))`,
+        );
+      }
+      sql = `SELECT count(*)::int8 AS n FROM ${t} r WHERE NOT (${fine.join(' OR ') || 'false'})`;
       refusal = {
         table: p.table,
         problem: 'cross-tenant',
@@ -142,7 +147,7 @@ export async function checkPreconditions(db: Queryable, preconditions: Precondit
     const key = JSON.stringify(p);
     if (seen.has(key)) continue;
     seen.add(key);
-    const refusal = await checkPrecondition(db, p);
+    const refusal = await checkPrecondition(db, p, manifest);
     if (refusal) out.push(refusal);
   }
   if (!manifest) return out;
@@ -151,4 +156,15 @@ export async function checkPreconditions(db: Queryable, preconditions: Precondit
     if (r.problem === 'null-tenant') r.fix = fixes.get(r.table) ?? r.fix;
   }
   return out;
+}
+
+/** A table's single-column primary key, or undefined. */
+async function primaryKeyColumn(db: Queryable, schema: string, table: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ a: string }>(
+    `SELECT a.attname AS a FROM pg_catalog.pg_index i
+       JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+      WHERE i.indrelid = to_regclass($1) AND i.indisprimary AND i.indnatts = 1`,
+    [`${ident(schema)}.${ident(table)}`],
+  );
+  return rows[0]?.a;
 }

@@ -183,7 +183,6 @@ export function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[])
         typeColumn: step.typeColumn,
         idColumn: step.idColumn,
         tenantColumn: c,
-        targets: step.targets.map((x) => ({ type: x.type, table: x.table, key: x.key, sharedRows: x.sharedRows })),
       });
       const r = renderPolymorphic(live, step);
       out.up.push(...r.up);

@@ -133,10 +133,10 @@ describe('generate → migrate on the SaaS fixture', () => {
     await q(`DELETE FROM billing_codes WHERE deleted_at IS NOT NULL`);
     await q(`UPDATE invoices i SET customer_id = (SELECT id FROM customers c WHERE c.organization_id = i.organization_id LIMIT 1)
               WHERE EXISTS (SELECT FROM customers c WHERE c.id = i.customer_id AND c.organization_id <> i.organization_id)`);
-    // The payments still point across tenants and at 'Refund': the trigger goes in, the scan refuses.
+    // The payments still point across tenants and at 'Refund': migrate refuses before changing anything.
     const dirty = await migrate();
-    expect(dirty.code).not.toBe(0);
-    expect(dirty.stderr + dirty.stdout).toMatch(/public\.payments \(payable_type, payable_id\): 2 row\(s\) reference no target of their own tenant/);
+    expect(dirty.code).toBe(1);
+    expect(dirty.stderr + dirty.stdout).toMatch(/│ payments +│ whose payable_type\/payable_id points/);
     await q(`DELETE FROM payments p WHERE payable_type NOT IN ('Invoice', 'PaymentRequest')
                OR EXISTS (SELECT FROM invoices i WHERE i.id = p.payable_id AND i.organization_id <> p.organization_id)`);
     const clean = await migrate();

@@ -145,7 +145,7 @@ describe('waitWhileUnhealthy: the pause loop (signals injected: this is the poli
       { standbys: 1, replicationLagSeconds: 9 },
     ]);
     const slept: number[] = [];
-    const result = await waitWhileUnhealthy(fakeClient, table, { pauseMs: 5_000 }, logger, undefined, {
+    const result = await waitWhileUnhealthy(fakeClient, table, { pauseMs: 5_000, maxRequestedCheckpoints: 0 }, logger, undefined, {
       read: s.read,
       sleep: async (ms) => {
         slept.push(ms);
