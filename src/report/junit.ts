@@ -1,7 +1,7 @@
 // JUnit XML (GitLab test reports, Jenkins): a test suite per check, a test case per table.
 import type { AuditResult } from '../audit/types.js';
 
-const escape = (s: string): string =>
+const escapeXml = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;')
     // XML 1.0 forbids most control characters.
     .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F]/g, '');
@@ -37,15 +37,15 @@ export function renderJunit(result: AuditResult): string {
     failures += failed;
     const body = cases
       .map((c) => {
-        const open = `    <testcase classname="crm-tenancy.${escape(check.id)}" name="${escape(c.name)}">`;
+        const open = `    <testcase classname="crm-tenancy.${escapeXml(check.id)}" name="${escapeXml(c.name)}">`;
         if (c.failure) {
-          return `${open}\n      <failure message="${escape(check.title)}" type="${escape(check.severity)}">${escape(`${c.failure}\nFix: ${check.remediation}`)}</failure>\n    </testcase>`;
+          return `${open}\n      <failure message="${escapeXml(check.title)}" type="${escapeXml(check.severity)}">${escapeXml(`${c.failure}\nFix: ${check.remediation}`)}</failure>\n    </testcase>`;
         }
-        if (c.skipped) return `${open}\n      <skipped message="${escape(c.skipped)}"/>\n    </testcase>`;
+        if (c.skipped) return `${open}\n      <skipped message="${escapeXml(c.skipped)}"/>\n    </testcase>`;
         return `${open}</testcase>`;
       })
       .join('\n');
-    suites.push(`  <testsuite name="${escape(check.id)}" tests="${cases.length}" failures="${failed}" errors="0">\n${body}\n  </testsuite>`);
+    suites.push(`  <testsuite name="${escapeXml(check.id)}" tests="${cases.length}" failures="${failed}" errors="0">\n${body}\n  </testsuite>`);
   }
   lines.push(
     `<testsuites name="crm-tenancy audit" tests="${total}" failures="${failures}" errors="0" time="${(result.summary.durationMs / 1000).toFixed(3)}">`,

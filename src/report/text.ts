@@ -10,7 +10,7 @@ export const CELL_MARK: Record<Cell, string> = { pass: '.', fail: 'E', warn: 'W'
 /** Pads every column but the last to its widest cell (by code points). */
 export function alignColumns(rows: string[][], gap = ' '): string[] {
   const widths: number[] = [];
-  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, [...c].length)));
+  for (const r of rows) for (const [i, c] of r.entries()) widths[i] = Math.max(widths[i] ?? 0, [...c].length);
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i] - [...c].length))).join(gap).trimEnd());
 }
 
