@@ -1,51 +1,20 @@
-// `policies apply|diff|status` as functions: apply changed files per table (lock_timeout + retry), compare, report.
+// `policies apply`: the changed files, one transaction per table (lock_timeout + retry), after the role checks and the preflight.
 import type pg from 'pg';
-import type { Manifest } from '../config/manifest.js';
 import { withClient } from '../db/connection.js';
 import { ident } from '../db/quote.js';
-import { withLockRetry, withRollback, withTransaction } from '../db/transaction.js';
-import { toTenancyError } from '../errors.js';
-import { silentLogger, type Logger } from '../logger.js';
+import { withLockRetry, withTransaction } from '../db/transaction.js';
+import { TenancyError, toTenancyError } from '../errors.js';
+import { silentLogger } from '../logger.js';
 import { ensureStateSchema } from '../state/state-schema.js';
 import { readPolicyFiles, type PolicyFile } from './policy-files.js';
-import {
-  comparePolicyState,
-  executePolicyFile,
-  readFingerprint,
-  type PolicyDrift,
-  type PolicyFingerprint,
-  type LivePolicy,
-} from './live-policies.js';
+import { DEFAULT_POLICY_LOCK_TIMEOUT_MS, manifestRoles, muteTrigger, partitionFiles, readRecorded, sameFingerprint, type PoliciesOptions } from './policy-state.js';
+import { executePolicyFile, readFingerprint } from './live-policies.js';
 import { checkRoles, createMissingRoles, type RoleRefusal } from './roles.js';
 import { applyPreflight, type ApplyPreflightRefusal } from './apply-preflight.js';
 import { releaseAdvisoryLock, tryAdvisoryLock } from '../state/locks.js';
-import { TenancyError } from '../errors.js';
-import {
-  PARTITION_TRIGGER_GUARD,
-  readPartitionTrigger,
-  syncPartitionTrigger,
-  type PartitionTriggerOutcome,
-  type PartitionTriggerState,
-} from './partition-trigger.js';
+import { syncPartitionTrigger, type PartitionTriggerOutcome } from './partition-trigger.js';
 
-/** Inside a policy file's transaction: the file, not the partition trigger, decides each partition's policies. */
-const muteTrigger = (tx: pg.ClientBase) => tx.query(`SELECT set_config($1, 'on', true)`, [PARTITION_TRIGGER_GUARD]);
-
-/** Default lock_timeout for each table's transaction (pgroll's default). */
-export const DEFAULT_POLICY_LOCK_TIMEOUT_MS = 500;
-
-interface Common {
-  /** Where to connect (default: DATABASE_URL / PG*). Ignored when `client` is given. */
-  databaseUrl?: string;
-  /** An open connection to use instead (not closed). */
-  client?: pg.ClientBase;
-  manifest: Manifest;
-  /** The directory of policy files (default `policies`). */
-  policiesDir?: string;
-  logger?: Logger;
-}
-
-export interface ApplyPoliciesOptions extends Common {
+export interface ApplyPoliciesOptions extends PoliciesOptions {
   /** lock_timeout of each table's transaction, in ms (default 500); lock timeouts are retried with backoff. */
   lockTimeoutMs?: number;
   /** Retry attempts per table on lock_timeout (default 8). */
@@ -85,50 +54,6 @@ export interface ApplyPoliciesResult {
   dryRun: boolean;
   /** True when there are no refusals and neither a table nor the partition trigger failed. */
   ok: boolean;
-}
-
-function manifestRoles(manifest: Manifest): string[] {
-  return [...manifest.roles.app, ...manifest.roles.bypass.map((b) => b.role)];
-}
-
-/** Files for the manifest's tables (tenant table and scoped tables); the rest are reported. */
-function partitionFiles(manifest: Manifest, files: PolicyFile[]): { known: PolicyFile[]; unknown: PolicyFile[] } {
-  const names = new Set([manifest.tenant.table, ...manifest.tables.map((t) => t.name)]);
-  const known: PolicyFile[] = [];
-  const unknown: PolicyFile[] = [];
-  for (const f of files) (f.schema === manifest.schema && names.has(f.table) ? known : unknown).push(f);
-  return { known, unknown };
-}
-
-function sameFingerprint(a: PolicyFingerprint, b: PolicyFingerprint): boolean {
-  const norm = (f: PolicyFingerprint) =>
-    JSON.stringify({
-      e: f.exists,
-      r: f.rlsEnabled,
-      f: f.rlsForced,
-      p: [...f.policies]
-        .sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0))
-        .map((p: LivePolicy) => [p.name, p.command, p.permissive, p.roles, p.using, p.withCheck]),
-    });
-  return norm(a) === norm(b);
-}
-
-interface Recorded {
-  checksum: string;
-  fingerprint: PolicyFingerprint;
-  applied_at: Date;
-  applied_by: string;
-}
-
-async function readRecorded(db: pg.ClientBase, stateSchema: string): Promise<Map<string, Recorded>> {
-  const exists = await db.query(`SELECT to_regclass($1) AS t`, [`${ident(stateSchema)}.policy_files`]);
-  const map = new Map<string, Recorded>();
-  if (!exists.rows[0].t) return map;
-  const { rows } = await db.query(
-    `SELECT table_schema, table_name, checksum, fingerprint, applied_at, applied_by FROM ${ident(stateSchema)}.policy_files`,
-  );
-  for (const r of rows) map.set(`${r.table_schema}\u0000${r.table_name}`, r);
-  return map;
 }
 
 /**
@@ -273,125 +198,7 @@ async function applyLocked(
   };
 }
 
-export type DiffOptions = Common & { lockTimeoutMs?: number };
 
-export interface PolicyDiffResult {
-  /** Every difference, each naming its table (and policy / role / function). */
-  drift: PolicyDrift[];
-  /** Tables compared, in file order. */
-  tables: { schema: string; table: string; file: string; drifted: boolean }[];
-  /** Scoped tables of the manifest without a policy file. */
-  missingFiles: string[];
-}
-
-/**
- * Compares the files with the live database: each file runs in a transaction that is rolled back
- * (on a table with its policies dropped first), and the pg_get_expr-normalised result is compared
- * with what the database has. Takes each table's lock for a moment (lock_timeout, retried).
- */
-export async function policyDiff(options: DiffOptions): Promise<PolicyDiffResult> {
-  const { manifest } = options;
-  const files = await readPolicyFiles(options.policiesDir ?? 'policies');
-  const { known } = partitionFiles(manifest, files);
-  const roleNames = manifestRoles(manifest);
-  return withClient(options, 'crm-tenancy policies', async (client) => {
-    const drift: PolicyDrift[] = [];
-    const tables: PolicyDiffResult['tables'] = [];
-    for (const f of known) {
-      let found: PolicyDrift[];
-      try {
-        found = await withLockRetry(
-          () =>
-            withRollback(
-              client,
-              async (tx) => {
-                await muteTrigger(tx);
-                const { before, after, partitions } = await executePolicyFile(tx, f, roleNames);
-                return [
-                  ...comparePolicyState(f.schema, f.table, after, before),
-                  ...partitions.flatMap((p) => comparePolicyState(p.schema, p.table, p.after, p.before)),
-                ];
-              },
-              { lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_POLICY_LOCK_TIMEOUT_MS },
-            ),
-          { logger: options.logger, label: `policies diff ${f.schema}.${f.table}` },
-        );
-      } catch (error) {
-        const err = toTenancyError(error);
-        if (err.code === 'lock-timeout') throw err;
-        found = [
-          (await readFingerprint(client, f.schema, f.table)).exists
-            ? { schema: f.schema, table: f.table, kind: 'missing-policy', detail: `the file does not run: ${err.message}` }
-            : { schema: f.schema, table: f.table, kind: 'missing-table', detail: `table ${f.schema}.${f.table} does not exist` },
-        ];
-      }
-      drift.push(...found);
-      tables.push({ schema: f.schema, table: f.table, file: f.file, drifted: found.length > 0 });
-    }
-    const covered = new Set(known.map((f) => f.table));
-    const missingFiles = [manifest.tenant.table, ...manifest.tables.map((t) => t.name)].filter((t) => !covered.has(t));
-    return { drift, tables, missingFiles };
-  });
-}
-
-export interface PolicyStatusRow {
-  schema: string;
-  table: string;
-  exists: boolean;
-  rlsEnabled: boolean;
-  rlsForced: boolean;
-  policies: { name: string; command: string; permissive: boolean; roles: string[] }[];
-  /** The file's checksum now, when there is a file. */
-  fileChecksum: string | null;
-  /** The checksum applied last, when it was ever applied. */
-  appliedChecksum: string | null;
-  appliedAt: string | null;
-  /** The file changed since it was applied (or was never applied). */
-  pending: boolean;
-  /** The live policies differ from what the last apply left. */
-  drifted: boolean;
-}
-
-export interface PolicyStatusResult {
-  tables: PolicyStatusRow[];
-  /** The event trigger that secures new partitions: wanted, installed, current. */
-  partitionTrigger: PartitionTriggerState;
-}
-
-/**
- * Per table (tenant table, then scoped tables): RLS enabled / forced, its policies, the applied
- * checksum and whether the live state drifted since. Read-only; never creates the bookkeeping schema.
- */
-export async function policyStatus(options: Common): Promise<PolicyStatusResult> {
-  const { manifest } = options;
-  let files: PolicyFile[] = [];
-  try {
-    files = await readPolicyFiles(options.policiesDir ?? 'policies');
-  } catch (error) {
-    if (toTenancyError(error).code !== 'io') throw error;
-    options.logger?.warn(toTenancyError(error).message);
-  }
-  return withClient(options, 'crm-tenancy policies', async (client) => {
-    const recorded = await readRecorded(client, manifest.stateSchema);
-    const rows: PolicyStatusRow[] = [];
-    for (const table of [manifest.tenant.table, ...manifest.tables.map((t) => t.name)]) {
-      const live = await readFingerprint(client, manifest.schema, table);
-      const file = files.find((f) => f.schema === manifest.schema && f.table === table);
-      const previous = recorded.get(`${manifest.schema}\u0000${table}`);
-      rows.push({
-        schema: manifest.schema,
-        table,
-        exists: live.exists,
-        rlsEnabled: live.rlsEnabled,
-        rlsForced: live.rlsForced,
-        policies: live.policies.map((p) => ({ name: p.name, command: p.command, permissive: p.permissive, roles: p.roles })),
-        fileChecksum: file?.checksum ?? null,
-        appliedChecksum: previous?.checksum ?? null,
-        appliedAt: previous ? new Date(previous.applied_at).toISOString() : null,
-        pending: file !== undefined && previous?.checksum !== file.checksum,
-        drifted: previous !== undefined && !sameFingerprint(previous.fingerprint, live),
-      });
-    }
-    return { tables: rows, partitionTrigger: await readPartitionTrigger(client, manifest) };
-  });
-}
+export { policyDiff, type DiffOptions, type PolicyDiffResult } from './policy-diff.js';
+export { policyStatus, type PolicyStatusRow, type PolicyStatusResult } from './policy-status.js';
+export { DEFAULT_POLICY_LOCK_TIMEOUT_MS } from './policy-state.js';
