@@ -2,7 +2,7 @@
 import { withClient } from '../db/connection.js';
 import { toTenancyError } from '../errors.js';
 import { readPolicyFiles, type PolicyFile } from './policy-files.js';
-import { readFingerprint, } from './live-policies.js';
+import { readFingerprint } from './live-policies.js';
 import { readPartitionTrigger, type PartitionTriggerState } from './partition-trigger.js';
 import { readRecorded, sameFingerprint, type PoliciesOptions } from './policy-state.js';
 
