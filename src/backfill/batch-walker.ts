@@ -17,6 +17,22 @@ export function clampBatch(n: number): number {
 }
 
 /**
+ * A pass that has not started and has nothing to do is recorded as done at once (no batch, no walk).
+ * Shared by the key walk and the page walk of a table without a primary key.
+ */
+export async function nothingToDo(
+  ctx: RunContext,
+  t: BackfillTablePlan,
+  phase: string,
+  start: ProgressRow,
+  anythingToDo: () => Promise<boolean>,
+): Promise<boolean> {
+  if (start.lastKey !== null || (await anythingToDo())) return false;
+  await setProgress(ctx.client, ctx, t, phase, 'pass_done = true', []);
+  return true;
+}
+
+/**
  * Walks a table's primary key from the stored last key to the end in batches; each batch is one
  * transaction that also stores its progress, so a kill at any moment loses nothing.
  */
@@ -29,10 +45,7 @@ export async function walkTable(
   column: string,
   anythingToDo: () => Promise<boolean>,
 ): Promise<void> {
-  if (start.lastKey === null && !(await anythingToDo())) {
-    await setProgress(ctx.client, ctx, t, phase, 'pass_done = true', []);
-    return;
-  }
+  if (await nothingToDo(ctx, t, phase, start, anythingToDo)) return;
   return walkRanges(ctx, t, phase, start, sqlFor, column);
 }
 

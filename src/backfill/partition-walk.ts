@@ -6,7 +6,7 @@ import type { KeyColumn } from '../db/table-keys.js';
 import { retryTransaction, sleep, withTransaction } from '../db/transaction.js';
 import type { BackfillTablePlan } from './backfill-plan.js';
 import { DEFAULT_TARGET_BATCH_MS, lockTimeoutOf, type RunContext } from './backfill-types.js';
-import { aimFor } from './batch-walker.js';
+import { aimFor, nothingToDo } from './batch-walker.js';
 import { setProgress, type ProgressRow } from './progress-store.js';
 
 /**
@@ -90,10 +90,7 @@ export async function walkPages(
   column: string,
   anythingToDo: () => Promise<boolean>,
 ): Promise<void> {
-  if (start.lastKey === null && !(await anythingToDo())) {
-    await setProgress(ctx.client, ctx, t, phase, 'pass_done = true', []);
-    return;
-  }
+  if (await nothingToDo(ctx, t, phase, start, anythingToDo)) return;
   const { options } = ctx;
   const target = options.targetBatchMs ?? DEFAULT_TARGET_BATCH_MS;
   const durations = ctx.durations.get(`${t.table}\u0000${phase}`) ?? [];
