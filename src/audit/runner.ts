@@ -274,6 +274,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
         durationMs: Date.now() - started,
         server: `PostgreSQL ${version}`,
       },
+      ok: failing === 0,
       exitCode: failing > 0 ? 1 : 0,
     };
     failed = false;

@@ -130,5 +130,8 @@ export interface AuditResult {
   expiredWaivers: Waiver[];
   summary: AuditSummary;
   /** Exit code for --fail-on: 1 when a finding at or above it remains. */
+  /** The gate: no finding at or above failOn (waived and baseline findings aside). */
+  ok: boolean;
+  /** The CLI's exit code for this result: 0 when ok, 1 otherwise. */
   exitCode: 0 | 1;
 }

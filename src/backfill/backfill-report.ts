@@ -76,7 +76,7 @@ export async function buildReport(
     conflicts,
     assignedOrphans: source.assigned,
     crossTenant,
-    complete: !nullsLeft && !crossLeft,
+    ok: !nullsLeft && !crossLeft,
     missingTables: plan.missingTables,
     skippedTables: plan.skippedTables,
   };
@@ -85,7 +85,7 @@ export async function buildReport(
 /** What runs.summary keeps of a result: the tables that changed or still need work. */
 export function summaryOf(result: BackfillResult): Record<string, unknown> {
   return {
-    complete: result.complete,
+    ok: result.ok,
     tables: result.tables
       .filter((t) => t.filled + t.assigned + t.orphans + t.conflicts + t.pending + t.detached > 0)
       .map((t) => ({ table: t.table, filled: t.filled, assigned: t.assigned, orphans: t.orphans, conflicts: t.conflicts, detached: t.detached })),

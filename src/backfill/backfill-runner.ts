@@ -45,7 +45,7 @@ export {
  *
  * @example
  * const result = await runBackfill({ manifest, databaseUrl, detachCrossTenant: true });
- * // result.complete === false → result.orphans / result.conflicts say which rows and why
+ * // result.ok === false → result.orphans / result.conflicts say which rows and why
  */
 export async function runBackfill(options: BackfillOptions): Promise<BackfillResult> {
   const logger = options.logger ?? silentLogger;

@@ -122,7 +122,7 @@ export interface BackfillResult {
   assignedOrphans: AssignedOrphan[];
   crossTenant: CrossTenantReference[];
   /** Every NULL tenant filled (and, with --detach-cross-tenant, no cross-tenant reference left). */
-  complete: boolean;
+  ok: boolean;
   missingTables: string[];
   /** Tables without a primary key that needed no fill: left alone, each with the reason (also logged). */
   skippedTables: SkippedTable[];

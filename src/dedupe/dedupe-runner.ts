@@ -115,7 +115,7 @@ export interface DedupeResult {
    */
   unindexedReferences: { table: string; references: string; constraint: string; columns: string[] }[];
   /** No duplicate group and no conflict is left (dry run: none was found). */
-  complete: boolean;
+  ok: boolean;
 }
 
 /** A table to deduplicate: its primary key, keep order, and keys with their entity columns. */
@@ -309,7 +309,7 @@ async function dedupeAll(
     conflicts,
     nullTenantRows,
     unindexedReferences,
-    complete: conflicts.length === 0 && (runId === null ? groups.length === 0 : refused.length === 0),
+    ok: conflicts.length === 0 && (runId === null ? groups.length === 0 : refused.length === 0),
   };
 }
 

@@ -211,7 +211,7 @@ export async function runStory(options: StoryOptions): Promise<StoryResult> {
       const detached = r.tables.reduce((n, t) => n + t.detached, 0);
       return {
         value: { ...r, filled, detached },
-        exitCode: r.complete ? 0 : 1,
+        exitCode: r.ok ? 0 : 1,
         summary: `filled ${filled} tenants in ${r.tables.filter((t) => t.filled > 0).length} tables, detached ${detached} cross-company references, ${r.orphans.length} orphans, ${r.conflicts.length} conflicts (run ${r.runId})`,
       };
     });
@@ -220,7 +220,7 @@ export async function runStory(options: StoryOptions): Promise<StoryResult> {
       const r = await runDedupe({ databaseUrl, manifest, logger });
       return {
         value: r,
-        exitCode: r.complete ? 0 : 1,
+        exitCode: r.ok ? 0 : 1,
         summary: `${r.groups.length} duplicate groups: removed and archived ${r.removed} rows, re-pointed ${r.repointed} references (run ${r.runId})`,
       };
     });

@@ -44,6 +44,7 @@ export async function dryRun(db: Queryable, files: MigrationFile[], options: Mig
     refused: [],
     sql: `${lines.join('\n')}\n`,
     archived: [],
+    ok: true,
     exitCode: 0,
   };
 }

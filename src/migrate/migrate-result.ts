@@ -57,5 +57,8 @@ export interface MigrateResult {
   sql?: string;
   archived: ArchivedColumn[];
   /** 0 done, 1 refused. */
+  /** Nothing refused: every migration asked for ran (or, in a dry run, would run). */
+  ok: boolean;
+  /** The CLI's exit code: 0 when ok, 1 refused. */
   exitCode: 0 | 1;
 }

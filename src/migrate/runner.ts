@@ -77,7 +77,7 @@ async function migrateLocked(client: pg.Client, files: MigrationFile[], options:
   const logger = options.logger ?? silentLogger;
   await client.query(createMigrationsTableSql(stateSchema));
   const chosen = chooseMigrations(files, await appliedMigrationNames(client, stateSchema), options);
-  const result: MigrateResult = { direction: options.direction, dryRun: false, applied: [], pending: [], refused: [], archived: [], exitCode: 0 };
+  const result: MigrateResult = { direction: options.direction, dryRun: false, applied: [], pending: [], refused: [], archived: [], ok: true, exitCode: 0 };
   const backendPid = (await client.query<{ pid: number }>(`SELECT pg_backend_pid() AS pid`)).rows[0].pid;
   const progress = new IndexProgress(progressConnection(client, options), backendPid, options.onProgress);
   const ctx: MigrationContext = { client, stateSchema, direction: options.direction, settings: options, logger, progress, onProgress: options.onProgress };
@@ -93,6 +93,7 @@ async function migrateLocked(client: pg.Client, files: MigrationFile[], options:
 
 function refuse(result: MigrateResult, refusals: Refusal[], logger: Logger): void {
   result.refused = refusals;
+  result.ok = false;
   result.exitCode = 1;
   for (const r of refusals) logger.debug(`refused: ${r.table}: ${r.count} ${describeProblem(r)} — fix: ${r.fix}`);
 }

@@ -59,6 +59,9 @@ export interface RolloutStatus {
   /** Every table done. */
   done: boolean;
   /** 0 when every table is done, 1 otherwise. */
+  /** Every table done. */
+  ok: boolean;
+  /** The CLI's exit code: 0 when ok, 1 otherwise. */
   exitCode: 0 | 1;
 }
 
@@ -149,6 +152,7 @@ async function readStatus(db: pg.ClientBase, options: RolloutStatusOptions): Pro
     notes: [...notes],
     next: databaseNext(tables, settings),
     done,
+    ok: done,
     exitCode: done ? 0 : 1,
   };
 }

@@ -62,6 +62,8 @@ export interface UndoResult {
   steps: UndoStep[];
   restored: number;
   changedSince: ChangedSinceRow[];
+  /** Everything restored: no row had changed since the run. */
+  ok: boolean;
 }
 
 export interface RunSummary {
@@ -125,9 +127,10 @@ export async function undoRun(options: UndoOptions): Promise<UndoResult> {
             hint: 'an undo is not repeated; `crm-tenancy undo --list` shows the runs',
           });
         }
-        const result: UndoResult = { runId, command, dryRun: Boolean(options.dryRun), steps: [], restored: 0, changedSince: [] };
+        const result: UndoResult = { runId, command, dryRun: Boolean(options.dryRun), steps: [], restored: 0, changedSince: [], ok: true };
         if (command === 'backfill') await undoBackfill(tx, stateSchema, runId, result);
         else await undoDedupe(tx, stateSchema, runId, result);
+        result.ok = result.changedSince.length === 0;
         result.restored = result.steps.reduce((n, s) => n + s.restored, 0);
         await markRunUndone(tx, stateSchema, runId, { restored: result.restored, changedSince: result.changedSince.length });
         return result;

@@ -13,6 +13,7 @@ describe('the public API', () => {
     const api = (await import(pathToFileURL(path.join(repoRoot, 'dist/index.js')).href)) as typeof import('../../src/index.js');
     const result = await api.runAudit({ manifest: await api.loadManifest(path.join(repoRoot, 'tenancy.yaml')), databaseUrl: db().url });
     // The sample CRM as loaded is the report's state: the gate fails, and the report says why.
+    expect(result.ok).toBe(false);
     expect(result.exitCode).toBe(1);
     expect(api.renderAudit(result, 'table')).toMatch(/null-tenant/);
   });

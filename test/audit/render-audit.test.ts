@@ -71,6 +71,7 @@ describe('renderAudit', () => {
         error: 1, warning: 0, info: 1, waived: 1, failing: 1, failOn: 'error', checks: checks.length, tables: 2,
         scannedTables: 1, skippedScans: 3, deep: false, durationMs: 120, server: 'PostgreSQL 15',
       },
+      ok: false,
       exitCode: 1,
     };
   });

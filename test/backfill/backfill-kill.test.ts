@@ -172,12 +172,12 @@ describe('backfill survives kill -9 in the middle of its work', () => {
     return rows[0];
   }
 
-  let reference: { complete: boolean; changes: number } | undefined;
-  async function referenceRun(): Promise<{ complete: boolean; changes: number }> {
+  let reference: { ok: boolean; changes: number } | undefined;
+  async function referenceRun(): Promise<{ ok: boolean; changes: number }> {
     if (!reference) {
       const r = await runBackfill({ databaseUrl: db().url, manifest: await sampleManifest('ref', 'st_ref'), batchSize: 40, targetBatchMs: 0 });
       const changes = Number((await db().client.query(`SELECT count(*) AS n FROM st_ref.backfill_changed_rows`)).rows[0].n);
-      reference = { complete: r.complete, changes };
+      reference = { ok: r.ok, changes };
     }
     return reference;
   }
@@ -188,7 +188,7 @@ describe('backfill survives kill -9 in the middle of its work', () => {
    * is left `running` with exactly the changes committed at the kill, more than before, fewer than all.
    */
   async function killAndResume(copy: string, kills: number, extra: string[]): Promise<void> {
-    const { complete, changes: refChanges } = await referenceRun();
+    const { ok: complete, changes: refChanges } = await referenceRun();
     expect(refChanges).toBeGreaterThan(5000);
     const config = await writeConfig(await sampleManifestText(copy, `st_${copy}`));
     const args = ['backfill', '--config', config, '--database-url', db().url, '--batch-size', '40', '--target-batch-ms', '0', '--sleep-ms', '2', ...extra];

@@ -109,7 +109,7 @@ describe('backfill: scoped tables without a primary key', () => {
 
     const logger = memoryLogger();
     const result = await runBackfill({ databaseUrl: db().url, manifest: parseManifest(raw), logger });
-    expect(result.complete).toBe(true);
+    expect(result.ok).toBe(true);
     expect(result.skippedTables).toEqual([
       { table: 'events', reason: expect.stringContaining('kl.events has no primary key and company_id is NOT NULL: nothing to fill') },
       { table: 'logs', reason: expect.stringContaining('kl.logs has no primary key and no NULL company_id: nothing to fill') },

@@ -57,7 +57,7 @@ describe('backfill on the sample CRM', () => {
       user_conversations: 10,
     });
     expect(result.runId).toBeNull();
-    expect(result.complete).toBe(true);
+    expect(result.ok).toBe(true);
     expect(result.orphans).toEqual([]);
     expect(result.conflicts).toEqual([]);
     expect(result.crossTenant.filter((c) => c.found > 0).map((c) => [c.table, c.column, c.found])).toEqual([
@@ -71,7 +71,7 @@ describe('backfill on the sample CRM', () => {
 
   it('fills every NULL parents first, records each change; a rerun changes nothing and still reports', async () => {
     const result = await runBackfill({ databaseUrl: db().url, manifest, batchSize: 2, targetBatchMs: 0 });
-    expect(result.complete).toBe(true);
+    expect(result.ok).toBe(true);
     expect(result.runId).toMatch(/^backfill-/);
     for (const table of ['activities', 'documents', 'document_signatures', 'bulk_email_campaigns', 'email_campaigns', 'phone_numbers']) {
       expect(await nulls(table)).toBe(0);
@@ -96,7 +96,7 @@ describe('backfill on the sample CRM', () => {
     const again = await runBackfill({ databaseUrl: db().url, manifest });
     expect(again.runId).not.toBe(result.runId);
     expect(again.tables.every((t) => t.filled === 0)).toBe(true);
-    expect(again.complete).toBe(true);
+    expect(again.ok).toBe(true);
     expect(await tableChecksums(db().client, schema)).toEqual(after);
   });
 

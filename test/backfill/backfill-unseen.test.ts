@@ -115,7 +115,7 @@ describe('backfill on an unseen schema (uuid tenant, hostile names)', () => {
     expect(await tenants(SUB)).toEqual([A, B, null, A, A]); // the conflict is never assigned
     expect(result.conflicts).toEqual([{ table: SUB, key: { id: 3 }, candidates: [A, B] }]);
     expect(result.orphans).toEqual([]);
-    expect(result.complete).toBe(false);
+    expect(result.ok).toBe(false);
     const byTable = Object.fromEntries(result.tables.map((x) => [x.table, [x.filled, x.assigned]]));
     expect(byTable[PROJECTS]).toEqual([0, 1]);
     expect(byTable[TASKS]).toEqual([1, 1]); // task 3 from its (assigned) project, task 4 assigned
@@ -136,7 +136,7 @@ describe('backfill on an unseen schema (uuid tenant, hostile names)', () => {
     expect(byFk[`${ASSIGN}.task_id`].samples[0].key).toEqual({ task_id: 1, member: 'w' });
     const { rows } = await db().client.query(`SELECT "team id" AS team FROM ${t(PROJECTS)} WHERE id = 4`);
     expect(rows[0].team).toBeNull();
-    expect(result.complete).toBe(false);
+    expect(result.ok).toBe(false);
   });
 
   it('undo of every run, newest first, restores the original data exactly', async () => {
@@ -168,7 +168,7 @@ describe('backfill after the composite-keys migration ((tenant, fk) → parent (
       tables: { lists: {}, items: { backfill: ['list'] } },
     });
     const result = await runBackfill({ databaseUrl: db().url, manifest });
-    expect(result.complete).toBe(true);
+    expect(result.ok).toBe(true);
     expect((await c.query(`SELECT id, org FROM comp.items ORDER BY id`)).rows).toEqual([
       { id: 1, org: 1 },
       { id: 2, org: 2 },

@@ -86,7 +86,7 @@ describe('dedupe leaves distinct entities that share a key alone (conflicts) and
         ],
       },
     ]);
-    expect(report).toMatchObject({ groups: [], removed: 0, repointed: 0, complete: false });
+    expect(report).toMatchObject({ groups: [], removed: 0, repointed: 0, ok: false });
     expect(await tableChecksums(c, 'ent')).toEqual(before);
     const text = await runCli(['dedupe', '--dry-run', '--config', config, '--database-url', db().url]);
     expect(text.code).toBe(1);
@@ -121,12 +121,12 @@ describe('dedupe leaves distinct entities that share a key alone (conflicts) and
     expect(conflict.groups).toEqual([]);
     expect(conflict.conflicts).toMatchObject([{ values: { number: 'INV-8' }, differing: [{ column: 'total', because: 'same' }] }]);
     expect(conflict.conflicts[0].samples.map((s) => s.values.total)).toEqual([10, 99]);
-    expect(conflict.complete).toBe(false);
+    expect(conflict.ok).toBe(false);
     expect((await c.query(`SELECT count(*)::int AS n FROM ent.invoices WHERE number = 'INV-8'`)).rows[0].n).toBe(2);
 
     await c.query(`UPDATE ent.invoices SET total = 10 WHERE id = 5`);
     const done = await runDedupe({ databaseUrl: db().url, manifest: strict(manifest), table: 'invoices' });
-    expect(done).toMatchObject({ conflicts: [], removed: 1, complete: true });
+    expect(done).toMatchObject({ conflicts: [], removed: 1, ok: true });
     expect((await c.query(`SELECT id FROM ent.invoices WHERE number = 'INV-8'`)).rows).toEqual([{ id: 4 }]);
   });
 
@@ -224,7 +224,7 @@ describe('dedupe on a partial key (unique code WHERE deleted_at IS NULL): only l
     ]);
 
     const run = await runDedupe({ databaseUrl: db().url, manifest: partial(base) });
-    expect(run).toMatchObject({ removed: 1, repointed: 1, conflicts: [], complete: true });
+    expect(run).toMatchObject({ removed: 1, repointed: 1, conflicts: [], ok: true });
     expect((await c.query(`SELECT id FROM soft.plans ORDER BY id`)).rows.map((r) => r.id)).toEqual([1, 2, 4, 5]);
     expect((await c.query(`SELECT id, plan_id FROM soft.subscriptions ORDER BY id`)).rows).toEqual([
       { id: 1, plan_id: 1 },

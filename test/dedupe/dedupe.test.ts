@@ -40,7 +40,7 @@ describe('dedupe on the sample CRM', () => {
     expect(result.unindexedReferences).toEqual([
       { table: 'phone_numbers', references: 'twilio_settings', constraint: 'phone_numbers_twilio_settings_id_fkey', columns: ['twilio_settings_id'] },
     ]);
-    expect(result.complete).toBe(false);
+    expect(result.ok).toBe(false);
     const newest = await runDedupe({ databaseUrl: db().url, manifest, dryRun: true, keep: 'newest' });
     expect(newest.groups[0]).toMatchObject({ kept: { id: 2 }, removed: [{ id: 1 }] });
     expect(await tableChecksums(db().client, 'crm')).toEqual(before);
@@ -122,7 +122,7 @@ describe('dedupe on an unseen schema (refusals, keep COLUMN, identity keys, host
     expect(prefs.status).toBe('refused');
     expect(prefs.reason).toMatch(/duplicate key|unique/i);
     expect(result.refused).toHaveLength(1);
-    expect(result.complete).toBe(false);
+    expect(result.ok).toBe(false);
     // Refused: nothing of it changed, nothing archived.
     const c = db().client;
     expect((await c.query(`SELECT count(*)::int AS n FROM ${t('prefs')}`)).rows[0].n).toBe(3);

@@ -76,7 +76,7 @@ describe('backfill: partitioned tables', () => {
     expect(dry.tables.filter((t) => t.filled > 0).map((t) => [t.table, t.filled]).sort()).toEqual(nulls);
 
     const result = await runBackfill({ client: c, manifest, batchSize: 50, targetBatchMs: 0 });
-    expect(result.complete).toBe(true);
+    expect(result.ok).toBe(true);
     expect(result.skippedTables).toEqual([{ table: 'logs', reason: expect.stringContaining('has no primary key and org_id is NOT NULL: nothing to fill') }]);
     const left = await c.query(`SELECT (SELECT count(*) FROM pb.events WHERE org_id IS NULL)::int AS e, (SELECT count(*) FROM pb.orders WHERE org_id IS NULL)::int AS o`);
     expect(left.rows[0]).toEqual({ e: 0, o: 0 });
@@ -110,14 +110,14 @@ describe('backfill: partitioned tables', () => {
     // Two-sided: a row no source can place stays NULL and is reported by partition and ctid.
     await c.query(`INSERT INTO pb.events VALUES (NULL, NULL, 'orphan', '2026-01-09')`);
     const orphan = await runBackfill({ client: c, manifest, table: 'events' });
-    expect(orphan.complete).toBe(false);
+    expect(orphan.ok).toBe(false);
     expect(orphan.orphans).toEqual([{ table: 'events_2026_01', key: { ctid: expect.stringMatching(/^\(\d+,\d+\)$/) }, candidates: [] }]);
     await c.query(`DELETE FROM pb.events WHERE body = 'orphan'`);
 
     // A partitioned table with a primary key, in a run of its own, is undone leaf by leaf.
     await c.query(`UPDATE pb.orders SET org_id = NULL WHERE id <= 10`);
     const orders = await runBackfill({ client: c, manifest, table: 'orders' });
-    expect(orders.complete).toBe(true);
+    expect(orders.ok).toBe(true);
     const undone = await undoRun({ client: c, manifest, runId: orders.runId! });
     expect(undone.steps.map((s) => [s.table, s.restored])).toEqual([['orders_2026', 10]]);
     expect((await c.query(`SELECT count(*)::int AS n FROM pb.orders WHERE org_id IS NULL`)).rows[0].n).toBe(10);

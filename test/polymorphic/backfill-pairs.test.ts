@@ -68,7 +68,7 @@ describe('backfill through polymorphic pairs', () => {
       ['versions', { id: 6 }],
       ['versions', { id: 7 }],
     ]);
-    expect(run.complete).toBe(false);
+    expect(run.ok).toBe(false);
     expect(await tenants('pf')).toEqual([
       [1, 1], [2, 2], [3, 1], [4, 2], [5, null], [6, null], [7, null], [8, 2], [9, 2], [10, 2],
     ]);

@@ -51,7 +51,7 @@ export async function run(ctx: CommandContext, opts: BackfillCliOptions): Promis
   );
   if (opts.json) ctx.output.data(JSON.stringify(result, null, 2));
   else renderBackfill(ctx, result, Boolean(opts.detachCrossTenant));
-  return result.complete ? 0 : 1;
+  return result.ok ? 0 : 1;
 }
 
 /**
@@ -114,6 +114,6 @@ function renderBackfill(ctx: CommandContext, result: BackfillResult, detach: boo
       ctx.output.data(`  ${x.table}.${x.column} → ${x.references}: ${what}`);
     }
   }
-  if (result.complete) ctx.output.data(c.green(result.dryRun ? 'every NULL tenant would be filled' : 'every NULL tenant is filled'));
+  if (result.ok) ctx.output.data(c.green(result.dryRun ? 'every NULL tenant would be filled' : 'every NULL tenant is filled'));
   if (result.runId && !result.dryRun) ctx.output.info(`undo with: crm-tenancy undo ${result.runId}`);
 }

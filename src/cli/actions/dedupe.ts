@@ -52,7 +52,7 @@ export async function run(ctx: CommandContext, opts: DedupeCliOptions): Promise<
   logger.flush();
   if (opts.json) ctx.output.data(JSON.stringify(result, null, 2));
   else renderDedupe(ctx, result);
-  return result.complete ? 0 : 1;
+  return result.ok ? 0 : 1;
 }
 
 /** One line of totals: what was (dry run: would be) done, over how many groups and tables. */
