@@ -1,7 +1,7 @@
 // The audit's read-only snapshot: on its own connections (one exported snapshot shared by several), or on a caller's client.
 import pg from 'pg';
 import { clientConfig, describeTarget, type ConnectionTarget } from '../db/connection.js';
-import { TenancyError, toTenancyError } from '../errors.js';
+import { TenancyError, isPgServerError, toTenancyError } from '../errors.js';
 
 /** A connection inside the audit's read-only transaction; `release` ends what the audit began. */
 export interface Snapshot {
@@ -72,7 +72,16 @@ export async function adoptClient(client: pg.ClientBase, settings: SnapshotSetti
     throw new TenancyError('usage', 'the client given to the audit is in a failed transaction', { hint: 'roll it back first' });
   }
   if (status === 'T') {
-    await client.query(`SAVEPOINT ${SAVEPOINT}`);
+    try {
+      await client.query(`SAVEPOINT ${SAVEPOINT}`);
+    } catch (error) {
+      // pg settles a failed query at the error, before the server's ready-for-query says 'E': a
+      // caller that goes on at once can still read 'T' here. The server then answers 25P02.
+      if (isPgServerError(error) && error.code === '25P02') {
+        throw new TenancyError('usage', 'the client given to the audit is in a failed transaction', { hint: 'roll it back first', cause: error });
+      }
+      throw error;
+    }
     try {
       await client.query(`SET LOCAL transaction_read_only = on`);
       await configure(client, settings);
