@@ -56,6 +56,7 @@ export {
   type RestoreOptions,
   type RestoredColumn,
 } from './migrate/index.js';
+export { remedyText, remediesText, type Remedy } from './migrate/remedies.js';
 export { rolloutStatus, type RolloutStatus, type RolloutStatusOptions, type TableRollout } from './status/rollout-status.js';
 export { ROLLOUT_STEPS, type RolloutStep } from './status/rollout-step.js';
 

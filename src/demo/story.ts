@@ -1,4 +1,5 @@
 // The story, step by step, on any database: load the sample CRM, then each real command's core.
+import { remediesText } from '../migrate/remedies.js';
 import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { connect } from '../db/connection.js';
@@ -201,7 +202,7 @@ export async function runStory(options: StoryOptions): Promise<StoryResult> {
         exitCode: r.exitCode,
         summary: `applied ${phaseList(r.applied.map((a) => a.phase ?? a.name), ', ') || 'nothing'}; ` +
           (r.refused.length ? `refused to validate: ${r.refused.length} problems` : 'complete'),
-        details: r.refused.map((x) => `${x.table}: ${x.count} ${x.problem} → ${x.fix}`),
+        details: r.refused.map((x) => `${x.table}: ${x.count} ${x.problem} → ${remediesText(x.remedies)}`),
       };
     });
 
@@ -239,7 +240,7 @@ export async function runStory(options: StoryOptions): Promise<StoryResult> {
         value: r,
         exitCode: r.exitCode,
         summary: `applied ${phaseList(r.applied.map((a) => a.phase ?? a.name), ', ') || 'nothing'}` + (r.refused.length ? `; refused: ${r.refused.length}` : '; every tenant column NOT NULL and validated'),
-        details: r.refused.map((x) => `${x.table}: ${x.count} ${x.problem} → ${x.fix}`),
+        details: r.refused.map((x) => `${x.table}: ${x.count} ${x.problem} → ${remediesText(x.remedies)}`),
       };
     });
 

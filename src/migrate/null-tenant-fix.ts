@@ -4,7 +4,7 @@ import type { Manifest } from '../config/manifest.js';
 import { resolveLiveContext, type LiveContext } from '../config/live-context.js';
 import { buildBackfillPlan } from '../backfill/backfill-plan.js';
 import { remainingCountsSql } from '../backfill/backfill-sql.js';
-import { shellCommand } from '../shell-quote.js';
+import type { Remedy } from './remedies.js';
 
 /** How the NULL-tenant rows of one table stand against its backfill sources. */
 export interface NullTenantRows {
@@ -40,31 +40,23 @@ export async function classifyNullTenants(
   };
 }
 
-/** The fix text for one table's NULL tenants, each command shell-quoted. */
-export function describeNullTenantFix(table: string, rows: NullTenantRows): string {
-  const backfill = shellCommand('crm-tenancy', 'backfill', '--table', table);
-  const assign = shellCommand('crm-tenancy', 'backfill', '--table', table, '--assign-orphans-to', 'TENANT');
-  const shareOrExempt = `or mark ${table} shared_rows: true (or exempt) in the manifest`;
-  if (rows.noPath) return `no backfill path (the manifest lists no backfill column): ${assign}, ${shareOrExempt}`;
-  const parts: string[] = [];
+/** What fixes one table's NULL tenants, by what backfill would do with its rows. */
+export function nullTenantRemedies(table: string, rows: NullTenantRows): Remedy[] {
+  if (rows.noPath) return [{ kind: 'place-orphans', table, rows: null, noPath: true }];
+  const out: Remedy[] = [];
   const orphansWait = rows.parentsPending;
-  if (rows.fillable > 0 || (orphansWait && rows.orphans > 0)) parts.push(backfill);
-  if (rows.conflicts > 0) {
-    parts.push(
-      `${rows.conflicts} conflict(s), its sources disagree: set the tenant by hand from the samples of ` +
-        `${shellCommand('crm-tenancy', 'backfill', '--table', table, '--dry-run')}, or clear the wrong reference and use --assign-orphans-to`,
-    );
-  }
-  if (rows.orphans > 0 && !orphansWait) parts.push(`${rows.orphans} orphan(s), no parent places them: ${assign}, ${shareOrExempt}`);
-  return parts.length > 0 ? parts.join('; ') : backfill;
+  if (rows.fillable > 0 || (orphansWait && rows.orphans > 0)) out.push({ kind: 'backfill', table });
+  if (rows.conflicts > 0) out.push({ kind: 'resolve-conflicts', table, rows: rows.conflicts });
+  if (rows.orphans > 0 && !orphansWait) out.push({ kind: 'place-orphans', table, rows: rows.orphans, noPath: false });
+  return out.length > 0 ? out : [{ kind: 'backfill', table }];
 }
 
 /**
  * The fix of every table with NULL tenants, by what backfill would do with its rows. A table the
  * live context cannot plan (manifest and database disagree) keeps the plain backfill command.
  */
-export async function nullTenantFixes(db: Queryable, manifest: Manifest, tables: readonly string[]): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
+export async function nullTenantFixes(db: Queryable, manifest: Manifest, tables: readonly string[]): Promise<Map<string, Remedy[]>> {
+  const out = new Map<string, Remedy[]>();
   if (tables.length === 0) return out;
   let live: LiveContext;
   try {
@@ -75,7 +67,7 @@ export async function nullTenantFixes(db: Queryable, manifest: Manifest, tables:
   const withNulls = new Set(tables);
   for (const table of tables) {
     try {
-      out.set(table, describeNullTenantFix(table, await classifyNullTenants(db, live, table, withNulls)));
+      out.set(table, nullTenantRemedies(table, await classifyNullTenants(db, live, table, withNulls)));
     } catch {
       // No plan for this table (e.g. no primary key): the plain backfill command stays.
     }

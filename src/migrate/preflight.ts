@@ -3,7 +3,7 @@
 import type { Queryable } from '../db/connection.js';
 import { ident, literal, qualified } from '../db/quote.js';
 import type { Manifest } from '../config/manifest.js';
-import { shellCommand } from '../shell-quote.js';
+import type { Remedy } from './remedies.js';
 import type { Precondition } from './migration-file.js';
 import { nullTenantFixes } from './null-tenant-fix.js';
 
@@ -15,8 +15,8 @@ export interface Refusal {
   problem: RefusalProblem;
   /** Rows in the way (for duplicates: rows beyond the first of each group). */
   count: number;
-  /** The command (or action) that fixes it. */
-  fix: string;
+  /** What fixes it, as data (`remediesText` words it). */
+  remedies: Remedy[];
   /** Columns involved, e.g. the unique key or the foreign-key column. */
   columns?: string[];
 }
@@ -59,7 +59,7 @@ export async function checkPrecondition(db: Queryable, p: Precondition, manifest
     case 'not-null':
       if (!(await columnsExist(db, p.schema, p.table, [p.column]))) return null;
       sql = `SELECT count(*)::int8 AS n FROM ${t} WHERE ${ident(p.column)} IS NULL`;
-      refusal = { table: p.table, problem: 'null-tenant', fix: shellCommand('crm-tenancy', 'backfill', '--table', p.table), columns: [p.column] };
+      refusal = { table: p.table, problem: 'null-tenant', remedies: [{ kind: 'backfill', table: p.table }], columns: [p.column] };
       break;
     case 'tenant-exists':
       if (!(await columnsExist(db, p.schema, p.table, [p.column]))) return null;
@@ -68,7 +68,7 @@ export async function checkPrecondition(db: Queryable, p: Precondition, manifest
       refusal = {
         table: p.table,
         problem: 'unknown-tenant',
-        fix: `by hand: point ${p.table}.${p.column} at an existing ${p.tenantTable} row, or delete those rows`,
+        remedies: [{ kind: 'point-at-tenant-by-hand', table: p.table, column: p.column, tenantTable: p.tenantTable }],
         columns: [p.column],
       };
       break;
@@ -79,7 +79,7 @@ export async function checkPrecondition(db: Queryable, p: Precondition, manifest
                SELECT count(*) AS n FROM ${t} WHERE ${cols.map((c) => `${c} IS NOT NULL`).join(' AND ')}
                  ${p.where !== undefined ? `AND (${p.where})` : ''}
                 GROUP BY ${cols.join(', ')} HAVING count(*) > 1) d`;
-      refusal = { table: p.table, problem: 'duplicate', fix: shellCommand('crm-tenancy', 'dedupe', '--table', p.table), columns: p.columns };
+      refusal = { table: p.table, problem: 'duplicate', remedies: [{ kind: 'dedupe', table: p.table }], columns: p.columns };
       break;
     }
     case 'polymorphic': {
@@ -103,7 +103,7 @@ export async function checkPrecondition(db: Queryable, p: Precondition, manifest
       refusal = {
         table: p.table,
         problem: 'cross-tenant',
-        fix: `point ${p.table}.${p.typeColumn}/${p.idColumn} at a row of the same tenant, or delete those rows (by hand; \`crm-tenancy audit --only cross-tenant-reference\` lists them with samples)`,
+        remedies: [{ kind: 'repoint-pair-by-hand', table: p.table, typeColumn: p.typeColumn, idColumn: p.idColumn }],
         columns: [p.typeColumn, p.idColumn],
       };
       break;
@@ -121,10 +121,7 @@ export async function checkPrecondition(db: Queryable, p: Precondition, manifest
       refusal = {
         table: p.table,
         problem: 'cross-tenant',
-        fix:
-          notNull.rowCount === 0
-            ? shellCommand('crm-tenancy', 'backfill', '--detach-cross-tenant')
-            : `re-point ${p.table}.${p.column} at a ${p.parent} row of the same tenant, or delete those rows (by hand: the column is NOT NULL, so --detach-cross-tenant cannot clear it)`,
+        remedies: [notNull.rowCount === 0 ? { kind: 'detach-cross-tenant' } : { kind: 'repoint-by-hand', table: p.table, column: p.column, parent: p.parent }],
         columns: [p.column],
       };
       break;
@@ -153,7 +150,7 @@ export async function checkPreconditions(db: Queryable, preconditions: Precondit
   if (!manifest) return out;
   const fixes = await nullTenantFixes(db, manifest, out.filter((r) => r.problem === 'null-tenant').map((r) => r.table));
   for (const r of out) {
-    if (r.problem === 'null-tenant') r.fix = fixes.get(r.table) ?? r.fix;
+    if (r.problem === 'null-tenant') r.remedies = fixes.get(r.table) ?? r.remedies;
   }
   return out;
 }

@@ -1,6 +1,7 @@
 // `migrate up|down`: reads the migration files once, takes the migrate lock, checks every refusal
 // before the phase (up) or before anything (down) it concerns, then runs file after file itself,
 // recording each in node-pg-migrate's table.
+import { remediesText } from './remedies.js';
 import pg from 'pg';
 import { connect, withClient } from '../db/connection.js';
 import { withLockRetry } from '../db/transaction.js';
@@ -35,7 +36,7 @@ export { effectiveSql } from './apply-migration.js';
  *
  * @example
  *   const r = await runMigrate({ manifest, migrationsDir: 'migrations', direction: 'up' });
- *   if (r.refused.length) console.log(r.refused); // [{ table: 'deals', problem: 'null-tenant', count: 3, fix: 'crm-tenancy backfill --table deals' }]
+ *   if (r.refused.length) console.log(r.refused); // [{ table: 'deals', problem: 'null-tenant', count: 3, remedies: [{ kind: 'backfill', table: 'deals' }] }]
  */
 export async function runMigrate(options: MigrateOptions): Promise<MigrateResult> {
   const files = await readMigrationsToRun(options.migrationsDir);
@@ -95,7 +96,7 @@ function refuse(result: MigrateResult, refusals: Refusal[], logger: Logger): voi
   result.refused = refusals;
   result.ok = false;
   result.exitCode = 1;
-  for (const r of refusals) logger.debug(`refused: ${r.table}: ${r.count} ${describeProblem(r)} — fix: ${r.fix}`);
+  for (const r of refusals) logger.debug(`refused: ${r.table}: ${r.count} ${describeProblem(r)} — fix: ${remediesText(r.remedies)}`);
 }
 
 /** Expand and index run at once; the first validate/composite file checks the data every later file needs. */

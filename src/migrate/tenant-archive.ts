@@ -44,7 +44,7 @@ export function tenantValueRefusals(held: readonly HeldTenantColumn[], stateSche
     table: h.table,
     problem: 'tenant-values',
     count: h.rows,
-    fix: `crm-tenancy migrate down --force (archives the values in ${stateSchema}.migrate_archive first)`,
+    remedies: [{ kind: 'force-down', stateSchema }],
     columns: [h.column],
   }));
 }

@@ -1,4 +1,5 @@
 // `crm-tenancy migrate`: up, down, status, restore — online, under lock_timeout, behind an advisory lock.
+import { remediesText } from '../../migrate/remedies.js';
 import Table from 'cli-table3';
 import { TenancyError } from '../../errors.js';
 import { describeProblem, runMigrate, type MigrateResult } from '../../migrate/runner.js';
@@ -79,7 +80,9 @@ export async function run(ctx: CommandContext, verb: string, runId: string | und
     }),
   );
   if (opts.json) {
-    ctx.output.data(JSON.stringify(result, null, 2));
+    // Each refusal keeps its remedies as data and gets `fix`, their wording, for a person reading the JSON.
+    const refused = result.refused.map((r) => ({ ...r, fix: remediesText(r.remedies) }));
+    ctx.output.data(JSON.stringify({ ...result, refused }, null, 2));
     return result.exitCode;
   }
   if (result.sql !== undefined) ctx.output.data(result.sql);
@@ -119,7 +122,7 @@ function renderResult(ctx: CommandContext, r: MigrateResult): void {
     ctx.output.info(`${r.direction === 'up' ? 'applied' : 'reverted'} ${a.name} in ${(a.ms / 1000).toFixed(1)} s${a.retries ? ` (${a.retries} lock_timeout retr${a.retries === 1 ? 'y' : 'ies'})` : ''}`);
   }
   if (r.refused.length > 0) {
-    const rows = r.refused.map((x) => [x.table, describeProblem(x).replace(/^row\(s\) /, ''), String(x.count), x.fix]);
+    const rows = r.refused.map((x) => [x.table, describeProblem(x).replace(/^row\(s\) /, ''), String(x.count), remediesText(x.remedies)]);
     const table = refusalTable(ctx, rows);
     for (const row of rows) table.push(row);
     ctx.output.warn(
