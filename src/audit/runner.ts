@@ -14,7 +14,7 @@ import { assertImplemented, planDataChecks } from './check-registry.js';
 import type { RawFinding } from './policy-checks.js';
 import { readWrapperFunctions, type WrapperFunctions } from './policy-expressions.js';
 import { adoptClient, openSnapshot, type Snapshot } from './snapshot.js';
-import { bindNamed } from './sql-params.js';
+import { bindNamed, checkParams } from './sql-params.js';
 import type { AuditResult, CheckDefinition, CheckRun, DataCheckStatus, DataProof, Finding, Severity, Waiver } from './types.js';
 import { severityRank } from './types.js';
 import { applyWaivers } from './waivers.js';
@@ -136,23 +136,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
         hint: 'connect to the right database, or fix `schema:` / `tables:` in the manifest (an audit of nothing is not a pass)',
       });
     }
-    const params = {
-      schema: manifest.schema,
-      state_schema: manifest.stateSchema,
-      tenant_table: manifest.tenant.table,
-      tenant_key: manifest.tenant.key,
-      tenant_column: manifest.tenant.column,
-      setting: manifest.tenant.setting,
-      scoped_tables: manifest.tables.map((t) => t.name),
-      shared_tables: manifest.tables.filter((t) => t.sharedRows).map((t) => t.name),
-      exempt_tables: manifest.exempt.map((t) => t.name),
-      exempt_reasons: manifest.exempt.map((t) => t.reason),
-      app_roles: manifest.roles.app,
-      bypass_roles: manifest.roles.bypass.map((b) => b.role),
-      bypass_reasons: manifest.roles.bypass.map((b) => b.reason),
-      definer_functions: manifest.definerFunctions.map((f) => f.name),
-      definer_reasons: manifest.definerFunctions.map((f) => f.reason),
-    };
+    const params = checkParams(manifest);
     const run = (client: pg.ClientBase, sql: string) => {
       const { text, values } = bindNamed(sql, params);
       return client.query(text, values);

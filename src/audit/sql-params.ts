@@ -1,4 +1,5 @@
 // psql-style named parameters (:'name') in check files → $n placeholders and a values array.
+import type { Manifest } from '../config/manifest.js';
 
 /**
  * Rewrites every `:'name'` into `$n` (the same name, the same n) and returns the values in order.
@@ -25,4 +26,25 @@ export function fillTemplate(template: string, values: Record<string, string>): 
     if (value === undefined) throw new Error(`template placeholder {{${name}}} has no value`);
     return value;
   });
+}
+
+/** The named parameters every check file may use (`:'schema'`, `:'scoped_tables'`…), from the manifest. */
+export function checkParams(manifest: Manifest): Record<string, unknown> {
+  return {
+    schema: manifest.schema,
+    state_schema: manifest.stateSchema,
+    tenant_table: manifest.tenant.table,
+    tenant_key: manifest.tenant.key,
+    tenant_column: manifest.tenant.column,
+    setting: manifest.tenant.setting,
+    scoped_tables: manifest.tables.map((t) => t.name),
+    shared_tables: manifest.tables.filter((t) => t.sharedRows).map((t) => t.name),
+    exempt_tables: manifest.exempt.map((t) => t.name),
+    exempt_reasons: manifest.exempt.map((t) => t.reason),
+    app_roles: manifest.roles.app,
+    bypass_roles: manifest.roles.bypass.map((b) => b.role),
+    bypass_reasons: manifest.roles.bypass.map((b) => b.reason),
+    definer_functions: manifest.definerFunctions.map((f) => f.name),
+    definer_reasons: manifest.definerFunctions.map((f) => f.reason),
+  };
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AUDITS_DIR, loadChecks, parseCheckFile } from '../../src/audit/check-definitions.js';
 import { assertImplemented, DATA_CHECKS, planDataChecks, POLICY_CHECKS } from '../../src/audit/check-registry.js';
-import { bindNamed } from '../../src/audit/sql-params.js';
+import { bindNamed, checkParams } from '../../src/audit/sql-params.js';
 import { CATALOG_COLUMNS, type CheckDefinition } from '../../src/audit/types.js';
 import { SAMPLE_MANIFEST } from '../../src/sample/sample-crm.js';
 import { loadManifest } from '../../src/config/manifest.js';
@@ -135,23 +135,9 @@ describe('catalog checks: one column contract', () => {
 
   it('every catalog check returns (table_name text, object text, count bigint, samples text[], message text, severity text)', async () => {
     const manifest = await loadManifest(SAMPLE_MANIFEST);
-    const params = {
-      schema: manifest.schema,
-      state_schema: manifest.stateSchema,
-      tenant_table: manifest.tenant.table,
-      tenant_key: manifest.tenant.key,
-      tenant_column: manifest.tenant.column,
-      setting: manifest.tenant.setting,
-      scoped_tables: manifest.tables.map((t) => t.name),
-      shared_tables: manifest.tables.filter((t) => t.sharedRows).map((t) => t.name),
-      exempt_tables: manifest.exempt.map((t) => t.name),
-      exempt_reasons: manifest.exempt.map((t) => t.reason),
-      app_roles: ['crm_app'],
-      bypass_roles: [],
-      bypass_reasons: [],
-      definer_functions: [],
-      definer_reasons: [],
-    };
+    // The runner's parameters, with an application role of this test's choosing and nothing to bypass.
+    const base = checkParams(manifest);
+    const params = { ...base, app_roles: ['crm_app'], bypass_roles: [], bypass_reasons: [], definer_functions: [], definer_reasons: [] };
     const { rows: types } = await db().client.query<{ oid: number; typname: string }>(
       `SELECT oid::int, typname::text FROM pg_type WHERE typname IN ('text', 'int8', '_text')`,
     );

