@@ -1,7 +1,6 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { repoRoot, runCli } from '../support/cli.js';
 import { useTestDatabase, withDatabase } from '../support/database.js';
@@ -11,6 +10,7 @@ import { createOutput } from '../../src/cli/output.js';
 import { createProgress, withProgress } from '../../src/cli/progress.js';
 import { commaList, duration, knownNames, oneOf, pair, positiveInt, wholeNumber } from '../../src/cli/option-parsers.js';
 import { suggest } from '../../src/cli/did-you-mean.js';
+import { recorder, timers } from '../support/recorder.js';
 
 describe('crm-tenancy CLI conventions', () => {
   const db = useTestDatabase({ sample: true });
@@ -232,21 +232,6 @@ describe('crm-tenancy CLI messages', () => {
   });
 });
 
-/** A stream that records what is written to it, posing as a terminal or not. */
-function recorder(isTTY: boolean) {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      chunks.push(String(chunk));
-      done();
-    },
-  }) as Writable & { isTTY?: boolean; columns?: number };
-  stream.isTTY = isTTY;
-  stream.columns = 120;
-  return { stream, chunks, text: () => chunks.join('') };
-}
-
-const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('CLI progress', () => {

@@ -1,6 +1,5 @@
 // The interrupt handler on its own: bars stopped before the line, output silenced, cleanups run, one line, 130; and the lines each command composes.
 import { EventEmitter } from 'node:events';
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { watchInterrupts } from '../../src/cli/interrupt.js';
 import { createOutput } from '../../src/cli/output.js';
@@ -8,21 +7,8 @@ import { withProgress } from '../../src/cli/progress.js';
 import { describeInterruptedBackfill } from '../../src/cli/actions/backfill.js';
 import { describeInterruptedMigrate } from '../../src/cli/actions/migrate.js';
 import type { ProgressEvent } from '../../src/logger.js';
+import { recorder, timers } from '../support/recorder.js';
 
-function recorder(isTTY: boolean) {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      chunks.push(String(chunk));
-      done();
-    },
-  }) as Writable & { isTTY?: boolean; columns?: number };
-  stream.isTTY = isTTY;
-  stream.columns = 120;
-  return { stream, chunks, text: () => chunks.join('') };
-}
-
-const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 const tick = () => new Promise((r) => setTimeout(r, 20));
 
 describe('watchInterrupts', () => {
