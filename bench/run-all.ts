@@ -11,6 +11,7 @@ const BENCHES: { name: string; args: string[] }[] = [
   { name: 'migrate', args: ['--rows', '200000'] },
   { name: 'backfill', args: ['--rows', '200000'] },
   { name: 'rls', args: ['--scale', '100', '--iterations', '2000'] },
+  { name: 'startup', args: [] },
 ];
 
 async function reachable(url: string): Promise<boolean> {
