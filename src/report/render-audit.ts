@@ -1,5 +1,6 @@
 // One entry point for every audit output format (pure functions of the typed result).
 import type { AuditResult } from '../audit/types.js';
+import { packageDocsBaseUrl } from './docs-url.js';
 import { renderJson } from './json.js';
 import { renderJunit } from './junit.js';
 import { renderMarkdown } from './markdown.js';
@@ -14,6 +15,15 @@ export interface RenderOptions {
   toolVersion?: string;
   /** SARIF: the manifest file findings point at (default tenancy.yaml). */
   manifestFile?: string;
+  /** SARIF: the manifest's text, to point each finding at the line that declares its table (else line 1). */
+  manifestText?: string;
+  /** SARIF: the directory artifact URIs are relative to, the repository checkout (default: the working directory). */
+  sourceRoot?: string;
+  /**
+   * SARIF helpUri and markdown links: the web address `docs/checks/<id>.md` is appended to
+   * (default: the package's repository from its package.json, `…/blob/main`).
+   */
+  docsBaseUrl?: string;
   /** table: every finding with its message and samples, and the coverage matrix (the global --verbose). */
   verbose?: boolean;
 }
@@ -25,16 +35,23 @@ export interface RenderOptions {
  * @example renderAudit(await runAudit({ databaseUrl, manifest }), 'markdown') // => '## crm-tenancy audit: ❌ failed …'
  */
 export function renderAudit(result: AuditResult, format: AuditFormat, options: RenderOptions = {}): string {
+  const docsBaseUrl = options.docsBaseUrl ?? packageDocsBaseUrl();
   switch (format) {
     case 'table':
       return renderText(result, { verbose: options.verbose });
     case 'json':
       return renderJson(result);
     case 'sarif':
-      return renderSarif(result, options.toolVersion ?? '0.0.0', options.manifestFile);
+      return renderSarif(result, {
+        toolVersion: options.toolVersion,
+        manifestFile: options.manifestFile,
+        manifestText: options.manifestText,
+        sourceRoot: options.sourceRoot,
+        docsBaseUrl,
+      });
     case 'junit':
       return renderJunit(result);
     case 'markdown':
-      return renderMarkdown(result);
+      return renderMarkdown(result, { docsBaseUrl });
   }
 }

@@ -139,7 +139,7 @@ export function summaryLines(result: AuditResult, verbose: boolean): string[] {
   }
   const out = [
     '',
-    `summary: ${result.exitCode === 0 ? 'PASSED' : 'FAILED'} — ${plural(s.error, 'error')}, ${plural(s.warning, 'warning')}, ${s.info} info, ${s.waived} waived (--fail-on ${s.failOn})`,
+    `summary: ${textVerdict(result)} — ${plural(s.error, 'error')}, ${plural(s.warning, 'warning')}, ${s.info} info, ${s.waived} waived (--fail-on ${s.failOn})`,
   ];
   if (rows.length > 1) out.push(...alignRight(rows).map((l) => `  ${l}`));
   out.push(
@@ -154,4 +154,11 @@ export function summaryLines(result: AuditResult, verbose: boolean): string[] {
 function alignRight(rows: string[][]): string[] {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   return rows.map((r) => r.map((c, i) => (i >= r.length - 2 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd());
+}
+
+/** FAILED, PASSED, or NOT GATED: `--fail-on never` with findings is not a pass. */
+export function textVerdict(result: AuditResult): string {
+  const s = result.summary;
+  if (result.exitCode !== 0) return 'FAILED';
+  return s.failOn === 'never' && s.error + s.warning + s.info > 0 ? 'NOT GATED' : 'PASSED';
 }

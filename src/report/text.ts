@@ -2,7 +2,7 @@
 import type { AuditResult } from '../audit/types.js';
 import { coverageMatrix, type Cell } from './coverage.js';
 import { DEEP_HINT, anyProven, dataCheckLines } from './proofs.js';
-import { groupedFindingLines, summaryLines } from './text-grouped.js';
+import { groupedFindingLines, summaryLines, textVerdict } from './text-grouped.js';
 
 /** One character per coverage cell. */
 export const CELL_MARK: Record<Cell, string> = { pass: '.', fail: 'E', warn: 'W', info: 'i', waived: '~' };
@@ -28,7 +28,7 @@ export function renderText(result: AuditResult, options: { verbose?: boolean } =
   const s = result.summary;
   const out: string[] = [];
   out.push(
-    `crm-tenancy audit of ${result.schema}: ${result.exitCode === 0 ? 'PASSED' : 'FAILED'} — ` +
+    `crm-tenancy audit of ${result.schema}: ${textVerdict(result)} — ` +
       `${s.error} errors, ${s.warning} warnings, ${s.info} info, ${s.waived} waived (--fail-on ${s.failOn})`,
     `${s.checks} checks on ${s.tables} tables (${s.scannedTables} scanned, ${s.skippedScans} scans proved unnecessary${s.deep ? ', --deep' : ''}) in ${(s.durationMs / 1000).toFixed(1)} s, ${s.server}`,
   );

@@ -47,6 +47,8 @@ describe('action.yml as GitHub reads it', () => {
       'upload-sarif': 'true',
       'sarif-category': 'crm-tenancy',
       'markdown-file': 'crm-tenancy.md',
+      'junit-file': '',
+      'docs-base-url': '',
       'step-summary': 'true',
       'audit-args': '',
       package: '',
@@ -54,19 +56,23 @@ describe('action.yml as GitHub reads it', () => {
       'working-directory': '.',
     });
     for (const [name, input] of Object.entries(action.inputs)) expect(input.description, name).toMatch(/\S/);
-    expect(Object.keys(action.outputs)).toEqual(['exit-code', 'sarif-file', 'markdown-file']);
+    expect(Object.keys(action.outputs)).toEqual(['exit-code', 'sarif-file', 'markdown-file', 'junit-file']);
   });
 
-  it('sets up Node, installs, audits twice (SARIF, then the markdown gate), uploads, and fails with the exit code', () => {
+  it('sets up Node, installs, audits once (every report from that run, and the gate), uploads, and fails with the exit code', () => {
     const steps = action.runs.steps;
-    expect(steps.map((s) => s.id ?? s.uses)).toEqual(['actions/setup-node@v4', 'install', 'sarif', 'gate', 'github/codeql-action/upload-sarif@v3', 'result']);
+    expect(steps.map((s) => s.id ?? s.uses)).toEqual(['actions/setup-node@v4', 'install', 'audit', 'github/codeql-action/upload-sarif@v3', 'result']);
     const by = (id: string) => steps.find((s) => s.id === id)!;
-    expect(by('sarif').run).toMatch(/audit --config "\$CONFIG" --format sarif --output "\$SARIF_FILE" --fail-on never/);
-    expect(by('gate').run).toMatch(/audit --config "\$CONFIG" --format markdown --output "\$MARKDOWN_FILE" --fail-on "\$FAIL_ON"/);
-    expect(by('gate').run).toContain('>> "$GITHUB_STEP_SUMMARY"');
+    // One audit run in the whole action.
+    expect(steps.map((s) => s.run ?? '').join('\n').match(/node "\$CRM_TENANCY"/g)).toHaveLength(1);
+    expect(by('audit').run).toContain('args=(audit --config "$CONFIG" --fail-on "$FAIL_ON")');
+    expect(by('audit').run).toContain('args+=(--report "sarif=$SARIF_FILE")');
+    expect(by('audit').run).toContain('args+=(--report "markdown=$MARKDOWN_FILE")');
+    expect(by('audit').run).toContain('args+=(--report "junit=$JUNIT_FILE")');
+    expect(by('audit').run).toContain('>> "$GITHUB_STEP_SUMMARY"');
     expect(by('result').run).toMatch(/exit "\$code"\s*$/);
     const upload = steps.find((s) => s.uses?.startsWith('github/codeql-action/upload-sarif'))!;
-    expect(upload.with).toEqual({ sarif_file: '${{ steps.sarif.outputs.file }}', category: '${{ inputs.sarif-category }}' });
+    expect(upload.with).toEqual({ sarif_file: '${{ steps.audit.outputs.sarif-file }}', category: '${{ inputs.sarif-category }}' });
     expect(action.outputs['exit-code'].value).toBe('${{ steps.result.outputs.exit-code }}');
   });
 
@@ -77,7 +83,7 @@ describe('action.yml as GitHub reads it', () => {
     }
     // The database URL only ever travels as DATABASE_URL.
     const uses = action.runs.steps.flatMap((s) => Object.entries(s.env ?? {}).filter(([, v]) => v.includes('inputs.database-url')).map(([k]) => k));
-    expect(uses).toEqual(['DATABASE_URL', 'DATABASE_URL']);
+    expect(uses).toEqual(['DATABASE_URL']);
   });
 });
 
@@ -183,28 +189,67 @@ describe('action.yml run like a runner runs it (built CLI, real PostgreSQL, samp
     await rm(workspace, { recursive: true, force: true });
   });
 
-  it('findings at or above fail-on: SARIF written and uploaded, markdown in the job summary, the job fails with 1', async () => {
+  it('findings at or above fail-on: one audit run writes SARIF (uploaded) and markdown (job summary); the job fails with 1', async () => {
     const r = await runAction(action, { 'database-url': db().url, 'working-directory': 'db' }, workspace);
     expect(r.code, r.log).toBe(1);
     expect(r.outputs.result['exit-code']).toBe('1');
     expect(r.log).toContain('::error title=crm-tenancy audit::findings at or above --fail-on error');
+    // One run: its plain-text report is in the log once.
+    expect(r.log.match(/crm-tenancy audit of public: FAILED/g)).toHaveLength(1);
     const sarifFile = path.join(workspace, 'db', 'crm-tenancy.sarif');
-    expect(r.outputs.sarif).toEqual({ 'exit-code': '0', written: 'true', file: sarifFile });
+    const markdownFile = path.join(workspace, 'db', 'crm-tenancy.md');
+    expect(r.outputs.audit).toEqual({
+      'exit-code': '1',
+      'sarif-file': sarifFile,
+      'sarif-written': 'true',
+      'markdown-file': markdownFile,
+      'markdown-written': 'true',
+      'junit-file': '',
+      'junit-written': 'false',
+    });
     const sarif = JSON.parse(await readFile(sarifFile, 'utf8'));
     expect(sarif.version).toBe('2.1.0');
     expect(sarif.runs[0].results.length).toBeGreaterThan(0);
+    // Paths relative to the checkout ($GITHUB_WORKSPACE), not to working-directory: db/tenancy.yaml, at the table's line.
+    const phones = sarif.runs[0].results.find(
+      (x: { ruleId: string; message: { text: string } }) => x.ruleId === 'null-tenant' && x.message.text.includes('public.phone_numbers'),
+    );
+    const manifestLines = (await readFile(path.join(workspace, 'db', 'tenancy.yaml'), 'utf8')).split('\n');
+    expect(phones.locations[0].physicalLocation).toEqual({
+      artifactLocation: { uri: 'db/tenancy.yaml', uriBaseId: '%SRCROOT%' },
+      region: { startLine: manifestLines.indexOf('  phone_numbers:') + 1, startColumn: 3 },
+    });
     expect(r.used.map((u) => u.uses)).toEqual(['actions/setup-node@v4', 'github/codeql-action/upload-sarif@v3']);
     expect(r.used[1].with).toEqual({ sarif_file: sarifFile, category: 'crm-tenancy' });
-    const markdown = await readFile(path.join(workspace, 'db', 'crm-tenancy.md'), 'utf8');
-    expect(markdown).toMatch(/null-tenant/);
+    const markdown = await readFile(markdownFile, 'utf8');
+    expect(markdown).toMatch(/^## crm-tenancy audit: ❌ failed — 47 findings at or above `--fail-on error`/);
+    expect(markdown).toMatch(/\[null-tenant\]\(https:\/\/[^)]+\/docs\/checks\/null-tenant\.md\)/);
     expect(await readFile(r.summary, 'utf8')).toBe(markdown);
   });
 
-  it('fail-on never: the same findings, the job passes (exit 0)', async () => {
+  it('fail-on never: the same findings, the job passes (exit 0), and neither the log nor the summary calls it passed', async () => {
     const r = await runAction(action, { 'database-url': db().url, 'working-directory': 'db', 'fail-on': 'never' }, workspace);
     expect(r.code, r.log).toBe(0);
     expect(r.outputs.result['exit-code']).toBe('0');
-    expect(r.log).toContain('crm-tenancy audit passed (--fail-on never)');
+    expect(r.log).toContain('crm-tenancy audit ran with --fail-on never: findings do not fail the job');
+    expect(r.log).not.toContain('audit passed');
+    const summary = await readFile(r.summary, 'utf8');
+    expect(summary.split('\n')[0]).toBe('## crm-tenancy audit: ⚠️ not gating — 47 errors, 54 warnings found; `--fail-on never` fails on nothing');
+  });
+
+  it('junit-file and docs-base-url: the JUnit report from the same run, links under the given address', async () => {
+    const r = await runAction(
+      action,
+      { 'database-url': db().url, 'working-directory': 'db', 'junit-file': 'tenancy.xml', 'docs-base-url': 'https://git.example.com/tools/crm-tenancy/blob/v1' },
+      workspace,
+    );
+    expect(r.code, r.log).toBe(1);
+    expect(r.log.match(/crm-tenancy audit of public:/g)).toHaveLength(1);
+    const junitFile = path.join(workspace, 'db', 'tenancy.xml');
+    expect(r.outputs.audit['junit-file']).toBe(junitFile);
+    expect(await readFile(junitFile, 'utf8')).toMatch(/<testsuites name="crm-tenancy audit \(--fail-on error\)" tests="\d+" failures="\d+"/);
+    const sarif = JSON.parse(await readFile(path.join(workspace, 'db', 'crm-tenancy.sarif'), 'utf8'));
+    expect(sarif.runs[0].tool.driver.rules[0].helpUri).toBe(`https://git.example.com/tools/crm-tenancy/blob/v1/docs/checks/${sarif.runs[0].tool.driver.rules[0].id}.md`);
   });
 
   it('no SARIF asked: no upload, the gate still runs; no step summary when turned off', async () => {
@@ -213,8 +258,9 @@ describe('action.yml run like a runner runs it (built CLI, real PostgreSQL, samp
       { 'database-url': db().url, 'working-directory': 'db', 'sarif-file': '', 'step-summary': 'false', 'markdown-file': 'out/report.md' },
       workspace,
     );
-    // out/ does not exist: the audit cannot write there (exit 2), and the job says it could not run.
+    // out/ does not exist: the audit refuses before it runs (exit 2), and the job says it could not run.
     expect(r.code).toBe(2);
+    expect(r.log).toContain('cannot write out/report.md: directory out does not exist');
     expect(r.used.map((u) => u.uses)).toEqual(['actions/setup-node@v4']);
     await mkdir(path.join(workspace, 'db', 'out'));
     const ok = await runAction(
@@ -224,15 +270,17 @@ describe('action.yml run like a runner runs it (built CLI, real PostgreSQL, samp
     );
     expect(ok.code, ok.log).toBe(0);
     expect(ok.used.map((u) => u.uses)).toEqual(['actions/setup-node@v4']);
-    expect(ok.outputs.gate.file).toBe(path.join(workspace, 'db', 'out', 'report.md'));
+    expect(ok.outputs.audit['sarif-written']).toBe('false');
+    expect(ok.outputs.audit['markdown-file']).toBe(path.join(workspace, 'db', 'out', 'report.md'));
     expect(await readFile(ok.summary, 'utf8')).toBe('');
   });
 
-  it('a database that cannot be reached: no SARIF uploaded, the job fails with 2', async () => {
+  it('a database that cannot be reached: no SARIF uploaded, no summary, the job fails with 2', async () => {
     const r = await runAction(action, { 'database-url': withDatabase(db().url, 'crmt_no_such_database'), 'working-directory': 'db' }, workspace);
     expect(r.code).toBe(2);
-    expect(r.outputs.sarif.written).toBe('false');
+    expect(r.outputs.audit['sarif-written']).toBe('false');
     expect(r.used.map((u) => u.uses)).toEqual(['actions/setup-node@v4']);
+    expect(await readFile(r.summary, 'utf8')).toBe('');
     expect(r.log).toContain('::error title=crm-tenancy audit::the audit could not run (exit 2)');
   });
 
@@ -255,7 +303,7 @@ describe('action.yml run like a runner runs it (built CLI, real PostgreSQL, samp
     // The stand-in installed nothing: the install step itself stops the job with 2 (not 1, "findings").
     expect(fromNpm.code).toBe(2);
     expect(fromNpm.log).toContain('::error title=crm-tenancy audit::crm-tenancy did not install (crm-tenancy@0.1.0)');
-    expect(fromNpm.outputs.sarif).toBeUndefined();
+    expect(fromNpm.outputs.audit).toBeUndefined();
     expect(fromNpm.outputs.install.bin).toMatch(/crmt-runner-\w+\/crm-tenancy\/node_modules\/\.bin\/crm-tenancy$/);
     const lines = (await readFile(calls, 'utf8')).trim().split('\n');
     expect(lines[0]).toBe(`${repoRoot}|ci --no-audit --no-fund`);

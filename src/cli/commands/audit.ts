@@ -16,6 +16,12 @@ export function register(program: Command): void {
     .option('-f, --format <format>', `output format: ${AUDIT_FORMAT_NAMES.join(' | ')} (default: table)`)
     .option('--json', 'short for --format json')
     .option('-o, --output <file>', 'write the report to a file instead of stdout')
+    .option(
+      '--report <format=file>',
+      `also write FORMAT (${AUDIT_FORMAT_NAMES.join(' | ')}) to FILE, from the same run; repeatable: --report sarif=tenancy.sarif --report markdown=tenancy.md`,
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option('--docs-base-url <url>', 'web address the check pages (docs/checks/<id>.md) are under, for SARIF helpUri and markdown links (default: the package repository)')
     .option('--fail-on <severity>', `exit 1 when a finding at or above this remains: ${FAIL_ON.join(' | ')}`, 'error')
     .option('--only <ids>', 'run only these checks (comma-separated ids)')
     .option('--skip <ids>', 'skip these checks (comma-separated ids)')
@@ -41,6 +47,7 @@ no scoped table exists or no check selected: an audit of nothing is not a pass).
 Examples:
   $ crm-tenancy audit
   $ crm-tenancy audit --format sarif --output tenancy.sarif --fail-on never
+  $ crm-tenancy audit --report sarif=tenancy.sarif --report markdown=tenancy.md --report junit=tenancy.xml
   $ crm-tenancy audit --deep                      # after a restore or a logical-replication catch-up
   $ crm-tenancy audit --format markdown >> "$GITHUB_STEP_SUMMARY"
   $ crm-tenancy audit --only null-tenant,cross-tenant-reference --format json | jq '.summary'
