@@ -15,6 +15,8 @@ interface Case {
   /** Set when the check ran a query of its own for this table (data checks: one per table). */
   ms?: number;
   failure?: string;
+  /** The worst severity among the failing findings. */
+  type?: Severity;
   out?: string;
   skipped?: string;
 }
@@ -37,7 +39,8 @@ export function renderJunit(result: AuditResult): string {
       const waived = own.filter((f) => f.waived);
       const fix = `Fix: ${check.remediation}`;
       if (gating.length > 0) {
-        return { name, ms, failure: [...gating.map(line), fix].join('\n'), ...(below.length ? { out: notGating(below) } : {}) };
+        const type = gating.reduce<Severity>((w, f) => (severityRank[f.severity] > severityRank[w] ? f.severity : w), 'info');
+        return { name, ms, failure: [...gating.map(line), fix].join('\n'), type, ...(below.length ? { out: notGating(below) } : {}) };
       }
       if (below.length > 0) return { name, ms, out: [notGating(below), ...waived.map((f) => `${line(f)} (waived: ${f.waived!.reason})`), fix].join('\n') };
       if (waived.length > 0) return { name, ms, skipped: `waived: ${waived[0].waived!.reason}` };
@@ -62,7 +65,7 @@ export function renderJunit(result: AuditResult): string {
       .map((c) => {
         const open = `    <testcase classname="crm-tenancy.${escapeXml(check.id)}" name="${escapeXml(c.name)}"${c.ms !== undefined ? ` time="${seconds(c.ms)}"` : ''}>`;
         const inner: string[] = [];
-        if (c.failure) inner.push(`      <failure message="${escapeXml(check.title)}" type="${escapeXml(check.severity)}">${escapeXml(c.failure)}</failure>`);
+        if (c.failure) inner.push(`      <failure message="${escapeXml(check.title)}" type="${c.type}">${escapeXml(c.failure)}</failure>`);
         if (c.skipped) inner.push(`      <skipped message="${escapeXml(c.skipped)}"/>`);
         if (c.out) inner.push(`      <system-out>${escapeXml(c.out)}</system-out>`);
         return inner.length ? `${open}\n${inner.join('\n')}\n    </testcase>` : `${open}</testcase>`;

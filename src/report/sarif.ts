@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { AuditResult, CheckDefinition, Finding, Severity } from '../audit/types.js';
 import { packageRoot as ownPackageRoot } from '../paths.js';
 import { docsUrl } from './docs-url.js';
-import { manifestLocator, type ManifestLocator } from './manifest-locations.js';
+import { manifestLocator } from './manifest-locations.js';
 
 /**
  * The manifest as a SARIF artifact URI: relative to the working directory (the repository root in
@@ -70,6 +70,8 @@ export function renderSarif(result: AuditResult, options: SarifOptions = {}): st
     const fileAt = (uri: string): PhysicalLocation => ({ artifactLocation: { uri, uriBaseId: '%SRCROOT%' }, region: { startLine: 1 } });
     const table = locator?.table(f, result.schema);
     if (table) return manifestAt(table);
+    // Without the manifest's text a table's line is unknown: the manifest that lists it, line 1.
+    if (f.table && !locator) return fileAt(manifestUri);
     const named = NAMED_FILE.exec(`${f.object ?? ''} ${f.message}`)?.[1];
     const namedUri = named ? inRepository(path.resolve(cwd, named)) : undefined;
     if (namedUri) return fileAt(namedUri);

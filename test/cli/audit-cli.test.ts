@@ -81,7 +81,8 @@ describe('crm-tenancy audit (CLI)', () => {
   it('markdown for the step summary', async () => {
     const r = await audit('--format', 'markdown');
     expect(r.stdout).toMatch(/^## crm-tenancy audit: ❌ failed/);
-    expect(r.stdout).toContain('| 🔴 | [null-tenant](docs/checks/null-tenant.md) | public.phone_numbers | 1 | 1 row of public.phone_numbers has no company_id | [4] |');
+    expect(r.stdout).toMatch(/\n### 🔴 \[null-tenant\]\(https:\/\/\S+\/docs\/checks\/null-tenant\.md\) — 8 findings, gating\n/);
+    expect(r.stdout).toContain('| 🔴 | public.phone_numbers | 1 | 1 row of public.phone_numbers has no company_id | [4] |');
     expect(r.stdout).toContain('<summary>Coverage: tables × checks</summary>');
   });
 
