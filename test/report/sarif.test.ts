@@ -167,5 +167,13 @@ describe('the SARIF 2.1.0 shape check itself', () => {
     misindexed.runs[0].results[2].ruleIndex = 0;
     expect(sarifProblems(misindexed)).toEqual(['runs.0.results.2.ruleIndex: does not point at rule exempt-table-holds-tenant-data']);
     expect(sarifProblems({ version: '2.0.0', runs: [] })[0]).toMatch(/^version: /);
+    // additionalProperties: false, as in the schema (only `properties` bags take anything).
+    const extra = structuredClone(good);
+    extra.runs[0].results[0].locations[0].physicalLocation.line = 3;
+    extra.runs[0].tool.driver.rules[0].helpUrl = 'https://example.com';
+    expect(sarifProblems(extra)).toEqual([
+      'runs.0.tool.driver.rules.0.helpUrl: is not a property of this SARIF object',
+      'runs.0.results.0.locations.0.physicalLocation.line: is not a property of this SARIF object',
+    ]);
   });
 });
