@@ -102,6 +102,7 @@ describe('crm-tenancy audit --report (CLI)', () => {
       [['--report', 'sarif='], /--report sarif=: no file after =/],
       [['--report', 'sarif=same.out', '--report', 'junit=same.out'], /same\.out is named twice/],
       [['--output', 'same.out', '--report', 'junit=./same.out'], /same\.out is named twice/],
+      [['--write-baseline', 'same.out', '--report', 'json=same.out'], /same\.out is named twice \(--output \/ --report \/ --write-baseline\)/],
       [['--report', 'markdown=no-such-dir/a.md'], /cannot write no-such-dir\/a\.md: directory no-such-dir does not exist/],
       [['--docs-base-url', 'ftp://example.com/docs'], /--docs-base-url must be an http\(s\) address, not ftp:\/\/example\.com\/docs/],
       [['--docs-base-url', 'docs'], /--docs-base-url must be an http\(s\) address/],

@@ -40,7 +40,7 @@ function formatOf(opts: AuditCliOptions) {
 }
 
 /**
- * --report FORMAT=FILE values: a known format, a file, no file named twice (nor the --output file),
+ * --report FORMAT=FILE values: a known format, a file, no file named twice (with --output and --write-baseline),
  * each in a directory that exists — checked before the audit runs, so a typo costs no audit.
  */
 function reportsOf(opts: AuditCliOptions): { format: AuditFormat; file: string }[] {
@@ -53,9 +53,10 @@ function reportsOf(opts: AuditCliOptions): { format: AuditFormat; file: string }
     return { format, file };
   });
   const seen = new Map<string, string>();
-  for (const { file } of [...(opts.output ? [{ file: opts.output }] : []), ...reports]) {
+  const files = [opts.output, opts.writeBaseline, ...reports.map((r) => r.file)].filter((f): f is string => Boolean(f));
+  for (const file of files) {
     const resolved = path.resolve(file);
-    if (seen.has(resolved)) throw new TenancyError('usage', `${file} is named twice (--output / --report): each report needs its own file`);
+    if (seen.has(resolved)) throw new TenancyError('usage', `${file} is named twice (--output / --report / --write-baseline): each report needs its own file`);
     seen.set(resolved, file);
     let dir: ReturnType<typeof statSync> | undefined;
     try {
@@ -109,6 +110,8 @@ export async function run(ctx: CommandContext, opts: AuditCliOptions): Promise<n
   knownNames('--only', only, ids, 'check id');
   knownNames('--skip', skip, ids, 'check id');
   const manifest = await ctx.loadManifest();
+  // The manifest's text as the audit used it: SARIF results point at the line declaring their table.
+  const manifestText = manifest.file ? await readFile(manifest.file, 'utf8').catch(() => undefined) : undefined;
   const waivers = opts.waivers ? await loadWaivers(opts.waivers, ids) : [];
   const baseline = opts.baseline ? await loadBaseline(opts.baseline) : [];
   const result = await runAudit({
@@ -127,8 +130,7 @@ export async function run(ctx: CommandContext, opts: AuditCliOptions): Promise<n
   const renderOptions = {
     toolVersion: version(),
     manifestFile: manifest.file,
-    // The file as read at the start (validated then): SARIF results point at the line declaring their table.
-    manifestText: manifest.file ? await readFile(manifest.file, 'utf8').catch(() => undefined) : undefined,
+    manifestText,
     sourceRoot: sourceRootOf(manifest.file),
     docsBaseUrl,
     verbose: ctx.output.verbose,
