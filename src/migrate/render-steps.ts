@@ -48,7 +48,11 @@ export function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[])
   const out: Rendered = { up: [], down: [], preconditions: [], dropsColumns: [] };
   if (isPartitioned(step)) {
     const where = step.kind === 'unique' && step.where !== undefined ? assertWhere(schema, step.table, step.where) : undefined;
-    const r = renderPartitioned(live, step.kind === 'unique' && where !== undefined ? { ...step, where } : step);
+    const clauses =
+      step.kind === 'composite-fk'
+        ? { composite: actionClauses(step.old!, step.column, true) + deferrableClause(step.old!), old: actionClauses(step.old!, step.column, false) + deferrableClause(step.old!) }
+        : undefined;
+    const r = renderPartitioned(live, step.kind === 'unique' && where !== undefined ? { ...step, where } : step, clauses);
     out.up.push(...r.up);
     out.down.push(...r.down);
     if (step.kind === 'validate-tenant-fk') {
@@ -56,6 +60,9 @@ export function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[])
     }
     if (step.kind === 'unique') {
       out.preconditions.push({ kind: 'unique', schema, table: step.table, columns: step.columns, ...(where !== undefined ? { where } : {}) });
+    }
+    if (step.kind === 'composite-fk' && step.exists !== 'valid') {
+      out.preconditions.push({ kind: 'same-tenant', schema, table: step.table, column: step.column, tenantColumn: c, parent: step.parent, parentKey: step.parentKey });
     }
     return out;
   }
@@ -218,7 +225,7 @@ export function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[])
             ? [`-- note: ON UPDATE ${old.references!.onUpdate} also resets ${commentName(c)} (PostgreSQL takes no column list there).`]
             : []),
           `-- Lock: ACCESS EXCLUSIVE on ${tn} (the DROP … IF EXISTS that makes it repeatable; on ${pn} too when it`,
-          `-- finds one) and SHARE ROW EXCLUSIVE on ${pn}, for an instant (NOT VALID: no scan).`,
+          `-- finds one) and SHARE ROW EXCLUSIVE on ${pn}${findRelation(live.catalog, schema, step.parent)?.kind === 'partitioned-table' ? ' and each of its partitions' : ''}, for an instant (NOT VALID: no scan).`,
           `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(step.name)},\n  ADD CONSTRAINT ${ident(step.name)}\n  FOREIGN KEY (${ident(c)}, ${ident(step.column)}) REFERENCES ${p} (${ident(c)}, ${ident(step.parentKey)})${actions}${deferrableClause(old)} NOT VALID;`,
         );
       }
