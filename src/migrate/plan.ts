@@ -17,6 +17,7 @@ import type { MigrationPhase } from './migration-file.js';
 import { predicateMatches } from './predicate-match.js';
 import { polymorphicSteps, type PlanExtras, type PolymorphicStep } from './plan-polymorphic.js';
 import { viewSteps, type ViewStep } from './plan-views.js';
+import { sharedRefSteps, type SharedRefStep } from './plan-shared-refs.js';
 import { parentKeyRefusal, partitionKeyAllows, partitionsOf, type PartitionTarget } from './plan-partitions.js';
 
 export type { PlanExtras, PolymorphicStep } from './plan-polymorphic.js';
@@ -41,6 +42,7 @@ export type PlanStep =
   | { kind: 'not-null'; table: string; checkName: string }
   | { kind: 'unique'; table: string; columns: string[]; name: string; singleton: boolean; where?: string; partitions?: PartitionTarget[] }
   | PolymorphicStep
+  | SharedRefStep
   | ViewStep
   /** `partitions`: a partitioned parent: its unique index ON ONLY, built per partition and attached (no constraint). */
   | { kind: 'parent-key'; table: string; key: string; indexName: string; constraintName: string; partitions?: PartitionTarget[] }
@@ -72,6 +74,7 @@ export const STEP_PHASE: Record<PlanStep['kind'], MigrationPhase> = {
   view: 'views',
   'parent-key': 'composite',
   'composite-fk': 'composite',
+  'shared-ref': 'composite',
 };
 
 /** The stable id of a step; a pending migration file lists the ids it provides. */
@@ -101,6 +104,8 @@ export function stepId(step: PlanStep): string {
       return `parent-key:${step.table}`;
     case 'composite-fk':
       return `composite-fk:${step.table}:${step.column}`;
+    case 'shared-ref':
+      return `shared-ref:${step.table}:${step.column}`;
   }
 }
 
@@ -392,6 +397,7 @@ export function planTenancy(live: LiveContext, alreadyPending: ReadonlySet<strin
       push({ kind: 'parent-key', table: parent, key, indexName, constraintName: indexName, ...(partitions ? { partitions } : {}) });
     }
     for (const step of fkSteps) push(step);
+    for (const step of sharedRefSteps(live, usable, extras)) push(step);
   }
   return { steps, skipped };
 }

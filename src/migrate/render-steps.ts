@@ -6,6 +6,7 @@ import type { MigrationMeta, Precondition } from './migration-file.js';
 import type { PlanStep } from './plan.js';
 import { isPartitioned, renderPartitioned } from './render-partitions.js';
 import { renderPolymorphic } from './render-polymorphic.js';
+import { renderSharedRef } from './render-shared-refs.js';
 import { concurrentIndex, doBlock, transaction } from './render-sql.js';
 import { renderView } from './render-views.js';
 import { assertWhere } from './where-clause.js';
@@ -177,6 +178,14 @@ export function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[])
     }
     case 'view': {
       const r = renderView(step);
+      out.up.push(...r.up);
+      out.down.push(...r.down);
+      break;
+    }
+    case 'shared-ref': {
+      // Checked before the file runs (same-tenant counts only rows whose parent has another, non-NULL tenant).
+      out.preconditions.push({ kind: 'same-tenant', schema, table: step.table, column: step.column, tenantColumn: c, parent: step.parent, parentKey: step.parentKey });
+      const r = renderSharedRef(live, step);
       out.up.push(...r.up);
       out.down.push(...r.down);
       break;
