@@ -96,6 +96,9 @@ describe('the playbook on the SaaS fixture, from init', () => {
     const first = await run('migrate', 'migrate');
     expect(first.code, first.stderr).toBe(1);
     expect(first.stdout + first.stderr).toMatch(/applied 0002_tenancy-index/);
+    // A table filled through its polymorphic pair (versions) is sent to backfill, not told it has no path.
+    expect(first.stderr).toMatch(/│ versions +│ with NULL organization_id +│ 28 +│ crm-tenancy backfill --table versions +│/);
+    expect([...first.stderr.matchAll(/│ (\S+) +│ with NULL organization_id +│ \d+ +│ no backfill path/g)].map((m) => m[1])).toEqual(['audit_logs']);
     const backfill = await run('backfill', 'backfill', '--json');
     const filled = JSON.parse(backfill.stdout);
     // Reported, never guessed: the orphan log line and the task label whose two parents disagree.
