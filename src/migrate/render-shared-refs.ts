@@ -6,6 +6,12 @@ import { commentName, ident, literal, qualified, regclassText } from '../db/quot
 import type { SharedRefStep } from './plan-shared-refs.js';
 import { doBlock } from './render-sql.js';
 
+/**
+ * The trigger's first argument: how the audit's fk-not-tenant-scoped recognizes the guard of a key
+ * (tgargs = mark, column). The function ignores its arguments.
+ */
+export const SHARED_REF_MARK = 'crm_tenancy.shared_ref';
+
 /** "The referenced row is shared or the row's own tenant's", over `row` (NEW or an alias). */
 function holds(live: LiveContext, step: SharedRefStep, row: string): string {
   const { schema, tenant } = live.manifest;
@@ -41,14 +47,15 @@ export function renderSharedRef(live: LiveContext, step: SharedRefStep): { up: s
       `-- (SQLSTATE 23503) a row pointing at another tenant's own ${pn} row; shared rows stay allowed. SECURITY INVOKER:`,
       `-- under row-level security the writer sees only its tenant's rows and the shared ones, and a definer function`,
       `-- would see (and reveal) every tenant's. search_path is pinned, every name schema-qualified. (A later change of`,
-      `-- the referenced row's tenant is not checked; the policies let no tenant change a shared row.)`,
+      `-- the referenced row's tenant is not checked; the policies let no tenant change a shared row.) Its arguments`,
+      `-- mark it for the audit (fk-not-tenant-scoped then knows the key is guarded).`,
       `-- Lock: none on ${tn} (CREATE OR REPLACE FUNCTION).`,
       `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql SECURITY INVOKER\n  SET search_path = pg_catalog, pg_temp AS ${tag}\n${body}\n${tag};`,
       `-- Lock: SHARE ROW EXCLUSIVE on ${tn} for an instant (writes wait; reads go on); skipped when a previous run made it.`,
       doBlock(
         `  IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgrelid = to_regclass(${reg}) AND tgname = ${literal(step.triggerName)}) THEN\n` +
           `    CREATE CONSTRAINT TRIGGER ${ident(step.triggerName)} AFTER INSERT OR UPDATE OF ${columns} ON ${t}\n` +
-          `      FOR EACH ROW EXECUTE FUNCTION ${fn}();\n  END IF;`,
+          `      FOR EACH ROW EXECUTE FUNCTION ${fn}(${literal(SHARED_REF_MARK)}, ${literal(step.column)});\n  END IF;`,
       ),
       `-- The trigger checks every write from now on; this scan proves the rows already there (migrate checked them first).`,
       `-- Lock: ACCESS SHARE on ${tn} and ${pn} during one scan (reads and writes go on).`,

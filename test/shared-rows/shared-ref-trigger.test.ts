@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { runAudit } from '../../src/audit/runner.js';
 import { resolveLiveContext } from '../../src/config/live-context.js';
 import type { Manifest } from '../../src/config/manifest.js';
 import { ident } from '../../src/db/quote.js';
@@ -32,6 +33,8 @@ describe('references into a shared_rows table', () => {
     roles: { app: [app] },
     tables: { roles: { shared_rows: true }, memberships: null },
   });
+  const fkFindings = async () =>
+    (await runAudit({ client: db().client, manifest, only: ['fk-not-tenant-scoped'] })).findings.map((f) => [f.table, f.samples]);
   const probe = async () =>
     (await verifyIsolation({ client: db().client, manifest })).probes.filter((p) => p.table === 'memberships' && p.probe === 'cross-tenant-reference');
   /** Tenant 1's membership pointed at tenant 2's own role (3), as the superuser: accepted or refused (23503). */
@@ -84,6 +87,7 @@ describe('references into a shared_rows table', () => {
     const before = await probe();
     expect(before.map((p) => p.status)).toEqual(['fail']);
     expect(before[0].detail).toContain("own row of a shared_rows table through memberships_role_id_fkey (composite_keys is on: the generated shared-rows reference trigger must reject it");
+    expect(await fkFindings()).toEqual([['public.memberships', ['memberships_role_id_fkey']]]);
 
     const live = await resolveLiveContext(db().client, manifest);
     const files = renderMigrations(live, planTenancy(live, new Set(), await readPlanExtras(db().client, live)).steps, { firstIndex: 1 });
@@ -111,12 +115,19 @@ describe('references into a shared_rows table', () => {
     await q(`BEGIN; INSERT INTO memberships VALUES (97, 2, 1), (98, 2, 3); UPDATE memberships SET role_id = 1 WHERE id = 2; ROLLBACK`);
     const after = await probe();
     expect(after.map((p) => [p.status, p.detail])).toEqual([['pass', 'rejected by memberships_role_id_fkey']]);
+    expect(await fkFindings()).toEqual([]);
+    // A disabled guard guards nothing: the audit says so again.
+    await q(`ALTER TABLE memberships DISABLE TRIGGER memberships_role_id_shared_ref_trigger`);
+    expect(await fkFindings()).toEqual([['public.memberships', ['memberships_role_id_fkey']]]);
+    expect(await crossAccepted()).toBe(true);
+    await q(`ALTER TABLE memberships ENABLE TRIGGER memberships_role_id_shared_ref_trigger`);
 
     const down = await runCli(['migrate', 'down', '--count', String(files.filter((f) => f.phase === 'composite').length), '--force',
       '--config', manifest.file!, '--database-url', db().url, '--migrations-dir', migrations]);
     expect(down.code, down.stderr).toBe(0);
     expect(await crossAccepted()).toBe(true);
     expect((await probe()).map((p) => p.status)).toEqual(['fail']);
+    expect(await fkFindings()).toEqual([['public.memberships', ['memberships_role_id_fkey']]]);
   }, 120_000);
 
   it('without composite_keys the reference is reported, as every single-column key is', async () => {
