@@ -233,7 +233,8 @@ export async function draftManifest(db: Queryable, options: DraftOptions = {}): 
       name: t.name,
       classification: {
         kind: 'scoped',
-        why,
+        // Without a tenant column of its own: named by its best backfill source, not the first FK found.
+        why: !column && sources.length > 0 && Number.isFinite(sources[0].hops) ? `reaches ${tenant.table.name} through ${sources[0].column} → ${sources[0].parent}` : why,
         backfill: sharedRows ? [] : sources.map((s) => s.column),
         sources: sharedRows ? [] : sources,
         tenantNotNull,

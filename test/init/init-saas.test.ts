@@ -61,6 +61,8 @@ describe('init on the SaaS fixture', () => {
     // Where it is missing, the list is short and ranked: nearest parent first.
     expect(yaml.tables.line_item_taxes.backfill).toEqual(['line_item_id']);
     expect(scoped('comments').sources.every((s) => s.hops === 2)).toBe(true);
+    // Its comment names the best source (task_id), not whichever FK the catalog listed first.
+    expect(scoped('comments').why).toBe('reaches organizations through task_id → tasks');
     expect(yaml.tenant.composite_keys).toBe(true);
     expect(draft.compositeForeignKeys).toBeGreaterThan(10);
   });
