@@ -11,7 +11,14 @@ import {
 import { escapeText } from '../db/quote.js';
 import { TenancyError } from '../errors.js';
 import { hopsToTenant, rankSources, type RankedSource } from './backfill-sources.js';
-import { nullTenantRows, polymorphicPairs, proposedKeys, type PolymorphicPair, type ProposedUnique } from './table-facts.js';
+import { pairDoubt, polymorphicPairs, type PolymorphicPair } from './polymorphic-pairs.js';
+import { nullTenantRows, proposedKeys, sharedRowEvidence, type ProposedUnique } from './table-facts.js';
+
+/** A polymorphic pair as drafted: a real entry when the data proves it, else a TODO comment saying why not. */
+export interface PolymorphicProposal extends PolymorphicPair {
+  /** Why the data does not prove it (undefined: proposed as a real manifest entry). */
+  doubt?: string;
+}
 
 export { renderDraft, yamlScalar } from './render-draft.js';
 
@@ -37,18 +44,22 @@ export interface ScopedProposal {
   tenantNotNull: boolean;
   /** Rows whose tenant column is NULL now. */
   nullRows: number;
-  /** NULL rows no backfill source places: proposed as shared rows (`shared_rows: true`). */
+  /** NULL rows no backfill source places, and the schema or data says they are shared: `shared_rows: true`. */
   sharedRows: boolean;
+  /** What says the NULL rows are shared (a CHECK, references from several tenants, per-tenant overrides). */
+  sharedEvidence: string[];
+  /** NULL rows nothing places and nothing marks as shared: to be given a tenant (a TODO). */
+  orphans: boolean;
   unique: ProposedUnique[];
   /** The UNIQUE (tenant) index a `singleton: true` comes from. */
   singleton?: string;
-  polymorphic: PolymorphicPair[];
+  polymorphic: PolymorphicProposal[];
 }
 
 export type Classification =
   | { kind: 'tenant' }
   | ScopedProposal
-  | { kind: 'exempt'; why: string; polymorphic: PolymorphicPair[] };
+  | { kind: 'exempt'; why: string; polymorphic: PolymorphicProposal[] };
 
 export interface ManifestDraft {
   schema: string;
@@ -137,7 +148,13 @@ export async function draftManifest(db: Queryable, options: DraftOptions = {}): 
   const tenantKey = singleKey(tenant.table)!;
   const tenantType = findColumn(tenant.table, tenantKey)!.type;
 
-  // Scoped: carries the column, or references (transitively) the tenant table or a scoped table.
+  // Polymorphic pairs, read in full: a pair the data proves scopes a table like a foreign key does.
+  const byName = new Map(tables.map((t) => [t.name, t]));
+  const pairsOf = new Map<string, PolymorphicPair[]>();
+  for (const t of tables) if (t !== tenant.table) pairsOf.set(t.name, await polymorphicPairs(db, t, byName));
+
+  // Scoped: carries the column, or references (transitively) the tenant table or a scoped table,
+  // through a foreign key or a proven polymorphic pair.
   const scoped = new Map<string, string>();
   for (const t of tables) {
     if (t === tenant.table) continue;
@@ -156,16 +173,19 @@ export async function draftManifest(db: Queryable, options: DraftOptions = {}): 
         } else if (scoped.has(ref.table)) {
           scoped.set(t.name, `reaches ${tenant.table.name} through ${fk.columns.join(', ')} → ${ref.table}`);
         }
-        if (scoped.has(t.name)) {
-          changed = true;
-          break;
-        }
+        if (scoped.has(t.name)) break;
       }
+      const names = new Set(scoped.keys());
+      const pair = scoped.has(t.name) ? undefined : pairsOf.get(t.name)!.find((p) => pairDoubt(p, names) === undefined);
+      if (pair) {
+        const targets = [...new Set(pair.targets.map((x) => x.table))].join(', ');
+        scoped.set(t.name, `reaches ${tenant.table.name} through the polymorphic pair ${pair.typeColumn}/${pair.idColumn} → ${targets}`);
+      }
+      if (scoped.has(t.name)) changed = true;
     }
   }
   const scopedNames = new Set(scoped.keys());
   const hops = hopsToTenant(tables, tenant.table, tenant.column, schema);
-  const tableNames = new Set(tables.map((t) => t.name));
   const catalogOf = (name: string) => tables.find((t) => t.name === name);
   const result: ManifestDraft['tables'] = [];
   let compositeForeignKeys = 0;
@@ -174,7 +194,10 @@ export async function draftManifest(db: Queryable, options: DraftOptions = {}): 
       result.push({ name: t.name, classification: { kind: 'tenant' } });
       continue;
     }
-    const polymorphic = await polymorphicPairs(db, t, tableNames);
+    const polymorphic: PolymorphicProposal[] = pairsOf.get(t.name)!.map((p) => {
+      const doubt = pairDoubt(p, scopedNames);
+      return doubt === undefined ? p : { ...p, doubt };
+    });
     const why = scoped.get(t.name);
     if (!why) {
       result.push({
@@ -191,23 +214,34 @@ export async function draftManifest(db: Queryable, options: DraftOptions = {}): 
     const sources = tenantNotNull ? [] : rankSources(t, scopedNames, tenant.table.name, tenant.column, schema, hops);
     let nullRows = 0;
     let sharedRows = false;
+    let orphans = false;
+    let sharedEvidence: string[] = [];
     if (column && !tenantNotNull) {
       const n = await nullTenantRows(db, t, tenant.column, tenant.table.name, tenantKey, sources, catalogOf);
       nullRows = n.nullRows;
-      // NULL rows nothing can place: shared by design (predefined roles, templates) or orphans.
-      sharedRows = n.nullRows > 0 && n.placeable === 0 && !n.undecided;
+      // NULL rows nothing can place: shared by design (predefined roles, templates) when the schema or
+      // the data says so; else orphans, left for a person to give a tenant (never shared by guess: a
+      // shared row is readable by every tenant).
+      if (n.nullRows > 0 && n.placeable === 0 && !n.undecided) {
+        sharedEvidence = await sharedRowEvidence(db, t, tenant.column, tables);
+        sharedRows = sharedEvidence.length > 0;
+        orphans = !sharedRows;
+      }
     }
     const keys = proposedKeys(t, tenant.column);
     result.push({
       name: t.name,
       classification: {
         kind: 'scoped',
-        why,
+        // Without a tenant column of its own: named by its best backfill source, not the first FK found.
+        why: !column && sources.length > 0 && Number.isFinite(sources[0].hops) ? `reaches ${tenant.table.name} through ${sources[0].column} → ${sources[0].parent}` : why,
         backfill: sharedRows ? [] : sources.map((s) => s.column),
         sources: sharedRows ? [] : sources,
         tenantNotNull,
         nullRows,
         sharedRows,
+        sharedEvidence,
+        orphans,
         unique: keys.unique,
         ...(keys.singleton ? { singleton: keys.singleton } : {}),
         polymorphic,

@@ -1,8 +1,7 @@
 // Renders a drafted manifest as commented YAML a DBA can accept as is (or edit where it says TODO).
 import { Scalar, stringify } from 'yaml';
 import { escapeText } from '../db/quote.js';
-import type { Classification, ManifestDraft, ScopedProposal } from './draft-manifest.js';
-import type { PolymorphicPair } from './table-facts.js';
+import type { Classification, ManifestDraft, PolymorphicProposal, ScopedProposal } from './draft-manifest.js';
 
 const PLAIN_SCALAR = /^[A-Za-z_][A-Za-z0-9_$.]*$/;
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/gu;
@@ -30,16 +29,36 @@ const key = yamlScalar;
 const note = (text: string): string => escapeText(text);
 
 /** The flow-form YAML of one polymorphic entry, e.g. `{type: payable_type, id: payable_id, targets: {Invoice: invoices}}`. */
-function polymorphicEntry(p: PolymorphicPair): string {
+function polymorphicEntry(p: PolymorphicProposal): string {
   const targets = p.targets.length > 0 ? p.targets.map((x) => `${key(x.type)}: ${key(x.table)}`).join(', ') : 'TODO_TypeValue: TODO_table';
   return `{type: ${key(p.typeColumn)}, id: ${key(p.idColumn)}, targets: {${targets}}}`;
 }
 
-function polymorphicNote(p: PolymorphicPair): string {
-  const seen = [...p.targets.map((x) => x.type), ...p.unmatched];
+/** The TODO comment of a pair the data does not prove: what was seen and why it is not proposed. */
+function polymorphicNote(p: PolymorphicProposal): string {
+  const seen = [...p.targets.map((x) => x.type), ...p.unmatched, ...p.ambiguous];
   const values = seen.length > 0 ? `type values seen: ${seen.join(', ')}` : 'no type values seen';
-  const unmatched = p.unmatched.length > 0 ? `; no table for ${p.unmatched.join(', ')}` : '';
-  return note(`TODO: ${p.typeColumn}/${p.idColumn} look like a polymorphic reference (${values}${unmatched}); check the targets, then uncomment:`);
+  return note(`TODO: ${p.typeColumn}/${p.idColumn} look like a polymorphic reference (${values}); not proposed: ${p.doubt}; check the targets, then uncomment:`);
+}
+
+/** The comment of a pair the data proves: how the type values were read and what was checked. */
+function inferredNote(p: PolymorphicProposal): string {
+  return note(`inferred: every ${p.typeColumn} value names a table (${p.convention}) and all ${p.rows} ${p.idColumn} value(s) are rows of it`);
+}
+
+/** The polymorphic lines of a table: proven pairs as entries, the others as TODO comments. */
+function polymorphicLines(pairs: PolymorphicProposal[]): string[] {
+  const proven = pairs.filter((p) => p.doubt === undefined);
+  const todo = pairs.filter((p) => p.doubt !== undefined);
+  const lines: string[] = [];
+  if (proven.length > 0) {
+    lines.push('polymorphic:');
+    for (const p of proven) lines.push(`  - ${polymorphicEntry(p)}   # ${inferredNote(p)}`);
+    for (const p of todo) lines.push(`  # ${polymorphicNote(p).replace(/uncomment:$/, 'uncomment as a list item:')}`, `  # - ${polymorphicEntry(p)}`);
+    return lines;
+  }
+  for (const p of todo) lines.push(`# ${polymorphicNote(p)}`, `# polymorphic: [${polymorphicEntry(p)}]`);
+  return lines;
 }
 
 function sourcesNote(c: ScopedProposal): string {
@@ -56,17 +75,22 @@ function uniqueEntry(u: { columns: string[]; where?: string }): string {
 function scopedLines(name: string, c: ScopedProposal, tenantColumn: string): string[] {
   const body: string[] = [];
   if (c.sharedRows) {
-    body.push(`shared_rows: true   # ${note(`${c.nullRows} row(s) with NULL ${tenantColumn} and no backfill source places them: rows every tenant reads (or make it exempt, or give them a tenant)`)}`);
+    body.push(
+      `shared_rows: true   # ${note(`${c.nullRows} row(s) with NULL ${tenantColumn} and no backfill source places them, shared by design: ${c.sharedEvidence.join('; ')}`)}`,
+    );
   }
   if (c.backfill.length > 0) body.push(`backfill: [${c.backfill.map(key).join(', ')}]   # ${sourcesNote(c)}`);
   if (c.unique.length > 0) {
     body.push(`unique: [${c.unique.map(uniqueEntry).join(', ')}]   # ${note(`from ${c.unique.map((u) => u.index).join(', ')}`)}`);
   }
   if (c.singleton) body.push(`singleton: true   # ${note(`from ${c.singleton}: UNIQUE (${tenantColumn}), one row per tenant`)}`);
-  const todo: string[] = [];
-  for (const p of c.polymorphic) {
-    todo.push(`# ${polymorphicNote(p)}`);
-    todo.push(`# polymorphic: [${polymorphicEntry(p)}]`);
+  const poly = polymorphicLines(c.polymorphic);
+  if (poly[0] === 'polymorphic:') body.push(...poly);
+  const todo = poly[0] === 'polymorphic:' ? [] : poly;
+  if (c.orphans) {
+    todo.unshift(
+      `# ${note(`TODO: ${c.nullRows} row(s) with NULL ${tenantColumn} that no backfill source places and nothing marks as shared (no CHECK on ${tenantColumn} IS NULL, no references from several tenants, no per-tenant overrides): give them a tenant (backfill --assign-orphans-to ID, or by hand) before migrate validates; if they are shared by design, add shared_rows: true`)}`,
+    );
   }
   const lines = [`  # ${note(c.why)}${c.tenantNotNull ? note(`, NOT NULL already (nothing to backfill)`) : c.nullRows > 0 && !c.sharedRows ? note(`; ${c.nullRows} row(s) with NULL ${tenantColumn}`) : ''}`];
   if (body.length === 0 && todo.length === 0) {

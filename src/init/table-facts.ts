@@ -1,8 +1,11 @@
-// What a draft reads from one table beyond the FK graph: NULL tenants, unique keys, polymorphic pairs.
+// What a draft reads from one table beyond the FK graph: NULL tenants (and whether they are shared by
+// design), unique keys. Polymorphic pairs: polymorphic-pairs.ts.
 import type { Queryable } from '../db/connection.js';
-import { findColumn, type CatalogTable } from '../db/catalog.js';
+import { findColumn, foreignKeys, type CatalogTable } from '../db/catalog.js';
 import { ident, qualified } from '../db/quote.js';
 import type { RankedSource } from './backfill-sources.js';
+
+export { railsTableName, type PolymorphicPair } from './polymorphic-pairs.js';
 
 /** A per-tenant unique key an existing unique index already enforces. */
 export interface ProposedUnique {
@@ -12,19 +15,6 @@ export interface ProposedUnique {
   index: string;
 }
 
-/** A `*_type` / `*_id` pair, with the type values seen and the tables they name (Rails convention). */
-export interface PolymorphicPair {
-  typeColumn: string;
-  idColumn: string;
-  /** Type value → table, for the values that name a table of the schema. */
-  targets: { type: string; table: string }[];
-  /** Type values seen that name no table. */
-  unmatched: string[];
-}
-
-/** Rows a type sample reads at most, and distinct values kept: a look, not a scan. */
-const TYPE_SAMPLE_ROWS = 10_000;
-const TYPE_VALUES = 20;
 
 /** Rows whose tenant column is NULL, and how many of them some direct source would place. */
 export async function nullTenantRows(
@@ -94,37 +84,53 @@ function stripParens(expr: string): string {
   return e.startsWith('(') && e.endsWith(')') ? e.slice(1, -1) : e;
 }
 
-/** `PaymentRequest` → `payment_requests`; `Billing::Invoice` → `billing_invoices` (Rails' tableize). */
-export function railsTableName(type: string): string {
-  const snake = type
-    .replace(/::/g, '_')
-    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1_$2')
-    .replace(/([a-z\d])([A-Z])/g, '$1_$2')
-    .toLowerCase();
-  if (/[^aeiou]y$/.test(snake)) return `${snake.slice(0, -1)}ies`;
-  if (/(s|x|z|ch|sh)$/.test(snake)) return `${snake}es`;
-  return `${snake}s`;
-}
-
-/** The table's `X_type` / `X_id` pairs; type values from a bounded sample, matched to table names. */
-export async function polymorphicPairs(db: Queryable, t: CatalogTable, tableNames: ReadonlySet<string>): Promise<PolymorphicPair[]> {
-  const pairs: PolymorphicPair[] = [];
-  for (const c of t.columns) {
-    const m = /^(.+)_type$/.exec(c.name);
-    if (!m || !/^(text|character varying|varchar|citext)/.test(c.type)) continue;
-    const id = findColumn(t, `${m[1]}_id`);
-    if (!id) continue;
-    const r = await db.query<{ v: string }>(
-      `SELECT DISTINCT v FROM (SELECT ${ident(c.name)}::text AS v FROM ${qualified(t.schema, t.name)} WHERE ${ident(c.name)} IS NOT NULL LIMIT ${TYPE_SAMPLE_ROWS}) s ORDER BY v LIMIT ${TYPE_VALUES}`,
-    );
-    const targets: PolymorphicPair['targets'] = [];
-    const unmatched: string[] = [];
-    for (const { v } of r.rows) {
-      const table = railsTableName(v);
-      if (tableNames.has(table)) targets.push({ type: v, table });
-      else unmatched.push(v);
+/**
+ * What says that a table's NULL-tenant rows are shared by design rather than orphans, each with its
+ * numbers (empty: nothing does, and the draft leaves them to be given a tenant):
+ * - a CHECK constraint that names `<tenant> IS NULL` (e.g. `CHECK (predefined = (organization_id IS NULL))`);
+ * - rows of two or more tenants referencing the NULL-tenant rows through a foreign key (predefined roles);
+ * - tenant rows that repeat a NULL-tenant row's key under a unique index holding the tenant column
+ *   (per-tenant overrides of a default, e.g. templates).
+ */
+export async function sharedRowEvidence(
+  db: Queryable,
+  t: CatalogTable,
+  tenantColumn: string,
+  tables: readonly CatalogTable[],
+): Promise<string[]> {
+  const out: string[] = [];
+  const c = ident(tenantColumn);
+  const self = qualified(t.schema, t.name);
+  const name = tenantColumn.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const namesNull = new RegExp(`(^|[^A-Za-z0-9_$"])("${name.replace(/"/g, '""')}"|${name}) IS NULL`);
+  const check = t.constraints.find((x) => x.type === 'check' && namesNull.test(x.definition));
+  if (check) out.push(`CHECK ${check.name} names ${tenantColumn} IS NULL`);
+  const key = t.primaryKey?.length === 1 ? t.primaryKey[0] : undefined;
+  if (key) {
+    for (const child of tables) {
+      if (!findColumn(child, tenantColumn) || child === t) continue;
+      for (const fk of foreignKeys(child)) {
+        const ref = fk.references!;
+        if (fk.columns.length !== 1 || ref.schema !== t.schema || ref.table !== t.name || ref.columns[0] !== key) continue;
+        const r = await db.query<{ n: string }>(
+          `SELECT count(DISTINCT x.${c})::int8 AS n FROM ${qualified(child.schema, child.name)} x JOIN ${self} p ON p.${ident(key)} = x.${ident(fk.columns[0])}
+            WHERE p.${c} IS NULL`,
+        );
+        const n = Number(r.rows[0].n);
+        if (n >= 2) out.push(`rows of ${n} tenants in ${child.name} reference them (${fk.columns[0]})`);
+      }
     }
-    pairs.push({ typeColumn: c.name, idColumn: id.name, targets, unmatched });
   }
-  return pairs;
+  for (const ix of t.indexes) {
+    if (!ix.unique || !ix.valid || ix.predicate || ix.columns.some((x) => x === null) || !ix.columns.includes(tenantColumn)) continue;
+    const others = (ix.columns as string[]).filter((x) => x !== tenantColumn);
+    if (others.length === 0) continue;
+    const same = others.map((x) => `o.${ident(x)} = s.${ident(x)}`).join(' AND ');
+    const r = await db.query<{ n: string }>(
+      `SELECT count(*)::int8 AS n FROM ${self} s WHERE s.${c} IS NULL AND EXISTS (SELECT FROM ${self} o WHERE o.${c} IS NOT NULL AND ${same})`,
+    );
+    const n = Number(r.rows[0].n);
+    if (n > 0) out.push(`tenants override ${n} of them under ${ix.name} (${others.join(', ')})`);
+  }
+  return out;
 }

@@ -35,7 +35,8 @@ export async function classifyNullTenants(
     fillable: Number(row.pending),
     conflicts: Number(row.conflicts),
     orphans: Number(row.orphans),
-    noPath: (entry?.backfill.length ?? 0) === 0,
+    // Polymorphic pairs are backfill paths too (backfill fills through them).
+    noPath: (entry?.backfill.length ?? 0) === 0 && (entry?.polymorphic.length ?? 0) === 0,
     parentsPending: plan.sources.some((s) => !s.parentIsTenantTable && tablesWithNulls.has(s.parentTable)),
   };
 }

@@ -1,7 +1,10 @@
 // Partitioned scoped tables: their partitions, and whether PostgreSQL lets a unique key on the parent
-// (it must hold the partition key). The steps themselves are the usual ones, with the partitions attached.
+// (it must hold the partition key), composite (tenant, key) keys included. The steps themselves are the
+// usual ones, with the partitions attached (render-partitions.ts).
 import type { LiveContext } from '../config/live-context.js';
 import type { CatalogTable } from '../db/catalog.js';
+import { escapeText } from '../db/quote.js';
+import type { PlanExtras } from './plan-polymorphic.js';
 
 /** A leaf partition a step works on one by one, and (for index steps) the name of its own index. */
 export interface PartitionTarget {
@@ -24,4 +27,28 @@ export function partitionsOf(live: LiveContext, table: CatalogTable): PartitionT
 /** Whether a unique key on these columns is allowed on the partitioned table (it holds every partition-key column). */
 export function partitionKeyAllows(partitionKey: readonly string[] | null | undefined, columns: readonly string[]): boolean {
   return Array.isArray(partitionKey) && partitionKey.every((c) => columns.includes(c));
+}
+
+/**
+ * Why a partitioned parent cannot get the UNIQUE (tenant, key) that composite foreign keys to it need
+ * (undefined: it can). PostgreSQL checks a unique key on a partitioned table per partition, so it must
+ * hold every partition-key column; PostgreSQL already demands that of the single-column key the
+ * children reference today, so (tenant, key) holds it too unless the key was read wrong or not at all.
+ */
+export function parentKeyRefusal(live: LiveContext, parent: string, key: string, extras: PlanExtras): string | undefined {
+  const c = live.manifest.tenant.column;
+  const cols = `(${escapeText(c)}, ${escapeText(key)})`;
+  if (!extras.partitionKeys) {
+    return `composite keys: the partition key of partitioned ${escapeText(parent)} was not read (readPlanExtras), so UNIQUE ${cols} is not generated; foreign keys to it stay single-column`;
+  }
+  const pk = extras.partitionKeys.get(parent);
+  if (partitionKeyAllows(pk, [c, key])) return undefined;
+  const by = Array.isArray(pk) ? `(${pk.map(escapeText).join(', ')})` : 'an expression';
+  return (
+    `composite keys: partitioned ${escapeText(parent)} cannot get UNIQUE ${cols}: PostgreSQL enforces a unique key on a partitioned ` +
+    `table per partition, so it must hold every partition-key column, and ${escapeText(parent)} is partitioned by ${by}. Foreign keys ` +
+    `to it stay single-column (a row can reference another tenant's ${escapeText(parent)} row by its key). What you can do: repartition ` +
+    `it by the tenant column or by ${escapeText(key)} (generate then makes the key), or guard each reference with a constraint ` +
+    `trigger (the row's tenant = the parent's), as generate does for polymorphic pairs`
+  );
 }

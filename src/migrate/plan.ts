@@ -17,7 +17,8 @@ import type { MigrationPhase } from './migration-file.js';
 import { predicateMatches } from './predicate-match.js';
 import { polymorphicSteps, type PlanExtras, type PolymorphicStep } from './plan-polymorphic.js';
 import { viewSteps, type ViewStep } from './plan-views.js';
-import { partitionKeyAllows, partitionsOf, type PartitionTarget } from './plan-partitions.js';
+import { sharedRefSteps, type SharedRefStep } from './plan-shared-refs.js';
+import { parentKeyRefusal, partitionKeyAllows, partitionsOf, type PartitionTarget } from './plan-partitions.js';
 
 export type { PlanExtras, PolymorphicStep } from './plan-polymorphic.js';
 
@@ -41,10 +42,14 @@ export type PlanStep =
   | { kind: 'not-null'; table: string; checkName: string }
   | { kind: 'unique'; table: string; columns: string[]; name: string; singleton: boolean; where?: string; partitions?: PartitionTarget[] }
   | PolymorphicStep
+  | SharedRefStep
   | ViewStep
-  | { kind: 'parent-key'; table: string; key: string; indexName: string; constraintName: string }
+  /** `partitions`: a partitioned parent: its unique index ON ONLY, built per partition and attached (no constraint). */
+  | { kind: 'parent-key'; table: string; key: string; indexName: string; constraintName: string; partitions?: PartitionTarget[] }
   | {
       kind: 'composite-fk';
+      /** A partitioned child: the FK goes on each partition NOT VALID, is validated there, then added to the parent (which adopts them). */
+      partitions?: PartitionTarget[];
       table: string;
       column: string;
       parent: string;
@@ -69,6 +74,7 @@ export const STEP_PHASE: Record<PlanStep['kind'], MigrationPhase> = {
   view: 'views',
   'parent-key': 'composite',
   'composite-fk': 'composite',
+  'shared-ref': 'composite',
 };
 
 /** The stable id of a step; a pending migration file lists the ids it provides. */
@@ -98,6 +104,8 @@ export function stepId(step: PlanStep): string {
       return `parent-key:${step.table}`;
     case 'composite-fk':
       return `composite-fk:${step.table}:${step.column}`;
+    case 'shared-ref':
+      return `shared-ref:${step.table}:${step.column}`;
   }
 }
 
@@ -343,24 +351,34 @@ export function planTenancy(live: LiveContext, alreadyPending: ReadonlySet<strin
   if (manifest.tenant.compositeKeys) {
     const parents = new Map<string, string>();
     const fkSteps: PlanStep[] = [];
-    // Composite keys on partitioned tables (a unique (tenant, id) key needs the partition key; NOT VALID
-    // foreign keys only per partition) are not generated yet: their single-column FKs stay.
-    const partitioned = new Set(usable.filter((n) => findRelation(catalog, manifest.schema, n)?.kind === 'partitioned-table'));
+    // Partitioned tables (plan-partitions.ts): a partitioned child's FKs take the per-partition route; a
+    // partitioned parent gets UNIQUE (tenant, key) only when that holds its partition key.
+    const partitioned = new Map<string, PartitionTarget[]>();
+    for (const n of usable) {
+      const rel = findRelation(catalog, manifest.schema, n)!;
+      const parts = rel.kind === 'partitioned-table' ? partitionsOf(live, rel) : undefined;
+      if (parts) partitioned.set(n, parts);
+    }
+    const refused = new Map<string, string>();
     for (const name of usable) {
-      if (partitioned.has(name)) {
-        if (scopedForeignKeys(live, findRelation(catalog, manifest.schema, name)!).length > 0) {
-          skipped.push({ table: name, reason: 'composite keys: not generated for a partitioned table yet; its foreign keys stay single-column' });
-        }
-        continue;
-      }
       const table = findRelation(catalog, manifest.schema, name)!;
       for (const fk of scopedForeignKeys(live, table)) {
-        if (!usable.includes(fk.parent) || partitioned.has(fk.parent)) continue;
+        if (!usable.includes(fk.parent)) continue;
         const parent = findRelation(catalog, manifest.schema, fk.parent)!;
-        if (!hasParentKey(live, parent, fk.parentKey)) parents.set(fk.parent, fk.parentKey);
+        if (!hasParentKey(live, parent, fk.parentKey)) {
+          const why = partitioned.has(fk.parent) ? parentKeyRefusal(live, fk.parent, fk.parentKey, extras) : undefined;
+          if (why) {
+            if (!refused.has(fk.parent)) skipped.push({ table: fk.parent, reason: why });
+            refused.set(fk.parent, why);
+            continue;
+          }
+          parents.set(fk.parent, fk.parentKey);
+        }
         const existing = compositeForeignKey(live, table, fk.column, fk.parent, fk.parentKey);
+        const parts = partitioned.get(name);
         fkSteps.push({
           kind: 'composite-fk',
+          ...(parts ? { partitions: parts } : {}),
           table: name,
           column: fk.column,
           parent: fk.parent,
@@ -373,12 +391,13 @@ export function planTenancy(live: LiveContext, alreadyPending: ReadonlySet<strin
       // A composite FK already validated whose old single-column FK is gone: nothing left to do.
     }
     for (const [parent, key] of parents) {
-      const table = findRelation(catalog, manifest.schema, parent)!;
       const indexName = relNames.allocate([parent, c, key], 'key');
-      push({ kind: 'parent-key', table: parent, key, indexName, constraintName: indexName });
-      void table;
+      const parts = partitioned.get(parent);
+      const partitions = parts?.map((p) => ({ ...p, index: relNames.allocate([p.name, c, key], 'key') }));
+      push({ kind: 'parent-key', table: parent, key, indexName, constraintName: indexName, ...(partitions ? { partitions } : {}) });
     }
     for (const step of fkSteps) push(step);
+    for (const step of sharedRefSteps(live, usable, extras)) push(step);
   }
   return { steps, skipped };
 }

@@ -6,6 +6,7 @@ import type { MigrationMeta, Precondition } from './migration-file.js';
 import type { PlanStep } from './plan.js';
 import { isPartitioned, renderPartitioned } from './render-partitions.js';
 import { renderPolymorphic } from './render-polymorphic.js';
+import { renderSharedRef } from './render-shared-refs.js';
 import { concurrentIndex, doBlock, transaction } from './render-sql.js';
 import { renderView } from './render-views.js';
 import { assertWhere } from './where-clause.js';
@@ -48,7 +49,11 @@ export function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[])
   const out: Rendered = { up: [], down: [], preconditions: [], dropsColumns: [] };
   if (isPartitioned(step)) {
     const where = step.kind === 'unique' && step.where !== undefined ? assertWhere(schema, step.table, step.where) : undefined;
-    const r = renderPartitioned(live, step.kind === 'unique' && where !== undefined ? { ...step, where } : step);
+    const clauses =
+      step.kind === 'composite-fk'
+        ? { composite: actionClauses(step.old!, step.column, true) + deferrableClause(step.old!), old: actionClauses(step.old!, step.column, false) + deferrableClause(step.old!) }
+        : undefined;
+    const r = renderPartitioned(live, step.kind === 'unique' && where !== undefined ? { ...step, where } : step, clauses);
     out.up.push(...r.up);
     out.down.push(...r.down);
     if (step.kind === 'validate-tenant-fk') {
@@ -56,6 +61,9 @@ export function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[])
     }
     if (step.kind === 'unique') {
       out.preconditions.push({ kind: 'unique', schema, table: step.table, columns: step.columns, ...(where !== undefined ? { where } : {}) });
+    }
+    if (step.kind === 'composite-fk' && step.exists !== 'valid') {
+      out.preconditions.push({ kind: 'same-tenant', schema, table: step.table, column: step.column, tenantColumn: c, parent: step.parent, parentKey: step.parentKey });
     }
     return out;
   }
@@ -174,6 +182,14 @@ export function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[])
       out.down.push(...r.down);
       break;
     }
+    case 'shared-ref': {
+      // Checked before the file runs (same-tenant counts only rows whose parent has another, non-NULL tenant).
+      out.preconditions.push({ kind: 'same-tenant', schema, table: step.table, column: step.column, tenantColumn: c, parent: step.parent, parentKey: step.parentKey });
+      const r = renderSharedRef(live, step);
+      out.up.push(...r.up);
+      out.down.push(...r.down);
+      break;
+    }
     case 'polymorphic': {
       // Checked before the file runs: the trigger's own scan of existing rows would fail mid-file.
       out.preconditions.push({
@@ -218,7 +234,7 @@ export function renderStep(live: LiveContext, step: PlanStep, steps: PlanStep[])
             ? [`-- note: ON UPDATE ${old.references!.onUpdate} also resets ${commentName(c)} (PostgreSQL takes no column list there).`]
             : []),
           `-- Lock: ACCESS EXCLUSIVE on ${tn} (the DROP … IF EXISTS that makes it repeatable; on ${pn} too when it`,
-          `-- finds one) and SHARE ROW EXCLUSIVE on ${pn}, for an instant (NOT VALID: no scan).`,
+          `-- finds one) and SHARE ROW EXCLUSIVE on ${pn}${findRelation(live.catalog, schema, step.parent)?.kind === 'partitioned-table' ? ' and each of its partitions' : ''}, for an instant (NOT VALID: no scan).`,
           `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${ident(step.name)},\n  ADD CONSTRAINT ${ident(step.name)}\n  FOREIGN KEY (${ident(c)}, ${ident(step.column)}) REFERENCES ${p} (${ident(c)}, ${ident(step.parentKey)})${actions}${deferrableClause(old)} NOT VALID;`,
         );
       }

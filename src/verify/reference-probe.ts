@@ -58,8 +58,9 @@ export async function crossTenantReference(env: TableProbeEnv): Promise<Outcome>
     }
   }
   if (errors.length > 0) return { status: 'error', detail: errors.join('; ') };
-  // A foreign key into a shared_rows table stays single-column (a shared row has no tenant to match),
-  // so no composite key can reject another tenant's own row there: reported, not failed. The row
+  // A foreign key into a shared_rows table stays single-column (a shared row has no tenant to match);
+  // with composite_keys, generate guards it with a constraint trigger (plan-shared-refs.ts), so an
+  // accepted reference fails; without, it is reported like every other single-column key. The row
   // stays invisible to the referencing tenant (row-level security); only its existence is confirmed.
   const intoShared = accepted.filter((name) => sharedParents.has(name));
   const enforceable = accepted.filter((name) => !sharedParents.has(name));
@@ -68,6 +69,12 @@ export async function crossTenantReference(env: TableProbeEnv): Promise<Outcome>
     return manifest.tenant.compositeKeys
       ? { status: 'fail', detail: `${what} (composite_keys is on: a (tenant, id) foreign key must reject it)` }
       : { status: 'reported', detail: `${what}; (tenant, id) composite foreign keys would reject it (composite_keys)` };
+  }
+  if (intoShared.length > 0 && manifest.tenant.compositeKeys) {
+    return {
+      status: 'fail',
+      detail: `a row of tenant ${a} could reference tenant ${b}'s own row of a shared_rows table through ${intoShared.join(', ')} (composite_keys is on: the generated shared-rows reference trigger must reject it; run generate and migrate)`,
+    };
   }
   if (intoShared.length > 0) {
     return {

@@ -74,14 +74,36 @@ describe('init proposals', () => {
     expect(text).toContain('# has column org_id, NOT NULL already (nothing to backfill)');
   });
 
-  it('proposes shared_rows for NULL rows no source places, with the count; not once they have a tenant', async () => {
-    const first = await draft();
-    expect(first.scoped('templates')).toMatchObject({ sharedRows: true, nullRows: 1, backfill: [] });
-    expect(first.yaml.tables.templates.shared_rows).toBe(true);
-    expect(first.text).toMatch(/shared_rows: true {3}# 1 row\(s\) with NULL org_id and no backfill source places them/);
-    await db().client.query(`UPDATE ip.templates SET org_id = 2 WHERE org_id IS NULL`);
+  it('proposes shared_rows only where the schema or data says so (CHECK, references from several tenants, overrides); else an orphan TODO', async () => {
+    const q = (text: string) => db().client.query(text);
+    // templates: one NULL row ('welcome'), one tenant row ('custom'): nothing says the NULL row is shared.
+    const orphan = await draft();
+    expect(orphan.scoped('templates')).toMatchObject({ sharedRows: false, orphans: true, nullRows: 1, backfill: [], sharedEvidence: [] });
+    expect(orphan.yaml.tables.templates.shared_rows).toBeUndefined();
+    expect(orphan.text).toMatch(/# TODO: 1 row\(s\) with NULL org_id that no backfill source places and nothing marks as shared .*backfill --assign-orphans-to ID/);
+    // A tenant overrides the default under the unique (org_id, key) index: shared by design.
+    await q(`INSERT INTO ip.templates VALUES (3, 1, 'welcome')`);
+    const override = await draft();
+    expect(override.scoped('templates')).toMatchObject({ sharedRows: true, orphans: false, sharedEvidence: ['tenants override 1 of them under templates_org_key (key)'] });
+    expect(override.yaml.tables.templates.shared_rows).toBe(true);
+    expect(override.text).toMatch(/shared_rows: true {3}# 1 row\(s\) with NULL org_id and no backfill source places them, shared by design: tenants override/);
+    await q(`DELETE FROM ip.templates WHERE id = 3`);
+    // A CHECK that names org_id IS NULL.
+    await q(`ALTER TABLE ip.templates ADD COLUMN predefined boolean NOT NULL DEFAULT false; UPDATE ip.templates SET predefined = (org_id IS NULL);
+             ALTER TABLE ip.templates ADD CONSTRAINT templates_predefined CHECK (predefined = (org_id IS NULL))`);
+    expect((await draft()).scoped('templates').sharedEvidence).toEqual(['CHECK templates_predefined names org_id IS NULL']);
+    await q(`ALTER TABLE ip.templates DROP CONSTRAINT templates_predefined, DROP COLUMN predefined`);
+    // Rows of two tenants reference it (one tenant is not enough).
+    await q(`CREATE TABLE ip.sends (id int PRIMARY KEY, org_id int NOT NULL REFERENCES ip.orgs, template_id int REFERENCES ip.templates);
+             INSERT INTO ip.sends VALUES (1, 1, 1)`);
+    expect((await draft()).scoped('templates')).toMatchObject({ sharedRows: false, orphans: true });
+    await q(`INSERT INTO ip.sends VALUES (2, 2, 1)`);
+    expect((await draft()).scoped('templates').sharedEvidence).toEqual(['rows of 2 tenants in sends reference them (template_id)']);
+    await q(`DROP TABLE ip.sends`);
+    // Once the rows have a tenant: neither.
+    await q(`UPDATE ip.templates SET org_id = 2 WHERE org_id IS NULL`);
     const second = await draft();
-    expect(second.scoped('templates')).toMatchObject({ sharedRows: false, nullRows: 0 });
+    expect(second.scoped('templates')).toMatchObject({ sharedRows: false, orphans: false, nullRows: 0 });
     expect(second.yaml.tables.templates.shared_rows).toBeUndefined();
   });
 
@@ -111,9 +133,10 @@ describe('init proposals', () => {
     expect(parse(renderDraft(flat)).tenant.composite_keys).toBeUndefined();
   });
 
-  it('lists *_type/*_id pairs as TODO comments with a ready polymorphic entry; the draft stays a valid manifest', async () => {
+  it('lists a *_type/*_id pair the data does not prove as a TODO comment with a ready entry; the draft stays a valid manifest', async () => {
+    await db().client.query(`INSERT INTO ip.invoices VALUES (1, 1); INSERT INTO ip.payment_requests VALUES (1, 1)`);
     const { scoped, text } = await draft();
-    expect(scoped('payments').polymorphic).toEqual([
+    expect(scoped('payments').polymorphic).toMatchObject([
       {
         typeColumn: 'payable_type',
         idColumn: 'payable_id',
@@ -122,8 +145,10 @@ describe('init proposals', () => {
           { type: 'PaymentRequest', table: 'payment_requests' },
         ],
         unmatched: ['Refund'],
+        doubt: 'no table for Refund',
       },
     ]);
+    expect(text).toContain('not proposed: no table for Refund');
     expect(text).toContain('    # polymorphic: [{type: payable_type, id: payable_id, targets: {Invoice: invoices, PaymentRequest: payment_requests}}]');
     // Uncommented, the entry is what the manifest reads.
     const uncommented = text.replace('    # polymorphic:', '    polymorphic:').replaceAll('"TODO: reason"', 'lookup');

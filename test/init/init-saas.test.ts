@@ -1,4 +1,5 @@
-// init on the SaaS fixture: shared rows, partial and singleton keys, polymorphic TODOs, composite FK paths,
+// init on the SaaS fixture: shared rows (with evidence), partial and singleton keys, polymorphic pairs (proven
+// ones as entries, the others as TODOs), composite FK paths,
 // and no backfill list where the tenant column is already NOT NULL.
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -32,20 +33,26 @@ describe('init on the SaaS fixture', () => {
     expect(yaml.tables.customers.unique).toEqual([{ columns: ['email'], where: 'deleted_at IS NULL' }]);
     expect(yaml.tables.organization_settings.singleton).toBe(true);
 
-    // Polymorphic pairs: TODO comments with a ready entry, targets from the type values present.
+    // Polymorphic pairs the data proves: real entries, with how they were inferred.
+    expect(yaml.tables.versions.polymorphic).toEqual([{ type: 'item_type', id: 'item_id', targets: { Customer: 'customers', Invoice: 'invoices' } }]);
+    expect(yaml.tables.active_storage_attachments.polymorphic).toEqual([{ type: 'record_type', id: 'record_id', targets: { Invoice: 'invoices' } }]);
+    expect(yaml.tables.custom_field_values).toEqual({
+      backfill: ['custom_field_id'],
+      polymorphic: [{ type: 'record_type', id: 'record_id', targets: { Customer: 'customers' } }],
+    });
+    expect(text).toMatch(
+      /- \{type: item_type, id: item_id, targets: \{Customer: customers, Invoice: invoices\}\} {3}# inferred: every item_type value names a table \(Rails class → table \(Customer → customers, Invoice → invoices\)\) and all 28 item_id value\(s\) are rows of it/,
+    );
+    expect(scoped('versions').why).toBe('reaches organizations through the polymorphic pair item_type/item_id → customers, invoices');
+    expect(yaml.exempt.versions).toBeUndefined();
+    // One the data does not prove ('Refund' names no table): a TODO comment with the ready entry.
+    expect(yaml.tables.payments).toBeNull();
     expect(text).toContain('# polymorphic: [{type: payable_type, id: payable_id, targets: {Invoice: invoices, PaymentRequest: payment_requests}}]');
-    expect(text).toMatch(/# TODO: payable_type\/payable_id look like a polymorphic reference \(type values seen: Invoice, PaymentRequest, Refund; no table for Refund\)/);
-    for (const [table, pair] of [
-      ['payments', 'payable_type'],
-      ['versions', 'item_type'],
-      ['active_storage_attachments', 'record_type'],
-      ['custom_field_values', 'record_type'],
-    ]) {
-      const c = draft.tables.find((t) => t.name === table)!.classification as { polymorphic: { typeColumn: string }[] };
-      expect(c.polymorphic.map((p) => p.typeColumn), table).toEqual([pair]);
-    }
-    expect(text).toContain('  # versions:');
-    expect(text).toMatch(/ {2}# {3}polymorphic: \[\{type: item_type, id: item_id, targets: \{[^}]*Invoice: invoices/);
+    expect(text).toMatch(/# TODO: payable_type\/payable_id look like a polymorphic reference \(type values seen: Invoice, PaymentRequest, Refund\); not proposed: no table for Refund/);
+    // The log line of nobody: not shared by guess (nothing says so), an orphan to place.
+    expect(scoped('audit_logs')).toMatchObject({ sharedRows: false, orphans: true, nullRows: 1 });
+    expect(yaml.tables.audit_logs).toBeNull();
+    expect(scoped('roles').sharedEvidence).toEqual(['CHECK roles_check names organization_id IS NULL', 'rows of 3 tenants in memberships reference them (role_id)']);
 
     // No backfill list for any table whose tenant column is NOT NULL already.
     const notNull = draft.tables.filter((t) => t.classification.kind === 'scoped' && t.classification.tenantNotNull);
@@ -54,6 +61,8 @@ describe('init on the SaaS fixture', () => {
     // Where it is missing, the list is short and ranked: nearest parent first.
     expect(yaml.tables.line_item_taxes.backfill).toEqual(['line_item_id']);
     expect(scoped('comments').sources.every((s) => s.hops === 2)).toBe(true);
+    // Its comment names the best source (task_id), not whichever FK the catalog listed first.
+    expect(scoped('comments').why).toBe('reaches organizations through task_id → tasks');
     expect(yaml.tenant.composite_keys).toBe(true);
     expect(draft.compositeForeignKeys).toBeGreaterThan(10);
   });

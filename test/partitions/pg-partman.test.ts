@@ -1,4 +1,6 @@
 // pg_partman end to end: partitions that run_maintenance() creates after `policies apply` are isolated at once (skipped where pg_partman is missing).
+// This is the small fixture (RANGE/LIST/HASH tables); the SaaS fixture's real event table, after the whole
+// playbook from init's draft, is test/e2e/saas-from-init.test.ts.
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { runAudit } from '../../src/audit/runner.js';

@@ -41,17 +41,20 @@ export async function run(ctx: CommandContext, opts: InitOptions): Promise<numbe
     const counts = { scoped: 0, exempt: 0 };
     let shared = 0;
     let pairs = 0;
+    let proven = 0;
     for (const t of draft.tables) {
       const c = t.classification;
       if (c.kind === 'tenant') continue;
       counts[c.kind]++;
       if (c.kind === 'scoped' && c.sharedRows) shared++;
-      pairs += c.polymorphic.length;
+      pairs += c.polymorphic.filter((p) => p.doubt !== undefined).length;
+      proven += c.polymorphic.filter((p) => p.doubt === undefined).length;
     }
     ctx.output.info(
       `wrote ${file}: tenant ${draft.tenantTable}.${draft.tenantKey} (${draft.tenantType}) via ${draft.tenantColumn}, ` +
         `${counts.scoped} scoped, ${counts.exempt} exempt (give each a reason)` +
         (shared > 0 ? `, ${shared} table(s) with shared rows` : '') +
+        (proven > 0 ? `, ${proven} polymorphic pair(s) inferred from the data` : '') +
         (pairs > 0 ? `, ${pairs} polymorphic pair(s) to check (TODO comments)` : ''),
     );
   }
