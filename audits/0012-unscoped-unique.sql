@@ -8,7 +8,8 @@
 -- uses a value (an email, an invoice number) and stops A from using it. The surrogate primary key
 -- (a single column) is not reported, nor a key that contains every column of a foreign key to a
 -- scoped table or the tenant table (`UNIQUE (invoice_id, position)` with invoice_id → invoices): the
--- parent row belongs to one tenant, so the key is scoped through it already.
+-- parent row belongs to one tenant, so the key is scoped through it already. A composite
+-- (tenant, invoice_id) foreign key counts the same: the tenant column itself need not be in the key.
 SELECT c.relname::text AS table_name, ic.relname::text AS object, NULL::bigint AS count, NULL::text[] AS samples,
        format('unique %s %s on %s.%s (%s) omits %s: uniqueness is global across tenants',
               CASE WHEN con.oid IS NOT NULL THEN 'constraint' ELSE 'index' END, ic.relname, n.nspname, c.relname,
@@ -30,5 +31,6 @@ SELECT c.relname::text AS table_name, ic.relname::text AS object, NULL::bigint A
        JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
       WHERE fk.conrelid = c.oid AND fk.contype = 'f' AND pn.nspname = :'schema'
         AND (p.relname = ANY (:'scoped_tables'::text[]) OR p.relname = :'tenant_table')
-        AND fk.conkey <@ ((i.indkey::int2[])[0:i.indnkeyatts - 1]))
+        AND cardinality(array_remove(fk.conkey, a.attnum)) > 0
+        AND array_remove(fk.conkey, a.attnum) <@ ((i.indkey::int2[])[0:i.indnkeyatts - 1]))
  ORDER BY 1, 2;

@@ -32,6 +32,10 @@ describe('one finding per object', () => {
       `warning ${f.schema}.items items_country_code`,
       `warning ${f.schema}.items items_position`,
     ]);
+    // A composite (tenant_id, invoice_id) key, as composite_keys makes it, scopes the key too.
+    await sql(`ALTER TABLE ${f.q('items')} ADD CONSTRAINT items_invoice_fk FOREIGN KEY (tenant_id, invoice_id) REFERENCES ${f.q('invoices')} (tenant_id, id)`);
+    expect(await onItems(m)).toEqual([`warning ${f.schema}.items items_country_code`]);
+    await sql(`ALTER TABLE ${f.q('items')} DROP CONSTRAINT items_invoice_fk`);
     await sql(`DROP INDEX ${f.q('items_country_code')}; DROP INDEX ${f.q('items_position')};
       ALTER TABLE ${f.q('items')} ADD CONSTRAINT items_invoice_id_fkey FOREIGN KEY (invoice_id) REFERENCES ${f.q('invoices')} (id)`);
   });
