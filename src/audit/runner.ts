@@ -132,7 +132,13 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
   // Every check of the installation, not only the selected ones: a broken one fails every run, loudly.
   assertImplemented(all);
   const target = options.target ?? options.manifest.distribution;
-  const checks = selectChecks(forTarget(all, target), options.only, options.skip);
+  const pool = forTarget(all, target);
+  const elsewhere = (options.only ?? []).filter((id) => !pool.some((c) => c.id === id) && all.some((c) => c.id === id));
+  if (elsewhere.length > 0) {
+    const t = all.find((c) => c.id === elsewhere[0])!.target;
+    throw new TenancyError('usage', `check ${elsewhere.join(', ')} runs only with --target ${t}`, { hint: `pass --target ${t}, or set distribution: ${t} in the manifest` });
+  }
+  const checks = selectChecks(pool, options.only, options.skip?.filter((id) => pool.some((c) => c.id === id) || !all.some((c) => c.id === id)));
 
   const mainSnapshot: Snapshot = options.client ? await adoptClient(options.client, settings) : await openSnapshot(connection, null, settings);
   const main = mainSnapshot.client;

@@ -190,6 +190,13 @@ export function manifestProblems(input: unknown): string[] {
       } else if (issue.code === 'invalid_key') {
         const inner = issue.issues[0];
         problems.push(`${formatPath(issue.path)}: ${inner?.message ?? issue.message}`);
+      } else if (issue.code === 'invalid_union' && issue.errors.length === 2) {
+        // `exempt.<table>`: a reason, or {reason, reference}: the problems of the form that was written.
+        const branch = isRecord(issue.input) ? issue.errors[1] : issue.errors[0];
+        for (const inner of branch) {
+          if (inner.code === 'unrecognized_keys') for (const key of inner.keys) problems.push(`${formatPath([...issue.path, ...inner.path, key])}: unknown key`);
+          else problems.push(`${formatPath([...issue.path, ...inner.path])}: ${inner.message}`);
+        }
       } else if (issue.code === 'invalid_type' && issue.input === undefined) {
         problems.push(`${formatPath(issue.path)}: is required`);
       } else {
