@@ -122,4 +122,22 @@ describe.skipIf(Boolean(skip))('generate --target citus on a Citus cluster (samp
     const found = await citusChecks();
     expect(found.filter((f) => f.severity === 'error').map((f) => `${f.check} ${f.table} ${f.object}`)).toEqual([]);
   });
+
+  it('down: the distribute file brings every table back to a local table with its old primary key', async () => {
+    const down = await runMigrate({ databaseUrl: url, manifest, migrationsDir: migrationsDir(), direction: 'down', count: 1 });
+    expect(down.exitCode).toBe(0);
+    expect(down.applied.map((a) => a.phase)).toEqual(['distribute']);
+    const left = await scratch.client.query(
+      `SELECT count(*)::int AS n FROM pg_dist_partition p JOIN pg_class c ON c.oid = p.logicalrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1`,
+      [scratch.schema],
+    );
+    expect(left.rows[0].n).toBe(0);
+    const pk = await scratch.client.query(
+      `SELECT conname::text AS name FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'`,
+      [`${ident(scratch.schema)}.deals`],
+    );
+    expect(pk.rows.map((r) => r.name)).toEqual(['deals_pkey']);
+    const deals = await scratch.client.query(`SELECT count(*)::int AS n FROM ${ident(scratch.schema)}.deals`);
+    expect(deals.rows[0].n).toBeGreaterThan(0);
+  });
 });
