@@ -113,6 +113,11 @@ describe.skipIf(Boolean(skip))('generate --target citus on a Citus cluster (samp
       await c.query(`SET LOCAL app.current_company_id = '1'`);
       const seen = (await c.query(`SELECT count(*)::int AS n FROM ${ident(scratch.schema)}.deals`)).rows[0].n;
       expect(seen).toBe(all);
+      // WITH CHECK on the shards: a row for another tenant is refused.
+      await c.query('SAVEPOINT other');
+      await expect(c.query(`INSERT INTO ${ident(scratch.schema)}.pipelines (company_id, name) VALUES (2, 'other tenant')`)).rejects.toThrow(/row-level security/);
+      await c.query('ROLLBACK TO SAVEPOINT other');
+      await c.query(`INSERT INTO ${ident(scratch.schema)}.pipelines (company_id, name) VALUES (1, 'own tenant')`);
     } finally {
       await c.query('ROLLBACK');
     }
