@@ -5,6 +5,7 @@ import { readCitusState } from '../../src/citus/citus-state.js';
 import { foreignKeyOrder, planDistribute } from '../../src/migrate/plan-distribute.js';
 import { planTenancy } from '../../src/migrate/plan.js';
 import { renderMigrations } from '../../src/migrate/render.js';
+import { ident } from '../../src/db/quote.js';
 import { useTestDatabase } from '../support/database.js';
 import { fixture } from '../audit/check-helpers.js';
 
@@ -64,9 +65,12 @@ describe('distribute phase plan (plain PostgreSQL)', () => {
     expect(plain[0].text).toMatch(/phase \d of 5 —/);
   });
 
-  it('the PK swap runs on plain PostgreSQL and is repeatable; the distribute block refuses without Citus', async () => {
-    const fx = await fixture(db().client, (p, a) => db().createRole(p, a), { tables: ['notes'], bare: true });
+  it('the PK swap runs on plain PostgreSQL and is repeatable (a hostile table name too); the distribute block refuses without Citus', async () => {
+    const fx = await fixture(db().client, (p, a) => db().createRole(p, a), { tables: ['notes', `we"ird'; DROP TABLE x; --`], bare: true });
     await sql(`ALTER TABLE ${fx.q('notes')} DROP CONSTRAINT notes_pkey, ADD PRIMARY KEY (id)`);
+    const weird = `we"ird'; DROP TABLE x; --`;
+    const weirdPk = (await db().client.query(`SELECT conname FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'`, [fx.q(weird)])).rows[0].conname;
+    await sql(`ALTER TABLE ${fx.q(weird)} DROP CONSTRAINT ${ident(weirdPk)}, ADD PRIMARY KEY (id)`);
     const live = await resolveLiveContext(db().client, fx.manifest({ distribution: 'citus' }));
     const plan = planDistribute(live, await readCitusState(db().client, fx.schema));
     const text = renderMigrations(live, [], { firstIndex: 1, distribute: plan.steps })[0].text;
@@ -79,5 +83,7 @@ describe('distribute phase plan (plain PostgreSQL)', () => {
     for (let run = 0; run < 2; run++) for (const s of swap) await db().client.query(s);
     const pk = await db().client.query(`SELECT pg_get_constraintdef(oid) AS def, conname FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'`, [fx.q('notes')]);
     expect(pk.rows).toEqual([{ def: 'PRIMARY KEY (tenant_id, id)', conname: 'notes_tenant_id_id_pkey' }]);
+    const weirdAfter = await db().client.query(`SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'`, [fx.q(weird)]);
+    expect(weirdAfter.rows).toEqual([{ def: 'PRIMARY KEY (tenant_id, id)' }]);
   });
 });
