@@ -5,6 +5,7 @@ import path from 'node:path';
 import { runAudit } from '../../audit/runner.js';
 import { loadBaseline, loadWaivers } from '../../audit/waivers.js';
 import { loadChecks } from '../../audit/check-definitions.js';
+import { CHECK_TARGETS } from '../../audit/types.js';
 import { renderBaseline } from '../../report/json.js';
 import { AUDIT_FORMATS, renderAudit, type AuditFormat } from '../../report/render-audit.js';
 import { TenancyError } from '../../errors.js';
@@ -29,6 +30,7 @@ export interface AuditCliOptions {
   statementTimeout: string;
   concurrency: string;
   deep?: boolean;
+  target?: string;
 }
 
 /** --json is short for --format json; both at once must agree. */
@@ -109,6 +111,7 @@ export async function run(ctx: CommandContext, opts: AuditCliOptions): Promise<n
   const ids = (await loadChecks()).map((c) => c.id);
   knownNames('--only', only, ids, 'check id');
   knownNames('--skip', skip, ids, 'check id');
+  const target = opts.target === undefined ? undefined : oneOf('--target', opts.target, CHECK_TARGETS);
   const manifest = await ctx.loadManifest();
   // The manifest's text as the audit used it: SARIF results point at the line declaring their table.
   const manifestText = manifest.file ? await readFile(manifest.file, 'utf8').catch(() => undefined) : undefined;
@@ -125,6 +128,7 @@ export async function run(ctx: CommandContext, opts: AuditCliOptions): Promise<n
     baseline,
     failOn,
     deep: opts.deep ?? false,
+    ...(target ? { target } : {}),
     logger: ctx.output.logger,
   });
   const renderOptions = {
