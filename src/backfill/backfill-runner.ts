@@ -1,6 +1,6 @@
 // runBackfill: derives NULL tenants along FK columns in short keyset batches; resumable, recorded, undoable.
 import type pg from 'pg';
-import { resolveLiveContext } from '../config/live-context.js';
+import { resolveLiveContext, tableSuggestion } from '../config/live-context.js';
 import { connect, withClient } from '../db/connection.js';
 import { ident, qualified } from '../db/quote.js';
 import { TenancyError, isPgServerError } from '../errors.js';
@@ -53,7 +53,9 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRes
   return withClient(options, 'crm-tenancy backfill', async (client) => {
     const live = await resolveLiveContext(client, manifest);
     const plan = await planBackfill(client, live, { table: options.table, lockTimeoutMs: lockTimeoutOf(options) });
-    for (const missing of plan.missingTables) logger.warn(`table ${manifest.schema}.${missing} does not exist; skipped`);
+    for (const missing of plan.missingTables) {
+      logger.warn(`table ${manifest.schema}.${missing} does not exist${tableSuggestion(live.catalog, manifest.schema, missing)}; skipped`);
+    }
     for (const skipped of plan.skippedTables) logger.info(`skipped ${skipped.reason}`);
     const keyless = plan.groups.flatMap((g) => g.tables).filter((t) => t.keyless);
     if (keyless.length > 0) {
