@@ -15,6 +15,7 @@ import { dryRunBackfill } from './backfill-dry-run.js';
 import {
   DEFAULT_BATCH_SIZE,
   lockTimeoutOf,
+  noHealthPauses,
   type BackfillOptions,
   type BackfillResult,
   type CrossTenantReference,
@@ -35,6 +36,7 @@ export {
   type BackfillTableResult,
   type BatchEvent,
   type CrossTenantReference,
+  type HealthPauses,
   type SkippedTable,
   type UnplacedRow,
 } from './backfill-types.js';
@@ -122,6 +124,7 @@ async function fillAndReport(
       batchSize: clampBatch(options.batchSize ?? DEFAULT_BATCH_SIZE),
       durations: new Map(),
       assigned: [],
+      healthPauses: noHealthPauses(),
     };
     for (const group of plan.groups) await fillGroup(ctx, group.tables, group.cyclic);
     const crossTenant: CrossTenantReference[] = [];
@@ -139,6 +142,7 @@ async function fillAndReport(
       },
       durations: ctx.durations,
       assigned: ctx.assigned,
+      healthPauses: ctx.healthPauses,
     });
   } finally {
     for (const w of workers) await w.end().catch(() => {});
