@@ -57,7 +57,7 @@ const SAMPLES = 5;
 /** The violating rows of `restored` under `condition` (SQL on alias r): count and a few keys. */
 async function violating(tx: pg.ClientBase, rows: RestoredRows, condition: string): Promise<{ count: number; samples: RowKey[] }> {
   const { rows: found } = await tx.query<{ key: RowKey; n: string }>(
-    `SELECT r.__key AS key, count(*) OVER ()::int8 AS n FROM (${rows.sql}) r WHERE ${condition} LIMIT ${SAMPLES}`,
+    `SELECT r.__key AS key, count(*) OVER ()::int8 AS n FROM (${rows.sql}) r WHERE ${condition} ORDER BY r.__key LIMIT ${SAMPLES}`,
     rows.params,
   );
   return { count: found.length > 0 ? Number(found[0].n) : 0, samples: found.map((f) => f.key) };
@@ -134,7 +134,7 @@ export async function checkRestoredRows(tx: pg.ClientBase, rows: RestoredRows): 
            FROM (${rows.sql}) r JOIN ${rel} t ON t.ctid = r.__ctid
           WHERE ${now('t')} IS DISTINCT FROM ${now('r')}
             AND EXISTS (SELECT FROM ${child} c WHERE ${fk.cols.map((c, i) => `c.${ident(c)} = t.${ident(fk.refcols[i])}`).join(' AND ')})
-          LIMIT ${SAMPLES}`,
+          ORDER BY r.__key LIMIT ${SAMPLES}`,
         rows.params,
       );
       add(
@@ -167,7 +167,7 @@ export async function checkRestoredRows(tx: pg.ClientBase, rows: RestoredRows): 
        SELECT rk.__key AS key, count(*) OVER ()::int8 AS n FROM rk
         WHERE (EXISTS (SELECT FROM ek WHERE ${same('ek', 'rk')} AND NOT EXISTS (SELECT FROM r WHERE r.__ctid = ek.__ctid))
                OR EXISTS (SELECT FROM rk r2 WHERE ${same('r2', 'rk')} AND r2.__key IS DISTINCT FROM rk.__key))
-        LIMIT ${SAMPLES}`,
+        ORDER BY rk.__key LIMIT ${SAMPLES}`,
       rows.params,
     );
     add(

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runAudit } from '../../src/audit/runner.js';
+import { generateMigrations } from '../../src/migrate/generate.js';
 import { parseManifest } from '../../src/config/manifest.js';
 import { liveProblems, requireScopedTable } from '../../src/config/live-context.js';
 import { readCatalog } from '../../src/db/catalog.js';
@@ -87,5 +88,17 @@ describe('did you mean, for tables and columns of the manifest', () => {
     expect(unrelated.stderr).not.toMatch(/did you mean/);
     const listed = await runCli(['backfill', '--dry-run', '--config', typo, '--database-url', db().url]);
     expect(listed.stderr).toContain('table public.dealz does not exist (did you mean deals?); skipped');
+  });
+
+  it('generate skips a manifest table the database lacks, naming the close one (none for an unrelated name)', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'crmt-typo-gen-'));
+    const gen = await generateMigrations({
+      client: db().client,
+      manifest: manifestFor({ dealz: {}, zq_ledger: {}, contacts: {} }),
+      migrationsDir: path.join(dir, 'm'),
+      policiesDir: path.join(dir, 'p'),
+      check: true,
+    });
+    expect(gen.skipped.map((s) => s.reason)).toEqual(['table public.dealz does not exist (did you mean deals?)', 'table public.zq_ledger does not exist']);
   });
 });
