@@ -99,7 +99,7 @@ async function restoreWith(client: pg.ClientBase, options: RestoreOptions): Prom
   const { stateSchema } = options.manifest;
   const state = ident(stateSchema);
   const run = await getRun(client, stateSchema, options.runId).catch(() => undefined);
-  if (!run || run.command !== 'migrate-down') {
+  if (run?.command !== 'migrate-down') {
     throw new TenancyError('usage', `no migrate down run ${options.runId}`, { hint: 'pass the run id that `migrate down --force` printed' });
   }
   if (run.status === 'undone') throw new TenancyError('usage', `run ${options.runId} was restored already`, { exitCode: 1 });

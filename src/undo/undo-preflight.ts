@@ -54,13 +54,33 @@ export interface StepBack {
 
 const SAMPLES = 5;
 
-/** The violating rows of `restored` under `condition` (SQL on alias r): count and a few keys. */
-async function violating(tx: pg.ClientBase, rows: RestoredRows, condition: string): Promise<{ count: number; samples: RowKey[] }> {
-  const { rows: found } = await tx.query<{ key: RowKey; n: string }>(
-    `SELECT r.__key AS key, count(*) OVER ()::int8 AS n FROM (${rows.sql}) r WHERE ${condition} ORDER BY r.__key LIMIT ${SAMPLES}`,
+type RowCheck = { v: Omit<UndoViolation, 'table' | 'count' | 'samples'>; condition: string };
+
+/**
+ * The rows of `restored` that meet each condition (SQL on alias r): one pass counts them all (the
+ * usual case, no violation, costs one scan of the restored rows); a few keys are then read for each
+ * condition some rows meet.
+ */
+async function violating(tx: pg.ClientBase, rows: RestoredRows, checks: RowCheck[]): Promise<{ count: number; samples: RowKey[] }[]> {
+  if (checks.length === 0) return [];
+  const { rows: counted } = await tx.query<Record<string, string>>(
+    `SELECT ${checks.map((c, i) => `count(*) FILTER (WHERE ${c.condition})::int8 AS n${i}`).join(', ')} FROM (${rows.sql}) r`,
     rows.params,
   );
-  return { count: found.length > 0 ? Number(found[0].n) : 0, samples: found.map((f) => f.key) };
+  const out: { count: number; samples: RowKey[] }[] = [];
+  for (const [i, c] of checks.entries()) {
+    const count = Number(counted[0][`n${i}`]);
+    if (count === 0) {
+      out.push({ count, samples: [] });
+      continue;
+    }
+    const { rows: found } = await tx.query<{ key: RowKey }>(
+      `SELECT r.__key AS key FROM (${rows.sql}) r WHERE ${c.condition} ORDER BY r.__key LIMIT ${SAMPLES}`,
+      rows.params,
+    );
+    out.push({ count, samples: found.map((f) => f.key) });
+  }
+  return out;
 }
 
 const touches = (rows: RestoredRows, columns: readonly string[]): boolean =>
@@ -79,12 +99,11 @@ export async function checkRestoredRows(tx: pg.ClientBase, rows: RestoredRows): 
     if (found.count > 0) out.push({ ...v, table: name, ...found });
   };
 
+  // NOT NULL, CHECK and the foreign keys out of the table: conditions on each row, counted in one pass.
+  const rowChecks: RowCheck[] = [];
   for (const c of table.columns) {
     if (!c.notNull || !touches(rows, [c.name])) continue;
-    add(
-      { kind: 'not-null', constraint: 'NOT NULL', columns: [c.name], detail: `${c.name} is NOT NULL` },
-      await violating(tx, rows, `r.${ident(c.name)} IS NULL`),
-    );
+    rowChecks.push({ v: { kind: 'not-null', constraint: 'NOT NULL', columns: [c.name], detail: `${c.name} is NOT NULL` }, condition: `r.${ident(c.name)} IS NULL` });
   }
 
   const { rows: checks } = await tx.query<{ name: string; expr: string; def: string }>(
@@ -94,7 +113,7 @@ export async function checkRestoredRows(tx: pg.ClientBase, rows: RestoredRows): 
   );
   for (const c of checks) {
     // A NOT VALID check is enforced on every row written; only a FALSE result violates it.
-    add({ kind: 'check', constraint: c.name, columns: [], detail: c.def }, await violating(tx, rows, `(${c.expr}) IS FALSE`));
+    rowChecks.push({ v: { kind: 'check', constraint: c.name, columns: [], detail: c.def }, condition: `(${c.expr}) IS FALSE` });
   }
 
   const { rows: fks } = await tx.query<{ name: string; cols: string[]; ref_schema: string; ref_name: string; refcols: string[]; full: boolean; def: string }>(
@@ -111,8 +130,10 @@ export async function checkRestoredRows(tx: pg.ClientBase, rows: RestoredRows): 
     const all = fk.cols.map((c) => `r.${ident(c)} IS NOT NULL`).join(' AND ');
     const missing = `NOT EXISTS (SELECT FROM ${qualified(fk.ref_schema, fk.ref_name)} p WHERE ${fk.cols.map((c, i) => `p.${ident(fk.refcols[i])} = r.${ident(c)}`).join(' AND ')})`;
     const partial = fk.full && fk.cols.length > 1 ? ` OR num_nonnulls(${fk.cols.map((c) => `r.${ident(c)}`).join(', ')}) BETWEEN 1 AND ${fk.cols.length - 1}` : '';
-    add({ kind: 'foreign-key', constraint: fk.name, columns: fk.cols, detail: fk.def }, await violating(tx, rows, `(${all} AND ${missing})${partial}`));
+    rowChecks.push({ v: { kind: 'foreign-key', constraint: fk.name, columns: fk.cols, detail: fk.def }, condition: `((${all} AND ${missing})${partial})` });
   }
+  const counted = await violating(tx, rows, rowChecks);
+  rowChecks.forEach((c, i) => add(c.v, counted[i]));
 
   if (rows.changed !== 'all') {
     // Rows of other tables that reference a value this step changes (ON UPDATE NO ACTION / RESTRICT).
@@ -158,11 +179,14 @@ export async function checkRestoredRows(tx: pg.ClientBase, rows: RestoredRows): 
     if (!touches(rows, u.cols) && u.cols.length === u.keys.length) continue;
     const keys = u.keys.map((k, i) => `(${k}) AS __k${i}`).join(', ');
     const pred = u.pred ? ` WHERE (${u.pred})` : '';
+    // A row with a NULL in its key never conflicts (unless NULLS NOT DISTINCT): left out early.
+    const restoredPred = [...(u.pred ? [`(${u.pred})`] : []), ...(u.nnd ? [] : u.keys.map((k) => `(${k}) IS NOT NULL`))];
+    const rkWhere = restoredPred.length > 0 ? ` WHERE ${restoredPred.join(' AND ')}` : '';
     const same = (a: string, b: string) =>
       u.keys.map((_, i) => (u.nnd ? `${a}.__k${i} IS NOT DISTINCT FROM ${b}.__k${i}` : `${a}.__k${i} = ${b}.__k${i}`)).join(' AND ');
     const { rows: found } = await tx.query<{ key: RowKey; n: string }>(
       `WITH r AS (${rows.sql}),
-            rk AS (SELECT s.__key, s.__ctid, ${keys} FROM (SELECT * FROM r) s${pred}),
+            rk AS (SELECT s.__key, s.__ctid, ${keys} FROM (SELECT * FROM r) s${rkWhere}),
             ek AS (SELECT e.ctid AS __ctid, ${keys} FROM (SELECT ctid, * FROM ${rel}) e${pred})
        SELECT rk.__key AS key, count(*) OVER ()::int8 AS n FROM rk
         WHERE (EXISTS (SELECT FROM ek WHERE ${same('ek', 'rk')} AND NOT EXISTS (SELECT FROM r WHERE r.__ctid = ek.__ctid))
