@@ -21,6 +21,8 @@ export interface RestoredRows {
   params: unknown[];
   /** The columns the step changes; 'all' for a re-insert. */
   changed: readonly string[] | 'all';
+  /** Changed columns the step sets to NULL in every row (undoing a fill): no unique key or MATCH SIMPLE FK holding one can fail. */
+  setsNull?: readonly string[];
 }
 
 export type ViolationKind = 'not-null' | 'check' | 'foreign-key' | 'referenced' | 'unique' | 'other';
@@ -125,8 +127,9 @@ export async function checkRestoredRows(tx: pg.ClientBase, rows: RestoredRows): 
       WHERE c.conrelid = $1::regclass AND c.contype = 'f' ORDER BY c.conname`,
     [rel],
   );
+  const nulled = (columns: readonly string[]) => columns.some((c) => rows.setsNull?.includes(c));
   for (const fk of fks) {
-    if (!touches(rows, fk.cols)) continue;
+    if (!touches(rows, fk.cols) || (!fk.full && nulled(fk.cols))) continue;
     const all = fk.cols.map((c) => `r.${ident(c)} IS NOT NULL`).join(' AND ');
     const missing = `NOT EXISTS (SELECT FROM ${qualified(fk.ref_schema, fk.ref_name)} p WHERE ${fk.cols.map((c, i) => `p.${ident(fk.refcols[i])} = r.${ident(c)}`).join(' AND ')})`;
     const partial = fk.full && fk.cols.length > 1 ? ` OR num_nonnulls(${fk.cols.map((c) => `r.${ident(c)}`).join(', ')}) BETWEEN 1 AND ${fk.cols.length - 1}` : '';
@@ -177,6 +180,7 @@ export async function checkRestoredRows(tx: pg.ClientBase, rows: RestoredRows): 
   for (const u of uniques) {
     // An expression index may read any column: check it whenever the step changes anything it lists, or has expressions.
     if (!touches(rows, u.cols) && u.cols.length === u.keys.length) continue;
+    if (!u.nnd && u.keys.some((k) => rows.setsNull?.some((c) => k === ident(c) || k === c))) continue;
     const keys = u.keys.map((k, i) => `(${k}) AS __k${i}`).join(', ');
     const pred = u.pred ? ` WHERE (${u.pred})` : '';
     // A row with a NULL in its key never conflicts (unless NULLS NOT DISTINCT): left out early.

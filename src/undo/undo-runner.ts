@@ -254,6 +254,7 @@ async function undoBackfill(tx: pg.ClientBase, stateSchema: string, runId: strin
               FROM ch JOIN ${table} t ON ${keyMatchesJson('t', key, 'ch.key')} WHERE ${unchanged}`,
       params,
       changed: [g.column_name],
+      ...(g.detach ? {} : { setsNull: [g.column_name] }),
     };
     const upd = await checkedStep(tx, pre, rows, () =>
       tx.query(
