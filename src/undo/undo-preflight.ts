@@ -136,7 +136,7 @@ export async function checkRestoredRows(tx: pg.ClientBase, rows: RestoredRows): 
     rowChecks.push({ v: { kind: 'foreign-key', constraint: fk.name, columns: fk.cols, detail: fk.def }, condition: `((${all} AND ${missing})${partial})` });
   }
   const counted = await violating(tx, rows, rowChecks);
-  rowChecks.forEach((c, i) => add(c.v, counted[i]));
+  for (const [i, c] of rowChecks.entries()) add(c.v, counted[i]);
 
   if (rows.changed !== 'all') {
     // Rows of other tables that reference a value this step changes (ON UPDATE NO ACTION / RESTRICT).
