@@ -70,6 +70,7 @@ export {
   type SkippedTable,
   type UnplacedRow,
   type AssignedOrphan,
+  type HealthPauses,
 } from './backfill/backfill-runner.js';
 export {
   runDedupe,
@@ -80,7 +81,7 @@ export {
   type DuplicateGroup,
   type KeepRule,
 } from './dedupe/dedupe-runner.js';
-export { undoRun, listRuns, type UndoOptions, type UndoResult, type RunSummary } from './undo/undo-runner.js';
+export { undoRun, listRuns, type UndoOptions, type UndoResult, type RunSummary, type UndoViolation, type StepBack } from './undo/undo-runner.js';
 export {
   readServerHealth,
   waitWhileUnhealthy,

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { ConnectionOptions, ConnectionTarget } from '../db/connection.js';
 import { findRelation } from '../db/catalog.js';
-import { resolveLiveContext } from '../config/live-context.js';
+import { resolveLiveContext, tableSuggestion, untrackedSuggestion } from '../config/live-context.js';
 import type { Manifest } from '../config/manifest.js';
 import { TenancyError, toTenancyError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -219,6 +219,9 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
       });
     }
     const definitions = new Map(checks.map((c) => [c.id, c]));
+    // A manifest typo (`dealz` for `deals`) gives missing-table and untracked-table: each names the other.
+    const typoHint = (check: string, table: string | null | undefined): string =>
+      !table ? '' : check === 'missing-table' ? tableSuggestion(catalog, manifest.schema, table) : check === 'untracked-table' ? untrackedSuggestion(manifest, catalog, table) : '';
     let findings: Finding[] = raw.map(({ check, finding }) => {
       const def = definitions.get(check)!;
       const table = finding.table_name ? `${manifest.schema}.${finding.table_name}` : null;
@@ -229,7 +232,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
         object: finding.object,
         count: finding.count === null || finding.count === undefined ? null : Number(finding.count),
         samples: finding.samples ?? [],
-        message: finding.message,
+        message: finding.message + typoHint(check, finding.table_name),
         remediation: def.remediation,
         fingerprint: fingerprint(check, table, finding.object),
       };

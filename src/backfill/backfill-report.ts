@@ -9,7 +9,9 @@ import {
   type BackfillResult,
   type BackfillTableResult,
   type CrossTenantReference,
+  type HealthPauses,
   type UnplacedRow,
+  noHealthPauses,
 } from './backfill-types.js';
 import { percentile } from './percentile.js';
 
@@ -22,6 +24,8 @@ export interface ReportSource {
   /** A dry run's simulated tenants: rows placed there count as filled, not as left. */
   derived?: DerivedTables;
   assigned: AssignedOrphan[];
+  /** The run's pauses while the server was unhealthy (none for a dry run). */
+  healthPauses?: HealthPauses;
 }
 
 export async function buildReport(
@@ -79,6 +83,7 @@ export async function buildReport(
     ok: !nullsLeft && !crossLeft,
     missingTables: plan.missingTables,
     skippedTables: plan.skippedTables,
+    healthPauses: source.healthPauses ?? noHealthPauses(),
   };
 }
 
@@ -91,6 +96,7 @@ export function summaryOf(result: BackfillResult): Record<string, unknown> {
       .map((t) => ({ table: t.table, filled: t.filled, assigned: t.assigned, orphans: t.orphans, conflicts: t.conflicts, detached: t.detached })),
     orphans: result.orphans.length,
     conflicts: result.conflicts.length,
+    healthPauses: { pauses: result.healthPauses.pauses, pausedMs: result.healthPauses.pausedMs },
   };
 }
 

@@ -1,6 +1,6 @@
 // runBackfill: derives NULL tenants along FK columns in short keyset batches; resumable, recorded, undoable.
 import type pg from 'pg';
-import { resolveLiveContext } from '../config/live-context.js';
+import { resolveLiveContext, tableSuggestion } from '../config/live-context.js';
 import { connect, withClient } from '../db/connection.js';
 import { ident, qualified } from '../db/quote.js';
 import { TenancyError, isPgServerError } from '../errors.js';
@@ -15,6 +15,7 @@ import { dryRunBackfill } from './backfill-dry-run.js';
 import {
   DEFAULT_BATCH_SIZE,
   lockTimeoutOf,
+  noHealthPauses,
   type BackfillOptions,
   type BackfillResult,
   type CrossTenantReference,
@@ -35,6 +36,7 @@ export {
   type BackfillTableResult,
   type BatchEvent,
   type CrossTenantReference,
+  type HealthPauses,
   type SkippedTable,
   type UnplacedRow,
 } from './backfill-types.js';
@@ -53,7 +55,9 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRes
   return withClient(options, 'crm-tenancy backfill', async (client) => {
     const live = await resolveLiveContext(client, manifest);
     const plan = await planBackfill(client, live, { table: options.table, lockTimeoutMs: lockTimeoutOf(options) });
-    for (const missing of plan.missingTables) logger.warn(`table ${manifest.schema}.${missing} does not exist; skipped`);
+    for (const missing of plan.missingTables) {
+      logger.warn(`table ${manifest.schema}.${missing} does not exist${tableSuggestion(live.catalog, manifest.schema, missing)}; skipped`);
+    }
     for (const skipped of plan.skippedTables) logger.info(`skipped ${skipped.reason}`);
     const keyless = plan.groups.flatMap((g) => g.tables).filter((t) => t.keyless);
     if (keyless.length > 0) {
@@ -120,6 +124,7 @@ async function fillAndReport(
       batchSize: clampBatch(options.batchSize ?? DEFAULT_BATCH_SIZE),
       durations: new Map(),
       assigned: [],
+      healthPauses: noHealthPauses(),
     };
     for (const group of plan.groups) await fillGroup(ctx, group.tables, group.cyclic);
     const crossTenant: CrossTenantReference[] = [];
@@ -137,6 +142,7 @@ async function fillAndReport(
       },
       durations: ctx.durations,
       assigned: ctx.assigned,
+      healthPauses: ctx.healthPauses,
     });
   } finally {
     for (const w of workers) await w.end().catch(() => {});

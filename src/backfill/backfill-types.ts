@@ -4,6 +4,7 @@ import type { Manifest } from '../config/manifest.js';
 import type { ConnectionOptions } from '../db/connection.js';
 import type { RowKey } from '../db/table-keys.js';
 import type { Logger, ProgressListener } from '../logger.js';
+import type { HealthThresholds } from '../db/server-health.js';
 
 export const DEFAULT_BATCH_SIZE = 1000;
 export const DEFAULT_TARGET_BATCH_MS = 200;
@@ -38,6 +39,13 @@ export interface BackfillOptions extends ConnectionOptions {
   jobs?: number;
   /** Wait for the WAL flush of every batch (default off: a lost batch is redone on resume). */
   synchronousCommit?: boolean;
+  /**
+   * Pause before each batch (on every --jobs connection) while the server is unhealthy for the table:
+   * a standby lagging, a long autovacuum on it, checkpoint pressure (opt-in). Undefined: never pause.
+   */
+  health?: HealthThresholds;
+  /** Aborts a health pause (Ctrl-C). */
+  signal?: AbortSignal;
   /** Most orphans / conflicts / cross-tenant rows listed per table (counts are always complete), default 1000. */
   sampleLimit?: number;
   logger?: Logger;
@@ -126,7 +134,19 @@ export interface BackfillResult {
   missingTables: string[];
   /** Tables without a primary key that needed no fill: left alone, each with the reason (also logged). */
   skippedTables: SkippedTable[];
+  /** The pauses made while the server was unhealthy (none for a dry run, or without `health`). */
+  healthPauses: HealthPauses;
 }
+
+/** Pauses of a run while the server was unhealthy (replication lag, autovacuum, checkpoints). */
+export interface HealthPauses {
+  pauses: number;
+  pausedMs: number;
+  /** Each wait that paused: the table, how many pauses, and the reasons of its first pause (at most 100 kept). */
+  waits: { table: string; pauses: number; pausedMs: number; reasons: string[] }[];
+}
+
+export const noHealthPauses = (): HealthPauses => ({ pauses: 0, pausedMs: 0, waits: [] });
 
 export interface AssignedOrphan {
   table: string;
@@ -147,6 +167,8 @@ export interface RunContext {
   /** Batch durations per `table\0phase`, for the aim of the batch size and the report. */
   durations: Map<string, number[]>;
   assigned: AssignedOrphan[];
+  /** The health pauses so far (every job adds its own). */
+  healthPauses: HealthPauses;
 }
 
 /** The lock_timeout of every batch and of the finishing transaction. */

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import { qualified } from '../db/quote.js';
 import { retryTransaction, sleep, withTransaction } from '../db/transaction.js';
+import { waitWhileUnhealthy } from '../db/server-health.js';
 import { TenancyError } from '../errors.js';
 import type { BackfillTablePlan } from './backfill-plan.js';
 import { batchUpperBoundSql } from './backfill-sql.js';
@@ -14,6 +15,22 @@ import { setProgress, type ProgressRow } from './progress-store.js';
 export function clampBatch(n: number): number {
   if (!Number.isFinite(n) || n < 1) throw new TenancyError('usage', `batch size must be a positive whole number, not ${n}`);
   return Math.max(1, Math.min(MAX_BATCH, Math.round(n)));
+}
+
+/**
+ * Call at the top of each batch, on the connection that runs it: returns at once while the server is
+ * healthy for the table (or without `options.health`); otherwise pauses until it is, logging each
+ * pause, and adds the pauses to the run's record.
+ */
+export async function healthGate(ctx: RunContext, client: pg.ClientBase, t: BackfillTablePlan): Promise<void> {
+  const { health, signal } = ctx.options;
+  if (!health) return;
+  const waited = await waitWhileUnhealthy(client, { schema: t.schema, table: t.table }, health, ctx.logger, signal);
+  if (waited.pauses === 0) return;
+  const record = ctx.healthPauses;
+  record.pauses += waited.pauses;
+  record.pausedMs += waited.pausedMs;
+  if (record.waits.length < 100) record.waits.push({ table: t.table, pauses: waited.pauses, pausedMs: waited.pausedMs, reasons: waited.reasons[0] });
 }
 
 /**
@@ -129,8 +146,12 @@ async function walkRanges(
   };
 
   const work = async (client: pg.Client): Promise<void> => {
-    for (let range = await claim(client); range; range = await claim(client)) {
-      const claimed = range;
+    for (;;) {
+      if (exhausted || stopped) return;
+      // Every job checks before each of its batches, before it claims a range (a paused job holds none).
+      await healthGate(ctx, client, t);
+      const claimed = await claim(client);
+      if (!claimed) return;
       const batchStart = performance.now();
       const { changed, rows } = await retryTransaction(
         () =>

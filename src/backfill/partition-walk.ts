@@ -6,7 +6,7 @@ import type { KeyColumn } from '../db/table-keys.js';
 import { retryTransaction, sleep, withTransaction } from '../db/transaction.js';
 import type { BackfillTablePlan } from './backfill-plan.js';
 import { DEFAULT_TARGET_BATCH_MS, lockTimeoutOf, type RunContext } from './backfill-types.js';
-import { aimFor, nothingToDo } from './batch-walker.js';
+import { aimFor, healthGate, nothingToDo } from './batch-walker.js';
 import { setProgress, type ProgressRow } from './progress-store.js';
 
 /**
@@ -100,6 +100,7 @@ export async function walkPages(
   let total = await pagesOf(ctx, t);
   let changedTotal = start.passChanged;
   while (page < total) {
+    await healthGate(ctx, ctx.client, t);
     const upper = page + size;
     const began = performance.now();
     const changed = await retryTransaction(

@@ -1,5 +1,5 @@
 // What the tenancy rollout still needs per scoped table: compares the manifest with the live catalog.
-import type { LiveContext } from '../config/live-context.js';
+import { tableSuggestion, type LiveContext } from '../config/live-context.js';
 import {
   findColumn,
   findRelation,
@@ -269,7 +269,7 @@ export function planTenancy(live: LiveContext, alreadyPending: ReadonlySet<strin
   for (const entry of manifest.tables) {
     const table = findRelation(catalog, manifest.schema, entry.name);
     if (!table) {
-      skipped.push({ table: entry.name, reason: `table ${displayName(manifest.schema, entry.name)} does not exist` });
+      skipped.push({ table: entry.name, reason: `table ${displayName(manifest.schema, entry.name)} does not exist${tableSuggestion(catalog, manifest.schema, entry.name)}` });
       continue;
     }
     if (!isTableLike(table)) {

@@ -13,6 +13,9 @@ import { acquireDataLock } from '../state/locks.js';
 import { retryTransaction } from '../db/transaction.js';
 import { withClient } from '../db/connection.js';
 import { columnType, keyMatchesJson, primaryKeyColumns, type RowKey } from '../db/table-keys.js';
+import { checkRestoredRows, findStepBack, isViolation, runStepGuarded, type RestoredRows, type StepBack, type UndoViolation } from './undo-preflight.js';
+
+export type { StepBack, UndoViolation, ViolationKind } from './undo-preflight.js';
 
 export interface UndoOptions {
   databaseUrl?: string;
@@ -22,6 +25,8 @@ export interface UndoOptions {
   runId: string;
   /** Run the undo in a transaction that is rolled back, and report what it would restore. */
   dryRun?: boolean;
+  /** Where the migration files are, to name the migration that made a violated constraint (default `migrations`). */
+  migrationsDir?: string;
   /** lock_timeout of the undo transaction, default 2000 ms (retried on 55P03). */
   lockTimeoutMs?: number;
   logger?: Logger;
@@ -62,8 +67,42 @@ export interface UndoResult {
   steps: UndoStep[];
   restored: number;
   changedSince: ChangedSinceRow[];
-  /** Everything restored: no row had changed since the run. */
+  /**
+   * Constraints of today's schema the restored rows would violate. When any, the undo refused:
+   * nothing was changed (also without --dry-run), and `stepBack` names the migration to revert first.
+   */
+  refused: UndoViolation[];
+  /** `migrate down --count N` reverting the migrations that made the violated constraints, when they did. */
+  stepBack?: StepBack;
+  /** Everything restored: no row had changed since the run, nothing refused. */
   ok: boolean;
+}
+
+/** Thrown inside the undo transaction to roll it back when a step would violate a constraint. */
+class Refused extends Error {
+  constructor(readonly result: UndoResult) {
+    super('undo refused by its preflight');
+  }
+}
+
+/** The violations found so far: a step with any is not run, and the transaction is rolled back at the end. */
+interface Preflight {
+  violations: UndoViolation[];
+}
+
+/** Checks the rows of a step, then runs it (guarded); false when it was refused (not run). */
+async function checkedStep(tx: pg.ClientBase, pre: Preflight, restored: RestoredRows, run: () => Promise<pg.QueryResult>): Promise<pg.QueryResult | null> {
+  const found = await checkRestoredRows(tx, restored);
+  if (found.length > 0) {
+    pre.violations.push(...found);
+    return null;
+  }
+  const done = await runStepGuarded(tx, `${restored.table.schema}.${restored.table.name}`, run);
+  if (isViolation(done)) {
+    pre.violations.push(done);
+    return null;
+  }
+  return done;
 }
 
 export interface RunSummary {
@@ -127,19 +166,32 @@ export async function undoRun(options: UndoOptions): Promise<UndoResult> {
             hint: 'an undo is not repeated; `crm-tenancy undo --list` shows the runs',
           });
         }
-        const result: UndoResult = { runId, command, dryRun: Boolean(options.dryRun), steps: [], restored: 0, changedSince: [], ok: true };
-        if (command === 'backfill') await undoBackfill(tx, stateSchema, runId, result);
-        else await undoDedupe(tx, stateSchema, runId, result);
+        const result: UndoResult = { runId, command, dryRun: Boolean(options.dryRun), steps: [], restored: 0, changedSince: [], refused: [], ok: true };
+        const pre: Preflight = { violations: [] };
+        if (command === 'backfill') await undoBackfill(tx, stateSchema, runId, result, pre);
+        else await undoDedupe(tx, stateSchema, runId, result, pre);
+        if (pre.violations.length > 0) {
+          // Roll back every step already run: nothing is changed while any step would fail.
+          throw new Refused({ ...result, steps: [], restored: 0, changedSince: [], refused: pre.violations, ok: false });
+        }
         result.ok = result.changedSince.length === 0;
         result.restored = result.steps.reduce((n, s) => n + s.restored, 0);
         await markRunUndone(tx, stateSchema, runId, { restored: result.restored, changedSince: result.changedSince.length });
         return result;
       };
       const lockTimeoutMs = options.lockTimeoutMs ?? 2000;
-      const result = await retryTransaction(
-        () => (options.dryRun ? withRollback(client, body, { lockTimeoutMs }) : withTransaction(client, body, { lockTimeoutMs })),
-        { logger, label: `undo ${runId}` },
-      );
+      let result: UndoResult;
+      try {
+        result = await retryTransaction(
+          () => (options.dryRun ? withRollback(client, body, { lockTimeoutMs }) : withTransaction(client, body, { lockTimeoutMs })),
+          { logger, label: `undo ${runId}` },
+        );
+      } catch (error) {
+        if (!(error instanceof Refused)) throw error;
+        result = error.result;
+        result.stepBack = await findStepBack(client, result.refused, stateSchema, options.migrationsDir ?? 'migrations');
+        return result;
+      }
       for (const row of result.changedSince.slice(0, 50)) {
         logger.warn(`${row.table} ${JSON.stringify(row.key)}: ${row.gone ? 'row is gone' : `${row.column} changed since the run`}; left as it is`);
       }
@@ -164,7 +216,7 @@ function tableOf(catalog: Catalog, schema: string, name: string): CatalogTable {
   return rel;
 }
 
-async function undoBackfill(tx: pg.ClientBase, stateSchema: string, runId: string, result: UndoResult): Promise<void> {
+async function undoBackfill(tx: pg.ClientBase, stateSchema: string, runId: string, result: UndoResult, pre: Preflight): Promise<void> {
   const changes = qualified(stateSchema, 'backfill_changed_rows');
   const { rows: groups } = await tx.query(
     `SELECT table_schema, table_name, column_name, kind = 'detach' AS detach, sum(rows)::int8 AS n, max(id) AS last
@@ -193,13 +245,26 @@ async function undoBackfill(tx: pg.ClientBase, stateSchema: string, runId: strin
         LIMIT ${SAMPLE_LIMIT}`,
       params,
     );
-    const restore = g.detach ? `(ch.old_value #>> '{}')::${type}` : 'NULL';
-    const upd = await tx.query(
-      `WITH ch AS (${ch})
-       UPDATE ${qualified(g.table_schema, g.table_name)} t SET ${ident(g.column_name)} = ${restore}
-         FROM ch WHERE ${keyMatchesJson('t', key, 'ch.key')} AND ${unchanged}`,
+    const restore = g.detach ? `(ch.old_value #>> '{}')::${type}` : `NULL::${type}`;
+    const table = qualified(g.table_schema, g.table_name);
+    const rows: RestoredRows = {
+      table: rel,
+      sql: `WITH ch AS (${ch})
+            SELECT ch.key AS __key, t.ctid AS __ctid, ${rel.columns.map((c) => (c.name === g.column_name ? `${restore} AS ${ident(c.name)}` : `t.${ident(c.name)}`)).join(', ')}
+              FROM ch JOIN ${table} t ON ${keyMatchesJson('t', key, 'ch.key')} WHERE ${unchanged}`,
       params,
+      changed: [g.column_name],
+      ...(g.detach ? {} : { setsNull: [g.column_name] }),
+    };
+    const upd = await checkedStep(tx, pre, rows, () =>
+      tx.query(
+        `WITH ch AS (${ch})
+         UPDATE ${table} t SET ${ident(g.column_name)} = ${restore}
+           FROM ch WHERE ${keyMatchesJson('t', key, 'ch.key')} AND ${unchanged}`,
+        params,
+      ),
     );
+    if (!upd) continue;
     const kind: UndoStepKind = g.detach ? 'detach' : 'fill';
     const restored = upd.rowCount ?? 0;
     result.steps.push({ kind, table: g.table_name, column: g.column_name, recorded: Number(g.n), restored, changedSince: Number(g.n) - restored });
@@ -209,7 +274,7 @@ async function undoBackfill(tx: pg.ClientBase, stateSchema: string, runId: strin
   }
 }
 
-async function undoDedupe(tx: pg.ClientBase, stateSchema: string, runId: string, result: UndoResult): Promise<void> {
+async function undoDedupe(tx: pg.ClientBase, stateSchema: string, runId: string, result: UndoResult, pre: Preflight): Promise<void> {
   const archive = qualified(stateSchema, 'dedupe_archive');
   const repoints = qualified(stateSchema, 'dedupe_repoints');
   const { rows: archived } = await tx.query(
@@ -237,14 +302,22 @@ async function undoDedupe(tx: pg.ClientBase, stateSchema: string, runId: string,
       a.table_schema,
       a.table_name,
     ]);
-    const ins = await tx.query(
-      `INSERT INTO ${table} (${cols.join(', ')}) OVERRIDING SYSTEM VALUE
-       SELECT ${cols.map((c) => `r.${c}`).join(', ')}
-         FROM ${archive} a CROSS JOIN LATERAL jsonb_populate_record(NULL::${table}, a.row_data) r
-        WHERE ${where} AND NOT ${exists}
-        ORDER BY a.id`,
-      [runId, a.table_schema, a.table_name],
+    const source = `FROM ${archive} a CROSS JOIN LATERAL jsonb_populate_record(NULL::${table}, a.row_data) r WHERE ${where} AND NOT ${exists}`;
+    const rows: RestoredRows = {
+      table: rel,
+      sql: `SELECT a.key AS __key, NULL::tid AS __ctid, ${rel.columns.map((c) => `r.${ident(c.name)}`).join(', ')} ${source}`,
+      params: [runId, a.table_schema, a.table_name],
+      changed: 'all',
+    };
+    const ins = await checkedStep(tx, pre, rows, () =>
+      tx.query(
+        `INSERT INTO ${table} (${cols.join(', ')}) OVERRIDING SYSTEM VALUE
+         SELECT ${cols.map((c) => `r.${c}`).join(', ')} ${source}
+          ORDER BY a.id`,
+        [runId, a.table_schema, a.table_name],
+      ),
     );
+    if (!ins) continue;
     const restored = ins.rowCount ?? 0;
     result.steps.push({ kind: 'reinsert', table: a.table_name, column: '', recorded: Number(a.n), restored, changedSince: Number(a.n) - restored });
     for (const r of taken.rows) {
@@ -256,15 +329,23 @@ async function undoDedupe(tx: pg.ClientBase, stateSchema: string, runId: string,
     const key = primaryKeyColumns(rel, 'undo');
     const columns: string[] = m.columns;
     const types = columns.map((c) => columnType(rel, c));
-    const upd = await tx.query(
-      `UPDATE ${qualified(m.table_schema, m.table_name)} t
-          SET ${columns.map((c, i) => `${ident(c)} = (rp.old_values ->> ${i})::${types[i]}`).join(', ')}
-         FROM ${repoints} rp
-        WHERE rp.run_id = $1 AND rp.table_schema = $2 AND rp.table_name = $3 AND rp.constraint_name = $4
+    const table = qualified(m.table_schema, m.table_name);
+    const match = `rp.run_id = $1 AND rp.table_schema = $2 AND rp.table_name = $3 AND rp.constraint_name = $4
           AND ${keyMatchesJson('t', key, 'rp.key')}
-          AND ${columns.map((c, i) => `t.${ident(c)} = (rp.new_values ->> ${i})::${types[i]}`).join(' AND ')}`,
-      [runId, m.table_schema, m.table_name, m.constraint_name],
+          AND ${columns.map((c, i) => `t.${ident(c)} = (rp.new_values ->> ${i})::${types[i]}`).join(' AND ')}`;
+    const params = [runId, m.table_schema, m.table_name, m.constraint_name];
+    const old = (c: string) => `(rp.old_values ->> ${columns.indexOf(c)})::${types[columns.indexOf(c)]}`;
+    const rows: RestoredRows = {
+      table: rel,
+      sql: `SELECT rp.key AS __key, t.ctid AS __ctid, ${rel.columns.map((c) => (columns.includes(c.name) ? `${old(c.name)} AS ${ident(c.name)}` : `t.${ident(c.name)}`)).join(', ')}
+              FROM ${repoints} rp JOIN ${table} t ON true WHERE ${match}`,
+      params,
+      changed: columns,
+    };
+    const upd = await checkedStep(tx, pre, rows, () =>
+      tx.query(`UPDATE ${table} t SET ${columns.map((c) => `${ident(c)} = ${old(c)}`).join(', ')} FROM ${repoints} rp WHERE ${match}`, params),
     );
+    if (!upd) continue;
     const restored = upd.rowCount ?? 0;
     result.steps.push({ kind: 'repoint', table: m.table_name, column: columns.join(', '), recorded: Number(m.n), restored, changedSince: Number(m.n) - restored });
   }

@@ -5,8 +5,9 @@ import { count, type ProgressLog } from '../interrupt.js';
 import { duration, positiveInt } from '../option-parsers.js';
 import { withProgress } from '../progress.js';
 import { listTable } from '../table-styles.js';
+import { healthThresholds, type HealthCliOptions } from '../health-options.js';
 
-export interface BackfillCliOptions {
+export interface BackfillCliOptions extends HealthCliOptions {
   table?: string;
   dryRun?: boolean;
   batchSize: string;
@@ -26,6 +27,7 @@ export async function run(ctx: CommandContext, opts: BackfillCliOptions): Promis
     targetBatchMs: duration('--target-batch-ms', opts.targetBatchMs),
     sleepMs: duration('--sleep-ms', opts.sleepMs),
     lockTimeoutMs: duration('--lock-timeout', opts.lockTimeout),
+    health: healthThresholds(opts),
   };
   // The run id, from the runner's `backfill run ID` / `resuming interrupted run ID` line.
   let runId: string | undefined;
@@ -113,6 +115,11 @@ function renderBackfill(ctx: CommandContext, result: BackfillResult, detach: boo
         : `${x.found} row(s)`;
       ctx.output.data(`  ${x.table}.${x.column} → ${x.references}: ${what}`);
     }
+  }
+  const hp = result.healthPauses;
+  if (hp.pauses > 0) {
+    const tables = [...new Set(hp.waits.map((w) => w.table))].join(', ');
+    ctx.output.data(`paused ${hp.pauses} time(s), ${(hp.pausedMs / 1000).toFixed(1)} s in all, while the server was unhealthy (${tables}): ${hp.waits[0].reasons.join('; ')}`);
   }
   if (result.ok) ctx.output.data(c.green(result.dryRun ? 'every NULL tenant would be filled' : 'every NULL tenant is filled'));
   if (result.runId && !result.dryRun) ctx.output.info(`undo with: crm-tenancy undo ${result.runId}`);

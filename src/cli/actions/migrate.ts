@@ -4,7 +4,8 @@ import Table from 'cli-table3';
 import { TenancyError } from '../../errors.js';
 import { describeProblem, runMigrate, type MigrateResult } from '../../migrate/runner.js';
 import { readMigrationsToRun } from '../../migrate/migration-file.js';
-import { restoreArchivedTenants } from '../../migrate/restore.js';
+import { readMigrationDir } from '../../migrate/migration-file.js';
+import { restoreArchivedTenants, restoreFlow, unrestoredRuns, upCountToReAdd } from '../../migrate/restore.js';
 import { migrationStatus, type MigrationStatus, type StepState } from '../../migrate/status.js';
 import { tapInfo, type CommandContext } from '../context.js';
 import type { ProgressLog } from '../interrupt.js';
@@ -32,11 +33,12 @@ export async function run(ctx: CommandContext, verb: string, runId: string | und
     if (!runId) throw new TenancyError('usage', 'migrate restore needs the run id that `migrate down --force` printed');
     ctx.interrupt.describe(() => `migrate restore ${runId} stopped (one transaction: rolled back); run it again`);
     await ctx.assertWritable('migrate restore');
-    const restored = await restoreArchivedTenants({ databaseUrl: ctx.options.databaseUrl, manifest, runId });
+    const restored = await restoreArchivedTenants({ databaseUrl: ctx.options.databaseUrl, manifest, runId, migrationsDir: opts.migrationsDir });
     if (opts.json) ctx.output.data(JSON.stringify({ runId, restored }, null, 2));
     for (const r of restored) {
       ctx.output.info(`${r.table}.${r.column}: ${r.rows} value(s) restored${r.missing ? `, ${r.missing} row(s) no longer exist` : ''}`);
     }
+    ctx.output.info(`next: ${restoreFlow(0, [], opts.migrationsDir)} (the phases that need the values)`);
     return 0;
   }
   if (runId !== undefined) throw new TenancyError('usage', `unexpected argument ${runId}`);
@@ -79,14 +81,25 @@ export async function run(ctx: CommandContext, verb: string, runId: string | und
       onProgress,
     }),
   );
+  // What puts archived values back (down --force), or values still waiting in an archive (a refused up).
+  let restore: string | undefined;
+  if (result.archived.length > 0) {
+    const files = await readMigrationDir(opts.migrationsDir);
+    const applied = files.filter((f) => !result.pending.includes(f.name)).map((f) => f.name);
+    const columns = result.archived.map((a) => ({ schema: manifest.schema, table: a.table, column: a.column }));
+    restore = restoreFlow(upCountToReAdd(files, applied, columns), [...new Set(result.archived.map((a) => a.runId))], opts.migrationsDir);
+  } else if (direction === 'up' && result.refused.length > 0) {
+    const waiting = await unrestoredRuns({ databaseUrl: ctx.options.databaseUrl, manifest });
+    if (waiting.length > 0) restore = restoreFlow(0, waiting, opts.migrationsDir);
+  }
   if (opts.json) {
     // Each refusal keeps its remedies as data and gets `fix`, their wording, for a person reading the JSON.
     const refused = result.refused.map((r) => ({ ...r, fix: remediesText(r.remedies) }));
-    ctx.output.data(JSON.stringify({ ...result, refused }, null, 2));
+    ctx.output.data(JSON.stringify({ ...result, refused, ...(restore ? { restore } : {}) }, null, 2));
     return result.exitCode;
   }
   if (result.sql !== undefined) ctx.output.data(result.sql);
-  renderResult(ctx, result);
+  renderResult(ctx, result, restore);
   return result.exitCode;
 }
 
@@ -109,15 +122,14 @@ export function describeInterruptedMigrate(direction: 'up' | 'down', current: st
   );
 }
 
-function renderResult(ctx: CommandContext, r: MigrateResult): void {
+function renderResult(ctx: CommandContext, r: MigrateResult, restore: string | undefined): void {
   const { color } = ctx.output;
   if (r.dryRun) {
     ctx.output.info(r.applied.length === 0 ? 'dry run: nothing to run' : `dry run: ${r.applied.length} migration(s) would run; nothing was changed`);
     return;
   }
-  for (const a of r.archived) {
-    ctx.output.info(`${a.table}.${a.column}: ${a.rows} value(s) archived — put them back after \`migrate up\` with: crm-tenancy migrate restore ${a.runId}`);
-  }
+  for (const a of r.archived) ctx.output.info(`${a.table}.${a.column}: ${a.rows} value(s) archived (run ${a.runId})`);
+  if (r.archived.length > 0 && restore) ctx.output.info(`put them back with: ${restore}`);
   for (const a of r.applied) {
     ctx.output.info(`${r.direction === 'up' ? 'applied' : 'reverted'} ${a.name} in ${(a.ms / 1000).toFixed(1)} s${a.retries ? ` (${a.retries} lock_timeout retr${a.retries === 1 ? 'y' : 'ies'})` : ''}`);
   }
@@ -131,6 +143,9 @@ function renderResult(ctx: CommandContext, r: MigrateResult): void {
         : 'refused: down would drop tenant values',
     );
     ctx.output.stderr.write(`${table.toString()}\n`);
+    if (r.direction === 'up' && restore) {
+      ctx.output.warn(`tenant values archived by \`migrate down --force\` are not restored yet; if these NULLs are theirs: ${restore}`);
+    }
     return;
   }
   if (r.direction === 'up') {

@@ -8,6 +8,7 @@ export interface UndoCliOptions {
   list?: boolean;
   dryRun?: boolean;
   json?: boolean;
+  migrationsDir?: string;
 }
 
 export async function run(ctx: CommandContext, runId: string | undefined, opts: UndoCliOptions): Promise<number> {
@@ -40,10 +41,13 @@ export async function run(ctx: CommandContext, runId: string | undefined, opts: 
     manifest,
     runId,
     dryRun: Boolean(opts.dryRun),
+    migrationsDir: opts.migrationsDir,
     logger: ctx.output.logger,
   });
   if (opts.json) ctx.output.data(JSON.stringify(result, null, 2));
+  else if (result.refused.length > 0) renderRefusal(ctx, result);
   else renderUndo(ctx, result);
+  if (result.refused.length > 0) return 1;
   return result.changedSince.length === 0 && result.steps.every((s) => s.changedSince === 0) ? 0 : 1;
 }
 
@@ -62,4 +66,23 @@ function renderUndo(ctx: CommandContext, result: UndoResult): void {
     ctx.output.data(`  ${s.table}${col}: ${s.restored} ${VERBS[s.kind]}${left}`);
   }
   if (result.steps.length === 0) ctx.output.data('  the run changed nothing');
+}
+
+/** Which constraint, which rows, and what to step back first: on stderr, nothing was changed. */
+function renderRefusal(ctx: CommandContext, result: UndoResult): void {
+  ctx.output.warn(
+    `refused: undoing ${result.command} run ${result.runId} would violate today's constraints; nothing was changed${result.dryRun ? ' (dry run)' : ''}`,
+  );
+  for (const v of result.refused) {
+    const what = v.kind === 'not-null' ? `NOT NULL on ${v.columns[0]}` : `${v.kind} ${v.constraint}`.trim();
+    const rows = v.count > 0 ? `${v.count} row(s), e.g. ${v.samples.map((k) => JSON.stringify(k)).join(' ')}` : v.detail;
+    const made = v.migration ? ` (made by migration ${v.migration.name}${v.migration.phase ? `, phase ${v.migration.phase}` : ''})` : '';
+    ctx.output.stderr.write(`  ${v.table}: ${what}${made}: ${rows}\n`);
+  }
+  const step = result.stepBack;
+  ctx.output.stderr.write(
+    step
+      ? `step back first: ${step.command}  (reverts the migrations back to ${step.to}${step.phase ? `, the ${step.phase} phase` : ''}), then run this undo again; \`crm-tenancy migrate\` re-applies them once the data allows\n`
+      : 'no migration of crm-tenancy made these constraints: fix the rows or relax the constraint by hand, then run this undo again\n',
+  );
 }

@@ -3,9 +3,10 @@ import type { Command } from 'commander';
 import { DEFAULT_BATCH_SIZE, DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_TARGET_BATCH_MS } from '../../backfill/backfill-types.js';
 import { lazyAction } from '../lazy-action.js';
 import type { BackfillCliOptions } from '../actions/backfill.js';
+import { healthOptions } from '../health-options.js';
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('backfill')
     .description('fill NULL tenant columns from parent rows (manifest `backfill` FK columns), in short resumable batches')
     .option('--table <name>', 'only this scoped table')
@@ -17,10 +18,15 @@ export function register(program: Command): void {
     .option('--lock-timeout <ms>', 'lock_timeout of each batch (retried with backoff on timeout)', String(DEFAULT_LOCK_TIMEOUT_MS))
     .option('--assign-orphans-to <tenant>', 'assign rows no parent can place to this tenant (each row logged)')
     .option('--detach-cross-tenant', "set nullable FKs that point at another tenant's row to NULL (recorded, undoable)")
-    .option('--json', 'print the report as JSON on stdout')
+    .option('--json', 'print the report as JSON on stdout');
+  healthOptions(command)
     .addHelpText(
       'after',
       `
+Before each batch (on every --jobs connection) it pauses while the server is unhealthy for the
+table (a standby lagging, a long autovacuum on it; checkpoint pressure with
+--max-requested-checkpoints), logging why, as GitLab's batched migrations do; the report (and
+--json: healthPauses) counts the pauses; --no-health-pauses turns that off.
 Exit codes: 0 every NULL tenant filled, 1 orphans or conflicts remain (or NOT NULL cross-tenant
 references with --detach-cross-tenant), 2 could not run, 130 interrupted.
 Interrupted (Ctrl-C, even kill -9)? Run the same command again: it continues where it stopped.

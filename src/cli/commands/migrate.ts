@@ -29,7 +29,8 @@ Examples:
   $ crm-tenancy migrate --lock-timeout 500 --retries 20
   $ crm-tenancy migrate status --json
   $ crm-tenancy migrate down --count 4 --force
-  $ crm-tenancy migrate up && crm-tenancy migrate restore migrate-down-20261128T101500-3fa9`,
+  $ crm-tenancy migrate up --count 1 && crm-tenancy migrate restore migrate-down-20261128T101500-3fa9 && crm-tenancy migrate up
+    (down --force prints this line with its N and run id: up to the expand phase, restore, the rest)`,
     )
     .action(
       lazyAction(() => import('../actions/migrate.js'), {
