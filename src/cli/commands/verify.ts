@@ -34,6 +34,10 @@ Per application role:
   polymorphic-reference   an A row pointed through a *_type/*_id pair at B's row is rejected (23503)
   new-partition           a partition created now under a partitioned scoped table is isolated at once
   shared-rows             shared (NULL-tenant) rows are readable, and no tenant can change, delete or create one
+  citus-propagation       (Citus coordinator) a login as the role gets citus.propagate_set_commands = 'local'
+On a Citus coordinator the probes set the tenant with SET LOCAL (forwarded to the workers), the
+application roles must be able to log in (Citus connects to the workers as them), and the write
+probes use the forms Citus runs (docs/citus-runtime.md).
 Rows a probe needs are made inside its rolled-back transaction (parents included).
 Connect as a superuser or BYPASSRLS role that can SET ROLE to the application roles.
 Exit 1 on any failure, naming the table and the probe, and when something could not be probed
