@@ -10,6 +10,7 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON', false)
     .option('--tenants <A,B>', 'the two tenant keys to probe with (default: the two with the most rows)')
     .option('--allow-unprobed', 'list what could not be probed without failing on it', false)
+    .option('--target <target>', "postgres (default) or citus: also print the citus-unrouted report (EXPLAIN task counts per table, on a Citus coordinator)")
     .addHelpText(
       'after',
       `
@@ -45,7 +46,8 @@ Exit 1 on any failure, naming the table and the probe, and when something could 
 
 Examples:
   $ crm-tenancy verify
-  $ crm-tenancy verify --tenants 1,2 --json`,
+  $ crm-tenancy verify --tenants 1,2 --json
+  $ crm-tenancy verify --target citus      # and the citus-unrouted report`,
     )
     .action(lazyAction(() => import('../actions/verify.js'), { quiet: ([opts]: [VerifyCliOptions]) => opts.json }));
 }
