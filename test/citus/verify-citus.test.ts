@@ -2,7 +2,9 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseManifest, type Manifest } from '../../src/config/manifest.js';
 import { ident, literal, qualified } from '../../src/db/quote.js';
+import { citusRouting } from '../../src/citus/routing.js';
 import { verifyIsolation } from '../../src/verify/verify.js';
+import { runCli } from '../support/cli.js';
 import { describeCitus, useCitusSchema } from './citus-support.js';
 
 const SETTING = 'app.current_company_id';
@@ -111,5 +113,52 @@ describeCitus('verify on a Citus coordinator', () => {
     } finally {
       await client.query(`ALTER ROLE ${ident(app)} LOGIN`);
     }
+  });
+  it('citus-unrouted: a tenant-scoped query is single-task, the unfiltered one asks every shard; a table distributed by another column fans out', async () => {
+    const { client, schema } = cluster();
+    const notes = qualified(schema, 'notes');
+    await client.query(`CREATE TABLE ${notes} (company_id int NOT NULL, id int NOT NULL, PRIMARY KEY (company_id, id))`);
+    // The defect: distributed by id, not by the tenant column.
+    await client.query(`SELECT create_distributed_table($1, 'id')`, [notes]);
+    await client.query(`ALTER TABLE ${notes} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY`);
+    await client.query(isolation(notes));
+    await client.query(`GRANT SELECT ON ${notes} TO ${ident(app)}`);
+    const withNotes = parseManifest({
+      schema,
+      tenant: { table: 'companies', key: 'id', column: 'company_id', setting: SETTING },
+      roles: { app: [app] },
+      tables: { contacts: {}, deals: {}, notes: {} },
+    });
+    const shards = Number((await client.query(`SELECT current_setting('citus.shard_count') AS n`)).rows[0].n);
+    const broken = await citusRouting(client, { manifest: withNotes, tenant: '3' });
+    const row = (name: string) => broken.tables.find((t) => t.table === name)!;
+    expect(row('deals')).toMatchObject({ kind: 'distributed', distributionColumn: 'company_id', unrouted: false });
+    expect(row('deals').tenantScoped).toMatchObject({ tasks: 1, sql: `SELECT * FROM ${qualified(schema, 'deals')} WHERE "company_id" = $1` });
+    expect(row('deals').tenantScoped!.nodes).toHaveLength(1);
+    expect(row('deals').unfiltered!.tasks).toBe(shards);
+    expect(row('companies')).toMatchObject({ kind: 'reference', unrouted: false });
+    expect(row('notes')).toMatchObject({ kind: 'distributed', distributionColumn: 'id', unrouted: true });
+    expect(row('notes').tenantScoped!.tasks).toBe(shards);
+    expect(broken).toMatchObject({ ok: false, unrouted: ['notes'], role: app, tenant: '3' });
+
+    await client.query(`SELECT alter_distributed_table($1, distribution_column := 'company_id', colocate_with := $2)`, [notes, qualified(schema, 'deals')]);
+    const fixed = await citusRouting(client, { manifest: withNotes, tenant: '3' });
+    expect(fixed).toMatchObject({ ok: true, unrouted: [] });
+    expect(fixed.tables.find((t) => t.table === 'notes')!.tenantScoped!.tasks).toBe(1);
+
+    // The CLI: verify --target citus prints the report (JSON: `routing`); it stays informational.
+    const dir = await import('node:fs/promises').then((fs) => fs.mkdtemp(`${process.env.TMPDIR ?? '/tmp'}/crmt-citus-`));
+    const file = `${dir}/tenancy.yaml`;
+    await import('node:fs/promises').then((fs) =>
+      fs.writeFile(file, JSON.stringify({ schema, tenant: { table: 'companies', key: 'id', column: 'company_id', setting: SETTING, composite_keys: true }, roles: { app: [app] }, tables: { contacts: {}, deals: { backfill: ['contact_id'] } } })),
+    );
+    const json = await runCli(['verify', '--target', 'citus', '--json', '--tenants', '3,2', '--config', file, '--database-url', process.env.CITUS_URL!]);
+    expect(json.code, json.stderr).toBe(0);
+    const out = JSON.parse(json.stdout);
+    expect(out.citus.version).toMatch(/^Citus/);
+    expect(out.routing.tables.find((t: { table: string }) => t.table === 'deals').tenantScoped.tasks).toBe(1);
+    const text = await runCli(['verify', '--target', 'citus', '--tenants', '3,2', '--config', file, '--database-url', process.env.CITUS_URL!]);
+    expect(text.stdout).toMatch(/citus-unrouted: shard tasks per query/);
+    expect(text.stdout).toMatch(new RegExp(`deals\\s*│\\s*distributed\\s*│\\s*1\\s*│\\s*${shards}`));
   });
 });

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { citusCoordinator, propagationFor } from '../../src/citus/propagation.js';
 import { ident } from '../../src/db/quote.js';
+import { repoRoot, runCli } from '../support/cli.js';
 import { useTestDatabase } from '../support/database.js';
 
 describe('propagationFor (plain PostgreSQL: citus.* is a placeholder setting there)', () => {
@@ -31,7 +32,14 @@ describe('propagationFor (plain PostgreSQL: citus.* is a placeholder setting the
     await c.query(`ALTER ROLE ${ident(other)} RESET ALL`);
   });
 
-  it('citusCoordinator is undefined without the extension', async () => {
+  it('citusCoordinator is undefined without the extension; verify --target citus then stops before any probe (exit 2)', async () => {
     expect(await citusCoordinator(db().client)).toBeUndefined();
+    const config = `${repoRoot}/tenancy.yaml`;
+    const citus = await runCli(['verify', '--target', 'citus', '--config', config, '--database-url', db().url]);
+    expect(citus.code).toBe(2);
+    expect(citus.stderr).toMatch(/needs a Citus coordinator/);
+    const typo = await runCli(['verify', '--target', 'citsu', '--config', config, '--database-url', db().url]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/--target must be one of postgres, citus, not citsu \(did you mean citus\?\)/);
   });
 });
