@@ -54,7 +54,10 @@ export function taskCount(plan: unknown): { tasks: number | null; nodes: string[
   let tasks: number | null = null;
   const nodes: string[] = [];
   const walk = (node: unknown): void => {
-    if (Array.isArray(node)) return node.forEach(walk);
+    if (Array.isArray(node)) {
+      for (const n of node) walk(n);
+      return;
+    }
     if (typeof node !== 'object' || node === null) return;
     const o = node as Record<string, unknown>;
     if (typeof o['Task Count'] === 'number') tasks = (tasks ?? 0) + (o['Task Count'] as number);

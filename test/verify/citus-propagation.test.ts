@@ -14,7 +14,7 @@ describe('propagationFor (plain PostgreSQL: citus.* is a placeholder setting the
     const other = await db().createRole('prop_other');
     const database = db().name;
     const set = (scope: string, value: string) => c.query(`ALTER ${scope} SET citus.propagate_set_commands = '${value}'`);
-    let p = await propagationFor(c, role);
+    const p = await propagationFor(c, role);
     expect(p).toMatchObject({ role, database, value: 'none', source: 'server', ok: false });
     expect(p.fix).toBe(`ALTER ROLE ${ident(role)} IN DATABASE ${ident(database)} SET citus.propagate_set_commands = 'local';`);
     await set(`DATABASE ${ident(database)}`, 'local');
