@@ -5,7 +5,7 @@ import { ident, literal, qualified } from '../../src/db/quote.js';
 import { citusRouting } from '../../src/citus/routing.js';
 import { verifyIsolation } from '../../src/verify/verify.js';
 import { runCli } from '../support/cli.js';
-import { describeCitus, useCitusSchema } from './citus-support.js';
+import { describeCitus, useCitusSchema } from './cluster-schema.js';
 
 const SETTING = 'app.current_company_id';
 

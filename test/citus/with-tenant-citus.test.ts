@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ident, literal, qualified } from '../../src/db/quote.js';
 import { withTenant } from '../../src/tenant/with-tenant.js';
-import { describeCitus, useCitusSchema } from './citus-support.js';
+import { describeCitus, useCitusSchema } from './cluster-schema.js';
 
 const SETTING = 'app.current_company_id';
 
