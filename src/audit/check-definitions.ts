@@ -2,7 +2,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { TenancyError } from '../errors.js';
 import { packagePath } from '../paths.js';
-import { CHECK_KINDS, SEVERITIES, type CheckDefinition, type CheckKind, type Severity } from './types.js';
+import { CHECK_KINDS, CHECK_TARGETS, SEVERITIES, type CheckDefinition, type CheckKind, type CheckTarget, type Severity } from './types.js';
 
 export const AUDITS_DIR = packagePath('audits');
 
@@ -54,6 +54,7 @@ export function parseCheckFile(file: string, text: string): CheckDefinition {
     sql: body.join('\n').trim(),
     sections: Object.fromEntries(Object.entries(sections).map(([k, v]) => [k, v.trim()])),
     docs: `docs/checks/${id}.md`,
+    ...(header.target ? { target: header.target as CheckTarget } : {}),
   };
 }
 
@@ -73,6 +74,9 @@ function headerProblems(file: string, header: Record<string, string>): string[] 
   }
   if (header.kind && !(CHECK_KINDS as readonly string[]).includes(header.kind)) {
     problems.push(`${file}: kind ${header.kind} is not one of ${CHECK_KINDS.join(', ')}`);
+  }
+  if (header.target !== undefined && !(CHECK_TARGETS as readonly string[]).includes(header.target)) {
+    problems.push(`${file}: target ${header.target} is not one of ${CHECK_TARGETS.join(', ')}`);
   }
   return problems;
 }

@@ -14,6 +14,7 @@ import {
   type SettingReadRow,
 } from './policy-checks.js';
 import type { WrapperFunctions } from './policy-expressions.js';
+import { citusPolicyNotDistributable } from '../citus/citus-policy-check.js';
 import { planPolymorphicReferences } from './polymorphic-references.js';
 import type { CheckDefinition } from './types.js';
 import { planUnknownTenant } from './unknown-tenant.js';
@@ -23,6 +24,8 @@ export interface PolicyCheckContext {
   setting: string;
   bypassReasons: Map<string, string>;
   wrappers?: WrapperFunctions;
+  /** The manifest says distribution citus (or audit --target citus): policies are read as Citus needs them. */
+  citus?: boolean;
   /** Runs the check's SQL with the audit's named parameters. */
   rows: (client: pg.ClientBase, sql: string) => Promise<unknown[]>;
 }
@@ -35,9 +38,13 @@ export const POLICY_CHECKS: Readonly<Record<string, PolicyCheck>> = {
     policyNotTenantScoped((await rows(client, check.sql)) as never, setting, wrappers),
   'permissive-policy-bypass': async (client, check, { rows, setting, bypassReasons, wrappers }) =>
     permissivePolicyBypass((await rows(client, check.sql)) as never, setting, bypassReasons, wrappers),
-  'unsafe-setting-read': async (client, check, { rows, setting, wrappers }) => {
+  'unsafe-setting-read': async (client, check, { rows, setting, wrappers, citus }) => {
     const found = (await rows(client, check.sql)) as SettingReadRow[];
-    return unsafeSettingRead(found, setting, await volatileFunctionNames(client, found, setting, wrappers), wrappers);
+    return unsafeSettingRead(found, setting, await volatileFunctionNames(client, found, setting, wrappers), wrappers, citus);
+  },
+  'citus-policy-not-distributable': async (client, check, { rows, setting, wrappers }) => {
+    const found = (await rows(client, check.sql)) as SettingReadRow[];
+    return citusPolicyNotDistributable(found, setting, await volatileFunctionNames(client, found, setting, wrappers), wrappers);
   },
 };
 

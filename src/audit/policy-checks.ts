@@ -204,6 +204,8 @@ export async function unsafeSettingRead(
   setting: string,
   volatileNames: Set<string>,
   wrappers?: WrapperFunctions,
+  /** distribution citus: a read outside a scalar subquery is the only form Citus accepts, not an info. */
+  citus = false,
 ): Promise<RawFinding[]> {
   const findings: RawFinding[] = [];
   for (const row of rows) {
@@ -226,7 +228,7 @@ export async function unsafeSettingRead(
         }
         if (!read.missingOk) warnings.add('current_setting() without missing_ok raises an error when no tenant is set');
         if (read.castWithoutNullif) warnings.add("casts the setting without nullif(…, ''): '' (left by an earlier SET LOCAL) raises");
-        if (!read.inSubselect) infos.add('the setting is read outside a scalar subquery (it may be evaluated once per row)');
+        if (!read.inSubselect && !citus) infos.add('the setting is read outside a scalar subquery (it may be evaluated once per row)');
       }
       for (const fn of analysis.functions) if (volatileNames.has(fn)) warnings.add(`calls VOLATILE function ${fn}() for every row`);
     }

@@ -50,6 +50,8 @@ export interface ExpressionAnalysis {
   settingReads: SettingRead[];
   /** Names of the functions it calls (lower case, unqualified). */
   functions: string[];
+  /** Subqueries in it (scalar, EXISTS, IN (SELECT …)): Citus refuses them in a policy on a distributed table. */
+  subqueries: number;
 }
 
 const TEXT_TYPES = new Set(['text', 'varchar', 'bpchar', 'name', 'character varying']);
@@ -187,5 +189,14 @@ export async function analyzeExpression(
     alwaysTrue: !hasColumnRef(root),
     settingReads: settingReads(root, wrappers),
     functions: functionNames(root),
+    subqueries: countSubLinks(root),
   };
+}
+
+function countSubLinks(root: Node): number {
+  let n = 0;
+  walk(root, (node) => {
+    if (nodeType(node) === 'SubLink') n++;
+  });
+  return n;
 }

@@ -15,7 +15,7 @@ import type { RawFinding } from './policy-checks.js';
 import { readWrapperFunctions, type WrapperFunctions } from './policy-expressions.js';
 import { adoptClient, openSnapshot, type Snapshot } from './snapshot.js';
 import { bindNamed, checkParams } from './sql-params.js';
-import type { AuditResult, CheckDefinition, CheckRun, DataCheckStatus, DataProof, Finding, Severity, Waiver } from './types.js';
+import type { AuditResult, CheckDefinition, CheckTarget, CheckRun, DataCheckStatus, DataProof, Finding, Severity, Waiver } from './types.js';
 import { severityRank } from './types.js';
 import { applyWaivers } from './waivers.js';
 
@@ -38,6 +38,11 @@ export interface AuditOptions extends ConnectionOptions<pg.ClientBase> {
   only?: string[];
   /** All but these check ids. */
   skip?: string[];
+  /**
+   * `citus`: also run the checks of that target (blockers of create_distributed_table). Implied by
+   * the manifest's `distribution: citus`; without either, those checks are not run.
+   */
+  target?: CheckTarget;
   /** statement_timeout of every query of every check, in ms (default 300 000). */
   statementTimeoutMs?: number;
   /** Connections sharing the snapshot (default 2; always 1 with `client`): the main one reads the catalog, the others run the data queries. */
@@ -73,6 +78,11 @@ export function selectChecks(all: CheckDefinition[], only?: string[], skip?: str
     });
   }
   return selected;
+}
+
+/** The checks that run for a target: every check without one, plus those of `target`. */
+export function forTarget(all: CheckDefinition[], target: CheckTarget | undefined): CheckDefinition[] {
+  return all.filter((c) => c.target === undefined || c.target === target);
 }
 
 /** Per data check: proven, scanned, both, or nothing to check. */
@@ -117,13 +127,20 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
   // A caller's client is the only connection (see AuditOptions).
   const concurrency = options.client ? 1 : Math.max(1, options.concurrency ?? 2);
   const deep = options.deep ?? false;
-  const target: ConnectionTarget = { databaseUrl: options.databaseUrl };
+  const connection: ConnectionTarget = { databaseUrl: options.databaseUrl };
   const all = await loadChecks();
   // Every check of the installation, not only the selected ones: a broken one fails every run, loudly.
   assertImplemented(all);
-  const checks = selectChecks(all, options.only, options.skip);
+  const target = options.target ?? options.manifest.distribution;
+  const pool = forTarget(all, target);
+  const elsewhere = (options.only ?? []).filter((id) => !pool.some((c) => c.id === id) && all.some((c) => c.id === id));
+  if (elsewhere.length > 0) {
+    const t = all.find((c) => c.id === elsewhere[0])!.target;
+    throw new TenancyError('usage', `check ${elsewhere.join(', ')} runs only with --target ${t}`, { hint: `pass --target ${t}, or set distribution: ${t} in the manifest` });
+  }
+  const checks = selectChecks(pool, options.only, options.skip?.filter((id) => pool.some((c) => c.id === id) || !all.some((c) => c.id === id)));
 
-  const mainSnapshot: Snapshot = options.client ? await adoptClient(options.client, settings) : await openSnapshot(target, null, settings);
+  const mainSnapshot: Snapshot = options.client ? await adoptClient(options.client, settings) : await openSnapshot(connection, null, settings);
   const main = mainSnapshot.client;
   const workers: Snapshot[] = [];
   let failed = true;
@@ -148,6 +165,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
         setting: manifest.tenant.setting,
         bypassReasons: new Map(manifest.roles.bypass.map((b) => [b.role, b.reason])),
         wrappers,
+        citus: target === 'citus',
       }),
       ...dataTasks(plan, manifest.schema, manifest.tenant.column),
     ];
@@ -161,7 +179,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
     const dataLanes = dataQueue.length === 0 ? Math.min(concurrency - 1, catalogQueue.length - 1) : Math.min(concurrency - 1, dataQueue.length);
     if (dataLanes > 0) {
       const snapshot = (await main.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0].s;
-      for (let i = 0; i < dataLanes; i++) workers.push(await openSnapshot(target, snapshot, settings));
+      for (let i = 0; i < dataLanes; i++) workers.push(await openSnapshot(connection, snapshot, settings));
     }
     const raw: { check: string; finding: RawFinding }[] = [];
     const runs: CheckRun[] = [];

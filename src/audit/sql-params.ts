@@ -1,5 +1,6 @@
 // psql-style named parameters (:'name') in check files → $n placeholders and a values array.
 import type { Manifest } from '../config/manifest.js';
+import { citusTables } from '../citus/citus-tables.js';
 
 /**
  * Rewrites every `:'name'` into `$n` (the same name, the same n) and returns the values in order.
@@ -46,5 +47,8 @@ export function checkParams(manifest: Manifest): Record<string, unknown> {
     bypass_reasons: manifest.roles.bypass.map((b) => b.reason),
     definer_functions: manifest.definerFunctions.map((f) => f.name),
     definer_reasons: manifest.definerFunctions.map((f) => f.reason),
+    // audit --target citus: the tables distributed by the tenant column, and the reference tables.
+    distributed_tables: citusTables(manifest).distributed,
+    reference_tables: citusTables(manifest).reference,
   };
 }

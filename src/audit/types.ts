@@ -11,6 +11,10 @@ export const CHECK_KINDS: readonly CheckKind[] = ['catalog', 'policy', 'data'];
 /** The columns every catalog check returns, in this order (a contract test runs each one against a database). */
 export const CATALOG_COLUMNS = ['table_name', 'object', 'count', 'samples', 'message', 'severity'] as const;
 
+/** A check that only runs for a target (`-- target: citus`): audit --target citus, or a manifest with distribution citus. */
+export type CheckTarget = 'citus';
+export const CHECK_TARGETS: readonly CheckTarget[] = ['citus'];
+
 export interface CheckDefinition {
   /** Stable, kebab-case. */
   id: string;
@@ -27,6 +31,8 @@ export interface CheckDefinition {
   sections: Record<string, string>;
   /** docs/checks/<id>.md */
   docs: string;
+  /** Runs only for this target (header `-- target:`); absent: always. */
+  target?: CheckTarget;
 }
 
 export interface Waiver {

@@ -78,14 +78,19 @@ const manifestSchema = z.strictObject({
       ),
     composite_keys: z.boolean().optional(),
     partition_trigger: z.boolean().optional(),
+    // distribution: citus — the tenant table as a Citus reference table instead of distributed by its key.
+    reference: z.boolean().optional(),
   }),
   roles: z.strictObject({
     app: z.array(roleName).min(1, 'list at least one application role'),
     bypass: z.record(roleName, reason).nullable().optional(),
   }),
   tables: z.record(identifier, scopedTableSchema),
-  exempt: z.record(identifier, reason).nullable().optional(),
+  // An exempt table: its reason, or `{reason, reference: true}` (distribution: citus: a reference table on every node).
+  exempt: z.record(identifier, z.union([reason, z.strictObject({ reason, reference: z.boolean().optional() })])).nullable().optional(),
   definer_functions: z.record(identifier, reason).nullable().optional(),
+  /** `citus`: the schema is distributed by the tenant column (audit --target citus, generate's distribute phase). */
+  distribution: z.enum(['citus']).optional(),
 });
 
 export type RawManifest = z.infer<typeof manifestSchema>;
@@ -142,13 +147,18 @@ export interface Manifest {
     compositeKeys: boolean;
     /** `policies apply` installs the event trigger that secures new partitions of scoped tables (default true). */
     partitionTrigger: boolean;
+    /** distribution citus: the tenant table becomes a reference table (default: distributed by its key). */
+    reference?: boolean;
   };
   roles: {
     app: string[];
     bypass: { role: string; reason: string }[];
   };
   tables: ScopedTable[];
-  exempt: { name: string; reason: string }[];
+  /** `reference`: with distribution citus, a reference table (copied to every node). */
+  exempt: { name: string; reason: string; reference?: boolean }[];
+  /** `citus`: tables are distributed by the tenant column with Citus (see docs/citus.md). */
+  distribution?: 'citus';
   /** SECURITY DEFINER functions the app may call on purpose (e.g. login lookup), with a reason. */
   definerFunctions: { name: string; reason: string }[];
 }
@@ -180,6 +190,13 @@ export function manifestProblems(input: unknown): string[] {
       } else if (issue.code === 'invalid_key') {
         const inner = issue.issues[0];
         problems.push(`${formatPath(issue.path)}: ${inner?.message ?? issue.message}`);
+      } else if (issue.code === 'invalid_union' && issue.errors.length === 2) {
+        // `exempt.<table>`: a reason, or {reason, reference}: the problems of the form that was written.
+        const branch = isRecord(issue.input) ? issue.errors[1] : issue.errors[0];
+        for (const inner of branch) {
+          if (inner.code === 'unrecognized_keys') for (const key of inner.keys) problems.push(`${formatPath([...issue.path, ...inner.path, key])}: unknown key`);
+          else problems.push(`${formatPath([...issue.path, ...inner.path])}: ${inner.message}`);
+        }
       } else if (issue.code === 'invalid_type' && issue.input === undefined) {
         problems.push(`${formatPath(issue.path)}: is required`);
       } else {
@@ -260,6 +277,7 @@ export function parseManifest(input: unknown, file?: string): Manifest {
       setting: raw.tenant.setting,
       compositeKeys: raw.tenant.composite_keys ?? false,
       partitionTrigger: raw.tenant.partition_trigger ?? true,
+      ...(raw.tenant.reference !== undefined ? { reference: raw.tenant.reference } : {}),
     },
     roles: {
       app: [...raw.roles.app],
@@ -281,7 +299,10 @@ export function parseManifest(input: unknown, file?: string): Manifest {
         targets: Object.entries(p.targets).map(([type, table]) => ({ type, table })),
       })),
     })),
-    exempt: Object.entries(raw.exempt ?? {}).map(([name, why]) => ({ name, reason: why })),
+    exempt: Object.entries(raw.exempt ?? {}).map(([name, why]) =>
+      typeof why === 'string' ? { name, reason: why } : { name, reason: why.reason, ...(why.reference ? { reference: true } : {}) },
+    ),
+    ...(raw.distribution ? { distribution: raw.distribution } : {}),
     definerFunctions: Object.entries(raw.definer_functions ?? {}).map(([name, why]) => ({ name, reason: why })),
   };
 }

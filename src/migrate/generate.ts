@@ -12,6 +12,8 @@ import { readMigrationDir, type MigrationFile, type MigrationPhase } from './mig
 import { appliedMigrationNames, pendingFiles } from './migrations-table.js';
 import { readPlanExtras } from './plan-extras.js';
 import { planTenancy, type PlanStep, type SkippedTable } from './plan.js';
+import { planDistribute } from './plan-distribute.js';
+import { readCitusState } from '../citus/citus-state.js';
 import { migrationFileName, renderMigrations, type RenderedMigration } from './render.js';
 
 export interface GenerateOptions extends ConnectionOptions<Queryable> {
@@ -24,6 +26,8 @@ export interface GenerateOptions extends ConnectionOptions<Queryable> {
   check?: boolean;
   /** Header timestamp (default now). */
   now?: Date;
+  /** `citus`: as the manifest's `distribution: citus`: the distribute phase and the Citus policy form. */
+  target?: 'citus';
 }
 
 export interface GeneratedFile {
@@ -81,7 +85,8 @@ interface PendingFile {
 }
 
 async function generateWith(db: Queryable, options: GenerateOptions): Promise<GenerateResult> {
-  const live: LiveContext = await resolveLiveContext(db, options.manifest);
+  const manifest = options.target === 'citus' ? { ...options.manifest, distribution: 'citus' as const } : options.manifest;
+  const live: LiveContext = await resolveLiveContext(db, manifest);
   const existing = await readMigrationDir(options.migrationsDir);
   const applied = await appliedMigrationNames(db, options.manifest.stateSchema);
   const pending: PendingFile[] = await Promise.all(
@@ -96,7 +101,13 @@ async function generateWith(db: Queryable, options: GenerateOptions): Promise<Ge
   const provided = new Set(kept.flatMap((p) => p.file.meta?.provides ?? []));
   // The catalog facts the plan needs beyond the live context: views, partition keys, polymorphic triggers.
   const plan = planTenancy(live, provided, await readPlanExtras(db, live));
-  const rendered = renderMigrations(live, plan.steps, { firstIndex: 1, generatedAt: options.now ?? new Date() });
+  // distribution citus: the distribute phase after the others (src/migrate/plan-distribute.ts).
+  const distribute = manifest.distribution === 'citus' ? planDistribute(live, await readCitusState(db, manifest.schema), provided) : undefined;
+  const rendered = renderMigrations(live, plan.steps, {
+    firstIndex: 1,
+    generatedAt: options.now ?? new Date(),
+    ...(distribute ? { distribute: distribute.steps } : {}),
+  });
   const names = fileNames(rendered, existing, pending, ours);
 
   const files: GeneratedFile[] = [];
@@ -129,7 +140,7 @@ async function generateWith(db: Queryable, options: GenerateOptions): Promise<Ge
     unchanged,
     removed,
     edited,
-    skipped: plan.skipped,
+    skipped: [...plan.skipped, ...(distribute?.skipped ?? [])],
     policyFiles,
     changed: files.length > 0 || removed.length > 0 || policyChanged,
     steps: plan.steps,

@@ -4,9 +4,10 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TenancyError } from '../errors.js';
 
-export type MigrationPhase = 'expand' | 'index' | 'validate' | 'composite' | 'views';
+export type MigrationPhase = 'expand' | 'index' | 'validate' | 'composite' | 'views' | 'distribute';
 
-export const PHASES: readonly MigrationPhase[] = ['expand', 'index', 'validate', 'composite', 'views'];
+/** `distribute` only with distribution: citus (src/migrate/plan-distribute.ts). */
+export const PHASES: readonly MigrationPhase[] = ['expand', 'index', 'validate', 'composite', 'views', 'distribute'];
 
 /** A data condition the validate/composite phase needs before it may run. */
 export type Precondition =

@@ -1,4 +1,5 @@
 // Reads a table's live row-level-security state (pg_catalog, pg_get_expr) and compares two snapshots.
+import { splitStatements } from '../migrate/migration-file.js';
 import type pg from 'pg';
 import type { Queryable } from '../db/connection.js';
 import { ident, qualified } from '../db/quote.js';
@@ -189,7 +190,9 @@ export async function executePolicyFile(
   };
   await drop(file.schema, file.table, before.policies);
   for (const [i, p] of parts.entries()) await drop(p.schema, p.table, partsBefore[i].policies);
-  await tx.query(file.text);
+  // One statement at a time: Citus cannot propagate DDL on a distributed table sent in a
+  // multi-statement query string (`cannot insert multiple commands into a prepared statement`).
+  for (const statement of splitStatements(file.text)) await tx.query(statement);
   const after = await readSnapshot(tx, file.schema, file.table, roles);
   const partitions = [];
   for (const [i, p] of parts.entries()) {

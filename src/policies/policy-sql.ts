@@ -36,6 +36,8 @@ export interface PolicyTarget {
   isTenantTable: boolean;
   /** `shared_rows: true`: rows with a NULL tenant are readable by every tenant, writable by none. */
   sharedRows?: boolean;
+  /** distribution citus: the setting read without the scalar subquery Citus refuses (see tenantPredicate). */
+  citus?: boolean;
   appRoles: string[];
   bypass: { role: string; reason: string }[];
   /**
@@ -82,9 +84,15 @@ export function bypassPolicyName(role: string): string {
  *
  * @example tenantPredicate('company_id', 'app.current_company_id', 'integer')
  * // => "company_id" = (SELECT nullif(current_setting('app.current_company_id', true), '')::integer)
+ * tenantPredicate('company_id', 'app.current_company_id', 'integer', true) // distribution citus
+ * // => "company_id" = nullif(current_setting('app.current_company_id', true), '')::integer
  */
-export function tenantPredicate(column: string, setting: string, type: string): string {
-  return `${ident(column)} = (SELECT nullif(current_setting(${literal(setting)}, true), '')::${typeSql(type)})`;
+export function tenantPredicate(column: string, setting: string, type: string, citus = false): string {
+  const read = `nullif(current_setting(${literal(setting)}, true), '')::${typeSql(type)}`;
+  // Citus refuses a subquery in a policy on a distributed table. The bare read is STABLE: the planner
+  // still compares the column with one value per statement (an index condition, like a parameter),
+  // and it fails closed the same way: unset or '' → NULL → no row.
+  return citus ? `${ident(column)} = ${read}` : `${ident(column)} = (SELECT ${read})`;
 }
 
 function roleList(roles: string[]): string {
@@ -157,6 +165,7 @@ export function policyTargets(live: LiveContext): PolicyTarget[] {
     type: live.tenantType,
     appRoles: manifest.roles.app,
     bypass: manifest.roles.bypass,
+    ...(manifest.distribution === 'citus' ? { citus: true } : {}),
   };
   const ours = new Set([...GENERATED_TENANT_POLICIES, ...manifest.roles.bypass.map((b) => bypassPolicyName(b.role))]);
   const make = (table: string, column: string, isTenantTable: boolean, sharedRows = false): PolicyTarget => {
@@ -249,7 +258,7 @@ export function renderPolicyBody(target: PolicyTarget): string {
 /** ENABLE + FORCE, the tenant policy, kept policies and bypass policies of one relation. */
 function relationPolicies(target: PolicyTarget, schema: string, name: string, existing: CatalogPolicy[]): string[] {
   const table = qualified(schema, name);
-  const predicate = tenantPredicate(target.column, target.setting, target.type);
+  const predicate = tenantPredicate(target.column, target.setting, target.type, target.citus);
   const restrictive = existing.some((p) => p.permissive);
   const out: string[] = [];
   out.push(`ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY;`);

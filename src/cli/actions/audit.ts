@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { runAudit } from '../../audit/runner.js';
 import { loadBaseline, loadWaivers } from '../../audit/waivers.js';
 import { loadChecks } from '../../audit/check-definitions.js';
+import { CHECK_TARGETS } from '../../audit/types.js';
 import { renderBaseline } from '../../report/json.js';
 import { AUDIT_FORMATS, renderAudit } from '../../report/render-audit.js';
 import { TenancyError } from '../../errors.js';
@@ -25,6 +26,7 @@ export interface AuditCliOptions {
   statementTimeout: string;
   concurrency: string;
   deep?: boolean;
+  target?: string;
 }
 
 /** --json is short for --format json; both at once must agree. */
@@ -48,6 +50,7 @@ export async function run(ctx: CommandContext, opts: AuditCliOptions): Promise<n
   const ids = (await loadChecks()).map((c) => c.id);
   knownNames('--only', only, ids, 'check id');
   knownNames('--skip', skip, ids, 'check id');
+  const target = opts.target === undefined ? undefined : oneOf('--target', opts.target, CHECK_TARGETS);
   const manifest = await ctx.loadManifest();
   const waivers = opts.waivers ? await loadWaivers(opts.waivers, ids) : [];
   const baseline = opts.baseline ? await loadBaseline(opts.baseline) : [];
@@ -62,6 +65,7 @@ export async function run(ctx: CommandContext, opts: AuditCliOptions): Promise<n
     baseline,
     failOn,
     deep: opts.deep ?? false,
+    ...(target ? { target } : {}),
     logger: ctx.output.logger,
   });
   const text = renderAudit(result, format, { toolVersion: version(), manifestFile: manifest.file, verbose: ctx.output.verbose });

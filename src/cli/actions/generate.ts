@@ -1,6 +1,7 @@
 // `crm-tenancy generate`: writes the migration files (and policy files) the manifest still needs.
 import { generateMigrations } from '../../migrate/generate.js';
 import type { CommandContext } from '../context.js';
+import { oneOf } from '../option-parsers.js';
 
 export interface GenerateCliOptions {
   migrationsDir: string;
@@ -8,6 +9,7 @@ export interface GenerateCliOptions {
   force: boolean;
   check: boolean;
   json: boolean;
+  target?: string;
 }
 
 export async function run(ctx: CommandContext, opts: GenerateCliOptions): Promise<number> {
@@ -20,6 +22,7 @@ export async function run(ctx: CommandContext, opts: GenerateCliOptions): Promis
     policiesDir: opts.policiesDir,
     force: opts.force,
     check: opts.check,
+    ...(opts.target !== undefined ? { target: oneOf('--target', opts.target, ['citus'] as const) } : {}),
   });
   const exitCode = opts.check && result.changed ? 1 : 0;
   if (opts.json) {

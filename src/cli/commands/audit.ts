@@ -24,6 +24,7 @@ export function register(program: Command): void {
     .option('--write-baseline <file>', 'record the current findings as the baseline')
     .option('--statement-timeout <ms>', 'statement_timeout of every check query', '300000')
     .option('--concurrency <n>', 'connections sharing the snapshot: one reads the catalog, the others run the data queries', '2')
+    .option('--target <target>', 'also run the checks of a target: citus (what blocks distributing the tables with Citus; implied by distribution: citus in the manifest)')
     .option(
       '--deep',
       'scan the data checks even where constraints prove them (after a logical-replication catch-up, a restore, or writes with session_replication_role = replica)',
@@ -42,6 +43,7 @@ Examples:
   $ crm-tenancy audit
   $ crm-tenancy audit --format sarif --output tenancy.sarif --fail-on never
   $ crm-tenancy audit --deep                      # after a restore or a logical-replication catch-up
+  $ crm-tenancy audit --target citus              # before distributing with Citus: what blocks it
   $ crm-tenancy audit --format markdown >> "$GITHUB_STEP_SUMMARY"
   $ crm-tenancy audit --only null-tenant,cross-tenant-reference --format json | jq '.summary'
   $ crm-tenancy audit --write-baseline tenancy-baseline.json && crm-tenancy audit --baseline tenancy-baseline.json`,
