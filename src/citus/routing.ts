@@ -92,8 +92,9 @@ export async function citusRouting(client: pg.ClientBase, options: RoutingOption
   const { manifest, tenant } = options;
   const role = options.role ?? manifest.roles.app[0];
   await assertCitusCoordinator(client);
+  // partmethod 'h': hash-distributed; 'n' with repmodel 't': a reference table; other 'n': a Citus local table.
   const { rows: dist } = await client.query<{ name: string; method: string; column: string | null }>(
-    `SELECT c.relname AS name, p.partmethod::text AS method,
+    `SELECT c.relname AS name, CASE WHEN p.partmethod = 'n' AND p.repmodel <> 't' THEN 'l' ELSE p.partmethod::text END AS method,
             CASE WHEN p.partmethod = 'h' THEN column_to_column_name(p.logicalrelid, p.partkey) END AS column
        FROM pg_dist_partition p JOIN pg_catalog.pg_class c ON c.oid = p.logicalrelid
        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -118,7 +119,8 @@ export async function citusRouting(client: pg.ClientBase, options: RoutingOption
         continue;
       }
       const d = byName.get(name);
-      const kind: TableRouting['kind'] = !d ? 'local' : d.method === 'h' ? 'distributed' : 'reference';
+      // A Citus local table (method 'l') runs on the coordinator only, like a plain table.
+      const kind: TableRouting['kind'] = !d || d.method === 'l' ? 'local' : d.method === 'h' ? 'distributed' : 'reference';
       const t = qualified(manifest.schema, name);
       const scopedSql = `SELECT * FROM ${t} WHERE ${ident(column)} = $1`;
       const allSql = `SELECT * FROM ${t}`;
