@@ -136,7 +136,7 @@ export async function citusRouting(client: pg.ClientBase, options: RoutingOption
         entry.unrouted = tenantScoped.tasks !== 1;
         entry.note = entry.unrouted
           ? `distributed by ${d!.column}, not ${column}: naming the tenant does not route (${tenantScoped.tasks} tasks)`
-          : `WHERE ${column} = … runs on one shard; without it ${unfiltered.tasks} tasks (one per shard), the policy filtering each`;
+          : `routed by ${column}; without it every shard`;
       } else if (kind === 'reference') {
         entry.note = 'reference table: a copy on every node, one task either way';
       } else {

@@ -1,7 +1,8 @@
 // Write probes: with tenant A set, the role can neither insert B's rows, move its own rows to B, nor change or delete B's rows.
 import { ident, qualified } from '../db/quote.js';
 import { isPgServerError } from '../errors.js';
-import { isRow, rowOf, type RowLookup } from './probe-rows.js';
+import { existingRowOf, isRow, makeRowOf, rowOf, type RowLookup } from './probe-rows.js';
+import { citusSetSql } from '../tenant/with-tenant.js';
 import { errorText, probeTx, writeOutcome } from './probe-transaction.js';
 import type { Outcome, TableProbeEnv } from './verify-types.js';
 
@@ -116,7 +117,7 @@ async function probeWrite(env: TableProbeEnv, kind: WriteKind): Promise<Outcome>
  * The Citus form of probeWrite: Citus runs no UPDATE/DELETE … WHERE CURRENT OF and no FOR UPDATE
  * cursor over a distributed table, so the statement names the tenant instead (its WHERE reads the
  * tenant column: the SELECT policies apply too). The target row is still made first when the tenant
- * has none, so "0 rows" means the policies hid it. Moving a row to another tenant is refused by
+ * has none (as the role, with that tenant set: see below), so "0 rows" means the policies hid it. Moving a row to another tenant is refused by
  * Citus itself on a distributed table (the distribution column cannot be updated): a pass.
  */
 async function probeWriteCitus(env: TableProbeEnv, kind: WriteKind): Promise<Outcome> {
@@ -142,9 +143,20 @@ async function probeWriteCitus(env: TableProbeEnv, kind: WriteKind): Promise<Out
       env,
       a,
       async (tx) => {
-        target = await rowOf(tx, env, info, owner);
+        target = (await existingRowOf(tx, info, owner)) ?? { problem: 'to be made' };
       },
-      async (tx) => (isRow(target) ? ((await tx.query(sql, params)).rowCount ?? 0) : -1),
+      async (tx) => {
+        if (!isRow(target)) {
+          // Citus refuses a query as the role on a shard placement another user (the verifying
+          // role) modified in the same transaction: the row is made as the role itself, with its
+          // tenant set, and then tenant A is set again.
+          for (const statement of citusSetSql(env.manifest.tenant.setting, owner)) await tx.query(statement);
+          target = await makeRowOf(tx, env, info, owner);
+          for (const statement of citusSetSql(env.manifest.tenant.setting, a)) await tx.query(statement);
+          if (!isRow(target)) return -1;
+        }
+        return (await tx.query(sql, params)).rowCount ?? 0;
+      },
       { quietTriggers: kind === 'update-to-other-tenant' },
     );
   } catch (error) {
