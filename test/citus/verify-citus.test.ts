@@ -104,6 +104,35 @@ describeCitus('verify on a Citus coordinator', () => {
     expect((await verifyIsolation({ client, manifest, tenants: ['3', '2'] })).failures).toEqual([]);
   });
 
+  it('a row the probe must make (tenant 2 has none) is made as the role, then tenant 3 is set again: a leak is caught; without it, 0 rows', async () => {
+    const { client, schema } = cluster();
+    const tasks = qualified(schema, 'tasks');
+    await client.query(`CREATE TABLE ${tasks} (company_id int NOT NULL, id int NOT NULL, title text NOT NULL, PRIMARY KEY (company_id, id))`);
+    await client.query(`SELECT create_distributed_table($1, 'company_id', colocate_with => $2)`, [tasks, qualified(schema, 'deals')]);
+    await client.query(`INSERT INTO ${tasks} VALUES (3, 1, 't')`); // tenant 3 only
+    await client.query(`ALTER TABLE ${tasks} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY`);
+    await client.query(isolation(tasks));
+    await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${tasks} TO ${ident(app)}`);
+    const withTasks = { ...manifest, tables: [...manifest.tables, { ...manifest.tables[0], name: 'tasks', backfill: [], unique: [], polymorphic: [] }] };
+    const probe = async () => {
+      const r = await verifyIsolation({ client, manifest: withTasks, tenants: ['3', '2'] });
+      return r.probes.find((p) => p.table === 'tasks' && p.probe === 'delete-other-rows')!;
+    };
+    // On Citus the delete names the tenant (no WHERE CURRENT OF): the SELECT policies apply too, so
+    // the leak that shows is one of both (a FOR DELETE-only leak is the audit's to find; docs/citus-runtime.md).
+    await client.query(`CREATE POLICY leak ON ${tasks} TO ${ident(app)} USING (true)`);
+    const leaking = await probe();
+    expect(leaking.status).toBe('fail');
+    expect(leaking.detail).toMatch(/tenant 3 set: delete of tenant 2's rows \(a row made for the probe\): 1 row\(s\) deleted/);
+    await client.query(`DROP POLICY leak ON ${tasks}`);
+    // Had the tenant stayed 2 after the row was made, this delete would have removed it.
+    const fixed = await probe();
+    expect(fixed).toMatchObject({ status: 'pass' });
+    expect(fixed.detail).toMatch(/\(a row made for the probe\): 0 rows affected/);
+    expect(Number((await client.query(`SELECT count(*) AS n FROM ${tasks}`)).rows[0].n)).toBe(1); // rolled back
+    await client.query(`DROP TABLE ${tasks}`);
+  });
+
   it('refuses, saying what to run, when an application role cannot log in (Citus connects to the workers as it)', async () => {
     const { client } = cluster();
     await client.query(`ALTER ROLE ${ident(app)} NOLOGIN`);
