@@ -12,7 +12,10 @@ export const SKIP_MESSAGE = 'CITUS_URL is not set: the Citus tests are skipped (
 /** `describe`, or, without CITUS_URL, one skipped test whose name says how to run them. */
 export function describeCitus(name: string, body: () => void): void {
   if (CITUS_URL) describe(name, body);
-  else describe(name, () => it.skip(SKIP_MESSAGE, () => {}));
+  else {
+    console.warn(`${name}: ${SKIP_MESSAGE}`);
+    describe(name, () => it.skip(SKIP_MESSAGE, () => {}));
+  }
 }
 
 export interface CitusSchema {
