@@ -123,11 +123,20 @@ export function planDistribute(live: LiveContext, citus: CitusState, alreadyPend
     }
     push({ kind: 'citus-distribute', table: name, column, ...(name === first ? {} : { colocateWith: first }) });
   }
+  // Single-column foreign keys between the tables to distribute (composite keys off): Citus refuses them.
   if (!manifest.tenant.compositeKeys) {
-    skipped.push({
-      table: manifest.tenant.table,
-      reason: 'distribute: tenant.composite_keys is off, so foreign keys between scoped tables stay single-column and Citus refuses them (see citus-fk-without-tenant)',
-    });
+    const set = new Set(ordered);
+    const loose = ordered.filter((name) =>
+      foreignKeys(findRelation(catalog, schema, name)!).some(
+        (fk) => fk.references?.schema === schema && set.has(fk.references.table) && !fk.columns.includes(distributionColumn(manifest, name)),
+      ),
+    );
+    for (const name of loose) {
+      skipped.push({
+        table: name,
+        reason: 'distribute: a foreign key to another scoped table without the tenant column, which Citus refuses: set tenant.composite_keys: true (see citus-fk-without-tenant)',
+      });
+    }
   }
   return { steps, skipped };
 }

@@ -1,6 +1,7 @@
 // The Citus checks 0031–0038 (audit --target citus), two-sided on plain PostgreSQL: plant the blocker → its finding; fix it → none.
 import { describe, expect, it } from 'vitest';
 import { runAudit } from '../../src/audit/runner.js';
+import { parseManifest } from '../../src/config/manifest.js';
 import { useTestDatabase } from '../support/database.js';
 import { brief, check, fixture, predicate, SETTING } from './check-helpers.js';
 
@@ -93,6 +94,23 @@ describe('Citus checks (two-sided, plain PostgreSQL)', () => {
     // tenant-column-type-mismatch reads the domain as integer: this is only a Citus blocker.
     expect(await brief(db().url, fx.manifest(), 'tenant-column-type-mismatch')).toEqual([]);
     await sql(`ALTER TABLE ${fx.q('files')} ALTER COLUMN tenant_id TYPE integer`);
+    expect(await brief(db().url, manifest, 'citus-distribution-type-differs')).toEqual([]);
+  });
+
+  it('citus-distribution-type-differs: a text tenant column with another collation than the text key', async () => {
+    await sql(`CREATE SCHEMA cit_coll;
+      CREATE TABLE cit_coll.orgs (slug text COLLATE "C" PRIMARY KEY);
+      CREATE TABLE cit_coll.notes (id integer, org_slug text COLLATE "POSIX", PRIMARY KEY (org_slug, id))`);
+    const manifest = parseManifest({
+      schema: 'cit_coll',
+      tenant: { table: 'orgs', key: 'slug', column: 'org_slug', setting: 'app.org' },
+      roles: { app: ['cit_coll_app_never_created'] },
+      tables: { notes: null },
+      distribution: 'citus',
+    });
+    const found = await check(db().url, manifest, 'citus-distribution-type-differs');
+    expect(found.map((f) => f.message)).toEqual(['notes.org_slug is text (collation POSIX), the tenant key orgs.slug is text (collation C): Citus cannot co-locate them']);
+    await sql(`ALTER TABLE cit_coll.notes ALTER COLUMN org_slug TYPE text COLLATE "C"`);
     expect(await brief(db().url, manifest, 'citus-distribution-type-differs')).toEqual([]);
   });
 

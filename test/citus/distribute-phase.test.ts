@@ -113,6 +113,11 @@ describe.skipIf(Boolean(skip))('generate --target citus on a Citus cluster (samp
       await c.query(`SET LOCAL app.current_company_id = '1'`);
       const seen = (await c.query(`SELECT count(*)::int AS n FROM ${ident(scratch.schema)}.deals`)).rows[0].n;
       expect(seen).toBe(all);
+      // WITH CHECK on the shards: a row for another tenant is refused.
+      await c.query('SAVEPOINT other');
+      await expect(c.query(`INSERT INTO ${ident(scratch.schema)}.pipelines (company_id, name) VALUES (2, 'other tenant')`)).rejects.toThrow(/row-level security/);
+      await c.query('ROLLBACK TO SAVEPOINT other');
+      await c.query(`INSERT INTO ${ident(scratch.schema)}.pipelines (company_id, name) VALUES (1, 'own tenant')`);
     } finally {
       await c.query('ROLLBACK');
     }
@@ -121,5 +126,23 @@ describe.skipIf(Boolean(skip))('generate --target citus on a Citus cluster (samp
   it('after: the Citus checks find no blocker', async () => {
     const found = await citusChecks();
     expect(found.filter((f) => f.severity === 'error').map((f) => `${f.check} ${f.table} ${f.object}`)).toEqual([]);
+  });
+
+  it('down: the distribute file brings every table back to a local table with its old primary key', async () => {
+    const down = await runMigrate({ databaseUrl: url, manifest, migrationsDir: migrationsDir(), direction: 'down', count: 1 });
+    expect(down.exitCode).toBe(0);
+    expect(down.applied.map((a) => a.phase)).toEqual(['distribute']);
+    const left = await scratch.client.query(
+      `SELECT count(*)::int AS n FROM pg_dist_partition p JOIN pg_class c ON c.oid = p.logicalrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1`,
+      [scratch.schema],
+    );
+    expect(left.rows[0].n).toBe(0);
+    const pk = await scratch.client.query(
+      `SELECT conname::text AS name FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'`,
+      [`${ident(scratch.schema)}.deals`],
+    );
+    expect(pk.rows.map((r) => r.name)).toEqual(['deals_pkey']);
+    const deals = await scratch.client.query(`SELECT count(*)::int AS n FROM ${ident(scratch.schema)}.deals`);
+    expect(deals.rows[0].n).toBeGreaterThan(0);
   });
 });
