@@ -1,4 +1,5 @@
 // withTenant on a real Citus cluster (CITUS_URL): the tenant reaches the workers only through the `citus: true` form.
+import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ident, literal, qualified } from '../../src/db/quote.js';
@@ -120,5 +121,20 @@ describeCitus('withTenant on Citus', () => {
       expect(await withTenant(pool, tenant, (client) => count(client, notes), { setting: SETTING, citus: true }), tenant).toBe(n);
     }
     expect(Number((await cluster().client.query(`SELECT count(*) AS n FROM ${notes}`)).rows[0].n)).toBe(4);
+  });
+  it('Kysely: citus: true reaches the workers too; without it 0 rows', async () => {
+    const db = new Kysely<Record<string, { company_id: number }>>({
+      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: pool.options.connectionString, max: 1 }) }),
+    });
+    try {
+      const [schema, table] = [cluster().schema, 'deals'];
+      const read = (trx: Kysely<Record<string, { company_id: number }>>) => trx.withSchema(schema).selectFrom(table).select('company_id').execute();
+      const rows = await withTenant(db, 4, read, { setting: SETTING, citus: true, keyType: 'integer' });
+      expect(rows).toHaveLength(perTenant(4));
+      expect(rows.every((r) => r.company_id === 4)).toBe(true);
+      expect(await withTenant(db, 4, read, { setting: SETTING })).toHaveLength(0);
+    } finally {
+      await db.destroy();
+    }
   });
 });
