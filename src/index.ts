@@ -110,3 +110,4 @@ export {
   type ProbeResult,
   type ProbeStatus,
 } from './verify/verify.js';
+export { citusRouting, type RoutingReport, type RoutingOptions, type TableRouting, type RoutedQuery } from './citus/routing.js';

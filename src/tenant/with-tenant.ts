@@ -1,8 +1,10 @@
 // withTenant: the application-side helper that runs work in a transaction with the tenant set (pooler-safe).
 // Imported by applications as `crm-tenancy/tenant`: it must load nothing but itself (kysely only when
-// given a Kysely instance), never the toolkit's migration, manifest or YAML code.
+// given a Kysely instance), never the toolkit's migration, manifest or YAML code. The one exception is
+// src/db/quote.ts (the quoting helper, itself dependency-free), for the Citus form's SET LOCAL.
 import type pg from 'pg';
 import type { Kysely, Transaction } from 'kysely';
+import { ident, literal } from '../db/quote.js';
 
 /** The setting the generated policies read, unless the manifest says otherwise. */
 export const DEFAULT_TENANT_SETTING = 'app.current_company_id';
@@ -15,6 +17,16 @@ export interface WithTenantOptions {
    * number, `uuid` anything but a UUID, before a query runs. Default `text`: any non-empty value.
    */
   keyType?: 'integer' | 'uuid' | 'text';
+  /**
+   * The database is a Citus cluster (tables distributed by the tenant column). The tenant is then set
+   * with `SET LOCAL citus.propagate_set_commands = 'local'; SET LOCAL "<setting>" = '<tenant>'`
+   * instead of `set_config(…, true)`: Citus forwards SET LOCAL commands to the workers that run the
+   * query, never a set_config() call, so with set_config the policies on the shards read no tenant
+   * and the role sees 0 rows. SET takes no bind parameter: the tenant is validated (`keyType`) and
+   * printed as a quoted literal, the setting as a quoted identifier (src/db/quote.ts). Explicit, not
+   * detected: detection would cost a query per transaction. Harmless on plain PostgreSQL. Default false.
+   */
+  citus?: boolean;
 }
 
 export type TenantId = string | number | bigint;
@@ -65,6 +77,9 @@ export function tenantText(tenantId: unknown, keyType: WithTenantOptions['keyTyp
  * await withTenant(db, 42, (trx) => trx.selectFrom('deals').selectAll().execute());  // Kysely
  * // SQL: BEGIN; SELECT set_config('app.current_company_id', '42', true); …; COMMIT;
  * //      SELECT set_config('app.current_company_id', '', false)
+ * await withTenant(pool, 42, fn, { citus: true, keyType: 'integer' });             // a Citus cluster
+ * // SQL: BEGIN; SET LOCAL citus.propagate_set_commands = 'local';
+ * //      SET LOCAL "app.current_company_id" = '42'; …; COMMIT; SELECT set_config(…, '', false)
  */
 export function withTenant<T>(
   pool: pg.Pool,
@@ -86,14 +101,16 @@ export async function withTenant<T>(
 ): Promise<T> {
   const setting = options.setting ?? DEFAULT_TENANT_SETTING;
   const tenant = tenantText(tenantId, options.keyType);
-  if (isKysely(db)) return withKysely(db, setting, tenant, fn);
+  const setSql = options.citus ? citusSetSql(setting, tenant) : undefined;
+  if (isKysely(db)) return withKysely(db, setting, tenant, fn, setSql);
   const client = await (db as pg.Pool).connect();
   // Set when the connection is in an unknown state: the pool then destroys it instead of reusing it.
   let broken: Error | undefined;
   try {
     await client.query('BEGIN');
     try {
-      await client.query('SELECT set_config($1, $2, true)', [setting, tenant]);
+      if (setSql) for (const statement of setSql) await client.query(statement);
+      else await client.query('SELECT set_config($1, $2, true)', [setting, tenant]);
       const result = await fn(client);
       await client.query('COMMIT');
       return result;
@@ -113,14 +130,32 @@ export async function withTenant<T>(
   }
 }
 
+/**
+ * The Citus form (see WithTenantOptions.citus): the two transaction-local SET commands, the setting
+ * quoted as an identifier and the tenant as a literal (SET cannot take a parameter).
+ *
+ * @example citusSetSql('app.current_company_id', "o'brien")
+ * // => [`SET LOCAL citus.propagate_set_commands = 'local'`, `SET LOCAL "app.current_company_id" = 'o''brien'`]
+ */
+export function citusSetSql(setting: string, tenant: string): [string, string] {
+  return [`SET LOCAL citus.propagate_set_commands = 'local'`, `SET LOCAL ${ident(setting)} = ${literal(tenant)}`];
+}
+
 /** The Kysely path: one connection for the transaction and the reset after it. */
-async function withKysely<T>(db: Kysely<any>, setting: string, tenant: string, fn: (trx: Transaction<any>) => Promise<T>): Promise<T> {
+async function withKysely<T>(
+  db: Kysely<any>,
+  setting: string,
+  tenant: string,
+  fn: (trx: Transaction<any>) => Promise<T>,
+  setSql?: string[],
+): Promise<T> {
   // Loaded here so that pg.Pool users never load kysely.
   const { sql } = await import('kysely');
   return db.connection().execute(async (conn) => {
     try {
       return await conn.transaction().execute(async (trx) => {
-        await sql`SELECT set_config(${setting}, ${tenant}, true)`.execute(trx);
+        if (setSql) for (const statement of setSql) await sql.raw(statement).execute(trx);
+        else await sql`SELECT set_config(${setting}, ${tenant}, true)`.execute(trx);
         return fn(trx);
       });
     } finally {

@@ -5,6 +5,7 @@ import { resolveLiveContext } from '../config/live-context.js';
 import { findColumn, findRelation, type Catalog } from '../db/catalog.js';
 import { ident, qualified } from '../db/quote.js';
 import { TenancyError } from '../errors.js';
+import { citusCoordinator, type CitusFacts } from '../citus/propagation.js';
 import { insertableColumns } from './probe-rows.js';
 import { assertWritable } from '../db/read-only.js';
 import type { TableInfo } from './verify-types.js';
@@ -14,6 +15,8 @@ export interface VerifyContext {
   tenantInfo: TableInfo;
   a: string;
   b: string;
+  /** Set on a Citus coordinator. */
+  citus?: CitusFacts;
 }
 
 async function checkPrivileges(client: pg.ClientBase, roles: string[]): Promise<void> {
@@ -42,6 +45,22 @@ async function checkPrivileges(client: pg.ClientBase, roles: string[]): Promise<
       hint: notMember.map((r) => `GRANT ${ident(r)} TO ${ident(me)};`).join(' '),
     });
   }
+}
+
+/**
+ * On Citus, a query as the application role reaches the workers over connections Citus opens as that
+ * role (SET ROLE included): a NOLOGIN role fails every probe with "not permitted to log in".
+ */
+async function checkCitusLogin(client: pg.ClientBase, roles: string[]): Promise<void> {
+  const { rows } = await client.query<{ rolname: string }>(
+    `SELECT rolname FROM pg_catalog.pg_roles WHERE rolname = ANY($1::text[]) AND NOT rolcanlogin ORDER BY rolname`,
+    [roles],
+  );
+  if (rows.length === 0) return;
+  const names = rows.map((r) => r.rolname);
+  throw new TenancyError('privilege', `on Citus the application role(s) ${names.join(', ')} must be able to log in: the coordinator connects to the workers as the role that runs the query`, {
+    hint: `${names.map((r) => `ALTER ROLE ${ident(r)} LOGIN;`).join(' ')} (then give the workers its password: pg_dist_authinfo or ~/.pgpass on the coordinator)`,
+  });
 }
 
 /** The two tenants with the most rows over the scoped tables. */
@@ -104,5 +123,7 @@ export async function prepareVerify(client: pg.ClientBase, manifest: Manifest, t
   const tenantInfo = tableInfo(manifest, live.catalog, manifest.tenant.table, true)!;
   if (tenants) await checkTenants(client, manifest, tenants);
   const [a, b] = tenants ?? (await pickTenants(client, manifest, live.catalog));
-  return { catalog: live.catalog, tenantInfo, a, b };
+  const citus = await citusCoordinator(client);
+  if (citus) await checkCitusLogin(client, manifest.roles.app);
+  return { catalog: live.catalog, tenantInfo, a, b, citus };
 }

@@ -21,6 +21,8 @@ export interface RowContext {
   manifest: Manifest;
   catalog: Catalog;
   tenantInfo: TableInfo;
+  /** Set on a Citus coordinator: rows are inserted with one VALUES row (Citus runs INSERT … SELECT from a function as a COPY, refused under RLS). */
+  citus?: unknown;
 }
 
 /** Required references are followed this deep (a chain of parents made for one probe row). */
@@ -40,14 +42,26 @@ export function insertableColumns(rel: CatalogTable, keep?: string): string[] {
  * made the same way. A `problem` says why no row could be had.
  */
 export async function rowOf(tx: pg.ClientBase, ctx: RowContext, info: TableInfo, tenant: string, depth = 0): Promise<RowLookup> {
+  const existing = await existingRowOf(tx, info, tenant);
+  if (existing) return existing;
+  if (info.isTenantTable) return { problem: `tenant ${tenant} does not exist` };
+  return createRow(tx, ctx, info.rel, { column: info.column, value: tenant }, depth);
+}
+
+/** An existing row of `tenant` in the table (read only), or undefined. */
+export async function existingRowOf(tx: pg.ClientBase, info: TableInfo, tenant: string): Promise<RowRef | undefined> {
   const t = qualified(info.rel.schema, info.name);
   const existing = await tx.query<{ ctid: string; tableoid: string }>(
     `SELECT ctid::text AS ctid, tableoid::oid::text AS tableoid FROM ${t} WHERE ${ident(info.column)} = $1::${info.type} LIMIT 1`,
     [tenant],
   );
-  if (existing.rows.length > 0) return { ...existing.rows[0], temporary: false };
-  if (info.isTenantTable) return { problem: `tenant ${tenant} does not exist` };
-  return createRow(tx, ctx, info.rel, { column: info.column, value: tenant }, depth);
+  return existing.rows.length > 0 ? { ...existing.rows[0], temporary: false } : undefined;
+}
+
+/** A new row of `tenant` in the table, made as whoever runs `tx` (see rowOf). */
+export function makeRowOf(tx: pg.ClientBase, ctx: RowContext, info: TableInfo, tenant: string): Promise<RowLookup> {
+  if (info.isTenantTable) return Promise.resolve({ problem: `tenant ${tenant} does not exist` });
+  return createRow(tx, ctx, info.rel, { column: info.column, value: tenant }, 0);
 }
 
 /** The row as JSON (column → value), read as the owner. */
@@ -177,9 +191,11 @@ async function createRow(tx: pg.ClientBase, ctx: RowContext, rel: CatalogTable, 
       row[c] = value;
     }
     const cols = insertable.filter((c) => Object.hasOwn(row, c)).map(ident);
-    const sql = cols.length
-      ? `INSERT INTO ${t} (${cols.join(', ')}) SELECT ${cols.join(', ')} FROM jsonb_populate_record(NULL::${t}, $1::jsonb)`
-      : `INSERT INTO ${t} DEFAULT VALUES`;
+    const sql = !cols.length
+      ? `INSERT INTO ${t} DEFAULT VALUES`
+      : ctx.citus
+        ? `INSERT INTO ${t} (${cols.join(', ')}) VALUES (${cols.map((c) => `(jsonb_populate_record(NULL::${t}, $1::jsonb)).${c}`).join(', ')})`
+        : `INSERT INTO ${t} (${cols.join(', ')}) SELECT ${cols.join(', ')} FROM jsonb_populate_record(NULL::${t}, $1::jsonb)`;
     try {
       const inserted = await withSavepoint(tx, () =>
         tx.query<{ ctid: string; tableoid: string }>(`${sql} RETURNING ctid::text AS ctid, tableoid::oid::text AS tableoid`, cols.length ? [JSON.stringify(row)] : []),

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { ident } from '../db/quote.js';
 import { withRollback } from '../db/transaction.js';
 import { isPgServerError } from '../errors.js';
+import { citusSetSql } from '../tenant/with-tenant.js';
 import type { Outcome, ProbeEnv } from './verify-types.js';
 
 /** A probe waits this long for a lock (a row the application holds) before it gives up with an error. */
@@ -26,10 +27,11 @@ export interface ProbeTxOptions {
 /**
  * Runs one probe transaction as `env.role`: `setup` runs first as the connecting role (it sees
  * every row), then SET LOCAL ROLE and the tenant setting (none when `tenant` is null), then `fn`.
+ * On Citus the tenant is set as withTenant's `citus: true` does (SET LOCAL, forwarded to the workers).
  * Always rolled back.
  */
 export async function probeTx<T>(
-  env: Pick<ProbeEnv, 'client' | 'role' | 'manifest'>,
+  env: Pick<ProbeEnv, 'client' | 'role' | 'manifest' | 'citus'>,
   tenant: string | null,
   setup: (tx: pg.ClientBase) => Promise<void>,
   fn: (tx: pg.ClientBase) => Promise<T>,
@@ -46,7 +48,10 @@ export async function probeTx<T>(
         await withSavepoint(tx, () => tx.query(`SET LOCAL session_replication_role = replica`)).catch(() => undefined);
       }
       await tx.query(`SET LOCAL ROLE ${ident(env.role)}`);
-      if (tenant !== null) await tx.query(`SELECT pg_catalog.set_config($1, $2, true)`, [env.manifest.tenant.setting, tenant]);
+      if (tenant !== null && env.citus) {
+        // Citus forwards SET LOCAL (never set_config) to the workers: withTenant's `citus: true` form.
+        for (const statement of citusSetSql(env.manifest.tenant.setting, tenant)) await tx.query(statement);
+      } else if (tenant !== null) await tx.query(`SELECT pg_catalog.set_config($1, $2, true)`, [env.manifest.tenant.setting, tenant]);
       return fn(tx);
     },
     { lockTimeoutMs: PROBE_LOCK_TIMEOUT_MS, statementTimeoutMs: PROBE_STATEMENT_TIMEOUT_MS },
@@ -69,8 +74,15 @@ export async function withSavepoint<T>(tx: pg.ClientBase, fn: () => Promise<T>):
   }
 }
 
+/** Citus refuses any UPDATE of a distributed table's distribution column, at planning, whatever the policies say. */
+export const isCitusDistributionColumnUpdate = (error: unknown): boolean =>
+  isPgServerError(error) && error.code === '0A000' && /modifying the partition value of rows is not allowed/.test(error.message);
+
 /** How a rejected write reads: a privilege or policy error is a pass; a constraint reached means the policy let it through. */
 export function writeOutcome(error: unknown, what: string): Outcome {
+  if (isCitusDistributionColumnUpdate(error)) {
+    return { status: 'pass', detail: `${what}: refused by Citus (a distributed table's distribution column cannot be updated), before the policies` };
+  }
   if (isPgServerError(error) && error.code === '42501') {
     return RLS_MESSAGE.test(error.message)
       ? { status: 'pass', detail: `${what}: rejected by row-level security` }

@@ -3,7 +3,8 @@ import { foreignKeys } from '../db/catalog.js';
 import { ident, qualified } from '../db/quote.js';
 import { isPgServerError } from '../errors.js';
 import { tableInfo } from './preconditions.js';
-import { isRow, readRow, rowOf, type RowLookup } from './probe-rows.js';
+import { citusSetSql } from '../tenant/with-tenant.js';
+import { existingRowOf, isRow, makeRowOf, readRow, rowOf, type RowLookup } from './probe-rows.js';
 import { errorText, probeTx } from './probe-transaction.js';
 import type { Outcome, TableProbeEnv } from './verify-types.js';
 
@@ -34,17 +35,42 @@ export async function crossTenantReference(env: TableProbeEnv): Promise<Outcome>
         env,
         a,
         async (tx) => {
+          if (env.citus) {
+            // Citus: only existing rows here; a missing one is made as the role (see below).
+            child = (await existingRowOf(tx, info, a)) ?? { problem: 'to be made' };
+            const p = await existingRowOf(tx, parentInfo, b);
+            if (p) parent = await readRow(tx, { schema: manifest.schema, name: ref.table }, p);
+            return;
+          }
           child = await rowOf(tx, env, info, a);
           const p = await rowOf(tx, env, parentInfo, b);
           if (isRow(p)) parent = await readRow(tx, { schema: manifest.schema, name: ref.table }, p);
           missing = !isRow(child) ? child.problem : !isRow(p) ? p.problem : !parent ? `the parent row of tenant ${b} is not readable` : '';
         },
         async (tx) => {
+          if (env.citus && (!isRow(child) || !parent)) {
+            // Citus refuses a query as the role on a shard placement the verifying role modified in
+            // the same transaction: rows are made as the role itself, each with its tenant set.
+            const setTenant = async (tenant: string) => {
+              for (const statement of citusSetSql(manifest.tenant.setting, tenant)) await tx.query(statement);
+            };
+            let p: RowLookup | undefined;
+            if (!parent) {
+              await setTenant(b);
+              p = await makeRowOf(tx, env, parentInfo, b);
+              if (isRow(p)) parent = await readRow(tx, { schema: manifest.schema, name: ref.table }, p);
+            }
+            await setTenant(a);
+            if (!isRow(child)) child = await makeRowOf(tx, env, info, a);
+            missing = !isRow(child) ? child.problem : p && !isRow(p) ? p.problem : !parent ? `the parent row of tenant ${b} is not readable` : '';
+          }
           if (!isRow(child) || !parent) return -1;
           const sets = pairs.map(([col], i) => `${ident(col)} = $${i + 3}`).join(', ');
           const values = pairs.map(([, refCol]) => (parent![refCol] === null ? null : String(parent![refCol])));
-          const sql = `UPDATE ${t} x SET ${sets} WHERE x.tableoid = $1::oid AND x.ctid = $2::tid`;
-          return (await tx.query(sql, [child.tableoid, child.ctid, ...values])).rowCount ?? 0;
+          // On Citus the tenant column in the WHERE routes the UPDATE to A's shard (a ctid is per shard).
+          const routed = env.citus ? ` AND x.${ident(manifest.tenant.column)} = $${pairs.length + 3}::${info.type}` : '';
+          const sql = `UPDATE ${t} x SET ${sets} WHERE x.tableoid = $1::oid AND x.ctid = $2::tid${routed}`;
+          return (await tx.query(sql, [child.tableoid, child.ctid, ...values, ...(env.citus ? [a] : [])])).rowCount ?? 0;
         },
       );
       if (rowCount === -1) unprobed.push(`${fk.name} (${missing})`);

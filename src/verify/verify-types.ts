@@ -2,6 +2,7 @@
 import type pg from 'pg';
 import type { Manifest } from '../config/manifest.js';
 import type { Catalog, CatalogTable } from '../db/catalog.js';
+import type { CitusFacts } from '../citus/propagation.js';
 import type { Logger, ProgressListener } from '../logger.js';
 
 /** Probes run on every scoped table (and the tenant table), in matrix order. */
@@ -31,6 +32,8 @@ export const ROLE_PROBES = [
   'new-partition',
   // Shared (NULL-tenant) rows: readable by every tenant, writable by none (src/verify/shared-rows-probe.ts).
   'shared-rows',
+  // Citus coordinators only: a login as the role forwards SET LOCAL to the workers (src/verify/citus-propagation-probe.ts).
+  'citus-propagation',
 ] as const;
 
 export const PROBES = [...TABLE_PROBES, ...ROLE_PROBES] as const;
@@ -79,6 +82,8 @@ export interface VerifyResult {
   passed: number;
   failed: number;
   ok: boolean;
+  /** Set on a Citus coordinator: the probes set the tenant with SET LOCAL (forwarded to the workers). */
+  citus?: CitusFacts;
 }
 
 export interface VerifyOptions {
@@ -118,6 +123,8 @@ export interface ProbeEnv {
   a: string;
   /** The other tenant. */
   b: string;
+  /** Set on a Citus coordinator: the tenant is set with SET LOCAL, and writes take the forms Citus can run. */
+  citus?: CitusFacts;
 }
 
 export interface TableProbeEnv extends ProbeEnv {

@@ -2,6 +2,7 @@
 import { findColumn } from '../db/catalog.js';
 import { withClient } from '../db/connection.js';
 import { silentLogger } from '../logger.js';
+import { citusPropagation } from './citus-propagation-probe.js';
 import { definerFunctions } from './definer-function-probe.js';
 import { prepareVerify, tableInfo } from './preconditions.js';
 import { alterTableProbe, truncateProbe } from './privilege-probes.js';
@@ -67,6 +68,7 @@ const ROLE_RUNNERS: Record<RoleProbeId, (env: ProbeEnv) => Promise<Finding[]>> =
   'polymorphic-reference': polymorphicReference,
   'new-partition': newPartitionProbe,
   'shared-rows': sharedRowsProbe,
+  'citus-propagation': citusPropagation,
 };
 
 /** On a shared_rows table the reads also return the shared (NULL-tenant) rows: these probes expect them. */
@@ -106,15 +108,16 @@ export async function verifyIsolation(options: VerifyOptions): Promise<VerifyRes
   const { manifest } = options;
   const logger = options.logger ?? silentLogger;
   return withClient(options, 'crm-tenancy verify', async (client) => {
-    const { catalog, tenantInfo, a, b } = await prepareVerify(client, manifest, options.tenants);
+    const { catalog, tenantInfo, a, b, citus } = await prepareVerify(client, manifest, options.tenants);
     logger.info(`verify: tenant A = ${a}, tenant B = ${b} (probed both ways); roles ${manifest.roles.app.join(', ')}`);
+    if (citus) logger.info(`verify: ${citus.version} coordinator: the probes set the tenant with SET LOCAL (forwarded to the workers)`);
     const tables = [manifest.tenant.table, ...manifest.tables.map((t) => t.name)];
     const total = manifest.roles.app.length * (tables.length + 1);
     let done = 0;
     const tableResults: ProbeResult[] = [];
     const roleResults: ProbeResult[] = [];
     for (const role of manifest.roles.app) {
-      const env: ProbeEnv = { client, manifest, catalog, tenantInfo, role, a, b };
+      const env: ProbeEnv = { client, manifest, catalog, tenantInfo, role, a, b, citus };
       for (const name of tables) {
         options.onProgress?.({ kind: 'verify', task: `${role} ${name}`, done, total });
         const info = name === manifest.tenant.table ? tenantInfo : tableInfo(manifest, catalog, name, false);
@@ -157,6 +160,7 @@ export async function verifyIsolation(options: VerifyOptions): Promise<VerifyRes
       passed: counts.pass,
       failed: counts.fail + counts.error,
       ok: failures.length === 0 && (unprobed.length === 0 || options.allowUnprobed === true),
+      ...(citus ? { citus } : {}),
     };
   });
 }

@@ -1,7 +1,8 @@
 // Write probes: with tenant A set, the role can neither insert B's rows, move its own rows to B, nor change or delete B's rows.
 import { ident, qualified } from '../db/quote.js';
 import { isPgServerError } from '../errors.js';
-import { isRow, rowOf, type RowLookup } from './probe-rows.js';
+import { existingRowOf, isRow, makeRowOf, rowOf, type RowLookup } from './probe-rows.js';
+import { citusSetSql } from '../tenant/with-tenant.js';
 import { errorText, probeTx, writeOutcome } from './probe-transaction.js';
 import type { Outcome, TableProbeEnv } from './verify-types.js';
 
@@ -27,8 +28,14 @@ export async function insertOtherTenant(env: TableProbeEnv): Promise<Outcome> {
         row = { ...(r.rows[0]?.row ?? {}), [info.column]: b };
       },
       async (tx) => {
-        const cols = info.insertColumns.filter((col) => Object.hasOwn(row, col)).map(ident).join(', ');
-        const r = await tx.query(`INSERT INTO ${t} (${cols}) SELECT ${cols} FROM jsonb_populate_record(NULL::${t}, $1::jsonb)`, [JSON.stringify(row)]);
+        const names = info.insertColumns.filter((col) => Object.hasOwn(row, col)).map(ident);
+        const cols = names.join(', ');
+        // Citus runs INSERT … SELECT from a function as a COPY, which it refuses under row-level
+        // security: there, one VALUES row of the same record's fields.
+        const sql = env.citus
+          ? `INSERT INTO ${t} (${cols}) VALUES (${names.map((n) => `(jsonb_populate_record(NULL::${t}, $1::jsonb)).${n}`).join(', ')})`
+          : `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM jsonb_populate_record(NULL::${t}, $1::jsonb)`;
+        const r = await tx.query(sql, [JSON.stringify(row)]);
         return r.rowCount ?? 0;
       },
       { quietTriggers: true },
@@ -57,6 +64,7 @@ const CURSOR = ident('crm_tenancy_probe');
  * only the policies of the command under test decide.
  */
 async function probeWrite(env: TableProbeEnv, kind: WriteKind): Promise<Outcome> {
+  if (env.citus) return probeWriteCitus(env, kind);
   const { info, a, b } = env;
   const t = qualified(env.manifest.schema, info.name);
   const owner = kind === 'update-to-other-tenant' ? a : b;
@@ -102,6 +110,62 @@ async function probeWrite(env: TableProbeEnv, kind: WriteKind): Promise<Outcome>
       ? { status: 'pass', detail: `${what}${made()}: 0 rows moved (the UPDATE policies admit none)` }
       : { status: 'pass', detail: `${what}${made()}: 0 rows affected` };
   }
+  return { status: 'fail', detail: `${what}${made()}: ${rowCount} row(s) ${kind === 'delete-other-rows' ? 'deleted' : 'changed'}` };
+}
+
+/**
+ * The Citus form of probeWrite: Citus runs no UPDATE/DELETE … WHERE CURRENT OF and no FOR UPDATE
+ * cursor over a distributed table, so the statement names the tenant instead (its WHERE reads the
+ * tenant column: the SELECT policies apply too). The target row is still made first when the tenant
+ * has none (as the role, with that tenant set: see below), so "0 rows" means the policies hid it. Moving a row to another tenant is refused by
+ * Citus itself on a distributed table (the distribution column cannot be updated): a pass.
+ */
+async function probeWriteCitus(env: TableProbeEnv, kind: WriteKind): Promise<Outcome> {
+  const { info, a, b } = env;
+  const t = qualified(env.manifest.schema, info.name);
+  const c = ident(info.column);
+  const owner = kind === 'update-to-other-tenant' ? a : b;
+  let target = { problem: 'not looked up' } as RowLookup;
+  const [sql, params] =
+    kind === 'update-to-other-tenant'
+      ? [`UPDATE ${t} SET ${c} = $1::${info.type} WHERE ${c} = $2::${info.type}`, [b, a]]
+      : kind === 'update-other-rows'
+        ? [`UPDATE ${t} SET ${c} = ${c} WHERE ${c} = $1::${info.type}`, [b]]
+        : [`DELETE FROM ${t} WHERE ${c} = $1::${info.type}`, [b]];
+  const what =
+    kind === 'update-to-other-tenant'
+      ? `tenant ${a} set: moving its rows to tenant ${b}`
+      : `tenant ${a} set: ${kind === 'update-other-rows' ? `update of tenant ${b}'s rows` : `delete of tenant ${b}'s rows`}`;
+  const made = () => (isRow(target) && target.temporary ? ' (a row made for the probe)' : '');
+  let rowCount: number;
+  try {
+    rowCount = await probeTx(
+      env,
+      a,
+      async (tx) => {
+        target = (await existingRowOf(tx, info, owner)) ?? { problem: 'to be made' };
+      },
+      async (tx) => {
+        if (!isRow(target)) {
+          // Citus refuses a query as the role on a shard placement another user (the verifying
+          // role) modified in the same transaction: the row is made as the role itself, with its
+          // tenant set, and then tenant A is set again.
+          for (const statement of citusSetSql(env.manifest.tenant.setting, owner)) await tx.query(statement);
+          target = await makeRowOf(tx, env, info, owner);
+          for (const statement of citusSetSql(env.manifest.tenant.setting, a)) await tx.query(statement);
+          if (!isRow(target)) return -1;
+        }
+        return (await tx.query(sql, params)).rowCount ?? 0;
+      },
+      { quietTriggers: kind === 'update-to-other-tenant' },
+    );
+  } catch (error) {
+    if (kind === 'update-to-other-tenant') return writeOutcome(error, `${what}${made()}`);
+    if (isPgServerError(error) && error.code === '42501') return { status: 'pass', detail: `${what}${made()}: rejected (${error.message})` };
+    return { status: 'fail', detail: `${what}${made()}: reached the rows: ${errorText(error)}` };
+  }
+  if (!isRow(target)) return { status: 'unprobed', detail: `${what}: ${target.problem}` };
+  if (rowCount === 0) return { status: 'pass', detail: `${what}${made()}: 0 rows affected` };
   return { status: 'fail', detail: `${what}${made()}: ${rowCount} row(s) ${kind === 'delete-other-rows' ? 'deleted' : 'changed'}` };
 }
 

@@ -23,7 +23,7 @@ describe('the public API', () => {
     for (const name of [
       'runAudit', 'renderAudit', 'generateMigrations', 'runMigrate', 'migrationStatus', 'runBackfill', 'runDedupe',
       'undoRun', 'applyPolicies', 'policyDiff', 'policyStatus', 'verifyIsolation', 'rolloutStatus', 'draftManifest',
-      'loadManifest', 'parseManifestText', 'withTenant', 'TenancyError', 'runDemo', 'loadSampleCrm', 'loadSampleSaas',
+      'loadManifest', 'parseManifestText', 'withTenant', 'citusRouting', 'TenancyError', 'runDemo', 'loadSampleCrm', 'loadSampleSaas',
     ]) {
       expect(typeof api[name], name).toBe('function');
     }

@@ -45,9 +45,12 @@ describe('the ./tenant subpath export', () => {
     expect(exports).toEqual(expect.arrayContaining(['withTenant', 'DEFAULT_TENANT_SETTING']));
     expect(modules).toContain(pathToFileURL(path.join(repoRoot, 'dist/tenant/with-tenant.js')).href);
     expect(HEAVY.filter((pkg) => loaded(modules, pkg))).toEqual([]);
-    // Not even kysely, until a Kysely instance is passed; and nothing else of dist/.
+    // Not even kysely, until a Kysely instance is passed; and nothing else of dist/ but the quoting
+    // helper (the Citus form's SET LOCAL), which itself imports nothing.
     expect(loaded(modules, 'kysely')).toBe(false);
-    expect(modules.filter((m) => m.includes('/dist/') && !m.endsWith('/dist/tenant/with-tenant.js'))).toEqual([]);
+    const own = ['/dist/tenant/with-tenant.js', '/dist/db/quote.js'];
+    expect(modules.filter((m) => m.includes('/dist/') && !own.some((o) => m.endsWith(o)))).toEqual([]);
+    expect(await readFile(path.join(repoRoot, 'dist/db/quote.js'), 'utf8')).not.toMatch(/^\s*import\b|\bimport\(|\brequire\(/m);
   });
 
   it('the package root does load them (so the check above can see them)', async () => {

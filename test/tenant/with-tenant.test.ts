@@ -3,7 +3,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ident } from '../../src/db/quote.js';
-import { tenantText, withTenant } from '../../src/tenant/with-tenant.js';
+import { citusSetSql, tenantText, withTenant } from '../../src/tenant/with-tenant.js';
 import { useTestDatabase } from '../support/database.js';
 
 const SETTING = 'app.current_org_id';
@@ -187,5 +187,59 @@ describe('withTenant', () => {
     ]);
     // The real pool is untouched by the refusals and works.
     expect(await withTenant(pool, A, (client) => count(client), { setting: SETTING, keyType: 'uuid' })).toBe(3);
+  });
+  // The Citus form (options.citus): SET LOCAL instead of set_config. It also works on plain
+  // PostgreSQL (test/citus/with-tenant-citus.test.ts runs it on a real cluster).
+  it('citus: true sets the tenant with SET LOCAL, transaction-local: same rows, nothing leaks (pg.Pool and Kysely)', async () => {
+    expect(await withTenant(pool, A, (client) => count(client), { setting: SETTING, citus: true })).toBe(3);
+    expect(await nextUser()).toEqual({ rows: 0, setting: '' });
+    const seen = await withTenant(
+      pool,
+      B,
+      async (client) => {
+        const { rows } = await client.query(`SELECT current_setting('citus.propagate_set_commands', true) AS p, current_setting($1) AS v`, [SETTING]);
+        return { n: await count(client), ...rows[0] };
+      },
+      { setting: SETTING, citus: true, keyType: 'uuid' },
+    );
+    expect(seen).toEqual({ n: 2, p: 'local', v: B });
+    // Both SET LOCALs died with the transaction.
+    const next = await pool.connect();
+    try {
+      const { rows } = await next.query(`SELECT current_setting('citus.propagate_set_commands', true) AS p`);
+      expect(rows[0].p ?? '').toBe('');
+    } finally {
+      next.release();
+    }
+    const rows = await withTenant(kysely, A, (trx) => trx.selectFrom('notes').select('body').orderBy('id').execute(), { setting: SETTING, citus: true });
+    expect(rows.map((r) => r.body)).toEqual(['n1', 'n2', 'n3']);
+    await expect(
+      withTenant(kysely, A, (trx) => trx.insertInto('notes').values({ org_id: B, body: 'x' } as never).execute(), { setting: SETTING, citus: true }),
+    ).rejects.toThrow(/row-level security/);
+  });
+
+  it('citus: true prints the tenant as a quoted literal and the setting as a quoted identifier: hostile values stay values', async () => {
+    expect(citusSetSql('app.current_company_id', "o'brien")).toEqual([
+      `SET LOCAL citus.propagate_set_commands = 'local'`,
+      `SET LOCAL "app.current_company_id" = 'o''brien'`,
+    ]);
+    expect(citusSetSql('app.x', 'a\\nb')[1]).toBe(`SET LOCAL "app.x" = 'a\\nb'`); // a backslash stays as it is (standard strings)
+    expect(citusSetSql('app.x', 'a\nb')[1]).toBe(`SET LOCAL "app.x" = E'a\\nb'`); // a real line break: an escape string
+    // Each hostile tenant is read back exactly as given (a text setting), and nothing else ran.
+    const hostile = ["x'; DROP TABLE notes; --", "'' OR true --", 'a\\b', "new\nline'", '$$; SELECT 1; $$', 'U&"x"'];
+    for (const value of hostile) {
+      const back = await withTenant(pool, value, async (client) => (await client.query(`SELECT current_setting($1) AS v`, [SETTING])).rows[0].v, {
+        setting: SETTING,
+        citus: true,
+      });
+      expect(back, JSON.stringify(value)).toBe(value);
+    }
+    expect(await withTenant(pool, A, (client) => count(client), { setting: SETTING, citus: true })).toBe(3); // notes still there
+    // A hostile setting name is one quoted identifier: the server refuses it as a name, nothing runs.
+    await expect(withTenant(pool, A, async () => 'ran', { setting: 'app.x" = \'1\'; DROP TABLE notes; --', citus: true })).rejects.toThrow(
+      /invalid configuration parameter name|unrecognized configuration parameter/,
+    );
+    await expect(withTenant(pool, 'a\u0000b', async () => 'ran', { setting: SETTING, citus: true })).rejects.toThrow(TypeError);
+    expect(await withTenant(pool, A, (client) => count(client), { setting: SETTING, citus: true })).toBe(3);
   });
 });

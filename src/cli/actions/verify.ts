@@ -1,7 +1,8 @@
 // `crm-tenancy verify`: proves tenant isolation live as each application role; matrix on a TTY, JSON with --json.
+import type { RoutingReport } from '../../citus/routing.js';
 import { verifyIsolation, TABLE_PROBES, type ProbeStatus, type VerifyResult } from '../../verify/verify.js';
 import type { CommandContext } from '../context.js';
-import { pair } from '../option-parsers.js';
+import { oneOf, pair } from '../option-parsers.js';
 import { withProgress } from '../progress.js';
 import { listTable } from '../table-styles.js';
 
@@ -9,6 +10,7 @@ export interface VerifyCliOptions {
   json: boolean;
   tenants?: string;
   allowUnprobed?: boolean;
+  target?: string;
 }
 
 const SHORT: Record<string, string> = {
@@ -27,15 +29,25 @@ const SHORT: Record<string, string> = {
 export async function run(ctx: CommandContext, opts: VerifyCliOptions): Promise<number> {
   ctx.interrupt.describe(() => 'verify stopped (every probe runs in a rolled-back transaction: nothing was changed); run it again');
   const tenants = opts.tenants === undefined ? undefined : pair('--tenants', opts.tenants, 'tenant keys');
+  const target = oneOf('--target', opts.target ?? 'postgres', ['postgres', 'citus'] as const);
   const manifest = await ctx.loadManifest();
   const client = await ctx.connect();
   // Its probes write (then roll back): a standby would fail every one of them and read as leaks.
   await ctx.assertWritable('verify', client);
+  const routingModule = target === 'citus' ? await import('../../citus/routing.js') : undefined;
+  // Refused before any probe runs: the report needs a coordinator.
+  if (routingModule) await routingModule.assertCitusCoordinator(client);
   const result = await withProgress(ctx.output, { json: opts.json, interrupt: ctx.interrupt }, (onProgress) =>
     verifyIsolation({ client, manifest, tenants, allowUnprobed: opts.allowUnprobed, logger: ctx.output.logger, onProgress }),
   );
-  if (opts.json) ctx.output.data(JSON.stringify(result, null, 2));
-  else render(ctx, result);
+  // --target citus: the citus-unrouted report (informational: it does not change the exit code).
+  let routing: RoutingReport | undefined;
+  if (routingModule) routing = await routingModule.citusRouting(client, { manifest, tenant: result.tenants.a });
+  if (opts.json) ctx.output.data(JSON.stringify(routing ? { ...result, routing } : result, null, 2));
+  else {
+    render(ctx, result);
+    if (routing) renderRouting(ctx, routing);
+  }
   return result.ok ? 0 : 1;
 }
 
@@ -77,4 +89,22 @@ function render(ctx: CommandContext, result: VerifyResult): void {
         : 'not everything could be probed: fix what is listed, or accept it with --allow-unprobed',
     );
   }
+}
+
+/** The citus-unrouted report: per table, shard tasks with and without the tenant in the WHERE clause. */
+function renderRouting(ctx: CommandContext, routing: RoutingReport): void {
+  const c = ctx.output.stdoutColor;
+  const tasks = (n: number | null | undefined) => (n === null || n === undefined ? '-' : String(n));
+  const table = listTable(['table', 'kind', `WHERE tenant = ${routing.tenant}`, 'no WHERE (policy only)', 'note'], ctx.output);
+  for (const t of routing.tables) {
+    const scoped = tasks(t.tenantScoped?.tasks);
+    table.push([t.table, t.kind, t.unrouted ? c.red(scoped) : scoped, tasks(t.unfiltered?.tasks), t.note]);
+  }
+  ctx.output.data(`citus-unrouted: shard tasks per query, as ${routing.role} with tenant ${routing.tenant} set (EXPLAIN only)`);
+  ctx.output.data(table.toString());
+  ctx.output.info(
+    routing.ok
+      ? 'every distributed table routes a tenant-scoped query to one shard; queries without the tenant column in WHERE ask every shard'
+      : `the tenant-scoped query fans out on: ${routing.unrouted.join(', ')}`,
+  );
 }

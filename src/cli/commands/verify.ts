@@ -10,6 +10,7 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON', false)
     .option('--tenants <A,B>', 'the two tenant keys to probe with (default: the two with the most rows)')
     .option('--allow-unprobed', 'list what could not be probed without failing on it', false)
+    .option('--target <target>', "postgres (default) or citus: also print the citus-unrouted report (EXPLAIN task counts per table, on a Citus coordinator)")
     .addHelpText(
       'after',
       `
@@ -34,6 +35,10 @@ Per application role:
   polymorphic-reference   an A row pointed through a *_type/*_id pair at B's row is rejected (23503)
   new-partition           a partition created now under a partitioned scoped table is isolated at once
   shared-rows             shared (NULL-tenant) rows are readable, and no tenant can change, delete or create one
+  citus-propagation       (Citus coordinator) a login as the role gets citus.propagate_set_commands = 'local'
+On a Citus coordinator the probes set the tenant with SET LOCAL (forwarded to the workers), the
+application roles must be able to log in (Citus connects to the workers as them), and the write
+probes use the forms Citus runs (docs/citus-runtime.md).
 Rows a probe needs are made inside its rolled-back transaction (parents included).
 Connect as a superuser or BYPASSRLS role that can SET ROLE to the application roles.
 Exit 1 on any failure, naming the table and the probe, and when something could not be probed
@@ -41,7 +46,8 @@ Exit 1 on any failure, naming the table and the probe, and when something could 
 
 Examples:
   $ crm-tenancy verify
-  $ crm-tenancy verify --tenants 1,2 --json`,
+  $ crm-tenancy verify --tenants 1,2 --json
+  $ crm-tenancy verify --target citus      # and the citus-unrouted report`,
     )
     .action(lazyAction(() => import('../actions/verify.js'), { quiet: ([opts]: [VerifyCliOptions]) => opts.json }));
 }
