@@ -2,6 +2,7 @@
 import { findColumn } from '../db/catalog.js';
 import { withClient } from '../db/connection.js';
 import { silentLogger } from '../logger.js';
+import { columnSuggestion, tableSuggestion } from '../config/live-context.js';
 import { citusPropagation } from './citus-propagation-probe.js';
 import { definerFunctions } from './definer-function-probe.js';
 import { prepareVerify, tableInfo } from './preconditions.js';
@@ -122,7 +123,9 @@ export async function verifyIsolation(options: VerifyOptions): Promise<VerifyRes
         options.onProgress?.({ kind: 'verify', task: `${role} ${name}`, done, total });
         const info = name === manifest.tenant.table ? tenantInfo : tableInfo(manifest, catalog, name, false);
         if (!info || !findColumn(info.rel, info.column)) {
-          const why = !info ? `table ${manifest.schema}.${name} does not exist` : `column ${info.column} does not exist`;
+          const why = !info
+            ? `table ${manifest.schema}.${name} does not exist${tableSuggestion(catalog, manifest.schema, name)}`
+            : `column ${info.column} does not exist${columnSuggestion(info.rel, info.column)}`;
           for (const probe of TABLE_PROBES) tableResults.push({ role, table: name, probe, status: 'error', detail: why });
         } else {
           for (const probe of TABLE_PROBES) {

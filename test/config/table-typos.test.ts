@@ -12,6 +12,7 @@ import { liveProblems, requireScopedTable } from '../../src/config/live-context.
 import { readCatalog } from '../../src/db/catalog.js';
 import { suggest } from '../../src/did-you-mean.js';
 import { suggest as cliSuggest } from '../../src/cli/did-you-mean.js';
+import { verifyIsolation } from '../../src/verify/verify.js';
 import { runCli } from '../support/cli.js';
 import { useTestDatabase } from '../support/database.js';
 
@@ -100,5 +101,17 @@ describe('did you mean, for tables and columns of the manifest', () => {
       check: true,
     });
     expect(gen.skipped.map((s) => s.reason)).toEqual(['table public.dealz does not exist (did you mean deals?)', 'table public.zq_ledger does not exist']);
+  });
+});
+
+describe('did you mean, in verify', () => {
+  const db = useTestDatabase({ sample: true });
+
+  it('verify reports a manifest table the database lacks with the close name (none for an unrelated name)', async () => {
+    await db().client.query('DO $$ BEGIN CREATE ROLE crm_app NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$');
+    const result = await verifyIsolation({ client: db().client, manifest: manifestFor({ dealz: {}, zq_ledger: {}, contacts: {} }) });
+    const detail = (table: string) => [...new Set(result.probes.filter((r) => r.table === table).map((r) => r.detail))];
+    expect(detail('dealz')).toEqual(['table public.dealz does not exist (did you mean deals?)']);
+    expect(detail('zq_ledger')).toEqual(['table public.zq_ledger does not exist']);
   });
 });
