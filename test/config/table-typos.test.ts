@@ -108,8 +108,9 @@ describe('did you mean, in verify', () => {
   const db = useTestDatabase({ sample: true });
 
   it('verify reports a manifest table the database lacks with the close name (none for an unrelated name)', async () => {
-    await db().client.query('DO $$ BEGIN CREATE ROLE crm_app NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$');
-    const result = await verifyIsolation({ client: db().client, manifest: manifestFor({ dealz: {}, zq_ledger: {}, contacts: {} }) });
+    const app = await db().createRole('typo_app');
+    const manifest = manifestFor({ dealz: {}, zq_ledger: {}, contacts: {} });
+    const result = await verifyIsolation({ client: db().client, manifest: { ...manifest, roles: { ...manifest.roles, app: [app] } } });
     const detail = (table: string) => [...new Set(result.probes.filter((r) => r.table === table).map((r) => r.detail))];
     expect(detail('dealz')).toEqual(['table public.dealz does not exist (did you mean deals?)']);
     expect(detail('zq_ledger')).toEqual(['table public.zq_ledger does not exist']);
