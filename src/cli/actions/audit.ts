@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { runAudit } from '../../audit/runner.js';
 import { loadBaseline, loadWaivers } from '../../audit/waivers.js';
+import { readPrevious } from '../../audit/incremental/read-previous.js';
 import { loadChecks } from '../../audit/check-definitions.js';
 import { renderBaseline } from '../../report/json.js';
 import { AUDIT_FORMATS, renderAudit } from '../../report/render-audit.js';
@@ -25,6 +26,7 @@ export interface AuditCliOptions {
   statementTimeout: string;
   concurrency: string;
   deep?: boolean;
+  since?: string;
 }
 
 /** --json is short for --format json; both at once must agree. */
@@ -51,6 +53,7 @@ export async function run(ctx: CommandContext, opts: AuditCliOptions): Promise<n
   const manifest = await ctx.loadManifest();
   const waivers = opts.waivers ? await loadWaivers(opts.waivers, ids) : [];
   const baseline = opts.baseline ? await loadBaseline(opts.baseline) : [];
+  const since = opts.since !== undefined ? await readPrevious(opts.since) : undefined;
   const result = await runAudit({
     databaseUrl: ctx.target.databaseUrl,
     manifest,
@@ -62,6 +65,7 @@ export async function run(ctx: CommandContext, opts: AuditCliOptions): Promise<n
     baseline,
     failOn,
     deep: opts.deep ?? false,
+    since,
     logger: ctx.output.logger,
   });
   const text = renderAudit(result, format, { toolVersion: version(), manifestFile: manifest.file, verbose: ctx.output.verbose });

@@ -1,0 +1,215 @@
+// audit --since: after each kind of change, the incremental re-audit finds exactly what a full audit finds, and says per table why it read what it read.
+import pg from 'pg';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { AuditResult } from '../../src/audit/types.js';
+import { ident } from '../../src/db/quote.js';
+import { renderAudit } from '../../src/report/render-audit.js';
+import { adminUrl, createTestDatabase, useTestDatabase, withDatabase } from '../support/database.js';
+import { asPrevious, audit, modes, SCHEMA_SQL, view } from './fixture.js';
+
+describe('audit --since (incremental re-audit)', () => {
+  const db = useTestDatabase();
+  const sql = async (text: string) => {
+    await db().client.query(text);
+  };
+  let previous: AuditResult;
+
+  beforeEach(async () => {
+    await sql(`DROP SCHEMA IF EXISTS inc CASCADE; ${SCHEMA_SQL}`);
+    previous = await audit(db().url);
+    expect(view(previous)).toEqual([]);
+  });
+
+  /** The incremental run and a full one in the same state: equal findings (counts, samples, messages). */
+  const compare = async (from: AuditResult = previous) => {
+    const since = await audit(db().url, asPrevious(from));
+    const full = await audit(db().url);
+    expect(view(since)).toEqual(view(full));
+    return { since, full };
+  };
+
+  it('no change: every table incremental with 0 changed rows (the grouped FK aside), nothing found', async () => {
+    const { since } = await compare();
+    expect(modes(since)).toEqual({
+      contacts: 'incremental',
+      deals: 'incremental',
+      notes: 'incremental',
+      projects: 'incremental',
+      tasks: expect.stringMatching(/^full: cross-tenant-reference \(tasks_company_id_project_id_fkey\): foreign key into columns not unique in projects/),
+    });
+    // Changed rows: none here, unless a transaction elsewhere on the server was open during the previous audit (the xmin cut).
+    expect(since.incremental!.tables.find((t) => t.table === 'inc.contacts')!.changedRows).toBeGreaterThanOrEqual(0);
+    const text = renderAudit(since, 'table', { toolVersion: 'test', manifestFile: 'tenancy.yaml', verbose: false });
+    expect(text).toContain('since previous.json:');
+    expect(text).toMatch(/inc\.contacts\s+incremental \([\d,]+ changed rows?\)/);
+    expect(text).toMatch(/inc\.tasks\s+full: cross-tenant-reference/);
+  });
+
+  it('inserts: a NULL tenant, an unknown tenant, a duplicate, a cross-tenant FK and polymorphic reference, an untyped note', async () => {
+    await sql(`INSERT INTO inc.contacts VALUES (101, NULL, 'n1'), (102, 99, 'n2'), (103, 1, 'e3');
+      INSERT INTO inc.deals VALUES (201, 1, 2);
+      INSERT INTO inc.notes VALUES (301, 1, 'Deal', '4'), (302, 1, 'Bogus', '1')`);
+    const { since, full } = await compare();
+    expect(full.findings.map((f) => `${f.check} ${f.table} ${f.count}`)).toEqual([
+      'null-tenant inc.contacts 1',
+      'cross-tenant-reference inc.deals 1',
+      'cross-tenant-reference inc.notes 1',
+      'cross-tenant-reference inc.notes 1',
+      'duplicate-within-tenant inc.contacts 1',
+      'unknown-tenant inc.contacts 1',
+    ]);
+    expect(modes(since).contacts).toMatch(/^full: .*the changed rows hold findings: re-checked in full/);
+    // Unchanged rows of other tables still count, once the changed ones are found bad.
+  });
+
+  it('an update of an FK column (child side) and of a parent\u2019s tenant (parent side: its unchanged children now cross tenants)', async () => {
+    await sql(`UPDATE inc.deals SET contact_id = 3 WHERE id = 1`); // deal 1 (tenant of contact 2) → contact 3 (another tenant)
+    let r = await compare();
+    expect(r.full.findings.map((f) => `${f.table} ${f.object} ${f.count}`)).toEqual(['inc.deals deals_contact_id_fkey 1']);
+
+    await sql(`DROP SCHEMA inc CASCADE; ${SCHEMA_SQL}`);
+    previous = await audit(db().url);
+    await sql(`UPDATE inc.contacts SET company_id = 3 WHERE id = 7`); // contact 7 was tenant 2; its 2 deals and its note stay
+    r = await compare();
+    expect(r.full.findings.map((f) => `${f.table} ${f.object} ${f.count}`)).toEqual([
+      'inc.deals deals_contact_id_fkey 2',
+      'inc.notes item_type/item_id → contacts 1',
+    ]);
+    expect(modes(r.since).contacts).toBe('incremental'); // the contact's own checks are clean: it is the deals that cross
+    expect(modes(r.since).deals).toMatch(/the changed rows hold findings/);
+  });
+
+  it('deletes: nothing new (an inner join finds no deleted parent), except unknown-tenant when a tenant row goes', async () => {
+    await sql(`DELETE FROM inc.contacts WHERE id IN (4, 5); DELETE FROM inc.notes WHERE id < 10`);
+    let r = await compare();
+    expect(r.full.findings).toEqual([]);
+    expect(modes(r.since)).toMatchObject({ contacts: 'incremental', deals: 'incremental', notes: 'incremental' });
+
+    await sql(`DELETE FROM inc.companies WHERE id = 2`); // no FK from contacts: its rows now name no tenant
+    r = await compare();
+    expect(r.full.findings.map((f) => `${f.check} ${f.table} ${f.count}`)).toEqual([
+      'unknown-tenant inc.contacts 19',
+      'unknown-tenant inc.deals 38',
+      'unknown-tenant inc.notes 10',
+      'unknown-tenant inc.projects 3',
+      'unknown-tenant inc.tasks 10',
+    ]);
+    expect(modes(r.since).contacts).toMatch(/unknown-tenant: 1 key of companies gone since the previous audit/);
+  });
+
+  it('VACUUM FULL and TRUNCATE + reload: the table was rewritten (new relfilenode), full', async () => {
+    await sql(`VACUUM FULL inc.deals`);
+    let r = await compare();
+    expect(modes(r.since).deals).toMatch(/^full: .*deals was rewritten/);
+    // The FK's answer belongs to deals (its child); contacts' own answers still read only its changed rows.
+    expect(modes(r.since).contacts).toBe('incremental');
+
+    await sql(`DROP SCHEMA inc CASCADE; ${SCHEMA_SQL}`);
+    previous = await audit(db().url);
+    await sql(`BEGIN; CREATE TEMP TABLE keep AS SELECT * FROM inc.notes; TRUNCATE inc.notes;
+      INSERT INTO inc.notes SELECT * FROM keep; UPDATE inc.notes SET company_id = 1 WHERE id = 1; COMMIT`);
+    r = await compare();
+    expect(r.full.findings.map((f) => `${f.table} ${f.count}`)).toEqual(['inc.notes 1']);
+    expect(modes(r.since).notes).toMatch(/notes was rewritten/);
+  });
+
+  it('VACUUM FREEZE keeps the raw xmin (PostgreSQL ≥ 9.4): a frozen new row is still a changed row', async () => {
+    await sql(`INSERT INTO inc.deals VALUES (202, 3, 1)`); // contact 1 is tenant 2
+    const before = (await db().client.query(`SELECT xmin::text AS x FROM inc.deals WHERE id = 202`)).rows[0].x;
+    await sql(`VACUUM (FREEZE) inc.deals`);
+    const after = await db().client.query(`SELECT xmin::text AS x, age(xmin) < 100 AS recent FROM inc.deals WHERE id = 202`);
+    expect(after.rows[0]).toEqual({ x: before, recent: true });
+    const r = await compare();
+    expect(r.full.findings.map((f) => `${f.table} ${f.count}`)).toEqual(['inc.deals 1']);
+    expect(modes(r.since).deals).toMatch(/the changed rows hold findings/);
+  });
+
+  it('DDL: a column added or an index dropped changes the catalog fingerprint: full for that table', async () => {
+    await sql(`ALTER TABLE inc.notes ADD COLUMN body text DEFAULT 'x'`);
+    const r = await compare();
+    expect(modes(r.since).notes).toMatch(/^full: .*the catalog of notes changed/);
+    expect(modes(r.since).projects).toBe('incremental');
+  });
+
+  it('a previous run with findings for a check: that table in full until it is clean again', async () => {
+    await sql(`UPDATE inc.contacts SET company_id = NULL WHERE id = 9`);
+    const dirty = await audit(db().url);
+    expect(view(dirty).map((f) => f.check)).toEqual(['null-tenant']);
+    let r = await compare(dirty);
+    expect(modes(r.since).contacts).toMatch(/null-tenant: the previous audit had findings for this check/);
+    await sql(`UPDATE inc.contacts SET company_id = 1 WHERE id = 9`);
+    r = await compare(dirty);
+    expect(r.full.findings).toEqual([]);
+    // Chained: the run after it starts from a clean snapshot again.
+    r = await compare(r.since);
+    expect(modes(r.since).contacts).toBe('incremental');
+  });
+
+  it('no previous JSON info, and a wraparound distance too large: every table full with the reason', async () => {
+    const none = await audit(db().url, { file: 'old.json', snapshot: null, problem: 'no previous JSON info: old.json has no snapshot block' });
+    expect(none.incremental!.global).toMatch(/no previous JSON info/);
+    expect(modes(none).contacts).toMatch(/^full: .*no previous JSON info/);
+    const old = asPrevious(previous);
+    old.snapshot!.xmin = String(BigInt(old.snapshot!.xmin) - 2n ** 30n);
+    const far = await audit(db().url, old);
+    expect(far.incremental!.global).toMatch(/transaction ID wraparound distance/);
+  });
+
+  it('a subtransaction of a transaction open during the previous audit: its rows count as changed (xmin cut, not xip)', async () => {
+    const other = await db().connect();
+    await other.query(`BEGIN; SELECT pg_current_xact_id(); SAVEPOINT s; INSERT INTO inc.deals VALUES (203, 3, 1)`);
+    const during = await audit(db().url);
+    await other.query('COMMIT');
+    const r = await compare(during);
+    expect(r.full.findings.map((f) => `${f.table} ${f.count}`)).toEqual(['inc.deals 1']);
+  });
+
+  it('inside a caller\u2019s transaction the snapshot block says it cannot serve a later --since', async () => {
+    const client = await db().connect();
+    await client.query('BEGIN; SELECT pg_current_xact_id()');
+    const inside = await audit(db().url, undefined, client);
+    await client.query('ROLLBACK');
+    expect(inside.snapshot!.unusable).toMatch(/caller/);
+    const r = await compare(inside);
+    expect(r.since.incremental!.global).toMatch(/the previous audit cannot serve/);
+  });
+});
+
+describe('audit --since against a copy of the database (CREATE DATABASE … TEMPLATE)', () => {
+  let source: Awaited<ReturnType<typeof createTestDatabase>>;
+  const copy = `crmt_copy_${Date.now().toString(36)}`;
+  beforeAll(async () => {
+    source = await createTestDatabase();
+    await source.client.query(SCHEMA_SQL);
+  });
+  afterAll(async () => {
+    const admin = new pg.Client({ connectionString: adminUrl() });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${ident(copy)} WITH (FORCE)`);
+    await admin.end();
+    await source.drop();
+  });
+
+  it('same system identifier, another oid: every table full, and the copy\u2019s findings equal a full audit\u2019s', async () => {
+    const first = await audit(source.url);
+    const admin = new pg.Client({ connectionString: adminUrl() });
+    await admin.connect();
+    try {
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [source.name]);
+      await admin.query(`CREATE DATABASE ${ident(copy)} TEMPLATE ${ident(source.name)}`);
+    } finally {
+      await admin.end();
+    }
+    const url = withDatabase(adminUrl(), copy);
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    await c.query(`UPDATE inc.deals SET company_id = 1 WHERE id = 1`);
+    await c.end();
+    const since = await audit(url, asPrevious(first));
+    const full = await audit(url);
+    expect(view(since)).toEqual(view(full));
+    expect(full.findings.length).toBe(1);
+    expect(since.snapshot!.system).toBe(first.snapshot!.system);
+    expect(since.incremental!.global).toMatch(/^another database \(oid \d+, the previous audit's \d+: a copy or a restore\)$/);
+  });
+});
