@@ -6,6 +6,8 @@ import { regclassText } from '../../db/quote.js';
 import type { CheckDefinition } from '../types.js';
 import type { AuditSnapshot } from './types.js';
 
+const CONTROL_FUNCTIONS = ['pg_control_system()', 'pg_control_checkpoint()', 'pg_current_wal_lsn()', 'pg_last_wal_replay_lsn()'];
+
 export type SnapshotIdentity = Omit<AuditSnapshot, 'global' | 'tables' | 'units'>;
 
 /**
@@ -15,6 +17,23 @@ export type SnapshotIdentity = Omit<AuditSnapshot, 'global' | 'tables' | 'units'
  * snapshot per statement, not one for the whole audit).
  */
 export async function readIdentity(client: pg.ClientBase): Promise<SnapshotIdentity> {
+  // Executable by PUBLIC by default, but revocable: asked first, since a denied call would abort the audit's transaction.
+  const allowed = await client.query<{ ok: boolean }>(
+    `SELECT ${CONTROL_FUNCTIONS.map((f) => `pg_catalog.has_function_privilege('pg_catalog.${f}', 'execute')`).join(' AND ')} AS ok`,
+  );
+  if (!allowed.rows[0].ok) {
+    return {
+      format: 1,
+      system: '',
+      database: '',
+      timeline: 0,
+      lsn: '0/0',
+      xmin: '0',
+      xmax: '0',
+      xip: [],
+      unusable: `the auditor may not call ${CONTROL_FUNCTIONS.join(', ')} (GRANT EXECUTE on them, as PostgreSQL does by default)`,
+    };
+  }
   const { rows } = await client.query<{
     system: string;
     database: string;

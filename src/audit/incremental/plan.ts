@@ -69,6 +69,7 @@ export function globalReason(previous: PreviousAudit, now: SnapshotIdentity, glo
   const prev = previous.snapshot;
   if (!prev) return previous.problem ?? `${previous.file} carries no snapshot block`;
   if (prev.unusable) return `the previous audit cannot serve: ${prev.unusable}`;
+  if (!now.system) return `this audit cannot identify its database: ${now.unusable}`;
   if (prev.system !== now.system) return `another cluster (system identifier ${now.system}, the previous audit's ${prev.system})`;
   if (prev.database !== now.database) return `another database (oid ${now.database}, the previous audit's ${prev.database}: a copy or a restore)`;
   if (prev.timeline !== now.timeline) return `another timeline (${now.timeline}, the previous audit's ${prev.timeline}): a point-in-time restore or a promotion since`;
