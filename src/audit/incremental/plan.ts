@@ -225,18 +225,32 @@ export async function prepareIncremental(client: pg.ClientBase, options: Increme
 
 const unitIsProven = (u: Unit) => 'scan' in u.element && Boolean(u.element.scan.provenBy?.proofs.some((p) => p.status === 'proven'));
 
-/** One task per table: its changed rows (one scan, materialized once), every answer's count over them. */
+/** Keys of a parent's changed rows are passed to its children as arrays up to this many; beyond, the child reads them with a subquery. */
+const MAX_KEYS_PASSED = 200_000;
+
+/**
+ * One task per table, one scan of it: the rows to check are its changed rows and its rows whose
+ * reference is a key of a changed parent row (the parent's task hands those keys over, as arrays:
+ * a hashed lookup in the child's scan, instead of a join of the changed parents to the whole child
+ * per foreign key). Every answer of the table counts its defects among them. A table referenced by
+ * itself, or through a cycle, reads its parent's changed keys with a subquery instead.
+ */
 function buildTasks(units: Unit[], specs: Map<string, UnitSpec>, xmin32: string, changedRows: Map<string, number>, schema: string, tenantColumn: string): Task[] {
+  type Link = NonNullable<UnitSpec['link']>;
   interface TableQuery {
+    table: string;
     columns: Set<string>;
     computed: Map<string, string>;
     counts: { sql: string; unit: Unit }[];
+    links: Link[];
+    /** Referenced column lists its children need the changed keys of (JSON of the list). */
+    keysets: string[];
   }
   const byTable = new Map<string, TableQuery>();
   const at = (table: string) => {
     let q = byTable.get(table);
     if (!q) {
-      q = { columns: new Set(), computed: new Map(), counts: [] };
+      q = { table, columns: new Set(), computed: new Map(), counts: [], links: [], keysets: [] };
       byTable.set(table, q);
     }
     return q;
@@ -247,13 +261,86 @@ function buildTasks(units: Unit[], specs: Map<string, UnitSpec>, xmin32: string,
     for (const c of spec.columns) own.columns.add(c);
     for (const [name, sql] of Object.entries(spec.computed ?? {})) own.computed.set(name, sql);
     own.counts.push({ sql: spec.sql, unit });
-    if (spec.other) {
-      const other = at(spec.other.table);
-      for (const c of spec.other.columns) other.columns.add(c);
-      other.counts.push({ sql: spec.other.sql, unit });
-    }
+    if (spec.link) own.links.push(spec.link);
   }
-  // An answer whose changed rows hold a defect runs as in a full audit (exact counts and samples), once.
+  // Which links get the parent's keys as arrays: not a table's own, not the back edge of a cycle.
+  const passed = new Set<Link>();
+  const state = new Map<string, 'open' | 'done'>();
+  const visit = (table: string) => {
+    state.set(table, 'open');
+    for (const link of byTable.get(table)?.links ?? []) {
+      if (link.table === table || state.get(link.table) === 'open') continue;
+      if (!state.has(link.table)) visit(link.table);
+      passed.add(link);
+      const parent = at(link.table);
+      const key = JSON.stringify(link.parentColumns);
+      if (!parent.keysets.includes(key)) parent.keysets.push(key);
+    }
+    state.set(table, 'done');
+  };
+  for (const table of [...byTable.keys()]) if (!state.has(table)) visit(table);
+
+  const OWN = 'crm_tenancy_own';
+  const changed = (alias: string) => `pg_catalog.age(${alias}.xmin) <= pg_catalog.age($1::xid)`;
+  interface TableResult {
+    row: Record<string, unknown>;
+    /** Per keyset: one array per column, of the changed rows' keys as text (null when more than MAX_KEYS_PASSED). */
+    keys: Map<string, string[][] | null>;
+  }
+  const results = new Map<string, Promise<TableResult>>();
+  const resultOf = (table: string, client: pg.ClientBase): Promise<TableResult> => {
+    let r = results.get(table);
+    if (!r) {
+      r = runTable(byTable.get(table)!, client);
+      results.set(table, r);
+    }
+    return r;
+  };
+  const runTable = async (q: TableQuery, client: pg.ClientBase): Promise<TableResult> => {
+    const values: unknown[] = [xmin32];
+    const reach: string[] = [];
+    for (const link of q.links) {
+      const guard = link.guard ? `${link.guard} AND ` : '';
+      const child = link.child.length === 1 ? link.child[0] : `(${link.child.join(', ')})`;
+      const keys = passed.has(link) ? (await resultOf(link.table, client)).keys.get(JSON.stringify(link.parentColumns)) : null;
+      if (keys) {
+        const from = keys.map((k) => {
+          values.push(k);
+          return `$${values.length}::text[]`;
+        });
+        const cols = link.parentColumns.map((_, i) => `k.c${i}::${link.types[i]}`);
+        reach.push(`(${guard}${child} IN (SELECT ${cols.join(', ')} FROM unnest(${from.join(', ')}) AS k(${link.parentColumns.map((_, i) => `c${i}`).join(', ')})))`);
+      } else {
+        const cols = link.parentColumns.map((c, i) => `${ident('p')}.${ident(c)}${link.types[i] === 'text' ? '::text' : ''}`);
+        reach.push(`(${guard}${child} IN (SELECT ${cols.join(', ')} FROM ${qualified(schema, link.table)} ${ident('p')} WHERE ${changed(ident('p'))}))`);
+      }
+    }
+    const keysetColumns = q.keysets.flatMap((k) => JSON.parse(k) as string[]);
+    const select = [
+      `${changed('t')} AS ${OWN}`,
+      ...[...new Set([...q.columns, ...keysetColumns])].map((c) => `t.${ident(c)}`),
+      ...[...q.computed].map(([name, sql]) => `${sql} AS ${ident(name)}`),
+    ];
+    const arrays = q.keysets.flatMap((k, i) =>
+      (JSON.parse(k) as string[]).map((c, j) => `array_agg(t.${ident(c)}::text) FILTER (WHERE t.${OWN}) AS k${i}_${j}`),
+    );
+    const sql = `WITH ${CHANGED} AS MATERIALIZED (
+  SELECT ${select.join(', ')} FROM ${qualified(schema, q.table)} t
+   WHERE ${[changed('t'), ...reach].join('\n      OR ')})
+SELECT count(*) FILTER (WHERE t.${OWN}) AS n${arrays.map((a) => `, ${a}`).join('')}${q.counts.map((c, i) => `,\n  (${c.sql}) AS u${i}`).join('')}
+  FROM ${CHANGED} t`;
+    if (process.env.CRMT_DEBUG_SQL) process.stderr.write(`-- ${q.table}\n${sql};\n`);
+    const row = (await client.query<Record<string, unknown>>(sql, values)).rows[0];
+    changedRows.set(q.table, Number(row.n));
+    const keys = new Map<string, string[][] | null>();
+    q.keysets.forEach((k, i) => {
+      const cols = (JSON.parse(k) as string[]).map((_, j) => (row[`k${i}_${j}`] as string[] | null) ?? []);
+      keys.set(k, cols[0].length > MAX_KEYS_PASSED ? null : cols);
+    });
+    return { row, keys };
+  };
+
+  // An answer whose rows to check hold a defect runs as in a full audit (exact counts and samples), once.
   const reruns = new Map<Element, Promise<(RawFinding & { check?: string })[]>>();
   const rerun = (client: pg.ClientBase, unit: Unit) => {
     const element = unit.element;
@@ -264,28 +351,17 @@ function buildTasks(units: Unit[], specs: Map<string, UnitSpec>, xmin32: string,
     reruns.set(element, promise);
     return promise;
   };
-  return [...byTable].map(([table, q]) => {
-    const select = [
-      't.ctid AS crm_tenancy_ctid',
-      ...[...q.columns].map((c) => `t.${ident(c)}`),
-      ...[...q.computed].map(([name, sql]) => `${sql} AS ${ident(name)}`),
-    ];
-    const sql = `WITH ${CHANGED} AS MATERIALIZED (
-  SELECT ${select.join(', ')} FROM ${qualified(schema, table)} t WHERE pg_catalog.age(t.xmin) <= pg_catalog.age($1::xid))
-SELECT (SELECT count(*) FROM ${CHANGED}) AS n${q.counts.map((c, i) => `,\n  (${c.sql}) AS u${i}`).join('')}`;
-    return {
-      check: q.counts[0].unit.check,
-      target: `${table} (changed rows)`,
-      data: true,
-      run: async (client: pg.ClientBase) => {
-        const row = (await client.query<Record<string, string>>(sql, [xmin32])).rows[0];
-        changedRows.set(table, Number(row.n));
-        const out: (RawFinding & { check?: string })[] = [];
-        for (const [i, c] of q.counts.entries()) {
-          if (Number(row[`u${i}`]) > 0) out.push(...(await rerun(client, c.unit)));
-        }
-        return out;
-      },
-    };
-  });
+  return [...byTable.values()].map((q) => ({
+    check: q.counts[0]?.unit.check ?? 'null-tenant',
+    target: `${q.table} (changed rows)`,
+    data: true,
+    run: async (client: pg.ClientBase) => {
+      const { row } = await resultOf(q.table, client);
+      const out: (RawFinding & { check?: string })[] = [];
+      for (const [i, c] of q.counts.entries()) {
+        if (Number(row[`u${i}`]) > 0) out.push(...(await rerun(client, c.unit)));
+      }
+      return out;
+    },
+  }));
 }

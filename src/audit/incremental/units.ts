@@ -7,10 +7,10 @@
 // place). So a defect that involves only such rows existed in S, where there was none; every new
 // defect involves at least one changed row (inserted or updated since S), on one side or the other:
 //   null-tenant            a row's own value: changed rows only. Deletes cannot create one.
-//   cross-tenant (FK)      a child and the parent it joins: changed children against every parent,
-//                          every child against changed parents (a parent whose tenant or key
-//                          changed is a new version). A delete cannot create one: the check is an
-//                          inner join, a deleted parent joins no child.
+//   cross-tenant (FK)      a child and the parent it joins: changed children, and children whose
+//                          reference is a key of a changed parent (a parent whose tenant or key
+//                          changed is a new version), each against every parent. A delete cannot
+//                          create one: the check is an inner join, a deleted parent joins no child.
 //   cross-tenant (FK into columns not unique in the parent, the "grouped" form): a row is bad when
 //                          its tenant is none of the tenants of the parent rows with its key, so
 //                          deleting one of them CAN create a finding: no incremental form (full).
@@ -25,7 +25,7 @@
 //                          in the snapshot block) is still there, else full.
 import type { Catalog, CatalogConstraint } from '../../db/catalog.js';
 import { findColumn, findRelation, foreignKeys } from '../../db/catalog.js';
-import { ident, qualified } from '../../db/quote.js';
+import { ident, qualified, typeSql } from '../../db/quote.js';
 import type { Manifest } from '../../config/manifest.js';
 import { NUMERIC_TYPES } from '../data-checks.js';
 import { resolvePairs, targetMatch, typeIs, typeNamesNoTarget } from '../polymorphic-references.js';
@@ -45,10 +45,13 @@ export interface UnitSpec {
   /** Columns of `table` the changed-rows CTE must carry, and computed columns (name → SQL over t). */
   columns: string[];
   computed?: Record<string, string>;
-  /** Bad rows among the changed rows of `table` (one count). */
+  /** Bad rows among the rows of `table` to check (its changed rows and those pointing at a changed parent): one count. */
   sql: string;
-  /** The other side: changed rows of `other.table` (alias p) against every row of `table`. */
-  other?: { table: string; columns: string[]; sql: string };
+  /**
+   * The parent side: rows of `table` whose reference (`child`, SQL over t; under `guard`) is among
+   * the keys (`parentColumns`, compared as `types`) of the changed rows of `link.table` are checked too.
+   */
+  link?: { table: string; parentColumns: string[]; child: string[]; types: string[]; guard?: string };
   /** A table that must have lost no row since the previous audit (unknown-tenant: the tenant table). */
   noLoss?: string;
 }
@@ -79,7 +82,6 @@ export function incrementalUnits(manifest: Manifest, catalog: Catalog): Map<stri
     const column = table ? findColumn(table, tc) : undefined;
     if (!table || !column) continue;
     const name = entry.name;
-    const q = qualified(schema, name);
 
     add({ check: 'null-tenant', table: name, object: null, tables: [name], columns: [tc], sql: `SELECT count(*) FROM ${CHANGED} t WHERE t.${tn} IS NULL` });
 
@@ -129,7 +131,12 @@ export function incrementalUnits(manifest: Manifest, catalog: Catalog): Map<stri
         ...base,
         columns: [tc, ...pairs.map(([c]) => c)],
         sql: `SELECT count(*) FROM ${CHANGED} t JOIN ${qualified(schema, ref.table)} ${p} ON ${join} WHERE ${bad}`,
-        other: { table: ref.table, columns: [tc, ...referenced], sql: `SELECT count(*) FROM ${CHANGED} ${p} JOIN ${q} t ON ${join} WHERE ${bad}` },
+        link: {
+          table: ref.table,
+          parentColumns: referenced,
+          child: pairs.map(([c]) => `t.${ident(c)}`),
+          types: referenced.map((r) => typeSql(findColumn(parent, r)!.type)),
+        },
       });
     }
   }
@@ -137,13 +144,16 @@ export function incrementalUnits(manifest: Manifest, catalog: Catalog): Map<stri
   for (const pair of resolvePairs(manifest, catalog)) {
     const tenantColumn = findColumn(pair.catalog, tc);
     const object = `${pair.ref.typeColumn}/${pair.ref.idColumn}`;
-    const q = qualified(schema, pair.table);
     if (tenantColumn) {
       for (const target of pair.targets) {
         const comparable = target.tenant.typeOid === tenantColumn.typeOid;
         const cast = comparable ? '' : '::text';
-        const on = `${typeIs(pair.ref.typeColumn, target.type)} AND ${targetMatch(target.key, pair.idColumn, p, 't')}`;
+        const match = targetMatch(target.key, pair.idColumn, p, 't');
+        const on = `${typeIs(pair.ref.typeColumn, target.type)} AND ${match}`;
         const bad = `${p}.${ident(target.tenant.name)}${cast} <> t.${tn}${cast}`;
+        // targetMatch is `p.key = <the row's id as a key>` or, for other type pairs, `p.key::text = <id as text>`.
+        const direct = `${p}.${ident(target.key.name)} = `;
+        const child = match.startsWith(direct) ? match.slice(direct.length) : match.slice(match.indexOf(' = ') + 3);
         add({
           check: 'cross-tenant-reference',
           table: pair.table,
@@ -151,10 +161,12 @@ export function incrementalUnits(manifest: Manifest, catalog: Catalog): Map<stri
           tables: [pair.table, target.table],
           columns: [tc, pair.ref.typeColumn, pair.ref.idColumn],
           sql: `SELECT count(*) FROM ${CHANGED} t JOIN ${qualified(schema, target.table)} ${p} ON ${on} WHERE ${bad}`,
-          other: {
+          link: {
             table: target.table,
-            columns: [target.key.name, target.tenant.name],
-            sql: `SELECT count(*) FROM ${CHANGED} ${p} JOIN ${q} t ON ${on} WHERE ${bad}`,
+            parentColumns: [target.key.name],
+            child: [child],
+            types: [match.startsWith(direct) ? typeSql(target.key.type) : 'text'],
+            guard: typeIs(pair.ref.typeColumn, target.type),
           },
         });
       }

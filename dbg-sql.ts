@@ -1,0 +1,10 @@
+import { runAudit } from './src/audit/runner.js';
+import { previousFromJson } from './src/audit/incremental/read-previous.js';
+import { renderJson } from './src/report/json.js';
+import { loadManifest } from './src/config/manifest.js';
+import { SAMPLE_MANIFEST } from './src/sample/sample-crm.js';
+const url = process.argv[2];
+const manifest = await loadManifest(SAMPLE_MANIFEST);
+const prev = await runAudit({ databaseUrl: url, manifest });
+process.env.CRMT_DEBUG_SQL = '1';
+const r = await runAudit({ databaseUrl: url, manifest, since: previousFromJson('p', JSON.parse(renderJson(prev))) });
