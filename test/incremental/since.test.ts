@@ -21,8 +21,8 @@ describe('audit --since (incremental re-audit)', () => {
   });
 
   /** The incremental run and a full one in the same state: equal findings (counts, samples, messages). */
-  const compare = async (from: AuditResult = previous) => {
-    const since = await audit(db().url, asPrevious(from));
+  const compare = async (from: AuditResult = previous, tight = true) => {
+    const since = await audit(db().url, asPrevious(from, 'previous.json', tight));
     const full = await audit(db().url);
     expect(view(since)).toEqual(view(full));
     return { since, full };
@@ -37,11 +37,10 @@ describe('audit --since (incremental re-audit)', () => {
       projects: 'incremental',
       tasks: expect.stringMatching(/^full: cross-tenant-reference \(tasks_company_id_project_id_fkey\): foreign key into columns not unique in projects/),
     });
-    // Changed rows: none here, unless a transaction elsewhere on the server was open during the previous audit (the xmin cut).
-    expect(since.incremental!.tables.find((t) => t.table === 'inc.contacts')!.changedRows).toBeGreaterThanOrEqual(0);
+    expect(since.incremental!.tables.find((t) => t.table === 'inc.contacts')!.changedRows).toBe(0);
     const text = renderAudit(since, 'table', { toolVersion: 'test', manifestFile: 'tenancy.yaml', verbose: false });
     expect(text).toContain('since previous.json:');
-    expect(text).toMatch(/inc\.contacts\s+incremental \([\d,]+ changed rows?\)/);
+    expect(text).toMatch(/inc\.contacts\s+incremental \(0 changed rows\)/);
     expect(text).toMatch(/inc\.tasks\s+full: cross-tenant-reference/);
   });
 
@@ -77,6 +76,9 @@ describe('audit --since (incremental re-audit)', () => {
     ]);
     expect(modes(r.since).contacts).toBe('incremental'); // the contact's own checks are clean: it is the deals that cross
     expect(modes(r.since).deals).toMatch(/the changed rows hold findings/);
+    // Found through the parent side: no deal changed (contacts handed over the changed contact's key).
+    expect(r.since.incremental!.tables.find((t) => t.table === 'inc.deals')!.changedRows).toBe(0);
+    expect(r.since.incremental!.tables.find((t) => t.table === 'inc.contacts')!.changedRows).toBe(1);
   });
 
   it('deletes: nothing new (an inner join finds no deleted parent), except unknown-tenant when a tenant row goes', async () => {
@@ -158,10 +160,18 @@ describe('audit --since (incremental re-audit)', () => {
   it('a subtransaction of a transaction open during the previous audit: its rows count as changed (xmin cut, not xip)', async () => {
     const other = await db().connect();
     await other.query(`BEGIN; SELECT pg_current_xact_id(); SAVEPOINT s; INSERT INTO inc.deals VALUES (203, 3, 1)`);
+    // A later transaction commits: the snapshot's xmax (latest completed + 1) passes the subtransaction's xid.
+    await sql(`SELECT pg_current_xact_id()`);
     const during = await audit(db().url);
+    const sub = BigInt((await other.query(`SELECT xmin::text AS x FROM inc.deals WHERE id = 203`)).rows[0].x);
+    expect(sub).toBeLessThan(BigInt(during.snapshot!.xmax) & 0xffffffffn); // below xmax…
+    expect(during.snapshot!.xip).not.toContain(String(sub)); // …and in no xip list: "visible" by the xip rule
     await other.query('COMMIT');
-    const r = await compare(during);
+    const r = await compare(during, false); // the real xmin: the open transaction holds it below its subtransaction's xid
     expect(r.full.findings.map((f) => `${f.table} ${f.count}`)).toEqual(['inc.deals 1']);
+    // With the cut at xmax (xmin raised to it) the row would look old, and be missed.
+    const xipRule = await audit(db().url, asPrevious(during, 'previous.json', true));
+    expect(view(xipRule)).toEqual([]);
   });
 
   it('inside a caller\u2019s transaction the snapshot block says it cannot serve a later --since', async () => {

@@ -215,7 +215,8 @@ export async function prepareIncremental(client: pg.ClientBase, options: Increme
           const own = units.filter((u) => u.table === t.name && !(unitIsProven(u)));
           const reasons = [...new Set(own.filter((u) => u.reason).map((u) => `${u.check}${u.object ? ` (${u.object})` : ''}: ${u.reason}`))];
           if (own.length === 0) return { table: `${schema}.${t.name}`, mode: 'none', reasons: [] };
-          if (reasons.length > 0) return { table: `${schema}.${t.name}`, mode: 'full', reasons };
+          const changed = changedRows.has(t.name) ? { changedRows: changedRows.get(t.name) } : {};
+          if (reasons.length > 0) return { table: `${schema}.${t.name}`, mode: 'full', ...changed, reasons };
           return { table: `${schema}.${t.name}`, mode: 'incremental', changedRows: changedRows.get(t.name) ?? 0, reasons: [] };
         });
       return { snapshot, report: { since: previous.file, ...(globalWhy ? { global: globalWhy } : {}), tables } };
