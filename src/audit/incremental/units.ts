@@ -56,6 +56,13 @@ export interface UnitSpec {
   noLoss?: string;
 }
 
+/**
+ * The referenced row's tenant, one index probe per row to check: the key is unique in the parent,
+ * so this is the join's one row (or NULL: no parent, no finding, as with the join). A join would let
+ * the planner hash the whole parent for a few changed rows (it cannot know the CTE is small).
+ */
+const parentTenant = (parent: string, tenant: string, match: string) => `(SELECT ${tenant} FROM ${parent} ${ident('p')} WHERE ${match})`;
+
 export const unitKey = (check: string, table: string, object: string | null): string => `${check}\u0000${table}\u0000${object ?? ''}`;
 
 function fkCoversTenant(fk: CatalogConstraint, tenantColumn: string): boolean {
@@ -126,11 +133,10 @@ export function incrementalUnits(manifest: Manifest, catalog: Catalog): Map<stri
       const comparable = parentColumn.typeOid === column.typeOid || (NUMERIC_TYPES.has(parentColumn.typeOid) && NUMERIC_TYPES.has(column.typeOid));
       const cast = comparable ? '' : '::text';
       const join = pairs.map(([c, r]) => `${p}.${ident(r)} = t.${ident(c)}`).join(' AND ');
-      const bad = `${p}.${tn}${cast} <> t.${tn}${cast}`;
       add({
         ...base,
         columns: [tc, ...pairs.map(([c]) => c)],
-        sql: `SELECT count(*) FROM ${CHANGED} t JOIN ${qualified(schema, ref.table)} ${p} ON ${join} WHERE ${bad}`,
+        sql: `SELECT count(*) FROM ${CHANGED} t WHERE ${parentTenant(qualified(schema, ref.table), `${p}.${tn}${cast}`, join)} <> t.${tn}${cast}`,
         link: {
           table: ref.table,
           parentColumns: referenced,
@@ -149,8 +155,6 @@ export function incrementalUnits(manifest: Manifest, catalog: Catalog): Map<stri
         const comparable = target.tenant.typeOid === tenantColumn.typeOid;
         const cast = comparable ? '' : '::text';
         const match = targetMatch(target.key, pair.idColumn, p, 't');
-        const on = `${typeIs(pair.ref.typeColumn, target.type)} AND ${match}`;
-        const bad = `${p}.${ident(target.tenant.name)}${cast} <> t.${tn}${cast}`;
         // targetMatch is `p.key = <the row's id as a key>` or, for other type pairs, `p.key::text = <id as text>`.
         const direct = `${p}.${ident(target.key.name)} = `;
         const child = match.startsWith(direct) ? match.slice(direct.length) : match.slice(match.indexOf(' = ') + 3);
@@ -160,7 +164,7 @@ export function incrementalUnits(manifest: Manifest, catalog: Catalog): Map<stri
           object: `${object} → ${target.table}`,
           tables: [pair.table, target.table],
           columns: [tc, pair.ref.typeColumn, pair.ref.idColumn],
-          sql: `SELECT count(*) FROM ${CHANGED} t JOIN ${qualified(schema, target.table)} ${p} ON ${on} WHERE ${bad}`,
+          sql: `SELECT count(*) FROM ${CHANGED} t WHERE ${typeIs(pair.ref.typeColumn, target.type)} AND ${parentTenant(qualified(schema, target.table), `${p}.${ident(target.tenant.name)}${cast}`, match)} <> t.${tn}${cast}`,
           link: {
             table: target.table,
             parentColumns: [target.key.name],
