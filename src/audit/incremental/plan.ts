@@ -117,7 +117,6 @@ export async function prepareIncremental(client: pg.ClientBase, options: Increme
   const fingerprints = await readTableFingerprints(client, schema, names);
   const global = globalFingerprint(manifest, options.allChecks, catalog.serverVersion);
   const xmin32 = previous?.snapshot ? String(BigInt(previous.snapshot.xmin) & 0xffffffffn) : undefined;
-  const changedFilter = 'pg_catalog.age(t.xmin) <= pg_catalog.age($1::xid)';
 
   const elements: Element[] = [...plan.scans.map((scan) => ({ scan })), ...plan.duplicates.map((dup) => ({ dup }))];
   const units: Unit[] = elements.flatMap((element) =>
@@ -330,7 +329,6 @@ function buildTasks(units: Unit[], specs: Map<string, UnitSpec>, xmin32: string,
    WHERE ${[changed('t'), ...reach].join('\n      OR ')})
 SELECT count(*) FILTER (WHERE t.${OWN}) AS n${arrays.map((a) => `, ${a}`).join('')}${q.counts.map((c, i) => `,\n  (${c.sql}) AS u${i}`).join('')}
   FROM ${CHANGED} t`;
-    if (process.env.CRMT_DEBUG_SQL) process.stderr.write(`-- ${q.table}\n${sql};\n`);
     const row = (await client.query<Record<string, unknown>>(sql, values)).rows[0];
     changedRows.set(q.table, Number(row.n));
     const keys = new Map<string, string[][] | null>();
