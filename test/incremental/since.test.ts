@@ -2,10 +2,13 @@
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditResult } from '../../src/audit/types.js';
+import { runAudit } from '../../src/audit/runner.js';
+import type { PreviousAudit } from '../../src/audit/incremental/types.js';
+import { parseManifest } from '../../src/config/manifest.js';
 import { ident } from '../../src/db/quote.js';
 import { renderAudit } from '../../src/report/render-audit.js';
 import { adminUrl, createTestDatabase, useTestDatabase, withDatabase } from '../support/database.js';
-import { asPrevious, audit, modes, SCHEMA_SQL, view } from './fixture.js';
+import { asPrevious, audit, DATA_CHECKS, modes, SCHEMA_SQL, view } from './fixture.js';
 
 describe('audit --since (incremental re-audit)', () => {
   const db = useTestDatabase();
@@ -221,5 +224,41 @@ describe('audit --since against a copy of the database (CREATE DATABASE … TEMP
     expect(full.findings.length).toBe(1);
     expect(since.snapshot!.system).toBe(first.snapshot!.system);
     expect(since.incremental!.global).toMatch(/^another database \(oid \d+, the previous audit's \d+: a copy or a restore\)$/);
+  });
+});
+
+describe('audit --since on a partitioned table', () => {
+  const db = useTestDatabase();
+
+  it('ATTACH PARTITION brings in rows older than the previous audit: the partition tree is in the fingerprint, full', async () => {
+    await db().client.query(`CREATE SCHEMA incp;
+      CREATE TABLE incp.companies (id integer PRIMARY KEY);
+      INSERT INTO incp.companies VALUES (1), (2);
+      CREATE TABLE incp.events (id integer, company_id integer) PARTITION BY RANGE (id);
+      CREATE TABLE incp.events_1 PARTITION OF incp.events FOR VALUES FROM (0) TO (100);
+      INSERT INTO incp.events VALUES (1, 1), (2, 2);
+      CREATE TABLE incp.events_2 (id integer, company_id integer);
+      INSERT INTO incp.events_2 VALUES (150, NULL)`);
+    const manifest = parseManifest({
+      schema: 'incp',
+      tenant: { table: 'companies', key: 'id', column: 'company_id', setting: 'app.tenant' },
+      roles: { app: ['crm_app_never_created'] },
+      tables: { events: null },
+    });
+    const run = (since?: PreviousAudit) => runAudit({ databaseUrl: db().url, manifest, only: DATA_CHECKS, since });
+    const first = await run();
+    expect(first.findings).toEqual([]);
+    let since = await run(asPrevious(first));
+    expect(modes(since)).toEqual({ 'incp.events': 'incremental' });
+    await db().client.query(`INSERT INTO incp.events VALUES (3, NULL)`); // a changed row in a partition is found through the parent
+    since = await run(asPrevious(first));
+    expect(view(since)).toEqual(view(await run()));
+    expect(since.findings.map((f) => f.count)).toEqual([1]);
+    await db().client.query(`DELETE FROM incp.events WHERE id = 3; ALTER TABLE incp.events ATTACH PARTITION incp.events_2 FOR VALUES FROM (100) TO (200)`);
+    since = await run(asPrevious(first));
+    const full = await run();
+    expect(view(since)).toEqual(view(full));
+    expect(full.findings.map((f) => `${f.check} ${f.count}`)).toEqual(['null-tenant 1']);
+    expect(modes(since)['incp.events']).toMatch(/the catalog of events changed/);
   });
 });
