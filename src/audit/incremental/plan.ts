@@ -303,6 +303,7 @@ function buildTasks(units: Unit[], specs: Map<string, UnitSpec>, xmin32: string,
       const guard = link.guard ? `${link.guard} AND ` : '';
       const child = link.child.length === 1 ? link.child[0] : `(${link.child.join(', ')})`;
       const keys = passed.has(link) ? (await resultOf(link.table, client)).keys.get(JSON.stringify(link.parentColumns)) : null;
+      if (keys && keys[0].length === 0) continue; // no parent row changed: no row of this table to add
       if (keys) {
         const from = keys.map((k) => {
           values.push(k);
