@@ -23,7 +23,7 @@ import type { RawFinding } from '../policy-checks.js';
 import type { CheckDefinition, Finding } from '../types.js';
 import { globalFingerprint, readIdentity, readTableFingerprints, type SnapshotIdentity } from './capture.js';
 import type { AuditSnapshot, IncrementalReport, IncrementalTable, PreviousAudit } from './types.js';
-import { CHANGED, incrementalUnits, unitKey, type UnitSpec } from './units.js';
+import { CHANGED, incrementalUnits, ROWS, unitKey, type UnitSpec } from './units.js';
 
 /** Beyond this many transactions since the previous snapshot, re-check in full (age() is exact below 2^31). */
 export const MAX_XID_DISTANCE = 2n ** 30n;
@@ -241,7 +241,7 @@ function buildTasks(units: Unit[], specs: Map<string, UnitSpec>, xmin32: string,
     table: string;
     columns: Set<string>;
     computed: Map<string, string>;
-    counts: { sql: string; unit: Unit }[];
+    counts: { sql: string; unit: Unit; link?: Link }[];
     links: Link[];
     /** Referenced column lists its children need the changed keys of (JSON of the list). */
     keysets: string[];
@@ -260,7 +260,7 @@ function buildTasks(units: Unit[], specs: Map<string, UnitSpec>, xmin32: string,
     const own = at(spec.table);
     for (const c of spec.columns) own.columns.add(c);
     for (const [name, sql] of Object.entries(spec.computed ?? {})) own.computed.set(name, sql);
-    own.counts.push({ sql: spec.sql, unit });
+    own.counts.push({ sql: spec.sql, unit, link: spec.link });
     if (spec.link) own.links.push(spec.link);
   }
   // Which links get the parent's keys as arrays: not a table's own, not the back edge of a cycle.
@@ -299,6 +299,8 @@ function buildTasks(units: Unit[], specs: Map<string, UnitSpec>, xmin32: string,
   const runTable = async (q: TableQuery, client: pg.ClientBase): Promise<TableResult> => {
     const values: unknown[] = [xmin32];
     const reach: string[] = [];
+    /** Per link that adds rows, the flag column saying a row was reached through it. */
+    const flags = new Map<Link, string>();
     for (const link of q.links) {
       const guard = link.guard ? `${link.guard} AND ` : '';
       const child = link.child.length === 1 ? link.child[0] : `(${link.child.join(', ')})`;
@@ -311,14 +313,19 @@ function buildTasks(units: Unit[], specs: Map<string, UnitSpec>, xmin32: string,
         });
         const cols = link.parentColumns.map((_, i) => `k.c${i}::${link.types[i]}`);
         reach.push(`(${guard}${child} IN (SELECT ${cols.join(', ')} FROM unnest(${from.join(', ')}) AS k(${link.parentColumns.map((_, i) => `c${i}`).join(', ')})))`);
+        flags.set(link, `crm_tenancy_r${flags.size}`);
       } else {
         const cols = link.parentColumns.map((c, i) => `${ident('p')}.${ident(c)}${link.types[i] === 'text' ? '::text' : ''}`);
         reach.push(`(${guard}${child} IN (SELECT ${cols.join(', ')} FROM ${qualified(schema, link.table)} ${ident('p')} WHERE ${changed(ident('p'))}))`);
+        flags.set(link, `crm_tenancy_r${flags.size}`);
       }
     }
     const keysetColumns = q.keysets.flatMap((k) => JSON.parse(k) as string[]);
+    // The flags are evaluated again only for the rows that pass the WHERE (a few): each answer then
+    // reads its own rows — the changed ones, and for a reference those reached through it.
     const select = [
       `${changed('t')} AS ${OWN}`,
+      ...[...flags].map(([, name], i) => `${reach[i]} AS ${name}`),
       ...[...new Set([...q.columns, ...keysetColumns])].map((c) => `t.${ident(c)}`),
       ...[...q.computed].map(([name, sql]) => `${sql} AS ${ident(name)}`),
     ];
@@ -328,7 +335,12 @@ function buildTasks(units: Unit[], specs: Map<string, UnitSpec>, xmin32: string,
     const sql = `WITH ${CHANGED} AS MATERIALIZED (
   SELECT ${select.join(', ')} FROM ${qualified(schema, q.table)} t
    WHERE ${[changed('t'), ...reach].join('\n      OR ')})
-SELECT count(*) FILTER (WHERE t.${OWN}) AS n${arrays.map((a) => `, ${a}`).join('')}${q.counts.map((c, i) => `,\n  (${c.sql}) AS u${i}`).join('')}
+SELECT count(*) FILTER (WHERE t.${OWN}) AS n${arrays.map((a) => `, ${a}`).join('')}${q.counts
+      .map((c, i) => {
+        const flag = c.link ? flags.get(c.link) : undefined;
+        return `,\n  (${c.sql.replaceAll(ROWS, flag ? `(t.${OWN} OR t.${flag})` : `t.${OWN}`)}) AS u${i}`;
+      })
+      .join('')}
   FROM ${CHANGED} t`;
     const row = (await client.query<Record<string, unknown>>(sql, values)).rows[0];
     changedRows.set(q.table, Number(row.n));

@@ -30,8 +30,10 @@ import type { Manifest } from '../../config/manifest.js';
 import { NUMERIC_TYPES } from '../data-checks.js';
 import { resolvePairs, targetMatch, typeIs, typeNamesNoTarget } from '../polymorphic-references.js';
 
-/** The CTE of a table's changed rows in the per-table query (alias t or p over it). */
+/** The CTE of a table's rows to check in the per-table query (alias t). */
 export const CHANGED = 'crm_tenancy_changed';
+/** Replaced by the rows of CHANGED an answer reads: its changed rows, and for a reference those reached through it. */
+export const ROWS = '{{rows}}';
 
 export interface UnitSpec {
   check: string;
@@ -90,7 +92,7 @@ export function incrementalUnits(manifest: Manifest, catalog: Catalog): Map<stri
     if (!table || !column) continue;
     const name = entry.name;
 
-    add({ check: 'null-tenant', table: name, object: null, tables: [name], columns: [tc], sql: `SELECT count(*) FROM ${CHANGED} t WHERE t.${tn} IS NULL` });
+    add({ check: 'null-tenant', table: name, object: null, tables: [name], columns: [tc], sql: `SELECT count(*) FROM ${CHANGED} t WHERE ${ROWS} AND t.${tn} IS NULL` });
 
     if (tenantRel && tenantKey) {
       const comparable = column.typeOid === tenantKey.typeOid || (NUMERIC_TYPES.has(column.typeOid) && NUMERIC_TYPES.has(tenantKey.typeOid));
@@ -102,7 +104,7 @@ export function incrementalUnits(manifest: Manifest, catalog: Catalog): Map<stri
         tables: [name, tenant.table],
         columns: [tc],
         noLoss: tenant.table,
-        sql: `SELECT count(*) FROM ${CHANGED} t WHERE t.${tn} IS NOT NULL
+        sql: `SELECT count(*) FROM ${CHANGED} t WHERE ${ROWS} AND t.${tn} IS NOT NULL
    AND NOT EXISTS (SELECT 1 FROM ${qualified(schema, tenant.table)} k WHERE k.${ident(tenant.key)}${cast} = t.${tn}${cast})`,
       });
     }
@@ -136,7 +138,7 @@ export function incrementalUnits(manifest: Manifest, catalog: Catalog): Map<stri
       add({
         ...base,
         columns: [tc, ...pairs.map(([c]) => c)],
-        sql: `SELECT count(*) FROM ${CHANGED} t WHERE ${parentTenant(qualified(schema, ref.table), `${p}.${tn}${cast}`, join)} <> t.${tn}${cast}`,
+        sql: `SELECT count(*) FROM ${CHANGED} t WHERE ${ROWS} AND ${parentTenant(qualified(schema, ref.table), `${p}.${tn}${cast}`, join)} <> t.${tn}${cast}`,
         link: {
           table: ref.table,
           parentColumns: referenced,
@@ -164,7 +166,7 @@ export function incrementalUnits(manifest: Manifest, catalog: Catalog): Map<stri
           object: `${object} → ${target.table}`,
           tables: [pair.table, target.table],
           columns: [tc, pair.ref.typeColumn, pair.ref.idColumn],
-          sql: `SELECT count(*) FROM ${CHANGED} t WHERE ${typeIs(pair.ref.typeColumn, target.type)} AND ${parentTenant(qualified(schema, target.table), `${p}.${ident(target.tenant.name)}${cast}`, match)} <> t.${tn}${cast}`,
+          sql: `SELECT count(*) FROM ${CHANGED} t WHERE ${ROWS} AND ${typeIs(pair.ref.typeColumn, target.type)} AND ${parentTenant(qualified(schema, target.table), `${p}.${ident(target.tenant.name)}${cast}`, match)} <> t.${tn}${cast}`,
           link: {
             table: target.table,
             parentColumns: [target.key.name],
@@ -181,7 +183,7 @@ export function incrementalUnits(manifest: Manifest, catalog: Catalog): Map<stri
       object: pair.ref.typeColumn,
       tables: [pair.table],
       columns: [pair.ref.typeColumn],
-      sql: `SELECT count(*) FROM ${CHANGED} t WHERE ${typeNamesNoTarget(pair.ref)}`,
+      sql: `SELECT count(*) FROM ${CHANGED} t WHERE ${ROWS} AND ${typeNamesNoTarget(pair.ref)}`,
     });
   }
 
@@ -208,7 +210,7 @@ export function incrementalUnits(manifest: Manifest, catalog: Catalog): Map<stri
         sql: `SELECT count(*) FROM (
   SELECT 1 FROM ${qualified(schema, entry.name)} t
     JOIN (SELECT DISTINCT ${own.join(', ')} FROM ${CHANGED} t
-           WHERE ${[...own.map((c) => `${c} IS NOT NULL`), ...(where !== undefined ? [`t.${ident(w)}`] : [])].join(' AND ')}) k
+           WHERE ${[ROWS, ...own.map((c) => `${c} IS NOT NULL`), ...(where !== undefined ? [`t.${ident(w)}`] : [])].join(' AND ')}) k
       ON ${group.map((c) => `t.${ident(c)} = k.${ident(c)}`).join(' AND ')}
    ${where !== undefined ? `WHERE (${where})` : ''}
    GROUP BY ${own.join(', ')} HAVING count(*) > 1) d`,
