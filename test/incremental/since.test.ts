@@ -262,3 +262,33 @@ describe('audit --since on a partitioned table', () => {
     expect(modes(since)['incp.events']).toMatch(/the catalog of events changed/);
   });
 });
+
+describe('audit --since with a two-column foreign key', () => {
+  const db = useTestDatabase();
+
+  it('a parent keyed by two columns changes tenant: its unchanged children are found through both key columns', async () => {
+    await db().client.query(`CREATE SCHEMA incm;
+      CREATE TABLE incm.companies (id integer PRIMARY KEY);
+      INSERT INTO incm.companies VALUES (1), (2);
+      CREATE TABLE incm.orders (id integer, line integer, company_id integer, PRIMARY KEY (id, line));
+      INSERT INTO incm.orders SELECT g / 3, g % 3, 1 + g % 2 FROM generate_series(0, 29) g;
+      CREATE TABLE incm.shipments (id integer PRIMARY KEY, company_id integer, order_id integer, order_line integer,
+        FOREIGN KEY (order_id, order_line) REFERENCES incm.orders);
+      INSERT INTO incm.shipments SELECT g, 1 + g % 2, g / 3, g % 3 FROM generate_series(0, 29) g`);
+    const manifest = parseManifest({
+      schema: 'incm',
+      tenant: { table: 'companies', key: 'id', column: 'company_id', setting: 'app.tenant' },
+      roles: { app: ['crm_app_never_created'] },
+      tables: { orders: null, shipments: null },
+    });
+    const run = (since?: PreviousAudit) => runAudit({ databaseUrl: db().url, manifest, only: DATA_CHECKS, since });
+    const first = await run();
+    expect(first.findings).toEqual([]);
+    await db().client.query(`UPDATE incm.orders SET company_id = 3 - company_id WHERE id = 4 AND line = 1`); // shipment 13's order
+    const since = await run(asPrevious(first));
+    const full = await run();
+    expect(view(since)).toEqual(view(full));
+    expect(full.findings.map((f) => `${f.table} ${f.count} ${JSON.stringify(f.samples)}`)).toEqual(['incm.shipments 1 [13]']);
+    expect(since.incremental!.tables.find((t) => t.table === 'incm.shipments')!.changedRows).toBe(0);
+  });
+});
