@@ -8,6 +8,7 @@ import { RESULT_PREFIX, type BenchMetric } from './lib/bench-result.js';
 
 const BENCHES: { name: string; args: string[] }[] = [
   { name: 'audit', args: ['--scale', '200', '--runs', '1'] },
+  { name: 'audit-since', args: ['--scale', '200', '--runs', '1'] },
   { name: 'migrate', args: ['--rows', '200000'] },
   { name: 'backfill', args: ['--rows', '200000'] },
   { name: 'rls', args: ['--scale', '100', '--iterations', '2000'] },

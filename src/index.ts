@@ -33,6 +33,8 @@ export { runDemo, type DemoOptions, type DemoResult } from './demo/demo.js';
 export { runAudit, type AuditOptions } from './audit/runner.js';
 export { loadChecks } from './audit/check-definitions.js';
 export { loadWaivers, loadBaseline } from './audit/waivers.js';
+export { readPrevious, previousFromJson } from './audit/incremental/read-previous.js';
+export type { AuditSnapshot, PreviousAudit, IncrementalReport, IncrementalTable } from './audit/incremental/types.js';
 export type { AuditResult, AuditSummary, Finding, Severity, CheckDefinition, Waiver, DataProof, DataCheckStatus } from './audit/types.js';
 export { renderAudit, AUDIT_FORMATS, type AuditFormat, type RenderOptions } from './report/render-audit.js';
 export { renderBaseline } from './report/json.js';

@@ -18,6 +18,8 @@ import { bindNamed, checkParams } from './sql-params.js';
 import type { AuditResult, CheckDefinition, CheckTarget, CheckRun, DataCheckStatus, DataProof, Finding, Severity, Waiver } from './types.js';
 import { severityRank } from './types.js';
 import { applyWaivers } from './waivers.js';
+import { prepareIncremental } from './incremental/plan.js';
+import type { PreviousAudit } from './incremental/types.js';
 
 /**
  * `client`: a connected client to audit on (left open). The whole audit then runs on it, catalog
@@ -56,6 +58,8 @@ export interface AuditOptions extends ConnectionOptions<pg.ClientBase> {
   logger?: Logger;
   /** Today, for waiver expiry (tests). */
   today?: string;
+  /** A previous audit's JSON (`--since`): re-check the data only for rows changed since its snapshot. */
+  since?: PreviousAudit;
 }
 
 export function fingerprint(check: string, table: string | null, object: string | null): string {
@@ -160,6 +164,8 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
     };
     const wrappers = checks.some((c) => c.kind === 'policy') ? await wrapperFunctions(main) : undefined;
     const plan = planDataChecks(manifest, catalog, checks, deep);
+    // The snapshot block of every audit; with --since, the answers that run over changed rows only.
+    const incremental = await prepareIncremental(main, { manifest, catalog, plan, allChecks: all, previous: options.since });
     const tasks: Task[] = [
       ...checkTasks(checks, run, {
         setting: manifest.tenant.setting,
@@ -167,7 +173,8 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
         wrappers,
         citus: target === 'citus',
       }),
-      ...dataTasks(plan, manifest.schema, manifest.tenant.column),
+      ...dataTasks(incremental.plan, manifest.schema, manifest.tenant.column),
+      ...incremental.tasks,
     ];
 
     // Workers import the main transaction's snapshot: one consistent picture, several connections.
@@ -253,6 +260,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
     const scanned = new Set([...plan.scans.flatMap((s) => s.tables), ...plan.duplicates.map((d) => d.table)]);
     const tables = [...manifest.tables.map((t) => t.name), manifest.tenant.table].map((t) => `${manifest.schema}.${t}`);
     const version = (await main.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0].v;
+    const since = incremental.finish(findings);
     const result: AuditResult = {
       version: 1,
       schema: manifest.schema,
@@ -281,6 +289,8 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
       },
       ok: failing === 0,
       exitCode: failing > 0 ? 1 : 0,
+      snapshot: since.snapshot,
+      ...(since.report ? { incremental: since.report } : {}),
     };
     failed = false;
     return result;

@@ -119,6 +119,10 @@ export interface AuditSummary {
 }
 
 export interface AuditResult {
+  /** What a later `audit --since` needs (src/audit/incremental). */
+  snapshot?: import('./incremental/types.js').AuditSnapshot;
+  /** With --since: per table, incremental or full and why. */
+  incremental?: import('./incremental/types.js').IncrementalReport;
   version: 1;
   schema: string;
   /** Scoped tables and the tenant table, schema-qualified, in manifest order. */

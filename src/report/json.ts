@@ -20,6 +20,9 @@ export function renderJson(result: AuditResult): string {
       // Per data check: proven by constraints or scanned; per table / foreign key / key in `proofs`.
       dataChecks: result.dataChecks,
       proofs: result.proofs,
+      // `audit --since` reads `snapshot`; `incremental` says what a --since run did per table.
+      ...(result.incremental ? { incremental: result.incremental } : {}),
+      ...(result.snapshot ? { snapshot: result.snapshot } : {}),
       summary: {
         ...result.summary,
         exitCode: result.exitCode,

@@ -2,6 +2,7 @@
 import type { AuditResult } from '../audit/types.js';
 import { coverageMatrix, type Cell } from './coverage.js';
 import { DEEP_HINT, anyProven, dataCheckLines } from './proofs.js';
+import { incrementalLines } from './incremental.js';
 import { groupedFindingLines, summaryLines, textVerdict } from './text-grouped.js';
 
 /** One character per coverage cell. */
@@ -36,6 +37,7 @@ export function renderText(result: AuditResult, options: { verbose?: boolean } =
     out.push('', 'data checks:', ...dataCheckLines(result).map((l) => `  ${l}`));
     if (anyProven(result)) out.push(`  (${DEEP_HINT})`);
   }
+  out.push(...incrementalLines(result));
   if (!verbose) {
     out.push(...groupedFindingLines(result), ...waiverProblemLines(result), ...summaryLines(result, false));
     return `${out.join('\n')}\n`;

@@ -4,6 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runAudit } from '../../audit/runner.js';
 import { loadBaseline, loadWaivers } from '../../audit/waivers.js';
+import { readPrevious } from '../../audit/incremental/read-previous.js';
 import { loadChecks } from '../../audit/check-definitions.js';
 import { CHECK_TARGETS } from '../../audit/types.js';
 import { renderBaseline } from '../../report/json.js';
@@ -31,6 +32,7 @@ export interface AuditCliOptions {
   concurrency: string;
   deep?: boolean;
   target?: string;
+  since?: string;
 }
 
 /** --json is short for --format json; both at once must agree. */
@@ -117,6 +119,7 @@ export async function run(ctx: CommandContext, opts: AuditCliOptions): Promise<n
   const manifestText = manifest.file ? await readFile(manifest.file, 'utf8').catch(() => undefined) : undefined;
   const waivers = opts.waivers ? await loadWaivers(opts.waivers, ids) : [];
   const baseline = opts.baseline ? await loadBaseline(opts.baseline) : [];
+  const since = opts.since !== undefined ? await readPrevious(opts.since) : undefined;
   const result = await runAudit({
     databaseUrl: ctx.target.databaseUrl,
     manifest,
@@ -129,6 +132,7 @@ export async function run(ctx: CommandContext, opts: AuditCliOptions): Promise<n
     failOn,
     deep: opts.deep ?? false,
     ...(target ? { target } : {}),
+    since,
     logger: ctx.output.logger,
   });
   const renderOptions = {

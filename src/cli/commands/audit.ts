@@ -35,6 +35,7 @@ export function register(program: Command): void {
       '--deep',
       'scan the data checks even where constraints prove them (after a logical-replication catch-up, a restore, or writes with session_replication_role = replica)',
     )
+    .option('--since <file>', 're-check the data only for rows changed since the audit whose --format json report this is (falls back to full per table, saying why)')
     // A function: the check files are read only when the help is shown.
     .addHelpText(
       'after',
@@ -53,6 +54,7 @@ Examples:
   $ crm-tenancy audit --target citus              # before distributing with Citus: what blocks it
   $ crm-tenancy audit --format markdown >> "$GITHUB_STEP_SUMMARY"
   $ crm-tenancy audit --only null-tenant,cross-tenant-reference --format json | jq '.summary'
+  $ crm-tenancy audit --format json -o audit.json && crm-tenancy audit --since audit.json
   $ crm-tenancy audit --write-baseline tenancy-baseline.json && crm-tenancy audit --baseline tenancy-baseline.json`,
     )
     .action(

@@ -1,0 +1,294 @@
+// audit --since: after each kind of change, the incremental re-audit finds exactly what a full audit finds, and says per table why it read what it read.
+import pg from 'pg';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { AuditResult } from '../../src/audit/types.js';
+import { runAudit } from '../../src/audit/runner.js';
+import type { PreviousAudit } from '../../src/audit/incremental/types.js';
+import { parseManifest } from '../../src/config/manifest.js';
+import { ident } from '../../src/db/quote.js';
+import { renderAudit } from '../../src/report/render-audit.js';
+import { adminUrl, createTestDatabase, useTestDatabase, withDatabase } from '../support/database.js';
+import { asPrevious, audit, DATA_CHECKS, modes, SCHEMA_SQL, view } from './fixture.js';
+
+describe('audit --since (incremental re-audit)', () => {
+  const db = useTestDatabase();
+  const sql = async (text: string) => {
+    await db().client.query(text);
+  };
+  let previous: AuditResult;
+
+  beforeEach(async () => {
+    await sql(`DROP SCHEMA IF EXISTS inc CASCADE; ${SCHEMA_SQL}`);
+    previous = await audit(db().url);
+    expect(view(previous)).toEqual([]);
+  });
+
+  /** The incremental run and a full one in the same state: equal findings (counts, samples, messages). */
+  const compare = async (from: AuditResult = previous, tight = true) => {
+    const since = await audit(db().url, asPrevious(from, 'previous.json', tight));
+    const full = await audit(db().url);
+    expect(view(since)).toEqual(view(full));
+    return { since, full };
+  };
+
+  it('no change: every table incremental with 0 changed rows (the grouped FK aside), nothing found', async () => {
+    const { since } = await compare();
+    expect(modes(since)).toEqual({
+      contacts: 'incremental',
+      deals: 'incremental',
+      notes: 'incremental',
+      projects: 'incremental',
+      tasks: expect.stringMatching(/^full: cross-tenant-reference \(tasks_company_id_project_id_fkey\): foreign key into columns not unique in projects/),
+    });
+    expect(since.incremental!.tables.find((t) => t.table === 'inc.contacts')!.changedRows).toBe(0);
+    const text = renderAudit(since, 'table', { toolVersion: 'test', manifestFile: 'tenancy.yaml', verbose: false });
+    expect(text).toContain('since previous.json:');
+    expect(text).toMatch(/inc\.contacts\s+incremental \(0 changed rows\)/);
+    expect(text).toMatch(/inc\.tasks\s+full: cross-tenant-reference/);
+  });
+
+  it('inserts: a NULL tenant, an unknown tenant, a duplicate, a cross-tenant FK and polymorphic reference, an untyped note', async () => {
+    await sql(`INSERT INTO inc.contacts VALUES (101, NULL, 'n1'), (102, 99, 'n2'), (103, 1, 'e3');
+      INSERT INTO inc.deals VALUES (201, 1, 2);
+      INSERT INTO inc.notes VALUES (301, 1, 'Deal', '4'), (302, 1, 'Bogus', '1')`);
+    const { since, full } = await compare();
+    expect(full.findings.map((f) => `${f.check} ${f.table} ${f.count}`)).toEqual([
+      'null-tenant inc.contacts 1',
+      'cross-tenant-reference inc.deals 1',
+      'cross-tenant-reference inc.notes 1',
+      'cross-tenant-reference inc.notes 1',
+      'duplicate-within-tenant inc.contacts 1',
+      'unknown-tenant inc.contacts 1',
+    ]);
+    expect(modes(since).contacts).toMatch(/^full: .*the changed rows hold findings: re-checked in full/);
+    // Unchanged rows of other tables still count, once the changed ones are found bad.
+  });
+
+  it('an update of an FK column (child side) and of a parent\u2019s tenant (parent side: its unchanged children now cross tenants)', async () => {
+    await sql(`UPDATE inc.deals SET contact_id = 3 WHERE id = 1`); // deal 1 (tenant of contact 2) → contact 3 (another tenant)
+    let r = await compare();
+    expect(r.full.findings.map((f) => `${f.table} ${f.object} ${f.count}`)).toEqual(['inc.deals deals_contact_id_fkey 1']);
+
+    await sql(`DROP SCHEMA inc CASCADE; ${SCHEMA_SQL}`);
+    previous = await audit(db().url);
+    await sql(`UPDATE inc.contacts SET company_id = 3 WHERE id = 7`); // contact 7 was tenant 2; its 2 deals and its note stay
+    r = await compare();
+    expect(r.full.findings.map((f) => `${f.table} ${f.object} ${f.count}`)).toEqual([
+      'inc.deals deals_contact_id_fkey 2',
+      'inc.notes item_type/item_id → contacts 1',
+    ]);
+    expect(modes(r.since).contacts).toBe('incremental'); // the contact's own checks are clean: it is the deals that cross
+    expect(modes(r.since).deals).toMatch(/the changed rows hold findings/);
+    // Found through the parent side: no deal changed (contacts handed over the changed contact's key).
+    expect(r.since.incremental!.tables.find((t) => t.table === 'inc.deals')!.changedRows).toBe(0);
+    expect(r.since.incremental!.tables.find((t) => t.table === 'inc.contacts')!.changedRows).toBe(1);
+  });
+
+  it('deletes: nothing new (an inner join finds no deleted parent), except unknown-tenant when a tenant row goes', async () => {
+    await sql(`DELETE FROM inc.contacts WHERE id IN (4, 5); DELETE FROM inc.notes WHERE id < 10`);
+    let r = await compare();
+    expect(r.full.findings).toEqual([]);
+    expect(modes(r.since)).toMatchObject({ contacts: 'incremental', deals: 'incremental', notes: 'incremental' });
+
+    await sql(`DELETE FROM inc.companies WHERE id = 2`); // no FK from contacts: its rows now name no tenant
+    r = await compare();
+    expect(r.full.findings.map((f) => `${f.check} ${f.table} ${f.count}`)).toEqual([
+      'unknown-tenant inc.contacts 19',
+      'unknown-tenant inc.deals 38',
+      'unknown-tenant inc.notes 10',
+      'unknown-tenant inc.projects 3',
+      'unknown-tenant inc.tasks 10',
+    ]);
+    expect(modes(r.since).contacts).toMatch(/unknown-tenant: 1 key of companies gone since the previous audit/);
+  });
+
+  it('VACUUM FULL and TRUNCATE + reload: the table was rewritten (new relfilenode), full', async () => {
+    await sql(`VACUUM FULL inc.deals`);
+    let r = await compare();
+    expect(modes(r.since).deals).toMatch(/^full: .*deals was rewritten/);
+    // The FK's answer belongs to deals (its child); contacts' own answers still read only its changed rows.
+    expect(modes(r.since).contacts).toBe('incremental');
+
+    await sql(`DROP SCHEMA inc CASCADE; ${SCHEMA_SQL}`);
+    previous = await audit(db().url);
+    await sql(`BEGIN; CREATE TEMP TABLE keep AS SELECT * FROM inc.notes; TRUNCATE inc.notes;
+      INSERT INTO inc.notes SELECT * FROM keep; UPDATE inc.notes SET company_id = 1 WHERE id = 1; COMMIT`);
+    r = await compare();
+    expect(r.full.findings.map((f) => `${f.table} ${f.count}`)).toEqual(['inc.notes 1']);
+    expect(modes(r.since).notes).toMatch(/notes was rewritten/);
+  });
+
+  it('VACUUM FREEZE keeps the raw xmin (PostgreSQL ≥ 9.4): a frozen new row is still a changed row', async () => {
+    await sql(`INSERT INTO inc.deals VALUES (202, 3, 1)`); // contact 1 is tenant 2
+    const before = (await db().client.query(`SELECT xmin::text AS x FROM inc.deals WHERE id = 202`)).rows[0].x;
+    await sql(`VACUUM (FREEZE) inc.deals`);
+    const after = await db().client.query(`SELECT xmin::text AS x, age(xmin) < 100 AS recent FROM inc.deals WHERE id = 202`);
+    expect(after.rows[0]).toEqual({ x: before, recent: true });
+    const r = await compare();
+    expect(r.full.findings.map((f) => `${f.table} ${f.count}`)).toEqual(['inc.deals 1']);
+    expect(modes(r.since).deals).toMatch(/the changed rows hold findings/);
+  });
+
+  it('DDL: a column added or an index dropped changes the catalog fingerprint: full for that table', async () => {
+    await sql(`ALTER TABLE inc.notes ADD COLUMN body text DEFAULT 'x'`);
+    const r = await compare();
+    expect(modes(r.since).notes).toMatch(/^full: .*the catalog of notes changed/);
+    expect(modes(r.since).projects).toBe('incremental');
+  });
+
+  it('a previous run with findings for a check: that table in full until it is clean again', async () => {
+    await sql(`UPDATE inc.contacts SET company_id = NULL WHERE id = 9`);
+    const dirty = await audit(db().url);
+    expect(view(dirty).map((f) => f.check)).toEqual(['null-tenant']);
+    let r = await compare(dirty);
+    expect(modes(r.since).contacts).toMatch(/null-tenant: the previous audit had findings for this check/);
+    await sql(`UPDATE inc.contacts SET company_id = 1 WHERE id = 9`);
+    r = await compare(dirty);
+    expect(r.full.findings).toEqual([]);
+    // Chained: the run after it starts from a clean snapshot again.
+    r = await compare(r.since);
+    expect(modes(r.since).contacts).toBe('incremental');
+  });
+
+  it('no previous JSON info, and a wraparound distance too large: every table full with the reason', async () => {
+    const none = await audit(db().url, { file: 'old.json', snapshot: null, problem: 'no previous JSON info: old.json has no snapshot block' });
+    expect(none.incremental!.global).toMatch(/no previous JSON info/);
+    expect(modes(none).contacts).toMatch(/^full: .*no previous JSON info/);
+    const old = asPrevious(previous);
+    old.snapshot!.xmin = String(BigInt(old.snapshot!.xmin) - 2n ** 30n);
+    const far = await audit(db().url, old);
+    expect(far.incremental!.global).toMatch(/transaction ID wraparound distance/);
+  });
+
+  it('a subtransaction of a transaction open during the previous audit: its rows count as changed (xmin cut, not xip)', async () => {
+    const other = await db().connect();
+    await other.query(`BEGIN; SELECT pg_current_xact_id(); SAVEPOINT s; INSERT INTO inc.deals VALUES (203, 3, 1)`);
+    // A later transaction commits: the snapshot's xmax (latest completed + 1) passes the subtransaction's xid.
+    await sql(`SELECT pg_current_xact_id()`);
+    const during = await audit(db().url);
+    const sub = BigInt((await other.query(`SELECT xmin::text AS x FROM inc.deals WHERE id = 203`)).rows[0].x);
+    expect(sub).toBeLessThan(BigInt(during.snapshot!.xmax) & 0xffffffffn); // below xmax…
+    expect(during.snapshot!.xip).not.toContain(String(sub)); // …and in no xip list: "visible" by the xip rule
+    await other.query('COMMIT');
+    const r = await compare(during, false); // the real xmin: the open transaction holds it below its subtransaction's xid
+    expect(r.full.findings.map((f) => `${f.table} ${f.count}`)).toEqual(['inc.deals 1']);
+    // With the cut at xmax (xmin raised to it) the row would look old, and be missed.
+    const xipRule = await audit(db().url, asPrevious(during, 'previous.json', true));
+    expect(view(xipRule)).toEqual([]);
+  });
+
+  it('inside a caller\u2019s transaction the snapshot block says it cannot serve a later --since', async () => {
+    const client = await db().connect();
+    await client.query('BEGIN; SELECT pg_current_xact_id()');
+    const inside = await audit(db().url, undefined, client);
+    await client.query('ROLLBACK');
+    expect(inside.snapshot!.unusable).toMatch(/caller/);
+    const r = await compare(inside);
+    expect(r.since.incremental!.global).toMatch(/the previous audit cannot serve/);
+  });
+});
+
+describe('audit --since against a copy of the database (CREATE DATABASE … TEMPLATE)', () => {
+  let source: Awaited<ReturnType<typeof createTestDatabase>>;
+  const copy = `crmt_copy_${Date.now().toString(36)}`;
+  beforeAll(async () => {
+    source = await createTestDatabase();
+    await source.client.query(SCHEMA_SQL);
+  });
+  afterAll(async () => {
+    const admin = new pg.Client({ connectionString: adminUrl() });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${ident(copy)} WITH (FORCE)`);
+    await admin.end();
+    await source.drop();
+  });
+
+  it('same system identifier, another oid: every table full, and the copy\u2019s findings equal a full audit\u2019s', async () => {
+    const first = await audit(source.url);
+    const admin = new pg.Client({ connectionString: adminUrl() });
+    await admin.connect();
+    try {
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [source.name]);
+      await admin.query(`CREATE DATABASE ${ident(copy)} TEMPLATE ${ident(source.name)}`);
+    } finally {
+      await admin.end();
+    }
+    const url = withDatabase(adminUrl(), copy);
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    await c.query(`UPDATE inc.deals SET company_id = 1 WHERE id = 1`);
+    await c.end();
+    const since = await audit(url, asPrevious(first));
+    const full = await audit(url);
+    expect(view(since)).toEqual(view(full));
+    expect(full.findings.length).toBe(1);
+    expect(since.snapshot!.system).toBe(first.snapshot!.system);
+    expect(since.incremental!.global).toMatch(/^another database \(oid \d+, the previous audit's \d+: a copy or a restore\)$/);
+  });
+});
+
+describe('audit --since on a partitioned table', () => {
+  const db = useTestDatabase();
+
+  it('ATTACH PARTITION brings in rows older than the previous audit: the partition tree is in the fingerprint, full', async () => {
+    await db().client.query(`CREATE SCHEMA incp;
+      CREATE TABLE incp.companies (id integer PRIMARY KEY);
+      INSERT INTO incp.companies VALUES (1), (2);
+      CREATE TABLE incp.events (id integer, company_id integer) PARTITION BY RANGE (id);
+      CREATE TABLE incp.events_1 PARTITION OF incp.events FOR VALUES FROM (0) TO (100);
+      INSERT INTO incp.events VALUES (1, 1), (2, 2);
+      CREATE TABLE incp.events_2 (id integer, company_id integer);
+      INSERT INTO incp.events_2 VALUES (150, NULL)`);
+    const manifest = parseManifest({
+      schema: 'incp',
+      tenant: { table: 'companies', key: 'id', column: 'company_id', setting: 'app.tenant' },
+      roles: { app: ['crm_app_never_created'] },
+      tables: { events: null },
+    });
+    const run = (since?: PreviousAudit) => runAudit({ databaseUrl: db().url, manifest, only: DATA_CHECKS, since });
+    const first = await run();
+    expect(first.findings).toEqual([]);
+    let since = await run(asPrevious(first));
+    expect(modes(since)).toEqual({ 'incp.events': 'incremental' });
+    await db().client.query(`INSERT INTO incp.events VALUES (3, NULL)`); // a changed row in a partition is found through the parent
+    since = await run(asPrevious(first));
+    expect(view(since)).toEqual(view(await run()));
+    expect(since.findings.map((f) => f.count)).toEqual([1]);
+    await db().client.query(`DELETE FROM incp.events WHERE id = 3; ALTER TABLE incp.events ATTACH PARTITION incp.events_2 FOR VALUES FROM (100) TO (200)`);
+    since = await run(asPrevious(first));
+    const full = await run();
+    expect(view(since)).toEqual(view(full));
+    expect(full.findings.map((f) => `${f.check} ${f.count}`)).toEqual(['null-tenant 1']);
+    expect(modes(since)['incp.events']).toMatch(/the catalog of events changed/);
+  });
+});
+
+describe('audit --since with a two-column foreign key', () => {
+  const db = useTestDatabase();
+
+  it('a parent keyed by two columns changes tenant: its unchanged children are found through both key columns', async () => {
+    await db().client.query(`CREATE SCHEMA incm;
+      CREATE TABLE incm.companies (id integer PRIMARY KEY);
+      INSERT INTO incm.companies VALUES (1), (2);
+      CREATE TABLE incm.orders (id integer, line integer, company_id integer, PRIMARY KEY (id, line));
+      INSERT INTO incm.orders SELECT g / 3, g % 3, 1 + g % 2 FROM generate_series(0, 29) g;
+      CREATE TABLE incm.shipments (id integer PRIMARY KEY, company_id integer, order_id integer, order_line integer,
+        FOREIGN KEY (order_id, order_line) REFERENCES incm.orders);
+      INSERT INTO incm.shipments SELECT g, 1 + g % 2, g / 3, g % 3 FROM generate_series(0, 29) g`);
+    const manifest = parseManifest({
+      schema: 'incm',
+      tenant: { table: 'companies', key: 'id', column: 'company_id', setting: 'app.tenant' },
+      roles: { app: ['crm_app_never_created'] },
+      tables: { orders: null, shipments: null },
+    });
+    const run = (since?: PreviousAudit) => runAudit({ databaseUrl: db().url, manifest, only: DATA_CHECKS, since });
+    const first = await run();
+    expect(first.findings).toEqual([]);
+    await db().client.query(`UPDATE incm.orders SET company_id = 3 - company_id WHERE id = 4 AND line = 1`); // shipment 13's order
+    const since = await run(asPrevious(first));
+    const full = await run();
+    expect(view(since)).toEqual(view(full));
+    expect(full.findings.map((f) => `${f.table} ${f.count} ${JSON.stringify(f.samples)}`)).toEqual(['incm.shipments 1 [13]']);
+    expect(since.incremental!.tables.find((t) => t.table === 'incm.shipments')!.changedRows).toBe(0);
+  });
+});
