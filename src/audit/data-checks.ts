@@ -1,5 +1,5 @@
 // Plans the data checks (null-tenant, cross-tenant-reference, duplicate-within-tenant): one shared
-// scan per table, and nothing at all where the catalog proves the defect impossible (unless deep).
+// scan per child table, and nothing at all where the catalog proves the defect impossible (unless deep).
 import type { Catalog, CatalogConstraint, CatalogTable } from '../db/catalog.js';
 import { findColumn, findRelation, foreignKeys } from '../db/catalog.js';
 import { ident, qualified } from '../db/quote.js';
@@ -8,11 +8,12 @@ import { fillTemplate } from './sql-params.js';
 import type { CheckDefinition, DataProof } from './types.js';
 
 /**
- * One query that answers one or more checks: a NULL count of one table, or the cross-tenant counts
- * of every FK pointing at one parent key (one hash of the parent for all of them).
+ * One query that answers one or more checks. Most come with `fuse`: the pieces of one child
+ * table's shared scan (`fuseScans` merges every piece of a table into one query), so a table is
+ * read once for its NULL count, its unknown tenants and every FK it holds.
  */
 export interface TableScan {
-  /** What the query reads, for the run log: `deals`, or `contacts ← deals, activities, …`. */
+  /** What the query reads, for the run log: `deals → users, contacts`, `users ← notes` (grouped). */
   target: string;
   /** Every table the query reads. */
   tables: string[];
@@ -24,6 +25,21 @@ export interface TableScan {
    * scan is skipped and `proofs` become proven by `proof` (a polymorphic pair's enforcing trigger).
    */
   provenBy?: { sql: string; values: unknown[]; proof: string; proofs: DataProof[] };
+  /** This scan's share of its child table's one scan (then `sql` is unused: `fuseScans` writes the query). */
+  fuse?: FusePiece;
+}
+
+/** A piece of a child table's shared scan: LEFT JOINs (to unique keys: no row multiplied) and, per part, what marks a bad row. */
+export interface FusePiece {
+  /** The child table (manifest name) and its quoted, qualified form. */
+  table: string;
+  from: string;
+  /** The tables joined, for the run log. */
+  parents: string[];
+  /** `LEFT JOIN parent alias ON …`; aliases unique within the table's scan. */
+  joins: string[];
+  /** One boolean expression per part: true for a bad row (NULL counts as not bad). */
+  conditions: string[];
 }
 
 export interface ScanPart {
@@ -33,10 +49,11 @@ export interface ScanPart {
   table: string;
   /** The FK constraint, for cross-tenant-reference. */
   object: string | null;
-  /** Query for up to 5 sample keys, run only when the count is not 0. */
+  /**
+   * Fetches the sample keys, run only when the count is not 0: $1 the ctids of the first 5 bad
+   * rows, which the scan returns as `tableoid:ctid` ids in column m<i> (a TID scan, see SAMPLE_IDS).
+   */
   sampleSql: string;
-  /** The sample query takes $1: the first bad row's ctid, column m<i> of the scan. */
-  sampleFromCtid?: boolean;
   /** The message, from the count (and the scan's row, for parts that return more than c<i>/m<i>). */
   describe: (count: number, row?: Record<string, unknown>) => string;
 }
@@ -71,6 +88,65 @@ export type DataPlanner = (check: CheckDefinition, context: DataPlanContext, pla
 /** smallint, integer, bigint, numeric: compared by value across types ('1.0' is not '1' as text). */
 export const NUMERIC_TYPES = new Set([21, 23, 20, 1700]);
 
+/**
+ * Samples are taken in the pass that counts, never by a second search: the count query also
+ * aggregates the ids (tableoid:ctid, unique across partitions) of the first 5 bad rows in table
+ * order, and `sampleSql` fetches their keys by ctid (a TID scan of ≤ 5 rows). Only bad rows reach
+ * the aggregate (the scan's WHERE keeps no other row), so its sort costs nothing on a clean table
+ * and stays small beside the scan on a dirty one. Measured on the 10M-row benchmark shapes
+ * (bench/audit.ts, PostgreSQL 15, 2 cores):
+ *   4 bad rows early in a 4M-row table — before: the count, then `ctid >= first bad AND … LIMIT 5`
+ *     walked the rest of the table with one index probe per row (the issue's 10.5 s cliff);
+ *     `ctid BETWEEN first AND last … LIMIT least(count, 5)` still walks start-to-end when the bad
+ *     rows sit at both ends (shape c); in the pass: no second query at all.
+ *   10 % bad rows (400,000 in t4): the in-pass aggregate sorts 400,000 ids, see the bench numbers
+ *     in the README (dense-bad shape).
+ * `{{cond}}` is the part's bad-row condition.
+ */
+export const SAMPLE_IDS = `(array_agg(t.tableoid::text || ':' || t.ctid::text ORDER BY t.ctid, t.tableoid) FILTER (WHERE {{cond}}))[1:5]`;
+
+/** The sample keys of the rows the scan named: `id` (tableoid:ctid) first, then the key columns. */
+export function sampleFetchSql(from: string, key: string): string {
+  return `SELECT t.tableoid::text || ':' || t.ctid::text AS id, ${key} FROM ${from} t WHERE t.ctid = ANY ($1::tid[])`;
+}
+
+/**
+ * Merges the pieces of each child table into one query (the other scans stay as they are), in
+ * plan order: `SELECT count(*) FILTER (WHERE bad_i) AS c_i, <first 5 ids> AS m_i, … FROM child t
+ * LEFT JOIN … WHERE bad_0 OR bad_1 …`. One read of the child answers its NULL count, its unknown
+ * tenants and every FK it holds into a unique parent key; each parent is hashed once per child
+ * that references it.
+ */
+export function fuseScans(scans: readonly TableScan[]): TableScan[] {
+  const out: TableScan[] = [];
+  const byTable = new Map<string, TableScan[]>();
+  for (const scan of scans) {
+    if (!scan.fuse) {
+      out.push(scan);
+      continue;
+    }
+    let group = byTable.get(scan.fuse.table);
+    if (!group) {
+      group = [];
+      byTable.set(scan.fuse.table, group);
+      out.push(scan); // placeholder, replaced below
+    }
+    group.push(scan);
+  }
+  return out.map((scan) => {
+    if (!scan.fuse) return scan;
+    const group = byTable.get(scan.fuse.table)!;
+    const parts = group.flatMap((g) => g.parts);
+    const conditions = group.flatMap((g) => g.fuse!.conditions);
+    const joins = group.flatMap((g) => g.fuse!.joins);
+    const parents = [...new Set(group.flatMap((g) => g.fuse!.parents))];
+    const tables = [...new Set(group.flatMap((g) => g.tables))];
+    const select = conditions.map((c, i) => `count(*) FILTER (WHERE ${c}) AS c${i}, ${fillTemplate(SAMPLE_IDS, { cond: c })} AS m${i}`);
+    const sql = [`SELECT ${select.join(',\n       ')}`, `  FROM ${scan.fuse.from} t`, ...joins.map((j) => `  ${j}`), ` WHERE ${conditions.map((c) => `(${c})`).join('\n    OR ')}`].join('\n');
+    return { target: parents.length > 0 ? `${scan.fuse.table} → ${parents.join(', ')}` : scan.fuse.table, tables, sql, parts };
+  });
+}
+
 function keyList(table: CatalogTable): string {
   return table.primaryKey && table.primaryKey.length > 0 ? table.primaryKey.map((c) => `t.${ident(c)}`).join(', ') : 't.ctid';
 }
@@ -78,14 +154,6 @@ function keyList(table: CatalogTable): string {
 /** True when the FK includes the tenant column mapped onto the parent's tenant column. */
 function fkCoversTenant(fk: CatalogConstraint, tenantColumn: string): boolean {
   return fk.columns.some((c, i) => c === tenantColumn && fk.references!.columns[i] === tenantColumn);
-}
-
-interface ParentGroup {
-  parent: string;
-  referenced: string[];
-  cast: string;
-  branches: string[];
-  parts: ScanPart[];
 }
 
 /** The scoped tables that exist and have the tenant column, with the quoted fragments every template uses. */
@@ -118,13 +186,14 @@ export const planNullTenant: DataPlanner = (check, context, plan) => {
     plan.scans.push({
       target: entry.name,
       tables: [entry.name],
-      sql: fillTemplate(check.sections.count, base),
+      sql: '',
+      fuse: { table: entry.name, from: base.table, parents: [], joins: [], conditions: [fillTemplate(check.sections.condition, base)] },
       parts: [
         {
           check: check.id,
           table: entry.name,
           object: null,
-          sampleSql: fillTemplate(check.sections.sample, base),
+          sampleSql: sampleFetchSql(base.table, base.key),
           describe: (n) => `${n} row${n === 1 ? '' : 's'} of ${schema}.${entry.name} ha${n === 1 ? 's' : 've'} no ${tenantColumn}`,
         },
       ],
@@ -135,16 +204,22 @@ export const planNullTenant: DataPlanner = (check, context, plan) => {
 /**
  * cross-tenant-reference: per FK between scoped tables, unless a validated composite FK with the
  * tenant column proves it (not with deep: rows written with session_replication_role = replica
- * skip the FK's triggers). Counted per referenced parent key: one query reads every FK pointing at
- * it (UNION ALL) against one hash of the parent.
+ * skip the FK's triggers). Each FK is a LEFT JOIN of its child's shared scan (fuseScans).
+ *
+ * Per child, not per parent: measured on the benchmark shapes at 10M rows (bench/audit.ts), the
+ * per-parent query (every FK into one parent as a UNION ALL branch against one hash of the parent)
+ * reads a child once per FK it holds and once more for its NULL and unknown-tenant counts; the
+ * per-child scan reads it once and hashes each parent once per child that references it. Parents
+ * are rarely larger than the children that reference them, and a hash build costs about as much as
+ * a scan, so per child wins on every shape (numbers in the README's benchmark section).
  */
 export const planCrossTenant: DataPlanner = (crossCheck, context, plan) => {
   const { manifest, catalog } = context;
   const { schema } = manifest;
   const tenantColumn = manifest.tenant.column;
   const scopedNames = new Set(manifest.tables.map((t) => t.name));
-  const groups = new Map<string, ParentGroup>();
   for (const { entry, table, column, base } of tenantTables(context)) {
+    let alias = 0;
     for (const fk of foreignKeys(table)) {
       const ref = fk.references!;
       if (ref.schema !== schema || !scopedNames.has(ref.table)) continue;
@@ -163,7 +238,7 @@ export const planCrossTenant: DataPlanner = (crossCheck, context, plan) => {
       }
       plan.proofs.push({ check: crossCheck.id, table: entry.name, object: fk.name, status: 'scanned' });
       const referenced = pairs.map(([, r]) => r);
-      // A join must not multiply child rows: only when those columns are unique in the parent.
+      // A join must not multiply child rows: the parent as it is only when those columns are unique in it.
       const uniqueInParent = parent.indexes.some(
         (i) => i.unique && i.valid && i.predicate === null && i.columns.every((c) => c !== null && referenced.includes(c)),
       );
@@ -172,69 +247,39 @@ export const planCrossTenant: DataPlanner = (crossCheck, context, plan) => {
       const parentColumn = findColumn(parent, tenantColumn)!;
       const comparable = parentColumn.typeOid === column.typeOid || (NUMERIC_TYPES.has(parentColumn.typeOid) && NUMERIC_TYPES.has(column.typeOid));
       const cast = comparable ? '' : '::text';
-      const withAlias = (alias: string) => ({
+      const p = ident(`p${alias++}`);
+      const values = {
         ...base,
         tenant: `${ident(tenantColumn)}${cast}`,
         parent: qualified(schema, ref.table),
-        p: alias,
-        parent_tenant: `${ident(tenantColumn)}${cast}`,
-        join: pairs.map(([c, r]) => `${alias}.${ident(r)} = t.${ident(c)}`).join(' AND '),
-      });
-      const part: ScanPart = {
-        check: crossCheck.id,
-        table: entry.name,
-        object: fk.name,
-        sampleSql: fillTemplate(uniqueInParent ? crossCheck.sections.sample : crossCheck.sections.groupsample, withAlias(ident('p'))),
-        sampleFromCtid: uniqueInParent,
-        describe: (n) =>
-          `${n} row${n === 1 ? '' : 's'} of ${schema}.${entry.name} reference${n === 1 ? 's' : ''} a ${ref.table} row of another tenant through ${fk.columns.join(', ')} (${fk.name})`,
-      };
-      if (!uniqueInParent) {
-        const values = { ...withAlias(ident('p')), ref_columns: referenced.map((r) => ident(r)).join(', ') };
-        plan.scans.push({
-          target: `${ref.table} ← ${entry.name}`,
-          tables: [entry.name, ref.table],
-          sql: fillTemplate(crossCheck.sections.grouped, values),
-          parts: [part],
-        });
-        continue;
-      }
-      // Branches of one UNION ALL must have the same column types: FKs whose columns differ in
-      // type from the others get a query of their own rather than a cast that could change a value.
-      const childTypes = [...pairs.map(([c]) => findColumn(table, c)?.typeOid ?? 0), column.typeOid].join(',');
-      const key = JSON.stringify([ref.table, referenced, cast, childTypes]);
-      let group = groups.get(key);
-      if (!group) {
-        group = { parent: ref.table, referenced, cast, branches: [], parts: [] };
-        groups.set(key, group);
-      }
-      const k = String(group.parts.length);
-      group.branches.push(
-        fillTemplate(crossCheck.sections.branch, {
-          ...withAlias(ident('p')),
-          k,
-          refs: pairs.map(([c], i) => `t.${ident(c)} AS r${i + 1}`).join(', '),
-        }),
-      );
-      group.parts.push(part);
-    }
-  }
-  for (const group of groups.values()) {
-    const p = ident('p');
-    const children = [...new Set(group.parts.map((part) => part.table))];
-    plan.scans.push({
-      target: `${group.parent} ← ${children.join(', ')}`,
-      tables: [group.parent, ...children.filter((c) => c !== group.parent)],
-      parts: group.parts,
-      sql: fillTemplate(crossCheck.sections.by_parent, {
-        counts: group.parts.map((_, k) => fillTemplate(crossCheck.sections.count, { k: String(k) })).join(',\n       '),
-        branches: group.branches.join('\n        UNION ALL\n        '),
-        parent: qualified(schema, group.parent),
         p,
-        parent_join: group.referenced.map((r, i) => `${p}.${ident(r)} = s.r${i + 1}`).join(' AND '),
-        parent_tenant: `${ident(tenantColumn)}${group.cast}`,
-      }),
-    });
+        parent_tenant: `${ident(tenantColumn)}${cast}`,
+        join: pairs.map(([c, r]) => `${p}.${ident(r)} = t.${ident(c)}`).join(' AND '),
+        ref_columns: referenced.map((r) => `${p}.${ident(r)}`).join(', '),
+      };
+      plan.scans.push({
+        target: entry.name,
+        tables: [entry.name, ref.table],
+        sql: '',
+        fuse: {
+          table: entry.name,
+          from: base.table,
+          parents: [ref.table],
+          joins: [fillTemplate(uniqueInParent ? crossCheck.sections.fk_join : crossCheck.sections.grouped_join, values)],
+          conditions: [fillTemplate(uniqueInParent ? crossCheck.sections.fk_condition : crossCheck.sections.grouped_condition, values)],
+        },
+        parts: [
+          {
+            check: crossCheck.id,
+            table: entry.name,
+            object: fk.name,
+            sampleSql: sampleFetchSql(base.table, base.key),
+            describe: (n) =>
+              `${n} row${n === 1 ? '' : 's'} of ${schema}.${entry.name} reference${n === 1 ? 's' : ''} a ${ref.table} row of another tenant through ${fk.columns.join(', ')} (${fk.name})`,
+          },
+        ],
+      });
+    }
   }
 };
 
