@@ -8,6 +8,8 @@ import { CATALOG_COLUMNS, type CheckDefinition } from './types.js';
 
 export interface Task {
   check: string;
+  /** Estimated rows a data query reads: the runner starts the biggest first. */
+  rows?: number;
   /** The tables a data query reads (run log). */
   target?: string;
   /** A data query (a scan or join of table rows) rather than a catalog read. */
@@ -55,6 +57,7 @@ export function dataTasks(plan: DataPlan, schema: string, tenantColumn: string):
     tasks.push({
       check: [...new Set(scan.parts.map((p) => p.check))].join(', '),
       target: scan.target,
+      rows: scan.rows,
       data: true,
       run: async (c) => {
         if (scan.provenBy && ((await c.query(scan.provenBy.sql, scan.provenBy.values)).rowCount ?? 0) > 0) {
@@ -84,6 +87,7 @@ export function dataTasks(plan: DataPlan, schema: string, tenantColumn: string):
     tasks.push({
       check: dup.check,
       target: dup.table,
+      rows: dup.rows,
       data: true,
       run: async (c) => {
         const row = (await c.query(dup.sql)).rows[0] as { groups: string; extra: string; samples: unknown[] | null };

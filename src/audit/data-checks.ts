@@ -27,6 +27,8 @@ export interface TableScan {
   provenBy?: { sql: string; values: unknown[]; proof: string; proofs: DataProof[] };
   /** This scan's share of its child table's one scan (then `sql` is unused: `fuseScans` writes the query). */
   fuse?: FusePiece;
+  /** Rows it reads, from the planner's estimates (pg_class.reltuples): the runner starts the biggest first. */
+  rows?: number;
 }
 
 /** A piece of a child table's shared scan: LEFT JOINs (to unique keys: no row multiplied) and, per part, what marks a bad row. */
@@ -40,6 +42,9 @@ export interface FusePiece {
   joins: string[];
   /** One boolean expression per part: true for a bad row (NULL counts as not bad). */
   conditions: string[];
+  /** Estimated rows of the child and of each table joined (pg_class.reltuples, 0 when unknown). */
+  rows: number;
+  parentRows: number[];
 }
 
 export interface ScanPart {
@@ -62,6 +67,8 @@ export interface DuplicateQuery {
   /** The check id it answers. */
   check: string;
   table: string;
+  /** Estimated rows of the table (pg_class.reltuples, 0 when unknown). */
+  rows?: number;
   columns: string[];
   sql: string;
   singleton: boolean;
@@ -143,9 +150,13 @@ export function fuseScans(scans: readonly TableScan[]): TableScan[] {
     const tables = [...new Set(group.flatMap((g) => g.tables))];
     const select = conditions.map((c, i) => `count(*) FILTER (WHERE ${c}) AS c${i}, ${fillTemplate(SAMPLE_IDS, { cond: c })} AS m${i}`);
     const sql = [`SELECT ${select.join(',\n       ')}`, `  FROM ${scan.fuse.from} t`, ...joins.map((j) => `  ${j}`), ` WHERE ${conditions.map((c) => `(${c})`).join('\n    OR ')}`].join('\n');
-    return { target: parents.length > 0 ? `${scan.fuse.table} → ${parents.join(', ')}` : scan.fuse.table, tables, sql, parts };
+    const rows = scan.fuse.rows + group.reduce((n, g) => n + g.fuse!.parentRows.reduce((a, b) => a + b, 0), 0);
+    return { target: parents.length > 0 ? `${scan.fuse.table} → ${parents.join(', ')}` : scan.fuse.table, tables, sql, parts, rows };
   });
 }
+
+/** pg_class.reltuples, 0 when never analyzed (or a partitioned parent). */
+export const estimated = (table: CatalogTable): number => Math.max(0, table.estimatedRows);
 
 function keyList(table: CatalogTable): string {
   return table.primaryKey && table.primaryKey.length > 0 ? table.primaryKey.map((c) => `t.${ident(c)}`).join(', ') : 't.ctid';
@@ -172,7 +183,7 @@ export function tenantTables({ manifest, catalog }: DataPlanContext) {
 export const planNullTenant: DataPlanner = (check, context, plan) => {
   const { schema } = context.manifest;
   const tenantColumn = context.manifest.tenant.column;
-  for (const { entry, column, base } of tenantTables(context)) {
+  for (const { entry, table, column, base } of tenantTables(context)) {
     if (entry.sharedRows) {
       // Not even with --deep: on a shared_rows table a NULL tenant is a shared row, not a defect.
       plan.proofs.push({ check: check.id, table: entry.name, object: null, status: 'proven', proof: `shared_rows: a NULL ${tenantColumn} marks a row every tenant shares` });
@@ -187,7 +198,7 @@ export const planNullTenant: DataPlanner = (check, context, plan) => {
       target: entry.name,
       tables: [entry.name],
       sql: '',
-      fuse: { table: entry.name, from: base.table, parents: [], joins: [], conditions: [fillTemplate(check.sections.condition, base)] },
+      fuse: { table: entry.name, from: base.table, parents: [], joins: [], conditions: [fillTemplate(check.sections.condition, base)], rows: estimated(table), parentRows: [] },
       parts: [
         {
           check: check.id,
@@ -267,6 +278,8 @@ export const planCrossTenant: DataPlanner = (crossCheck, context, plan) => {
           parents: [ref.table],
           joins: [fillTemplate(uniqueInParent ? crossCheck.sections.fk_join : crossCheck.sections.grouped_join, values)],
           conditions: [fillTemplate(uniqueInParent ? crossCheck.sections.fk_condition : crossCheck.sections.grouped_condition, values)],
+          rows: estimated(table),
+          parentRows: [estimated(parent)],
         },
         parts: [
           {
@@ -312,11 +325,13 @@ export const planDuplicates: DataPlanner = (dupCheck, context, plan) => {
       plan.duplicates.push({
         check: dupCheck.id,
         table: entry.name,
+        rows: estimated(table),
         columns: cols,
         singleton,
         sql: fillTemplate(dupCheck.sections.query, {
           ...base,
           group_by: group.map((c) => `t.${ident(c)}`).join(', '),
+          group_keys: group.map((c) => `g.${ident(c)}`).join(', '),
           // A partial key (`where`, the manifest's own SQL over the table) only constrains the rows it selects.
           not_null: [...group.map((c) => `t.${ident(c)} IS NOT NULL`), ...(where !== undefined ? [`(${where})`] : [])].join(' AND '),
         }),

@@ -1,7 +1,7 @@
 // Plans the unknown-tenant data check: rows whose tenant value names no tenant, where no validated foreign key rules them out.
 import { findColumn, findRelation, foreignKeys } from '../db/catalog.js';
 import { ident, qualified } from '../db/quote.js';
-import { NUMERIC_TYPES, sampleFetchSql, tenantTables, type DataPlanner } from './data-checks.js';
+import { estimated, NUMERIC_TYPES, sampleFetchSql, tenantTables, type DataPlanner } from './data-checks.js';
 import { fillTemplate } from './sql-params.js';
 
 /**
@@ -47,6 +47,8 @@ export const planUnknownTenant: DataPlanner = (check, context, plan) => {
         parents: [tenant.table],
         joins: [fillTemplate(check.sections.join, values)],
         conditions: [fillTemplate(check.sections.condition, values)],
+        rows: estimated(table),
+        parentRows: [estimated(tenantRel)],
       },
       parts: [
         {
