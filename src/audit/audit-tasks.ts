@@ -69,7 +69,8 @@ export function dataTasks(plan: DataPlan, schema: string, tenantColumn: string):
         for (const [i, part] of scan.parts.entries()) {
           const count = Number(row[`c${i}`]);
           if (count === 0) continue;
-          // tableoid:ctid of the first 5 bad rows in table order; their keys by a TID scan (ctids repeat across partitions: matched on the whole id).
+          // The first 5 bad rows in table order (ctid, or tableoid:ctid on a partitioned table, where
+          // ctids repeat across partitions: matched on the whole id); their keys by a TID scan.
           const ids = (row[`m${i}`] as unknown as string[] | null) ?? [];
           const fetched = (await c.query({ text: part.sampleSql, values: [ids.map((id) => id.slice(id.indexOf(':') + 1))], rowMode: 'array' })).rows as unknown[][];
           const keys = new Map(fetched.map((r) => [r[0] as string, r.slice(1)]));

@@ -42,6 +42,8 @@ export interface FusePiece {
   joins: string[];
   /** One boolean expression per part: true for a bad row (NULL counts as not bad). */
   conditions: string[];
+  /** The child is partitioned: its sample ids carry the partition (tableoid). */
+  partitioned: boolean;
   /** Estimated rows of the child and of each table joined (pg_class.reltuples, 0 when unknown). */
   rows: number;
   parentRows: number[];
@@ -56,7 +58,7 @@ export interface ScanPart {
   object: string | null;
   /**
    * Fetches the sample keys, run only when the count is not 0: $1 the ctids of the first 5 bad
-   * rows, which the scan returns as `tableoid:ctid` ids in column m<i> (a TID scan, see SAMPLE_IDS).
+   * rows, which the scan returns as ids in column m<i> (a TID scan, see sampleIds).
    */
   sampleSql: string;
   /** The message, from the count (and the scan's row, for parts that return more than c<i>/m<i>). */
@@ -97,24 +99,31 @@ export const NUMERIC_TYPES = new Set([21, 23, 20, 1700]);
 
 /**
  * Samples are taken in the pass that counts, never by a second search: the count query also
- * aggregates the ids (tableoid:ctid, unique across partitions) of the first 5 bad rows in table
- * order, and `sampleSql` fetches their keys by ctid (a TID scan of ≤ 5 rows). Only bad rows reach
- * the aggregate (the scan's WHERE keeps no other row), so its sort costs nothing on a clean table
- * and stays small beside the scan on a dirty one. Measured on the 10M-row benchmark shapes
- * (bench/audit.ts, PostgreSQL 15, 2 cores):
- *   4 bad rows early in a 4M-row table — before: the count, then `ctid >= first bad AND … LIMIT 5`
- *     walked the rest of the table with one index probe per row (the issue's 10.5 s cliff);
- *     `ctid BETWEEN first AND last … LIMIT least(count, 5)` still walks start-to-end when the bad
- *     rows sit at both ends (shape c); in the pass: no second query at all.
- *   10 % bad rows (400,000 in t4): the in-pass aggregate sorts 400,000 ids, see the bench numbers
- *     in the README (dense-bad shape).
- * `{{cond}}` is the part's bad-row condition.
+ * aggregates the ctids of the first 5 bad rows in table order (with the tableoid on a partitioned
+ * table, where ctids repeat across partitions), and `sampleSql` fetches their keys by ctid (a TID
+ * scan of ≤ 5 rows). Only bad rows reach the aggregate (the scan's WHERE keeps no other row), so
+ * its sort costs nothing on a clean table. Measured on the 10M-row benchmark shapes (bench/audit.ts,
+ * PostgreSQL 15, 2 cores, work_mem 4MB):
+ *   4 bad rows early in a 4M-row table: before, the count, then `ctid >= first bad AND … LIMIT 5`
+ *     walked the rest of the table with one index probe per row (the issue's 10.5 s cliff; the old
+ *     audit took 90 s on the chain shape vs 32 s for this one, same load). `ctid BETWEEN first AND
+ *     last … LIMIT least(count, 5)` would still walk start to end when bad rows sit at both ends
+ *     (shape c). In the pass: no second query.
+ *   10 % bad rows (400,000 of t4's 4M): the t4 scan took 7.1-9.2 s with the sample aggregate vs
+ *     5.7-8.1 s counting only (3 runs each, load average 14): the sort of 400,000 ids costs ~15 %
+ *     of that scan, where a follow-up search would have found 5 rows at once. Sorting bare tids
+ *     rather than text ids keeps it small; the whole audit stays at 0.6× the naive script there.
  */
-export const SAMPLE_IDS = `(array_agg(t.tableoid::text || ':' || t.ctid::text ORDER BY t.ctid, t.tableoid) FILTER (WHERE {{cond}}))[1:5]`;
+export function sampleIds(partitioned: boolean, cond: string): string {
+  return partitioned
+    ? `(array_agg(t.tableoid::text || ':' || t.ctid::text ORDER BY t.ctid, t.tableoid) FILTER (WHERE ${cond}))[1:5]`
+    : `(array_agg(t.ctid ORDER BY t.ctid) FILTER (WHERE ${cond}))[1:5]::text[]`;
+}
 
-/** The sample keys of the rows the scan named: `id` (tableoid:ctid) first, then the key columns. */
-export function sampleFetchSql(from: string, key: string): string {
-  return `SELECT t.tableoid::text || ':' || t.ctid::text AS id, ${key} FROM ${from} t WHERE t.ctid = ANY ($1::tid[])`;
+/** The sample keys of the rows the scan named: their id (as `sampleIds` prints it) first, then the key columns. */
+export function sampleFetchSql(from: string, key: string, partitioned: boolean): string {
+  const id = partitioned ? `t.tableoid::text || ':' || t.ctid::text` : 't.ctid::text';
+  return `SELECT ${id} AS id, ${key} FROM ${from} t WHERE t.ctid = ANY ($1::tid[])`;
 }
 
 /**
@@ -148,7 +157,7 @@ export function fuseScans(scans: readonly TableScan[]): TableScan[] {
     const joins = group.flatMap((g) => g.fuse!.joins);
     const parents = [...new Set(group.flatMap((g) => g.fuse!.parents))];
     const tables = [...new Set(group.flatMap((g) => g.tables))];
-    const select = conditions.map((c, i) => `count(*) FILTER (WHERE ${c}) AS c${i}, ${fillTemplate(SAMPLE_IDS, { cond: c })} AS m${i}`);
+    const select = conditions.map((c, i) => `count(*) FILTER (WHERE ${c}) AS c${i}, ${sampleIds(scan.fuse!.partitioned, c)} AS m${i}`);
     const sql = [`SELECT ${select.join(',\n       ')}`, `  FROM ${scan.fuse.from} t`, ...joins.map((j) => `  ${j}`), ` WHERE ${conditions.map((c) => `(${c})`).join('\n    OR ')}`].join('\n');
     const rows = scan.fuse.rows + group.reduce((n, g) => n + g.fuse!.parentRows.reduce((a, b) => a + b, 0), 0);
     return { target: parents.length > 0 ? `${scan.fuse.table} → ${parents.join(', ')}` : scan.fuse.table, tables, sql, parts, rows };
@@ -157,6 +166,8 @@ export function fuseScans(scans: readonly TableScan[]): TableScan[] {
 
 /** pg_class.reltuples, 0 when never analyzed (or a partitioned parent). */
 export const estimated = (table: CatalogTable): number => Math.max(0, table.estimatedRows);
+
+export const isPartitioned = (table: CatalogTable): boolean => table.kind === 'partitioned-table';
 
 function keyList(table: CatalogTable): string {
   return table.primaryKey && table.primaryKey.length > 0 ? table.primaryKey.map((c) => `t.${ident(c)}`).join(', ') : 't.ctid';
@@ -198,13 +209,22 @@ export const planNullTenant: DataPlanner = (check, context, plan) => {
       target: entry.name,
       tables: [entry.name],
       sql: '',
-      fuse: { table: entry.name, from: base.table, parents: [], joins: [], conditions: [fillTemplate(check.sections.condition, base)], rows: estimated(table), parentRows: [] },
+      fuse: {
+        table: entry.name,
+        from: base.table,
+        parents: [],
+        joins: [],
+        conditions: [fillTemplate(check.sections.condition, base)],
+        partitioned: isPartitioned(table),
+        rows: estimated(table),
+        parentRows: [],
+      },
       parts: [
         {
           check: check.id,
           table: entry.name,
           object: null,
-          sampleSql: sampleFetchSql(base.table, base.key),
+          sampleSql: sampleFetchSql(base.table, base.key, isPartitioned(table)),
           describe: (n) => `${n} row${n === 1 ? '' : 's'} of ${schema}.${entry.name} ha${n === 1 ? 's' : 've'} no ${tenantColumn}`,
         },
       ],
@@ -278,6 +298,7 @@ export const planCrossTenant: DataPlanner = (crossCheck, context, plan) => {
           parents: [ref.table],
           joins: [fillTemplate(uniqueInParent ? crossCheck.sections.fk_join : crossCheck.sections.grouped_join, values)],
           conditions: [fillTemplate(uniqueInParent ? crossCheck.sections.fk_condition : crossCheck.sections.grouped_condition, values)],
+          partitioned: isPartitioned(table),
           rows: estimated(table),
           parentRows: [estimated(parent)],
         },
@@ -286,7 +307,7 @@ export const planCrossTenant: DataPlanner = (crossCheck, context, plan) => {
             check: crossCheck.id,
             table: entry.name,
             object: fk.name,
-            sampleSql: sampleFetchSql(base.table, base.key),
+            sampleSql: sampleFetchSql(base.table, base.key, isPartitioned(table)),
             describe: (n) =>
               `${n} row${n === 1 ? '' : 's'} of ${schema}.${entry.name} reference${n === 1 ? 's' : ''} a ${ref.table} row of another tenant through ${fk.columns.join(', ')} (${fk.name})`,
           },

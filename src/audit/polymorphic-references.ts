@@ -5,7 +5,7 @@ import { escapeText, ident, literal, qualified, regclassText } from '../db/quote
 import { fitIdentifier } from '../migrate/plan.js';
 import type { Manifest, PolymorphicReference } from '../config/manifest.js';
 import { fillTemplate } from './sql-params.js';
-import { SAMPLE_IDS, sampleFetchSql, type DataPlanner, type ScanPart } from './data-checks.js';
+import { isPartitioned, sampleFetchSql, sampleIds, type DataPlanner, type ScanPart } from './data-checks.js';
 import type { DataProof } from './types.js';
 
 /** One target of a pair, resolved: the table, its single-column key, and where its tenant is. */
@@ -152,6 +152,7 @@ export const planPolymorphicReferences: DataPlanner = (check, context, plan) => 
     const object = `${ref.typeColumn}/${ref.idColumn}`;
     const tenant = findColumn(pair.catalog, tenantName);
     const trigger = polymorphicTriggerName(pair.table, ref);
+    const partitioned = isPartitioned(pair.catalog);
     // Asked at run time (the catalog snapshot has no triggers); never with deep.
     const provenBy = (proof: DataProof) =>
       context.deep
@@ -179,13 +180,13 @@ export const planPolymorphicReferences: DataPlanner = (check, context, plan) => 
         };
         const condition = fillTemplate(check.sections.pair_condition, values);
         joins.push(fillTemplate(check.sections.pair_join, values));
-        counts.push(fillTemplate(check.sections.pair_count, { ...values, ids: fillTemplate(SAMPLE_IDS, { cond: condition }) }));
+        counts.push(fillTemplate(check.sections.pair_count, { ...values, ids: sampleIds(partitioned, condition) }));
         bad.push(`(${condition})`);
         parts.push({
           check: check.id,
           table: pair.table,
           object: `${object} → ${target.table}`,
-          sampleSql: sampleFetchSql(table, key),
+          sampleSql: sampleFetchSql(table, key, partitioned),
           describe: (n) =>
             `${rows(n)} of ${schema}.${pair.table} point${n === 1 ? 's' : ''} through ${object} (type '${target.type}') at a ${target.table} row of another tenant`,
         });
@@ -203,7 +204,7 @@ export const planPolymorphicReferences: DataPlanner = (check, context, plan) => 
     }
     const typesProof: DataProof = { check: check.id, table: pair.table, object: `${ref.typeColumn} (types)`, status: 'scanned' };
     plan.proofs.push(typesProof);
-    const values = { table, key, untyped: typeNamesNoTarget(ref), type: ident(ref.typeColumn), ids: fillTemplate(SAMPLE_IDS, { cond: 'true' }) };
+    const values = { table, key, untyped: typeNamesNoTarget(ref), type: ident(ref.typeColumn), ids: sampleIds(partitioned, 'true') };
     const targets = ref.targets.map((t) => t.type).join(', ');
     plan.scans.push({
       target: `${pair.table} (${ref.typeColumn})`,
@@ -215,7 +216,7 @@ export const planPolymorphicReferences: DataPlanner = (check, context, plan) => 
           check: check.id,
           table: pair.table,
           object: ref.typeColumn,
-          sampleSql: sampleFetchSql(table, key),
+          sampleSql: sampleFetchSql(table, key, partitioned),
           describe: (n, row) => {
             const named = ((row?.t0 ?? []) as unknown as string[]).map((v) => `'${escapeText(v)}'`);
             const list = named.length > 0 ? named.join(', ') : 'a type value';

@@ -1,7 +1,7 @@
 // Plans the unknown-tenant data check: rows whose tenant value names no tenant, where no validated foreign key rules them out.
 import { findColumn, findRelation, foreignKeys } from '../db/catalog.js';
 import { ident, qualified } from '../db/quote.js';
-import { estimated, NUMERIC_TYPES, sampleFetchSql, tenantTables, type DataPlanner } from './data-checks.js';
+import { estimated, isPartitioned, NUMERIC_TYPES, sampleFetchSql, tenantTables, type DataPlanner } from './data-checks.js';
 import { fillTemplate } from './sql-params.js';
 
 /**
@@ -47,6 +47,7 @@ export const planUnknownTenant: DataPlanner = (check, context, plan) => {
         parents: [tenant.table],
         joins: [fillTemplate(check.sections.join, values)],
         conditions: [fillTemplate(check.sections.condition, values)],
+        partitioned: isPartitioned(table),
         rows: estimated(table),
         parentRows: [estimated(tenantRel)],
       },
@@ -56,7 +57,7 @@ export const planUnknownTenant: DataPlanner = (check, context, plan) => {
           table: entry.name,
           object: null,
           // Samples as (key, tenant value).
-          sampleSql: sampleFetchSql(base.table, `${base.key}, t.${base.tenant}::text AS tenant`),
+          sampleSql: sampleFetchSql(base.table, `${base.key}, t.${base.tenant}::text AS tenant`, isPartitioned(table)),
           describe: (n) =>
             `${n} row${n === 1 ? '' : 's'} of ${schema}.${entry.name} name${n === 1 ? 's' : ''} a ${tenant.column} that is not in ${tenant.table} (${why})`,
         },
