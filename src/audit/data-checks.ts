@@ -237,12 +237,16 @@ export const planNullTenant: DataPlanner = (check, context, plan) => {
  * tenant column proves it (not with deep: rows written with session_replication_role = replica
  * skip the FK's triggers). Each FK is a LEFT JOIN of its child's shared scan (fuseScans).
  *
- * Per child, not per parent: measured on the benchmark shapes at 10M rows (bench/audit.ts), the
- * per-parent query (every FK into one parent as a UNION ALL branch against one hash of the parent)
- * reads a child once per FK it holds and once more for its NULL and unknown-tenant counts; the
- * per-child scan reads it once and hashes each parent once per child that references it. Parents
- * are rarely larger than the children that reference them, and a hash build costs about as much as
- * a scan, so per child wins on every shape (numbers in the README's benchmark section).
+ * Per child, not per parent. Measured on the 10M-row benchmark shapes (bench/audit.ts, 2 cores,
+ * load average 12-14 from other jobs), whole audit: many FKs into one parent, per parent (every FK
+ * into a parent as a UNION ALL branch against one hash of it, plus separate NULL and unknown-tenant
+ * scans) 26.4 s and 38.6 s vs per child 21.6 s and 23.5 s (naive script 20.7 s, 21.7 s; 2 rounds);
+ * chain of 4, 90 s (with the sample cliff) vs 32 s. What the per-child scan saves is the extra reads
+ * for the NULL and unknown-tenant counts and the UNION ALL's materialized branches; it does not
+ * make the joins cheaper: the hash probes dominate (a cached 5M-row child scans in 0.2 s, each
+ * join takes 1-1.5 s), and the 5-join scan of activities took 15.5-18.5 s vs 12.7-17.5 s for its
+ * four joins and the NULL/unknown count as five separate queries (3 runs each). A parent is hashed
+ * once per child that references it, which in these shapes never cost more than the reads saved.
  */
 export const planCrossTenant: DataPlanner = (crossCheck, context, plan) => {
   const { manifest, catalog } = context;

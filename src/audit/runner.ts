@@ -23,8 +23,8 @@ import { applyWaivers } from './waivers.js';
  * `client`: a connected client to audit on (left open). The whole audit then runs on it, catalog
  * and data alike, rather than opening data connections beside it: a caller's client may be inside
  * its own transaction, whose uncommitted rows no other connection sees, and a pooled client gives
- * no credentials to open another with. The data queries run one after the other anyway (see the
- * lanes in runAudit), so only the overlap of catalog reads with data scans is lost.
+ * no credentials to open another with. Everything then runs one query after the other: the
+ * overlap of catalog reads with data scans, and of the two data lanes (see runAudit), is lost.
  */
 export interface AuditOptions extends ConnectionOptions<pg.ClientBase> {
   manifest: Manifest;
