@@ -64,7 +64,9 @@ export interface AuditOptions extends ConnectionOptions<pg.ClientBase> {
  * with other jobs, load average 10-13), medians of 3, audit seconds at concurrency 2 → 3:
  * chain 10.60 → 7.56 (naive 9.15), many FKs into one parent 23.5 → 20.1 (naive 21.7). A second
  * data lane overlaps one scan's serial phases (the hash build barrier, the leader's aggregate and
- * Gather) with the other's parallel ones.
+ * Gather) with the other's parallel ones. Caveat: on a machine shared with other jobs, more
+ * processes also take a bigger share of the CPU from them; on an idle machine the gain may be
+ * smaller (not measured: this machine was never idle). --concurrency 2 restores one data lane.
  */
 export const DEFAULT_CONCURRENCY = 3;
 

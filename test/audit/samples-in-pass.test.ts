@@ -72,4 +72,26 @@ describe('data-check samples in the counting pass', () => {
     const result = await audit();
     expect(view(result)).toEqual(['cross-tenant-reference sp.deals deals_contact_id_fkey 2 [900,5]']);
   });
+
+  it('the data queries start with the biggest table (estimated rows), whatever the manifest order', async () => {
+    await sql(`DROP SCHEMA IF EXISTS so CASCADE; CREATE SCHEMA so;
+      CREATE TABLE so.companies (id integer PRIMARY KEY);
+      INSERT INTO so.companies VALUES (1);
+      CREATE TABLE so.small (id integer PRIMARY KEY, company_id integer);
+      INSERT INTO so.small SELECT g, 1 FROM generate_series(1, 10) g;
+      CREATE TABLE so.big (id integer PRIMARY KEY, company_id integer);
+      INSERT INTO so.big SELECT g, 1 FROM generate_series(1, 5000) g;
+      CREATE TABLE so.middle (id integer PRIMARY KEY, company_id integer);
+      INSERT INTO so.middle SELECT g, 1 FROM generate_series(1, 500) g;
+      ANALYZE so.small, so.big, so.middle`);
+    const ordered = parseManifest({
+      schema: 'so',
+      tenant: { table: 'companies', key: 'id', column: 'company_id', setting: 'app.tenant' },
+      roles: { app: ['crm_app_never_created'] },
+      tables: { small: null, middle: null, big: null },
+    });
+    // One data connection: the run log is the order the data queries ran in.
+    const result = await runAudit({ databaseUrl: db().url, manifest: ordered, only: ['null-tenant'], concurrency: 2 });
+    expect(result.runs.map((r) => r.target)).toEqual(['big', 'middle', 'small']);
+  });
 });
