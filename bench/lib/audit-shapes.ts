@@ -231,7 +231,7 @@ export async function dropShapeDatabases(adminUrl: string): Promise<string[]> {
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
-    const { rows } = await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'crmt\\_bench\\_%\\_v%'`);
+    const { rows } = await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname ~ '^crmt_bench_[a-z_]+_[0-9]+_v[0-9]+$'`);
     for (const r of rows) await admin.query(`DROP DATABASE ${ident(r.datname)} WITH (FORCE)`);
     return rows.map((r) => r.datname);
   } finally {

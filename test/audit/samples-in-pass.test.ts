@@ -1,6 +1,7 @@
 // Samples of the data checks come from the pass that counts: exact, the first 5 bad rows in table
 // order, wherever they sit (start, end, both), and one read per table answers every check on it.
 import { describe, expect, it } from 'vitest';
+import { MAX_FK_JOINS } from '../../src/audit/data-checks.js';
 import { runAudit } from '../../src/audit/runner.js';
 import type { AuditResult } from '../../src/audit/types.js';
 import { parseManifest } from '../../src/config/manifest.js';
@@ -93,5 +94,33 @@ describe('data-check samples in the counting pass', () => {
     // One data connection: the run log is the order the data queries ran in.
     const result = await runAudit({ databaseUrl: db().url, manifest: ordered, only: ['null-tenant'], concurrency: 2 });
     expect(result.runs.map((r) => r.target)).toEqual(['big', 'middle', 'small']);
+  });
+
+  it('a child with more FKs than MAX_FK_JOINS is read by as many scans as needed; each FK still counted exactly, once fixed nothing', async () => {
+    expect(MAX_FK_JOINS).toBe(2);
+    await sql(`DROP SCHEMA IF EXISTS sp CASCADE; CREATE SCHEMA sp;
+      CREATE TABLE sp.companies (id integer PRIMARY KEY);
+      INSERT INTO sp.companies VALUES (1), (2);
+      CREATE TABLE sp.contacts (id integer PRIMARY KEY, company_id integer);
+      INSERT INTO sp.contacts VALUES (1, 1), (2, 2);
+      CREATE TABLE sp.deals (id integer PRIMARY KEY, company_id integer,
+        a_id integer REFERENCES sp.contacts, b_id integer REFERENCES sp.contacts, c_id integer REFERENCES sp.contacts);
+      INSERT INTO sp.deals SELECT g, 1, 1, 1, 1 FROM generate_series(1, 100) g;
+      UPDATE sp.deals SET a_id = 2 WHERE id = 10;
+      UPDATE sp.deals SET c_id = 2 WHERE id IN (20, 30);
+      UPDATE sp.deals SET company_id = NULL WHERE id = 40`);
+    const result = await audit();
+    expect(view(result)).toEqual([
+      'null-tenant sp.deals - 1 [40]',
+      'cross-tenant-reference sp.deals deals_a_id_fkey 1 [10]',
+      'cross-tenant-reference sp.deals deals_c_id_fkey 2 [20,30]',
+    ]);
+    // Two FK joins (and the NULL and unknown-tenant counts) in the first scan, the third FK in a second one.
+    expect(result.runs.filter((r) => r.target?.startsWith('deals')).map((r) => `${r.check}: ${r.target}`).sort()).toEqual([
+      'cross-tenant-reference: deals → contacts',
+      'null-tenant, cross-tenant-reference, unknown-tenant: deals → contacts, companies',
+    ]);
+    await sql(`UPDATE sp.deals SET a_id = 1, c_id = 1, company_id = 1`);
+    expect((await audit()).findings).toEqual([]);
   });
 });
