@@ -256,7 +256,8 @@ export const planNullTenant: DataPlanner = (check, context, plan) => {
 /**
  * cross-tenant-reference: per FK between scoped tables, unless a validated composite FK with the
  * tenant column proves it (not with deep: rows written with session_replication_role = replica
- * skip the FK's triggers). Each FK is a LEFT JOIN of its child's shared scan (fuseScans).
+ * skip the FK's triggers). Each FK is a LEFT JOIN of its child's shared scan (fuseScans: at most
+ * MAX_FK_JOINS of them per scan).
  *
  * Per child, not per parent. Measured on the 10M-row benchmark shapes (bench/audit.ts, 2 cores,
  * load average 12-14 from other jobs), whole audit: many FKs into one parent, per parent (every FK
@@ -266,8 +267,9 @@ export const planNullTenant: DataPlanner = (check, context, plan) => {
  * for the NULL and unknown-tenant counts and the UNION ALL's materialized branches; it does not
  * make the joins cheaper: the hash probes dominate (a cached 5M-row child scans in 0.2 s, each
  * join takes 1-1.5 s), and the 5-join scan of activities took 15.5-18.5 s vs 12.7-17.5 s for its
- * four joins and the NULL/unknown count as five separate queries (3 runs each). A parent is hashed
- * once per child that references it, which in these shapes never cost more than the reads saved.
+ * four joins and the NULL/unknown count as five separate queries (3 runs each): hence MAX_FK_JOINS.
+ * A parent is hashed once per query that references it, which in these shapes never cost more
+ * than the reads saved.
  */
 export const planCrossTenant: DataPlanner = (crossCheck, context, plan) => {
   const { manifest, catalog } = context;
