@@ -62,11 +62,12 @@ export interface AuditOptions extends ConnectionOptions<pg.ClientBase> {
  * One catalog connection and two data connections. Measured with bench/audit.ts's 10M-row shapes on
  * this project's 2-core machine (PostgreSQL 15, 2 parallel workers per query; the machine shared
  * with other jobs, load average 10-13), medians of 3, audit seconds at concurrency 2 → 3:
- * chain 10.60 → 7.56 (naive 9.15), many FKs into one parent 23.5 → 20.1 (naive 21.7). A second
+ * chain 10.60 → 7.56 (naive 9.15), many FKs into one parent 23.5 → 20.1 (naive 21.7); later, load
+ * average 1.5-4: chain 4.93 → 4.67 (naive 4.78). A second
  * data lane overlaps one scan's serial phases (the hash build barrier, the leader's aggregate and
  * Gather) with the other's parallel ones. Caveat: on a machine shared with other jobs, more
- * processes also take a bigger share of the CPU from them; on an idle machine the gain may be
- * smaller (not measured: this machine was never idle). --concurrency 2 restores one data lane.
+ * processes also take a bigger share of the CPU from them, which is most of the gain under load;
+ * near idle it is ~5 %. --concurrency 2 restores one data lane.
  */
 export const DEFAULT_CONCURRENCY = 3;
 
