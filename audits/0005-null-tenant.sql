@@ -7,10 +7,9 @@
 -- Data check, one count per scoped table; skipped when the column is NOT NULL (the catalog proves
 -- there are none; --deep counts anyway). A B-tree index led by the tenant column stores NULLs, so PostgreSQL answers
 -- from the index without reading the table (the usual case: missing-tenant-index asks for one).
--- Placeholders, filled with quoted identifiers: {{table}} the table (alias t), {{tenant}} its tenant
--- column, {{key}} its primary key (t.ctid when it has none). Samples are the first 5 found (no
--- ORDER BY: a sort would cost another full scan).
--- @count
-SELECT count(*) AS c0 FROM {{table}} t WHERE t.{{tenant}} IS NULL
--- @sample
-SELECT {{key}} AS k FROM {{table}} t WHERE t.{{tenant}} IS NULL LIMIT 5
+-- Placeholders, filled with quoted identifiers: {{tenant}} the table's tenant column (the table is
+-- alias t). The count is one part of the table's shared scan (src/audit/data-checks.ts, fuseScans):
+-- one read of the table answers its NULL count, its unknown tenants and every foreign key it holds.
+-- Samples are the keys of the first 5 such rows in table order, taken in the same pass.
+-- @condition
+t.{{tenant}} IS NULL

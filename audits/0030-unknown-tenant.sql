@@ -10,15 +10,12 @@
 -- missing or NOT VALID (--deep scans every table). Such rows are invisible to every tenant under
 -- RLS, and the first tenant created with that key inherits them.
 -- Placeholders, filled with quoted identifiers: {{table}} the table (alias t), {{tenant}} its tenant
--- column, {{key}} its primary key (t.ctid when it has none), {{tenants}} the tenant table,
--- {{tenant_key}} its key, {{cast}} `::text` when the two columns' types cannot be compared as they are.
--- Samples: the first 5 rows found, as (key, tenant value).
--- @count
-SELECT count(*) AS c0 FROM {{table}} t
- WHERE t.{{tenant}} IS NOT NULL
-   AND NOT EXISTS (SELECT 1 FROM {{tenants}} k WHERE k.{{tenant_key}}{{cast}} = t.{{tenant}}{{cast}})
--- @sample
-SELECT {{key}} AS k, t.{{tenant}}::text AS tenant FROM {{table}} t
- WHERE t.{{tenant}} IS NOT NULL
-   AND NOT EXISTS (SELECT 1 FROM {{tenants}} k WHERE k.{{tenant_key}}{{cast}} = t.{{tenant}}{{cast}})
- LIMIT 5
+-- column, {{tenants}} the tenant table (alias k; a DISTINCT subquery of its key when no unique index
+-- makes the key unique, so that the join multiplies no row), {{tenant_key}} its key, {{cast}}
+-- `::text` when the two columns' types cannot be compared as they are. One part of the table's
+-- shared scan (src/audit/data-checks.ts, fuseScans). Samples: the first 5 such rows in table order as
+-- (key, tenant value), taken in the same pass.
+-- @join
+LEFT JOIN {{tenants}} k ON k.{{tenant_key}}{{cast}} = t.{{tenant}}{{cast}}
+-- @condition
+t.{{tenant}} IS NOT NULL AND k.{{tenant_key}} IS NULL

@@ -7,7 +7,7 @@ import { startEmbeddedPostgres, type EmbeddedServer } from '../src/embedded/embe
 import { RESULT_PREFIX, type BenchMetric } from './lib/bench-result.js';
 
 const BENCHES: { name: string; args: string[] }[] = [
-  { name: 'audit', args: ['--scale', '200', '--runs', '1'] },
+  { name: 'audit', args: ['--rows', '200000', '--runs', '1'] },
   { name: 'audit-since', args: ['--scale', '200', '--runs', '1'] },
   { name: 'migrate', args: ['--rows', '200000'] },
   { name: 'backfill', args: ['--rows', '200000'] },

@@ -2,12 +2,14 @@
 import type pg from 'pg';
 import { TenancyError } from '../errors.js';
 import { POLICY_CHECKS, type PolicyCheckContext } from './check-registry.js';
-import type { DataPlan } from './data-checks.js';
+import { fuseScans, type DataPlan } from './data-checks.js';
 import type { RawFinding } from './policy-checks.js';
 import { CATALOG_COLUMNS, type CheckDefinition } from './types.js';
 
 export interface Task {
   check: string;
+  /** Estimated rows a data query reads: the runner starts the biggest first. */
+  rows?: number;
   /** The tables a data query reads (run log). */
   target?: string;
   /** A data query (a scan or join of table rows) rather than a catalog read. */
@@ -45,13 +47,17 @@ export function checkTasks(
   return tasks;
 }
 
-/** The data scans and duplicate queries of a plan: counts first, sample keys only where a count is not 0. */
+/**
+ * The data scans (each child table's pieces merged into one query, fuseScans) and duplicate
+ * queries of a plan: counts and the first bad rows' ids in one pass, then their keys by ctid.
+ */
 export function dataTasks(plan: DataPlan, schema: string, tenantColumn: string): Task[] {
   const tasks: Task[] = [];
-  for (const scan of plan.scans) {
+  for (const scan of fuseScans(plan.scans)) {
     tasks.push({
-      check: scan.parts[0].check, // a scan answers one check: a NULL count, or the FKs into one parent
+      check: [...new Set(scan.parts.map((p) => p.check))].join(', '),
       target: scan.target,
+      rows: scan.rows,
       data: true,
       run: async (c) => {
         if (scan.provenBy && ((await c.query(scan.provenBy.sql, scan.provenBy.values)).rowCount ?? 0) > 0) {
@@ -63,10 +69,15 @@ export function dataTasks(plan: DataPlan, schema: string, tenantColumn: string):
         for (const [i, part] of scan.parts.entries()) {
           const count = Number(row[`c${i}`]);
           if (count === 0) continue;
-          const values = part.sampleFromCtid ? [row[`m${i}`]] : [];
-          const samples = (await c.query({ text: part.sampleSql, values, rowMode: 'array' })).rows.map((r: unknown[]) =>
-            r.length === 1 ? r[0] : r,
-          );
+          // The first 5 bad rows in table order (ctid, or tableoid:ctid on a partitioned table, where
+          // ctids repeat across partitions: matched on the whole id); their keys by a TID scan.
+          const ids = (row[`m${i}`] as unknown as string[] | null) ?? [];
+          const fetched = (await c.query({ text: part.sampleSql, values: [ids.map((id) => id.slice(id.indexOf(':') + 1))], rowMode: 'array' })).rows as unknown[][];
+          const keys = new Map(fetched.map((r) => [r[0] as string, r.slice(1)]));
+          const samples = ids.filter((id) => keys.has(id)).map((id) => {
+            const key = keys.get(id)!;
+            return key.length === 1 ? key[0] : key;
+          });
           out.push({ table_name: part.table, object: part.object, count, samples, message: part.describe(count, row), severity: null, check: part.check });
         }
         return out;
@@ -77,6 +88,7 @@ export function dataTasks(plan: DataPlan, schema: string, tenantColumn: string):
     tasks.push({
       check: dup.check,
       target: dup.table,
+      rows: dup.rows,
       data: true,
       run: async (c) => {
         const row = (await c.query(dup.sql)).rows[0] as { groups: string; extra: string; samples: unknown[] | null };

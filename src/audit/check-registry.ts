@@ -55,9 +55,9 @@ export interface DataCheck {
 }
 
 export const DATA_CHECKS: Readonly<Record<string, DataCheck>> = {
-  'null-tenant': { sections: ['count', 'sample'], plan: planNullTenant },
+  'null-tenant': { sections: ['condition'], plan: planNullTenant },
   'cross-tenant-reference': {
-    sections: ['branch', 'by_parent', 'count', 'grouped', 'sample', 'groupsample', 'pair_scan', 'pair_join', 'pair_count', 'pair_sample', 'untyped_count', 'untyped_sample'],
+    sections: ['fk_join', 'fk_condition', 'grouped_join', 'grouped_condition', 'pair_scan', 'pair_join', 'pair_condition', 'pair_count', 'untyped_count'],
     // Foreign keys, then polymorphic pairs (src/audit/polymorphic-references.ts).
     plan: (check, context, plan) => {
       planCrossTenant(check, context, plan);
@@ -65,7 +65,7 @@ export const DATA_CHECKS: Readonly<Record<string, DataCheck>> = {
     },
   },
   'duplicate-within-tenant': { sections: ['query'], plan: planDuplicates },
-  'unknown-tenant': { sections: ['count', 'sample'], plan: planUnknownTenant },
+  'unknown-tenant': { sections: ['join', 'condition'], plan: planUnknownTenant },
 };
 
 /**

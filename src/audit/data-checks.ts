@@ -1,5 +1,5 @@
 // Plans the data checks (null-tenant, cross-tenant-reference, duplicate-within-tenant): one shared
-// scan per table, and nothing at all where the catalog proves the defect impossible (unless deep).
+// scan per child table, and nothing at all where the catalog proves the defect impossible (unless deep).
 import type { Catalog, CatalogConstraint, CatalogTable } from '../db/catalog.js';
 import { findColumn, findRelation, foreignKeys } from '../db/catalog.js';
 import { ident, qualified } from '../db/quote.js';
@@ -8,11 +8,12 @@ import { fillTemplate } from './sql-params.js';
 import type { CheckDefinition, DataProof } from './types.js';
 
 /**
- * One query that answers one or more checks: a NULL count of one table, or the cross-tenant counts
- * of every FK pointing at one parent key (one hash of the parent for all of them).
+ * One query that answers one or more checks. Most come with `fuse`: the pieces of one child
+ * table's shared scan (`fuseScans` merges every piece of a table into one query), so a table is
+ * read once for its NULL count, its unknown tenants and every FK it holds.
  */
 export interface TableScan {
-  /** What the query reads, for the run log: `deals`, or `contacts ← deals, activities, …`. */
+  /** What the query reads, for the run log: `deals → users, contacts`, `users ← notes` (grouped). */
   target: string;
   /** Every table the query reads. */
   tables: string[];
@@ -24,6 +25,30 @@ export interface TableScan {
    * scan is skipped and `proofs` become proven by `proof` (a polymorphic pair's enforcing trigger).
    */
   provenBy?: { sql: string; values: unknown[]; proof: string; proofs: DataProof[] };
+  /** This scan's share of its child table's one scan (then `sql` is unused: `fuseScans` writes the query). */
+  fuse?: FusePiece;
+  /** Rows it reads, from the planner's estimates (pg_class.reltuples): the runner starts the biggest first. */
+  rows?: number;
+}
+
+/** A piece of a child table's shared scan: LEFT JOINs (to unique keys: no row multiplied) and, per part, what marks a bad row. */
+export interface FusePiece {
+  /** The child table (manifest name) and its quoted, qualified form. */
+  table: string;
+  from: string;
+  /** The tables joined, for the run log. */
+  parents: string[];
+  /** `LEFT JOIN parent alias ON …`; aliases unique within the table's scan. */
+  joins: string[];
+  /** One boolean expression per part: true for a bad row (NULL counts as not bad). */
+  conditions: string[];
+  /** The child is partitioned: its sample ids carry the partition (tableoid). */
+  partitioned: boolean;
+  /** The piece joins a parent through a foreign key (counted against MAX_FK_JOINS). */
+  fkJoin?: boolean;
+  /** Estimated rows of the child and of each table joined (pg_class.reltuples, 0 when unknown). */
+  rows: number;
+  parentRows: number[];
 }
 
 export interface ScanPart {
@@ -33,10 +58,11 @@ export interface ScanPart {
   table: string;
   /** The FK constraint, for cross-tenant-reference. */
   object: string | null;
-  /** Query for up to 5 sample keys, run only when the count is not 0. */
+  /**
+   * Fetches the sample keys, run only when the count is not 0: $1 the ctids of the first 5 bad
+   * rows, which the scan returns as ids in column m<i> (a TID scan, see sampleIds).
+   */
   sampleSql: string;
-  /** The sample query takes $1: the first bad row's ctid, column m<i> of the scan. */
-  sampleFromCtid?: boolean;
   /** The message, from the count (and the scan's row, for parts that return more than c<i>/m<i>). */
   describe: (count: number, row?: Record<string, unknown>) => string;
 }
@@ -45,6 +71,8 @@ export interface DuplicateQuery {
   /** The check id it answers. */
   check: string;
   table: string;
+  /** Estimated rows of the table (pg_class.reltuples, 0 when unknown). */
+  rows?: number;
   columns: string[];
   sql: string;
   singleton: boolean;
@@ -71,6 +99,98 @@ export type DataPlanner = (check: CheckDefinition, context: DataPlanContext, pla
 /** smallint, integer, bigint, numeric: compared by value across types ('1.0' is not '1' as text). */
 export const NUMERIC_TYPES = new Set([21, 23, 20, 1700]);
 
+/**
+ * Samples are taken in the pass that counts, never by a second search: the count query also
+ * aggregates the ctids of the first 5 bad rows in table order (with the tableoid on a partitioned
+ * table, where ctids repeat across partitions), and `sampleSql` fetches their keys by ctid (a TID
+ * scan of ≤ 5 rows). Only bad rows reach the aggregate (the scan's WHERE keeps no other row), so
+ * its sort costs nothing on a clean table. Measured on the 10M-row benchmark shapes (bench/audit.ts,
+ * PostgreSQL 15, 2 cores, work_mem 4MB):
+ *   4 bad rows early in a 4M-row table: before, the count, then `ctid >= first bad AND … LIMIT 5`
+ *     walked the rest of the table with one index probe per row (the issue's 10.5 s cliff; the old
+ *     audit took 90 s on the chain shape vs 32 s for this one, same load). `ctid BETWEEN first AND
+ *     last … LIMIT least(count, 5)` would still walk start to end when bad rows sit at both ends
+ *     (shape c). In the pass: no second query.
+ *   10 % bad rows (400,000 of t4's 4M): the t4 scan took 7.1-9.2 s with the sample aggregate vs
+ *     5.7-8.1 s counting only (3 runs each, load average 14): the sort of 400,000 ids costs ~15 %
+ *     of that scan, where a follow-up search would have found 5 rows at once. Sorting bare tids
+ *     rather than text ids keeps it small; the whole audit: 0.56-0.79× the naive script under load,
+ *     1.04× near idle (the naive script takes no samples).
+ */
+export function sampleIds(partitioned: boolean, cond: string): string {
+  return partitioned
+    ? `(array_agg(t.tableoid::text || ':' || t.ctid::text ORDER BY t.ctid, t.tableoid) FILTER (WHERE ${cond}))[1:5]`
+    : `(array_agg(t.ctid ORDER BY t.ctid) FILTER (WHERE ${cond}))[1:5]::text[]`;
+}
+
+/** The sample keys of the rows the scan named: their id (as `sampleIds` prints it) first, then the key columns. */
+export function sampleFetchSql(from: string, key: string, partitioned: boolean): string {
+  const id = partitioned ? `t.tableoid::text || ':' || t.ctid::text` : 't.ctid::text';
+  return `SELECT ${id} AS id, ${key} FROM ${from} t WHERE t.ctid = ANY ($1::tid[])`;
+}
+
+/**
+ * Foreign-key joins per scan. Measured on the 10M-row "many FKs into one parent" shape (2 cores,
+ * load average 8-12, medians of 3): activities (5M rows, 4 FKs) and deals (3M, 4 FKs) each read
+ * once with all their joins, 18.3 s for the whole audit; at most 2 FK joins per scan (each child
+ * read twice), 14.8 s; the naive script 17.5 s. Past two joins the per-row cost of the longer
+ * probe chain (every row carried through every join) exceeds a second read of a cached child, and
+ * smaller scans spread better over the two data connections.
+ */
+export const MAX_FK_JOINS = 2;
+
+/**
+ * Merges the pieces of each child table into as few queries as MAX_FK_JOINS allows (the other
+ * scans stay as they are), in plan order: `SELECT count(*) FILTER (WHERE bad_i) AS c_i, <first 5
+ * ids> AS m_i, … FROM child t LEFT JOIN … WHERE bad_0 OR bad_1 …`. One read of the child answers
+ * its NULL count, its unknown tenants (a join to the small tenant table, not counted against the
+ * limit) and up to MAX_FK_JOINS of the FKs it holds; each parent is hashed once per query that
+ * references it.
+ */
+export function fuseScans(scans: readonly TableScan[]): TableScan[] {
+  const out: (TableScan | TableScan[])[] = [];
+  const chunks = new Map<string, TableScan[][]>();
+  for (const scan of scans) {
+    if (!scan.fuse) {
+      out.push(scan);
+      continue;
+    }
+    let list = chunks.get(scan.fuse.table);
+    if (!list) {
+      list = [];
+      chunks.set(scan.fuse.table, list);
+    }
+    const fkJoins = (chunk: TableScan[]) => chunk.filter((g) => g.fuse!.fkJoin).length;
+    // Pieces without an FK join go to the table's first query; an FK join to the first with room.
+    let chunk = scan.fuse.fkJoin ? list.find((c) => fkJoins(c) < MAX_FK_JOINS) : list[0];
+    if (!chunk) {
+      chunk = [];
+      list.push(chunk);
+      out.push(chunk);
+    }
+    chunk.push(scan);
+  }
+  return out.map((item) => {
+    if (!Array.isArray(item)) return item;
+    const group = item;
+    const first = group[0].fuse!;
+    const parts = group.flatMap((g) => g.parts);
+    const conditions = group.flatMap((g) => g.fuse!.conditions);
+    const joins = group.flatMap((g) => g.fuse!.joins);
+    const parents = [...new Set(group.flatMap((g) => g.fuse!.parents))];
+    const tables = [...new Set(group.flatMap((g) => g.tables))];
+    const select = conditions.map((c, i) => `count(*) FILTER (WHERE ${c}) AS c${i}, ${sampleIds(first.partitioned, c)} AS m${i}`);
+    const sql = [`SELECT ${select.join(',\n       ')}`, `  FROM ${first.from} t`, ...joins.map((j) => `  ${j}`), ` WHERE ${conditions.map((c) => `(${c})`).join('\n    OR ')}`].join('\n');
+    const rows = first.rows + group.reduce((n, g) => n + g.fuse!.parentRows.reduce((a, b) => a + b, 0), 0);
+    return { target: parents.length > 0 ? `${first.table} → ${parents.join(', ')}` : first.table, tables, sql, parts, rows };
+  });
+}
+
+/** pg_class.reltuples, 0 when never analyzed (or a partitioned parent). */
+export const estimated = (table: CatalogTable): number => Math.max(0, table.estimatedRows);
+
+export const isPartitioned = (table: CatalogTable): boolean => table.kind === 'partitioned-table';
+
 function keyList(table: CatalogTable): string {
   return table.primaryKey && table.primaryKey.length > 0 ? table.primaryKey.map((c) => `t.${ident(c)}`).join(', ') : 't.ctid';
 }
@@ -78,14 +198,6 @@ function keyList(table: CatalogTable): string {
 /** True when the FK includes the tenant column mapped onto the parent's tenant column. */
 function fkCoversTenant(fk: CatalogConstraint, tenantColumn: string): boolean {
   return fk.columns.some((c, i) => c === tenantColumn && fk.references!.columns[i] === tenantColumn);
-}
-
-interface ParentGroup {
-  parent: string;
-  referenced: string[];
-  cast: string;
-  branches: string[];
-  parts: ScanPart[];
 }
 
 /** The scoped tables that exist and have the tenant column, with the quoted fragments every template uses. */
@@ -104,7 +216,7 @@ export function tenantTables({ manifest, catalog }: DataPlanContext) {
 export const planNullTenant: DataPlanner = (check, context, plan) => {
   const { schema } = context.manifest;
   const tenantColumn = context.manifest.tenant.column;
-  for (const { entry, column, base } of tenantTables(context)) {
+  for (const { entry, table, column, base } of tenantTables(context)) {
     if (entry.sharedRows) {
       // Not even with --deep: on a shared_rows table a NULL tenant is a shared row, not a defect.
       plan.proofs.push({ check: check.id, table: entry.name, object: null, status: 'proven', proof: `shared_rows: a NULL ${tenantColumn} marks a row every tenant shares` });
@@ -118,13 +230,23 @@ export const planNullTenant: DataPlanner = (check, context, plan) => {
     plan.scans.push({
       target: entry.name,
       tables: [entry.name],
-      sql: fillTemplate(check.sections.count, base),
+      sql: '',
+      fuse: {
+        table: entry.name,
+        from: base.table,
+        parents: [],
+        joins: [],
+        conditions: [fillTemplate(check.sections.condition, base)],
+        partitioned: isPartitioned(table),
+        rows: estimated(table),
+        parentRows: [],
+      },
       parts: [
         {
           check: check.id,
           table: entry.name,
           object: null,
-          sampleSql: fillTemplate(check.sections.sample, base),
+          sampleSql: sampleFetchSql(base.table, base.key, isPartitioned(table)),
           describe: (n) => `${n} row${n === 1 ? '' : 's'} of ${schema}.${entry.name} ha${n === 1 ? 's' : 've'} no ${tenantColumn}`,
         },
       ],
@@ -135,16 +257,28 @@ export const planNullTenant: DataPlanner = (check, context, plan) => {
 /**
  * cross-tenant-reference: per FK between scoped tables, unless a validated composite FK with the
  * tenant column proves it (not with deep: rows written with session_replication_role = replica
- * skip the FK's triggers). Counted per referenced parent key: one query reads every FK pointing at
- * it (UNION ALL) against one hash of the parent.
+ * skip the FK's triggers). Each FK is a LEFT JOIN of its child's shared scan (fuseScans: at most
+ * MAX_FK_JOINS of them per scan).
+ *
+ * Per child, not per parent. Measured on the 10M-row benchmark shapes (bench/audit.ts, 2 cores,
+ * load average 12-14 from other jobs), whole audit: many FKs into one parent, per parent (every FK
+ * into a parent as a UNION ALL branch against one hash of it, plus separate NULL and unknown-tenant
+ * scans) 26.4 s and 38.6 s vs per child 21.6 s and 23.5 s (naive script 20.7 s, 21.7 s; 2 rounds);
+ * chain of 4, 90 s (with the sample cliff) vs 32 s. What the per-child scan saves is the extra reads
+ * for the NULL and unknown-tenant counts and the UNION ALL's materialized branches; it does not
+ * make the joins cheaper: the hash probes dominate (a cached 5M-row child scans in 0.2 s, each
+ * join takes 1-1.5 s), and the 5-join scan of activities took 15.5-18.5 s vs 12.7-17.5 s for its
+ * four joins and the NULL/unknown count as five separate queries (3 runs each): hence MAX_FK_JOINS.
+ * A parent is hashed once per query that references it, which in these shapes never cost more
+ * than the reads saved.
  */
 export const planCrossTenant: DataPlanner = (crossCheck, context, plan) => {
   const { manifest, catalog } = context;
   const { schema } = manifest;
   const tenantColumn = manifest.tenant.column;
   const scopedNames = new Set(manifest.tables.map((t) => t.name));
-  const groups = new Map<string, ParentGroup>();
   for (const { entry, table, column, base } of tenantTables(context)) {
+    let alias = 0;
     for (const fk of foreignKeys(table)) {
       const ref = fk.references!;
       if (ref.schema !== schema || !scopedNames.has(ref.table)) continue;
@@ -163,7 +297,7 @@ export const planCrossTenant: DataPlanner = (crossCheck, context, plan) => {
       }
       plan.proofs.push({ check: crossCheck.id, table: entry.name, object: fk.name, status: 'scanned' });
       const referenced = pairs.map(([, r]) => r);
-      // A join must not multiply child rows: only when those columns are unique in the parent.
+      // A join must not multiply child rows: the parent as it is only when those columns are unique in it.
       const uniqueInParent = parent.indexes.some(
         (i) => i.unique && i.valid && i.predicate === null && i.columns.every((c) => c !== null && referenced.includes(c)),
       );
@@ -172,69 +306,43 @@ export const planCrossTenant: DataPlanner = (crossCheck, context, plan) => {
       const parentColumn = findColumn(parent, tenantColumn)!;
       const comparable = parentColumn.typeOid === column.typeOid || (NUMERIC_TYPES.has(parentColumn.typeOid) && NUMERIC_TYPES.has(column.typeOid));
       const cast = comparable ? '' : '::text';
-      const withAlias = (alias: string) => ({
+      const p = ident(`p${alias++}`);
+      const values = {
         ...base,
         tenant: `${ident(tenantColumn)}${cast}`,
         parent: qualified(schema, ref.table),
-        p: alias,
-        parent_tenant: `${ident(tenantColumn)}${cast}`,
-        join: pairs.map(([c, r]) => `${alias}.${ident(r)} = t.${ident(c)}`).join(' AND '),
-      });
-      const part: ScanPart = {
-        check: crossCheck.id,
-        table: entry.name,
-        object: fk.name,
-        sampleSql: fillTemplate(uniqueInParent ? crossCheck.sections.sample : crossCheck.sections.groupsample, withAlias(ident('p'))),
-        sampleFromCtid: uniqueInParent,
-        describe: (n) =>
-          `${n} row${n === 1 ? '' : 's'} of ${schema}.${entry.name} reference${n === 1 ? 's' : ''} a ${ref.table} row of another tenant through ${fk.columns.join(', ')} (${fk.name})`,
-      };
-      if (!uniqueInParent) {
-        const values = { ...withAlias(ident('p')), ref_columns: referenced.map((r) => ident(r)).join(', ') };
-        plan.scans.push({
-          target: `${ref.table} ← ${entry.name}`,
-          tables: [entry.name, ref.table],
-          sql: fillTemplate(crossCheck.sections.grouped, values),
-          parts: [part],
-        });
-        continue;
-      }
-      // Branches of one UNION ALL must have the same column types: FKs whose columns differ in
-      // type from the others get a query of their own rather than a cast that could change a value.
-      const childTypes = [...pairs.map(([c]) => findColumn(table, c)?.typeOid ?? 0), column.typeOid].join(',');
-      const key = JSON.stringify([ref.table, referenced, cast, childTypes]);
-      let group = groups.get(key);
-      if (!group) {
-        group = { parent: ref.table, referenced, cast, branches: [], parts: [] };
-        groups.set(key, group);
-      }
-      const k = String(group.parts.length);
-      group.branches.push(
-        fillTemplate(crossCheck.sections.branch, {
-          ...withAlias(ident('p')),
-          k,
-          refs: pairs.map(([c], i) => `t.${ident(c)} AS r${i + 1}`).join(', '),
-        }),
-      );
-      group.parts.push(part);
-    }
-  }
-  for (const group of groups.values()) {
-    const p = ident('p');
-    const children = [...new Set(group.parts.map((part) => part.table))];
-    plan.scans.push({
-      target: `${group.parent} ← ${children.join(', ')}`,
-      tables: [group.parent, ...children.filter((c) => c !== group.parent)],
-      parts: group.parts,
-      sql: fillTemplate(crossCheck.sections.by_parent, {
-        counts: group.parts.map((_, k) => fillTemplate(crossCheck.sections.count, { k: String(k) })).join(',\n       '),
-        branches: group.branches.join('\n        UNION ALL\n        '),
-        parent: qualified(schema, group.parent),
         p,
-        parent_join: group.referenced.map((r, i) => `${p}.${ident(r)} = s.r${i + 1}`).join(' AND '),
-        parent_tenant: `${ident(tenantColumn)}${group.cast}`,
-      }),
-    });
+        parent_tenant: `${ident(tenantColumn)}${cast}`,
+        join: pairs.map(([c, r]) => `${p}.${ident(r)} = t.${ident(c)}`).join(' AND '),
+        ref_columns: referenced.map((r) => `${p}.${ident(r)}`).join(', '),
+      };
+      plan.scans.push({
+        target: entry.name,
+        tables: [entry.name, ref.table],
+        sql: '',
+        fuse: {
+          table: entry.name,
+          from: base.table,
+          parents: [ref.table],
+          joins: [fillTemplate(uniqueInParent ? crossCheck.sections.fk_join : crossCheck.sections.grouped_join, values)],
+          conditions: [fillTemplate(uniqueInParent ? crossCheck.sections.fk_condition : crossCheck.sections.grouped_condition, values)],
+          partitioned: isPartitioned(table),
+          fkJoin: true,
+          rows: estimated(table),
+          parentRows: [estimated(parent)],
+        },
+        parts: [
+          {
+            check: crossCheck.id,
+            table: entry.name,
+            object: fk.name,
+            sampleSql: sampleFetchSql(base.table, base.key, isPartitioned(table)),
+            describe: (n) =>
+              `${n} row${n === 1 ? '' : 's'} of ${schema}.${entry.name} reference${n === 1 ? 's' : ''} a ${ref.table} row of another tenant through ${fk.columns.join(', ')} (${fk.name})`,
+          },
+        ],
+      });
+    }
   }
 };
 
@@ -267,11 +375,13 @@ export const planDuplicates: DataPlanner = (dupCheck, context, plan) => {
       plan.duplicates.push({
         check: dupCheck.id,
         table: entry.name,
+        rows: estimated(table),
         columns: cols,
         singleton,
         sql: fillTemplate(dupCheck.sections.query, {
           ...base,
           group_by: group.map((c) => `t.${ident(c)}`).join(', '),
+          group_keys: group.map((c) => `g.${ident(c)}`).join(', '),
           // A partial key (`where`, the manifest's own SQL over the table) only constrains the rows it selects.
           not_null: [...group.map((c) => `t.${ident(c)} IS NOT NULL`), ...(where !== undefined ? [`(${where})`] : [])].join(' AND '),
         }),

@@ -5,7 +5,7 @@ import { escapeText, ident, literal, qualified, regclassText } from '../db/quote
 import { fitIdentifier } from '../migrate/plan.js';
 import type { Manifest, PolymorphicReference } from '../config/manifest.js';
 import { fillTemplate } from './sql-params.js';
-import type { DataPlanner, ScanPart } from './data-checks.js';
+import { isPartitioned, sampleFetchSql, sampleIds, type DataPlanner, type ScanPart } from './data-checks.js';
 import type { DataProof } from './types.js';
 
 /** One target of a pair, resolved: the table, its single-column key, and where its tenant is. */
@@ -152,6 +152,7 @@ export const planPolymorphicReferences: DataPlanner = (check, context, plan) => 
     const object = `${ref.typeColumn}/${ref.idColumn}`;
     const tenant = findColumn(pair.catalog, tenantName);
     const trigger = polymorphicTriggerName(pair.table, ref);
+    const partitioned = isPartitioned(pair.catalog);
     // Asked at run time (the catalog snapshot has no triggers); never with deep.
     const provenBy = (proof: DataProof) =>
       context.deep
@@ -160,6 +161,7 @@ export const planPolymorphicReferences: DataPlanner = (check, context, plan) => 
     if (tenant && pair.targets.length > 0) {
       const joins: string[] = [];
       const counts: string[] = [];
+      const bad: string[] = [];
       const parts: ScanPart[] = [];
       pair.targets.forEach((target, k) => {
         const p = ident(`p${k}`);
@@ -176,14 +178,15 @@ export const planPolymorphicReferences: DataPlanner = (check, context, plan) => 
           tenant: `${ident(tenantName)}${cast}`,
           target_tenant: `${ident(target.tenant.name)}${cast}`,
         };
+        const condition = fillTemplate(check.sections.pair_condition, values);
         joins.push(fillTemplate(check.sections.pair_join, values));
-        counts.push(fillTemplate(check.sections.pair_count, values));
+        counts.push(fillTemplate(check.sections.pair_count, { ...values, ids: sampleIds(partitioned, condition) }));
+        bad.push(`(${condition})`);
         parts.push({
           check: check.id,
           table: pair.table,
           object: `${object} → ${target.table}`,
-          sampleSql: fillTemplate(check.sections.pair_sample, { ...values, p: ident('p'), match: targetMatch(target.key, pair.idColumn, ident('p'), 't') }),
-          sampleFromCtid: true,
+          sampleSql: sampleFetchSql(table, key, partitioned),
           describe: (n) =>
             `${rows(n)} of ${schema}.${pair.table} point${n === 1 ? 's' : ''} through ${object} (type '${target.type}') at a ${target.table} row of another tenant`,
         });
@@ -193,14 +196,15 @@ export const planPolymorphicReferences: DataPlanner = (check, context, plan) => 
       plan.scans.push({
         target: `${pair.table} → ${pair.targets.map((t) => t.table).join(', ')}`,
         tables: [pair.table, ...pair.targets.map((t) => t.table)],
-        sql: fillTemplate(check.sections.pair_scan, { table, counts: counts.join(',\n       '), joins: joins.join('\n  ') }),
+        // Only bad rows reach the aggregate: its sample ids sort no other row.
+        sql: fillTemplate(check.sections.pair_scan, { table, counts: counts.join(',\n       '), joins: joins.join('\n  '), bad: bad.join(' OR ') }),
         parts,
         ...provenBy(proof),
       });
     }
     const typesProof: DataProof = { check: check.id, table: pair.table, object: `${ref.typeColumn} (types)`, status: 'scanned' };
     plan.proofs.push(typesProof);
-    const values = { table, key, untyped: typeNamesNoTarget(ref), type: ident(ref.typeColumn) };
+    const values = { table, key, untyped: typeNamesNoTarget(ref), type: ident(ref.typeColumn), ids: sampleIds(partitioned, 'true') };
     const targets = ref.targets.map((t) => t.type).join(', ');
     plan.scans.push({
       target: `${pair.table} (${ref.typeColumn})`,
@@ -212,8 +216,7 @@ export const planPolymorphicReferences: DataPlanner = (check, context, plan) => 
           check: check.id,
           table: pair.table,
           object: ref.typeColumn,
-          sampleSql: fillTemplate(check.sections.untyped_sample, values),
-          sampleFromCtid: true,
+          sampleSql: sampleFetchSql(table, key, partitioned),
           describe: (n, row) => {
             const named = ((row?.t0 ?? []) as unknown as string[]).map((v) => `'${escapeText(v)}'`);
             const list = named.length > 0 ? named.join(', ') : 'a type value';

@@ -24,7 +24,13 @@ async function configure(client: pg.ClientBase, settings: SnapshotSettings): Pro
     `SELECT set_config('statement_timeout', $1, true), set_config('work_mem', $2, true), set_config('lock_timeout', '5s', true),
             set_config('row_security', 'off', true),
             -- jit = off: compiling each count query costs more than it saves (measured: 4.3 s vs 4.6-6.1 s for the CRM's data checks).
-            set_config('jit', 'off', true)`,
+            set_config('jit', 'off', true),
+            -- A data scan's WHERE keeps only bad rows, but the planner cannot know that \`<>\` (or IS NULL
+            -- on a column without statistics) passes few: it costs every row through the Gather and
+            -- then runs the scan without workers (the samples' ordered aggregate cannot be split). At
+            -- 0.001 it plans the parallel scan (measured, 4M-row child, 10M-row chain: 20.7 s serial
+            -- vs 6.2 s parallel on 2 cores). Catalog queries read tables too small for workers.
+            set_config('parallel_tuple_cost', '0.001', true)`,
     [`${settings.statementTimeoutMs}ms`, settings.workMem],
   );
 }

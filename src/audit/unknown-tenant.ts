@@ -1,11 +1,11 @@
 // Plans the unknown-tenant data check: rows whose tenant value names no tenant, where no validated foreign key rules them out.
 import { findColumn, findRelation, foreignKeys } from '../db/catalog.js';
 import { ident, qualified } from '../db/quote.js';
-import { NUMERIC_TYPES, tenantTables, type DataPlanner } from './data-checks.js';
+import { estimated, isPartitioned, NUMERIC_TYPES, sampleFetchSql, tenantTables, type DataPlanner } from './data-checks.js';
 import { fillTemplate } from './sql-params.js';
 
 /**
- * unknown-tenant: one anti-join per scoped table against the tenant table, unless a validated
+ * unknown-tenant: per scoped table, a LEFT JOIN of its shared scan (fuseScans) to the tenant table, unless a validated
  * foreign key from the tenant column to the tenant key proves every value names a tenant (not with
  * --deep: a restore or a write under session_replication_role = replica skips the FK's triggers).
  */
@@ -32,18 +32,32 @@ export const planUnknownTenant: DataPlanner = (check, context, plan) => {
     // Tenant columns of another type than the key (text beside uuid) are compared as text rather than fail the audit.
     const comparable = column.typeOid === keyColumn.typeOid || (NUMERIC_TYPES.has(column.typeOid) && NUMERIC_TYPES.has(keyColumn.typeOid));
     const cast = comparable ? '' : '::text';
-    const values = { ...base, tenants: qualified(schema, tenant.table), tenant_key: ident(tenant.key), cast };
+    // The join must not multiply rows: the tenant table itself when a unique index covers its key, else its distinct keys.
+    const uniqueKey = tenantRel.indexes.some((i) => i.unique && i.valid && i.predicate === null && i.columns.length === 1 && i.columns[0] === tenant.key);
+    const tenants = uniqueKey ? qualified(schema, tenant.table) : `(SELECT DISTINCT ${ident(tenant.key)} FROM ${qualified(schema, tenant.table)})`;
+    const values = { ...base, tenants, tenant_key: ident(tenant.key), cast };
     const why = fk ? `its foreign key ${fk.name} to ${tenant.table} is NOT VALID` : `no foreign key from ${tenant.column} to ${tenant.table}`;
     plan.scans.push({
-      target: `${entry.name} → ${tenant.table}`,
+      target: entry.name,
       tables: [entry.name, tenant.table],
-      sql: fillTemplate(check.sections.count, values),
+      sql: '',
+      fuse: {
+        table: entry.name,
+        from: base.table,
+        parents: [tenant.table],
+        joins: [fillTemplate(check.sections.join, values)],
+        conditions: [fillTemplate(check.sections.condition, values)],
+        partitioned: isPartitioned(table),
+        rows: estimated(table),
+        parentRows: [estimated(tenantRel)],
+      },
       parts: [
         {
           check: check.id,
           table: entry.name,
           object: null,
-          sampleSql: fillTemplate(check.sections.sample, values),
+          // Samples as (key, tenant value).
+          sampleSql: sampleFetchSql(base.table, `${base.key}, t.${base.tenant}::text AS tenant`, isPartitioned(table)),
           describe: (n) =>
             `${n} row${n === 1 ? '' : 's'} of ${schema}.${entry.name} name${n === 1 ? 's' : ''} a ${tenant.column} that is not in ${tenant.table} (${why})`,
         },

@@ -94,8 +94,12 @@ describe('check files: every kind is dispatched, or the audit refuses to run', (
 
   it('a data check without a section its planner needs is an internal error', async () => {
     const nullTenant = (await loadChecks()).find((c) => c.id === 'null-tenant')!;
-    const e = thrown(() => assertImplemented([{ ...nullTenant, sections: { count: nullTenant.sections.count } }]));
-    expect(e.problems).toEqual(['audits/0005-null-tenant.sql: data check null-tenant lacks its "-- @sample" section']);
+    const unknown = (await loadChecks()).find((c) => c.id === 'unknown-tenant')!;
+    const e = thrown(() => assertImplemented([{ ...nullTenant, sections: {} }, { ...unknown, sections: { join: unknown.sections.join } }]));
+    expect(e.problems).toEqual([
+      'audits/0005-null-tenant.sql: data check null-tenant lacks its "-- @condition" section',
+      'audits/0030-unknown-tenant.sql: data check unknown-tenant lacks its "-- @condition" section',
+    ]);
   });
 });
 

@@ -120,7 +120,7 @@ describe('data checks (two-sided)', () => {
     expect((await audit(manifest, ['cross-tenant-reference'])).findings).toEqual([]);
   });
 
-  it('cross-tenant-reference: one query per referenced parent reads every FK into it; samples start at the first bad row', async () => {
+  it('cross-tenant-reference: one read per child answers every FK it holds; samples are the first bad rows in table order', async () => {
     await sql(`CREATE SCHEMA pg1;
       CREATE TABLE pg1.companies (id integer PRIMARY KEY);
       INSERT INTO pg1.companies VALUES (1), (2);
@@ -145,8 +145,8 @@ describe('data checks (two-sided)', () => {
       'pg1.notes notes_author_id_fkey 1 ["2"]',
       'pg1.tasks tasks_assignee_id_fkey 1 [2]',
     ]);
-    // users is joined once for deals (two FKs) and tasks; notes' bigint column gets a query of its own.
-    expect(result.runs.map((r) => r.target).sort()).toEqual(['users ← deals, tasks', 'users ← notes']);
+    // One read per child: deals' two FKs into users are two joins of the same scan.
+    expect(result.runs.map((r) => r.target).sort()).toEqual(['deals → users', 'notes → users', 'tasks → users']);
 
     await sql(`UPDATE pg1.deals SET closer_id = NULL; UPDATE pg1.deals SET owner_id = 2 WHERE id = 5002; UPDATE pg1.deals SET owner_id = 1 WHERE id = 5001;
       UPDATE pg1.notes SET author_id = 1 WHERE id = 2;
@@ -282,7 +282,7 @@ describe('data checks (two-sided)', () => {
     expect(clean.summary).toMatchObject({ scannedTables: 1, skippedScans: 3 });
   });
 
-  it('hostile identifiers: the NULL counts, the per-parent join and the duplicate query find NULL tenants, cross-tenant references and duplicates, then nothing once fixed', async () => {
+  it('hostile identifiers: the shared per-table scan and the duplicate query find NULL tenants, cross-tenant references and duplicates, then nothing once fixed', async () => {
     const schema = 'Dätä "s"; .x';
     const long = 't'.repeat(58) + 'énñ'; // 63 bytes
     expect(Buffer.byteLength(long)).toBe(63);
@@ -320,12 +320,11 @@ describe('data checks (two-sided)', () => {
       { check: 'cross-tenant-reference', severity: 'error', table: child, object: 'fk "to"; parent', count: 1, samples: [[2, 'b']] },
       { check: 'duplicate-within-tenant', severity: 'error', table: child, object: `${long}, e mail`, count: 1, samples: [[1, 'x']] },
     ]);
-    // A NULL count per nullable table, one query per referenced parent, one duplicate query.
+    // One scan per table (its NULL count and its FKs' joins), one duplicate query.
     expect(result.runs.map((r) => `${r.check}: ${r.target}`).sort()).toEqual([
-      `cross-tenant-reference: grp; "P" ← ch.2`,
-      `cross-tenant-reference: par ent ← chi"ld; {{table}}`,
+      `cross-tenant-reference: ch.2 → grp; "P"`,
       `duplicate-within-tenant: chi"ld; {{table}}`,
-      `null-tenant: chi"ld; {{table}}`,
+      `null-tenant, cross-tenant-reference: chi"ld; {{table}} → par ent`,
       'null-tenant: par ent',
     ]);
 
