@@ -16,7 +16,7 @@ import { readWrapperFunctions, type WrapperFunctions } from './policy-expression
 import { adoptClient, openSnapshot, type Snapshot } from './snapshot.js';
 import { bindNamed, checkParams } from './sql-params.js';
 import type { AuditResult, CheckDefinition, CheckTarget, CheckRun, DataCheckStatus, DataProof, Finding, Severity, Waiver } from './types.js';
-import { severityRank } from './types.js';
+import { findingCounts } from './types.js';
 import { applyWaivers } from './waivers.js';
 import { prepareIncremental } from './incremental/plan.js';
 import type { PreviousAudit } from './incremental/types.js';
@@ -273,8 +273,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
     findings = waived.findings;
 
     const failOn = options.failOn ?? 'error';
-    const active = findings.filter((f) => !f.waived);
-    const failing = failOn === 'never' ? 0 : active.filter((f) => severityRank[f.severity] >= severityRank[failOn]).length;
+    const counts = findingCounts(findings, failOn);
     const scanned = new Set([...plan.scans.flatMap((s) => s.tables), ...plan.duplicates.map((d) => d.table)]);
     const tables = [...manifest.tables.map((t) => t.name), manifest.tenant.table].map((t) => `${manifest.schema}.${t}`);
     const version = (await main.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0].v;
@@ -291,12 +290,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
       unusedWaivers: waived.unused,
       expiredWaivers: waived.expired,
       summary: {
-        error: active.filter((f) => f.severity === 'error').length,
-        warning: active.filter((f) => f.severity === 'warning').length,
-        info: active.filter((f) => f.severity === 'info').length,
-        waived: findings.length - active.length,
-        failing,
-        failOn,
+        ...counts,
         checks: checks.length,
         tables: tables.length,
         scannedTables: scanned.size,
@@ -305,8 +299,8 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
         durationMs: Date.now() - started,
         server: `PostgreSQL ${version}`,
       },
-      ok: failing === 0,
-      exitCode: failing > 0 ? 1 : 0,
+      ok: counts.failing === 0,
+      exitCode: counts.failing > 0 ? 1 : 0,
       snapshot: since.snapshot,
       ...(since.report ? { incremental: since.report } : {}),
     };

@@ -4,6 +4,23 @@ export type Severity = 'error' | 'warning' | 'info';
 export const SEVERITIES: readonly Severity[] = ['error', 'warning', 'info'];
 export const severityRank: Record<Severity, number> = { error: 3, warning: 2, info: 1 };
 
+/** The summary's counts of findings: per severity (waived ones apart) and how many gate under `failOn`. */
+export function findingCounts(
+  findings: readonly Pick<Finding, 'severity' | 'waived'>[],
+  failOn: Severity | 'never',
+): Pick<AuditSummary, 'error' | 'warning' | 'info' | 'waived' | 'failing' | 'failOn'> {
+  const active = findings.filter((f) => !f.waived);
+  const count = (severity: Severity) => active.filter((f) => f.severity === severity).length;
+  return {
+    error: count('error'),
+    warning: count('warning'),
+    info: count('info'),
+    waived: findings.length - active.length,
+    failing: failOn === 'never' ? 0 : active.filter((f) => severityRank[f.severity] >= severityRank[failOn]).length,
+    failOn,
+  };
+}
+
 export type CheckKind = 'catalog' | 'data' | 'policy';
 /** catalog: one SQL file run as it is; policy: SQL rows read by a TypeScript analysis; data: planned scans of table rows. */
 export const CHECK_KINDS: readonly CheckKind[] = ['catalog', 'policy', 'data'];

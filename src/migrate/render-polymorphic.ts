@@ -3,7 +3,7 @@
 import type { LiveContext } from '../config/live-context.js';
 import { commentName, displayName, ident, literal, qualified, regclassText } from '../db/quote.js';
 import type { PolymorphicStep } from './plan-polymorphic.js';
-import { doBlock } from './render-sql.js';
+import { doBlock, dropTriggerSteps } from './render-sql.js';
 
 /** `target.key = row.id`, as text when the id column's type differs from the key's (text ids of uuid/bigint rows). */
 function keyMatch(step: PolymorphicStep, key: string, keyType: string, row: string): string {
@@ -77,11 +77,6 @@ export function renderPolymorphic(live: LiveContext, step: PolymorphicStep): { u
         '  n bigint;',
       ),
     ],
-    down: [
-      `-- Lock: ACCESS EXCLUSIVE on ${tn} for an instant (DROP TRIGGER).`,
-      `DROP TRIGGER IF EXISTS ${ident(step.triggerName)} ON ${t};`,
-      `-- No table lock (the function alone).`,
-      `DROP FUNCTION IF EXISTS ${fn}();`,
-    ],
+    down: dropTriggerSteps(tn, t, ident(step.triggerName), fn),
   };
 }

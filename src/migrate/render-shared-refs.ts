@@ -4,7 +4,7 @@
 import type { LiveContext } from '../config/live-context.js';
 import { commentName, ident, literal, qualified, regclassText } from '../db/quote.js';
 import type { SharedRefStep } from './plan-shared-refs.js';
-import { doBlock } from './render-sql.js';
+import { doBlock, dropTriggerSteps } from './render-sql.js';
 
 /**
  * The trigger's first argument: how the audit's fk-not-tenant-scoped recognizes the guard of a key
@@ -65,11 +65,6 @@ export function renderSharedRef(live: LiveContext, step: SharedRefStep): { up: s
         '  n bigint;',
       ),
     ],
-    down: [
-      `-- Lock: ACCESS EXCLUSIVE on ${tn} for an instant (DROP TRIGGER).`,
-      `DROP TRIGGER IF EXISTS ${ident(step.triggerName)} ON ${t};`,
-      `-- No table lock (the function alone).`,
-      `DROP FUNCTION IF EXISTS ${fn}();`,
-    ],
+    down: dropTriggerSteps(tn, t, ident(step.triggerName), fn),
   };
 }

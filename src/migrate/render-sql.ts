@@ -44,3 +44,13 @@ export function concurrentIndex(schema: string, table: string, name: string, col
 export function transaction(lines: string[]): string {
   return ['BEGIN;', ...lines, 'COMMIT;'].join('\n');
 }
+
+/** The down steps of a generated trigger: drop it, then its function (each with the lock it takes). */
+export function dropTriggerSteps(tableComment: string, table: string, trigger: string, fn: string): string[] {
+  return [
+    `-- Lock: ACCESS EXCLUSIVE on ${tableComment} for an instant (DROP TRIGGER).`,
+    `DROP TRIGGER IF EXISTS ${trigger} ON ${table};`,
+    `-- No table lock (the function alone).`,
+    `DROP FUNCTION IF EXISTS ${fn}();`,
+  ];
+}

@@ -1,7 +1,7 @@
 // A typed audit result built by hand, for the report renderers (pure functions of it).
 import { loadChecks } from '../../src/audit/check-definitions.js';
 import type { AuditResult, AuditSummary, CheckDefinition, Finding, Severity } from '../../src/audit/types.js';
-import { severityRank } from '../../src/audit/types.js';
+import { findingCounts } from '../../src/audit/types.js';
 
 let checks: CheckDefinition[] | undefined;
 
@@ -19,15 +19,8 @@ export async function auditResult(inputs: FindingInput[], failOn: Severity | 'ne
     fingerprint: i.toString(16).padStart(16, '0'),
     ...f,
   }));
-  const active = findings.filter((f) => !f.waived);
-  const failing = failOn === 'never' ? 0 : active.filter((f) => severityRank[f.severity] >= severityRank[failOn]).length;
   const summary: AuditSummary = {
-    error: active.filter((f) => f.severity === 'error').length,
-    warning: active.filter((f) => f.severity === 'warning').length,
-    info: active.filter((f) => f.severity === 'info').length,
-    waived: findings.length - active.length,
-    failing,
-    failOn,
+    ...findingCounts(findings, failOn),
     checks: checks.length,
     tables: 3,
     scannedTables: 1,
@@ -48,8 +41,8 @@ export async function auditResult(inputs: FindingInput[], failOn: Severity | 'ne
     unusedWaivers: [],
     expiredWaivers: [],
     summary,
-    ok: failing === 0,
-    exitCode: failing > 0 ? 1 : 0,
+    ok: summary.failing === 0,
+    exitCode: summary.failing > 0 ? 1 : 0,
     ...extra,
   };
 }
