@@ -130,7 +130,7 @@ async function main(): Promise<void> {
     await writeFile(naiveFile, naive.sql);
     const floorFile = path.join(workDir, 'floor.sql');
     await writeFile(floorFile, floorSql(manifest, catalog));
-    log(`naive script: ${naive.nullQueries} NULL counts, ${naive.fkQueries} FK joins, ${naive.duplicateQueries} GROUP BYs`);
+    log(`naive script: ${naive.nullQueries} NULL counts, ${naive.unknownTenantQueries} unknown-tenant anti-joins, ${naive.fkQueries} FK joins, ${naive.duplicateQueries} GROUP BYs`);
 
     const previousRun = await runAudit({ databaseUrl: dbUrl, manifest });
     const previous = previousFromJson('previous.json', JSON.parse(renderJson(previousRun)));

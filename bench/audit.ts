@@ -31,6 +31,8 @@ interface Args {
   fresh: boolean;
   scale: number;
   runs: number;
+  /** Audit connections (catalog + data lanes); default: the CLI default. */
+  concurrency?: number;
   tables: number;
   databaseUrl: string;
   json: boolean;
@@ -40,7 +42,7 @@ interface Args {
 }
 
 const USAGE =
-  'npm run bench:audit -- [--rows N (200000)] [--shapes many-fks,chain,few-bad,dense-bad,wide] [--runs R (3)] [--tables N (1000)] [--crm] [--scale N (300)] [--database-url URL] [--json] [--keep] [--fresh] [--no-finished] [--no-wide] [--no-proven]';
+  'npm run bench:audit -- [--rows N (200000)] [--shapes many-fks,chain,few-bad,dense-bad,wide] [--runs R (3)] [--concurrency N (the CLI default)] [--tables N (1000)] [--crm] [--scale N (300)] [--database-url URL] [--json] [--keep] [--fresh] [--no-finished] [--no-wide] [--no-proven]';
 
 function parseArgs(argv: string[]): Args {
   const args: Args = {
@@ -67,6 +69,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--fresh') args.fresh = true;
     else if (a === '--scale') args.scale = Number(argv[++i]);
     else if (a === '--runs') args.runs = Number(argv[++i]);
+    else if (a === '--concurrency') args.concurrency = Number(argv[++i]);
     else if (a === '--tables') args.tables = Number(argv[++i]);
     else if (a === '--database-url') args.databaseUrl = argv[++i];
     else if (a === '--json') args.json = true;
@@ -171,7 +174,7 @@ async function main(): Promise<void> {
             name: 'audit',
             run: async () => {
               const t = performance.now();
-              last = await runAudit({ databaseUrl: p.url, manifest: p.manifest });
+              last = await runAudit({ databaseUrl: p.url, manifest: p.manifest, ...(args.concurrency ? { concurrency: args.concurrency } : {}) });
               return performance.now() - t;
             },
           },
@@ -195,7 +198,7 @@ async function main(): Promise<void> {
       add(`shape.${shape.name}.audit_ms`, a, null, null);
       add(`shape.${shape.name}.naive_ms`, n, null, null);
       add(`shape.${shape.name}.floor_ms`, f, null, null);
-      add(`shape.${shape.name}.naive_queries`, p.naive.nullQueries + p.naive.fkQueries + p.naive.duplicateQueries, null, null);
+      add(`shape.${shape.name}.naive_queries`, p.naive.nullQueries + p.naive.fkQueries + p.naive.duplicateQueries + p.naive.unknownTenantQueries, null, null);
     }
     if (shapeRatios.length > 0) {
       const m = median(shapeRatios);
@@ -253,7 +256,7 @@ async function main(): Promise<void> {
       const floor1File = path.join(workDir, 'floor.sql');
       await writeFile(naive1File, naive1.sql);
       await writeFile(floor1File, floorSql(repoManifest, catalog1));
-      log(`naive script: ${naive1.nullQueries} NULL counts, ${naive1.fkQueries} FK joins, ${naive1.duplicateQueries} GROUP BYs (${naive1File})`);
+      log(`naive script: ${naive1.nullQueries} NULL counts, ${naive1.unknownTenantQueries} unknown-tenant anti-joins, ${naive1.fkQueries} FK joins, ${naive1.duplicateQueries} GROUP BYs (${naive1File})`);
       await timePsql(dbUrl, floor1File); // warm the cache before anything is timed
 
       let last1: AuditResult | undefined;
@@ -297,7 +300,7 @@ async function main(): Promise<void> {
         const floor2File = path.join(workDir, 'floor-finished.sql');
         await writeFile(naive2File, naive2.sql);
         await writeFile(floor2File, floorSql(manifest, catalog2));
-        log(`naive script: ${naive2.nullQueries} NULL counts, ${naive2.fkQueries} FK joins, ${naive2.duplicateQueries} GROUP BYs`);
+        log(`naive script: ${naive2.nullQueries} NULL counts, ${naive2.unknownTenantQueries} unknown-tenant anti-joins, ${naive2.fkQueries} FK joins, ${naive2.duplicateQueries} GROUP BYs`);
         await timePsql(dbUrl, floor2File);
 
         let lastJson = '';
@@ -338,7 +341,7 @@ async function main(): Promise<void> {
       const wideFile = path.join(workDir, 'wide.yaml');
       await writeFile(wideFile, JSON.stringify(doc, null, 1)); // JSON is YAML
       const wideManifest = parseManifestText(JSON.stringify(doc), wideFile);
-      const only = (await loadChecks()).filter((c) => c.kind !== 'data').map((c) => c.id);
+      const only = (await loadChecks()).filter((c) => c.kind !== 'data' && c.target === undefined).map((c) => c.id);
       let lastWide: AuditResult | undefined;
       const sw = await alternate(
         [

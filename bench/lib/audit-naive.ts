@@ -12,6 +12,7 @@ export interface NaiveScript {
   nullQueries: number;
   fkQueries: number;
   duplicateQueries: number;
+  unknownTenantQueries: number;
 }
 
 /**
@@ -19,7 +20,9 @@ export interface NaiveScript {
  * column `SELECT count(*) … WHERE company_id IS NULL`; for every FK between scoped tables a join on
  * the FK's own columns (the tenant column left out, as a script written before composite keys
  * would) counting rows whose tenants differ; for every manifest unique / singleton key a GROUP BY …
- * HAVING count(*) > 1. No skipping: the script does not read the catalog.
+ * HAVING count(*) > 1; and, since the audit also runs unknown-tenant (check 0030), one anti-join per
+ * table against the tenant table (rows whose tenant names no tenant), so both do the same checks.
+ * No skipping: the script does not read the catalog.
  */
 export function naiveAuditSql(manifest: Manifest, catalog: Catalog): NaiveScript {
   const { schema } = manifest;
@@ -29,12 +32,17 @@ export function naiveAuditSql(manifest: Manifest, catalog: Catalog): NaiveScript
   let nullQueries = 0;
   let fkQueries = 0;
   let duplicateQueries = 0;
+  let unknownTenantQueries = 0;
+  const tenants = qualified(schema, manifest.tenant.table);
+  const tenantKey = ident(manifest.tenant.key);
   for (const entry of manifest.tables) {
     const table = findRelation(catalog, schema, entry.name);
     if (!table || !findColumn(table, manifest.tenant.column)) continue;
     const t = qualified(schema, entry.name);
     lines.push(`SELECT count(*) AS null_tenants FROM ${t} WHERE ${col} IS NULL;`);
     nullQueries++;
+    lines.push(`SELECT count(*) AS unknown_tenants FROM ${t} c WHERE c.${col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${tenants} k WHERE k.${tenantKey} = c.${col});`);
+    unknownTenantQueries++;
     for (const fk of foreignKeys(table)) {
       const ref = fk.references!;
       if (ref.schema !== schema || !scoped.has(ref.table)) continue;
@@ -57,7 +65,7 @@ export function naiveAuditSql(manifest: Manifest, catalog: Catalog): NaiveScript
       duplicateQueries++;
     }
   }
-  return { sql: lines.join('\n') + '\n', nullQueries, fkQueries, duplicateQueries };
+  return { sql: lines.join('\n') + '\n', nullQueries, fkQueries, duplicateQueries, unknownTenantQueries };
 }
 
 /** The floor: `SELECT count(*)` of every existing scoped table (what reading each table once costs). */

@@ -68,17 +68,16 @@ export interface AuditOptions extends ConnectionOptions<pg.ClientBase> {
 }
 
 /**
- * One catalog connection and two data connections. Measured with bench/audit.ts's 10M-row shapes on
- * this project's 2-core machine (PostgreSQL 15, 2 parallel workers per query; the machine shared
- * with other jobs, load average 10-13), medians of 3, audit seconds at concurrency 2 → 3:
- * chain 10.60 → 7.56 (naive 9.15), many FKs into one parent 23.5 → 20.1 (naive 21.7); later, load
- * average 1.5-4: chain 4.93 → 4.67 (naive 4.78). A second
- * data lane overlaps one scan's serial phases (the hash build barrier, the leader's aggregate and
- * Gather) with the other's parallel ones. Caveat: on a machine shared with other jobs, more
- * processes also take a bigger share of the CPU from them, which is most of the gain under load;
- * near idle it is ~5 %. --concurrency 2 restores one data lane.
+ * One catalog connection and one data connection, decided by measurement on this project's 2-core
+ * machine (PostgreSQL 15, 2 parallel workers per query), bench/audit.ts at 10M rows, medians of 3.
+ * Idle machine (load < 2), audit / naive at concurrency 3 → 2: many FKs into one parent 1.27 → 1.08
+ * (7.02 s → 5.40 s), 10 % bad rows ~1.1 → 1.02; a second data lane makes two parallel scans
+ * (each with its workers) fight for 2 cores. Under load from other jobs (load average 10-13) the
+ * second lane looked better (chain 10.60 → 7.56 s), but that was mostly the extra process taking a
+ * bigger share of the CPU from the other jobs, not work saved. `--concurrency 3` gives two data
+ * lanes (worth it with more cores).
  */
-export const DEFAULT_CONCURRENCY = 3;
+export const DEFAULT_CONCURRENCY = 2;
 
 export function fingerprint(check: string, table: string | null, object: string | null): string {
   return createHash('sha256').update(`${check}\u0000${table ?? ''}\u0000${object ?? ''}`).digest('hex').slice(0, 16);
