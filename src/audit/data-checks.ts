@@ -135,7 +135,8 @@ export function sampleFetchSql(from: string, key: string, partitioned: boolean):
  * once with all their joins, 18.3 s for the whole audit; at most 2 FK joins per scan (each child
  * read twice), 14.8 s; the naive script 17.5 s. Past two joins the per-row cost of the longer
  * probe chain (every row carried through every join) exceeds a second read of a cached child, and
- * smaller scans spread better over the two data connections.
+ * smaller scans spread better over the data connections. Re-measured idle with one data connection
+ * (2026-12-01, same shape, medians of 3): audit 4.40 s with 2 joins, 4.98 s with 4, 4.88 s with 1.
  */
 export const MAX_FK_JOINS = 2;
 

@@ -47,7 +47,7 @@ export interface AuditOptions extends ConnectionOptions<pg.ClientBase> {
   target?: CheckTarget;
   /** statement_timeout of every query of every check, in ms (default 300 000). */
   statementTimeoutMs?: number;
-  /** Connections sharing the snapshot (default 3; always 1 with `client`): the main one reads the catalog, the others run the data queries. */
+  /** Connections sharing the snapshot (default 2; always 1 with `client`): the main one reads the catalog, the others run the data queries. */
   concurrency?: number;
   /**
    * work_mem for the data scans (default 4MB). Measured on the 10M-row chain shape (a 4M-row child
