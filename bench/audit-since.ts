@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
+import type pg from 'pg';
 import { previousFromJson } from '../src/audit/incremental/read-previous.js';
 import { runAudit } from '../src/audit/runner.js';
 import type { AuditResult } from '../src/audit/types.js';
@@ -23,6 +23,7 @@ import { floorSql, naiveAuditSql, timePsql } from './lib/audit-naive.js';
 import { prepareMidRollout } from './lib/audit-states.js';
 import { alternate } from './lib/audit-stats.js';
 import { emitBenchResult, type BenchMetric } from './lib/bench-result.js';
+import { createScratchDatabase } from './lib/scratch-database.js';
 
 interface Args {
   scale: number;
@@ -103,14 +104,7 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const dbName = `crmt_bench_since_${randomBytes(3).toString('hex')}`;
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'crmt-bench-since-'));
-  const admin = new pg.Client({ connectionString: args.databaseUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${ident(dbName)}`);
-  const url = new URL(args.databaseUrl);
-  url.pathname = `/${dbName}`;
-  const dbUrl = url.toString();
-  const db = new pg.Client({ connectionString: dbUrl });
-  await db.connect();
+  const { admin, url: dbUrl, db } = await createScratchDatabase(args.databaseUrl, dbName);
   const metrics: BenchMetric[] = [];
   try {
     const { rows: v } = await db.query(`SELECT current_setting('server_version') AS v`);

@@ -22,6 +22,7 @@ import { emitBenchResult, type BenchMetric } from './lib/bench-result.js';
 import { benchManifest, finishRollout, prepareMidRollout } from './lib/audit-states.js';
 import { createWideSchema, wideManifestDocument } from './lib/audit-wide.js';
 import { dropShapeDatabases, ensureShapeDatabase, PROVEN_SHAPE, shapeManifestDocument, SHAPES, type ShapeSpec } from './lib/audit-shapes.js';
+import { createScratchDatabase } from './lib/scratch-database.js';
 
 interface Args {
   rows: number;
@@ -113,14 +114,7 @@ async function main(): Promise<void> {
   const wideRole = `crmt_bench_audit_wide_${suffix}`;
   const wideSchema = 'bench_wide';
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'crmt-bench-audit-'));
-  const admin = new pg.Client({ connectionString: args.databaseUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${ident(dbName)}`);
-  const url = new URL(args.databaseUrl);
-  url.pathname = `/${dbName}`;
-  const dbUrl = url.toString();
-  const db = new pg.Client({ connectionString: dbUrl });
-  await db.connect();
+  const { admin, url: dbUrl, db } = await createScratchDatabase(args.databaseUrl, dbName);
   // Numbers with a goal (what `npm run bench` tabulates) and numbers shown for context.
   const metrics: BenchMetric[] = [];
   const context: Record<string, number> = {};

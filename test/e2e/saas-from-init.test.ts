@@ -6,13 +6,13 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ident } from '../../src/db/quote.js';
 import { loadSampleSaas, SAAS_HAND_FIXES } from '../../src/sample/sample-saas.js';
 import { runCli } from '../support/cli.js';
-import { adminUrl, serverLabel, useTestDatabase } from '../support/database.js';
+import { serverLabel, useTestDatabase } from '../support/database.js';
+import { availableExtension } from '../support/extensions.js';
 
 /** The reasons a DBA writes for the tables init could not scope (the draft's only TODOs that need an edit). */
 const REASONS: Record<string, string> = {
@@ -22,18 +22,7 @@ const REASONS: Record<string, string> = {
   active_storage_blobs: 'file contents addressed by an unguessable key; reached only through active_storage_attachments, which is scoped',
 };
 
-async function partmanVersion(): Promise<string | null> {
-  const c = new pg.Client({ connectionString: adminUrl() });
-  await c.connect();
-  try {
-    const { rows } = await c.query(`SELECT default_version FROM pg_available_extensions WHERE name = 'pg_partman'`);
-    return rows[0]?.default_version ?? null;
-  } finally {
-    await c.end();
-  }
-}
-
-const partman = await partmanVersion();
+const partman = await availableExtension('pg_partman');
 const partmanMissing = `pg_partman is not installed on ${serverLabel()} (apt-get install postgresql-<major>-partman; the embedded server has none)`;
 if (!partman) console.warn(`test/e2e/saas-from-init.test.ts: the pg_partman case is skipped: ${partmanMissing}`);
 

@@ -1,7 +1,6 @@
 // pg_partman end to end: partitions that run_maintenance() creates after `policies apply` are isolated at once (skipped where pg_partman is missing).
 // This is the small fixture (RANGE/LIST/HASH tables); the SaaS fixture's real event table, after the whole
 // playbook from init's draft, is test/e2e/saas-from-init.test.ts.
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { runAudit } from '../../src/audit/runner.js';
 import { resolveLiveContext } from '../../src/config/live-context.js';
@@ -9,21 +8,11 @@ import { ident } from '../../src/db/quote.js';
 import { applyPolicies } from '../../src/policies/apply.js';
 import { partitionTriggerName } from '../../src/policies/partition-trigger.js';
 import { writePolicyFiles } from '../../src/policies/policy-files.js';
-import { adminUrl, serverLabel, useTestDatabase } from '../support/database.js';
+import { serverLabel, useTestDatabase } from '../support/database.js';
+import { availableExtension } from '../support/extensions.js';
 import { createPartitionedFixture, ORG_A, ORG_B } from './fixture.js';
 
-async function partmanVersion(): Promise<string | null> {
-  const c = new pg.Client({ connectionString: adminUrl() });
-  await c.connect();
-  try {
-    const { rows } = await c.query(`SELECT default_version FROM pg_available_extensions WHERE name = 'pg_partman'`);
-    return rows[0]?.default_version ?? null;
-  } finally {
-    await c.end();
-  }
-}
-
-const version = await partmanVersion();
+const version = await availableExtension('pg_partman');
 const reason = `pg_partman is not installed on ${serverLabel()} (apt-get install postgresql-<major>-partman; the embedded server has none)`;
 if (!version) console.warn(`test/partitions/pg-partman.test.ts skipped: ${reason}`);
 

@@ -1,9 +1,9 @@
 // `crm-tenancy status`: one screen per database — each table's rollout step and the next command; --json for machines.
 import Table from 'cli-table3';
-import { TenancyError } from '../../errors.js';
 import { ROLLOUT_STEPS, type RolloutStep } from '../../status/rollout-step.js';
 import { rolloutStatus, type RolloutStatus } from '../../status/rollout-status.js';
 import type { CommandContext } from '../context.js';
+import { duration } from '../option-parsers.js';
 
 export interface StatusCliOptions {
   migrationsDir: string;
@@ -25,10 +25,7 @@ const LABEL: Record<RolloutStep, string> = {
 
 export async function run(ctx: CommandContext, opts: StatusCliOptions): Promise<number> {
   ctx.interrupt.describe(() => 'status stopped (it only reads: nothing was changed); run it again');
-  const timeout = Number(opts.statementTimeout);
-  if (!Number.isInteger(timeout) || timeout < 0) {
-    throw new TenancyError('usage', `--statement-timeout must be a whole number of ms, not ${opts.statementTimeout}`);
-  }
+  const timeout = duration('--statement-timeout', opts.statementTimeout);
   const manifest = await ctx.loadManifest();
   const status = await rolloutStatus({
     databaseUrl: ctx.target.databaseUrl,
