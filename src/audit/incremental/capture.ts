@@ -34,16 +34,7 @@ export async function readIdentity(client: pg.ClientBase): Promise<SnapshotIdent
       unusable: `the auditor may not call ${CONTROL_FUNCTIONS.join(', ')} (GRANT EXECUTE on them, as PostgreSQL does by default)`,
     };
   }
-  const { rows } = await client.query<{
-    system: string;
-    database: string;
-    timeline: number;
-    lsn: string;
-    xmin: string;
-    xmax: string;
-    xip: string[];
-    own: boolean;
-  }>(
+  const { rows } = await client.query<Omit<SnapshotIdentity, 'format' | 'unusable'> & { own: boolean }>(
     `SELECT s.system_identifier::text AS system, d.oid::text AS database, c.timeline_id AS timeline,
             (CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn() ELSE pg_catalog.pg_current_wal_lsn() END)::text AS lsn,
             pg_catalog.pg_snapshot_xmin(x.s)::text AS xmin, pg_catalog.pg_snapshot_xmax(x.s)::text AS xmax,
@@ -53,17 +44,11 @@ export async function readIdentity(client: pg.ClientBase): Promise<SnapshotIdent
             (SELECT pg_catalog.pg_current_snapshot() AS s) x
       WHERE d.datname = pg_catalog.current_database()`,
   );
-  const r = rows[0];
+  const { own, ...identity } = rows[0];
   return {
     format: 1,
-    system: r.system,
-    database: r.database,
-    timeline: r.timeline,
-    lsn: r.lsn,
-    xmin: r.xmin,
-    xmax: r.xmax,
-    xip: r.xip,
-    ...(r.own ? {} : { unusable: 'the audit ran inside a caller\u2019s transaction (or at READ COMMITTED), not in a snapshot of its own' }),
+    ...identity,
+    ...(own ? {} : { unusable: 'the audit ran inside a caller\u2019s transaction (or at READ COMMITTED), not in a snapshot of its own' }),
   };
 }
 
