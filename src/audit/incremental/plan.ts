@@ -223,6 +223,9 @@ export async function prepareIncremental(client: pg.ClientBase, options: Increme
   };
 }
 
+/** A parent's keyset for a link: its referenced columns and its tenant column (what the child's rows are compared with). */
+const keysetOf = (link: NonNullable<UnitSpec['link']>): string => JSON.stringify([link.parentColumns, link.tenant]);
+
 const unitIsProven = (u: Unit) => 'scan' in u.element && Boolean(u.element.scan.provenBy?.proofs.some((p) => p.status === 'proven'));
 
 /** Keys of a parent's changed rows are passed to its children as arrays up to this many; beyond, the child reads them with a subquery. */
@@ -243,7 +246,7 @@ function buildTasks(units: Unit[], specs: Map<string, UnitSpec>, xmin32: string,
     computed: Map<string, string>;
     counts: { sql: string; unit: Unit; link?: Link }[];
     links: Link[];
-    /** Referenced column lists its children need the changed keys of (JSON of the list). */
+    /** What its children need of its changed rows: JSON of [referenced columns, tenant column] (keysetOf). */
     keysets: string[];
   }
   const byTable = new Map<string, TableQuery>();
@@ -273,7 +276,7 @@ function buildTasks(units: Unit[], specs: Map<string, UnitSpec>, xmin32: string,
       if (!state.has(link.table)) visit(link.table);
       passed.add(link);
       const parent = at(link.table);
-      const key = JSON.stringify(link.parentColumns);
+      const key = keysetOf(link);
       if (!parent.keysets.includes(key)) parent.keysets.push(key);
     }
     state.set(table, 'done');
@@ -281,11 +284,16 @@ function buildTasks(units: Unit[], specs: Map<string, UnitSpec>, xmin32: string,
   for (const table of [...byTable.keys()]) if (!state.has(table)) visit(table);
 
   const OWN = 'crm_tenancy_own';
-  const changed = (alias: string) => `pg_catalog.age(${alias}.xmin) <= pg_catalog.age($1::xid)`;
+  // The cut's age as an InitPlan: computed once per query, not per row (age() of a constant is
+  // STABLE, not folded); both ages count from the transaction's one stable reference xid.
+  const changed = (alias: string) => `pg_catalog.age(${alias}.xmin) <= (SELECT pg_catalog.age($1::xid))`;
   interface TableResult {
     row: Record<string, unknown>;
-    /** Per keyset: one array per column, of the changed rows' keys as text (null when more than MAX_KEYS_PASSED). */
-    keys: Map<string, string[][] | null>;
+    /**
+     * Per keyset: one array per referenced column, of the changed rows' keys as text, and their
+     * tenants as text, row for row (null when more than MAX_KEYS_PASSED).
+     */
+    keys: Map<string, { columns: string[][]; tenants: string[] } | null>;
   }
   const results = new Map<string, Promise<TableResult>>();
   const resultOf = (table: string, client: pg.ClientBase): Promise<TableResult> => {
@@ -301,16 +309,20 @@ function buildTasks(units: Unit[], specs: Map<string, UnitSpec>, xmin32: string,
     const reach: string[] = [];
     /** Per link that adds rows, the flag column saying a row was reached through it. */
     const flags = new Map<Link, string>();
+    /** Per link whose parent handed its changed keys over: the parameters of those keys and of their tenants. */
+    const handed = new Map<Link, { keys: string[]; tenants: string }>();
     for (const link of q.links) {
       const guard = link.guard ? `${link.guard} AND ` : '';
       const child = link.child.length === 1 ? link.child[0] : `(${link.child.join(', ')})`;
-      const keys = passed.has(link) ? (await resultOf(link.table, client)).keys.get(JSON.stringify(link.parentColumns)) : null;
-      if (keys && keys[0].length === 0) continue; // no parent row changed: no row of this table to add
+      const keys = passed.has(link) ? (await resultOf(link.table, client)).keys.get(keysetOf(link)) : null;
+      if (keys && keys.columns[0].length === 0) continue; // no parent row changed: no row of this table to add
       if (keys) {
-        const from = keys.map((k) => {
+        const from = keys.columns.map((k) => {
           values.push(k);
           return `$${values.length}::text[]`;
         });
+        values.push(keys.tenants);
+        handed.set(link, { keys: from, tenants: `$${values.length}::text[]` });
         const cols = link.parentColumns.map((_, i) => `k.c${i}::${link.types[i]}`);
         // One column: `= ANY (array)`, which PostgreSQL (14+) hashes when the array is a constant, as a
         // bound parameter of an unnamed statement is when planned; measured 247 ms against 372 ms for
@@ -324,7 +336,10 @@ function buildTasks(units: Unit[], specs: Map<string, UnitSpec>, xmin32: string,
         flags.set(link, `crm_tenancy_r${flags.size}`);
       }
     }
-    const keysetColumns = q.keysets.flatMap((k) => JSON.parse(k) as string[]);
+    const keysetColumns = q.keysets.flatMap((k) => {
+      const [columns, tenant] = JSON.parse(k) as [string[], string];
+      return [...columns, tenant];
+    });
     // The flags are evaluated again only for the rows that pass the WHERE (a few): each answer then
     // reads its own rows — the changed ones, and for a reference those reached through it.
     const select = [
@@ -333,25 +348,46 @@ function buildTasks(units: Unit[], specs: Map<string, UnitSpec>, xmin32: string,
       ...[...new Set([...q.columns, ...keysetColumns])].map((c) => `t.${ident(c)}`),
       ...[...q.computed].map(([name, sql]) => `${sql} AS ${ident(name)}`),
     ];
-    const arrays = q.keysets.flatMap((k, i) =>
-      (JSON.parse(k) as string[]).map((c, j) => `array_agg(t.${ident(c)}::text) FILTER (WHERE t.${OWN}) AS k${i}_${j}`),
-    );
+    // Keys and tenants in one aggregation pass over the same rows: row for row.
+    const arrays = q.keysets.flatMap((k, i) => {
+      const [columns, tenant] = JSON.parse(k) as [string[], string];
+      return [
+        ...columns.map((c, j) => `array_agg(t.${ident(c)}::text) FILTER (WHERE t.${OWN}) AS k${i}_${j}`),
+        `array_agg(t.${ident(tenant)}::text) FILTER (WHERE t.${OWN}) AS k${i}_t`,
+      ];
+    });
     const sql = `WITH ${CHANGED} AS MATERIALIZED (
   SELECT ${select.join(', ')} FROM ${qualified(schema, q.table)} t
    WHERE ${[changed('t'), ...reach].join('\n      OR ')})
 SELECT count(*) FILTER (WHERE t.${OWN}) AS n${arrays.map((a) => `, ${a}`).join('')}${q.counts
       .map((c, i) => {
         const flag = c.link ? flags.get(c.link) : undefined;
-        return `,\n  (${c.sql.replaceAll(ROWS, flag ? `(t.${OWN} OR t.${flag})` : `t.${OWN}`)}) AS u${i}`;
+        const pairs = c.link ? handed.get(c.link) : undefined;
+        if (!flag) return `,\n  (${c.sql.replaceAll(ROWS, `t.${OWN}`)}) AS u${i}`;
+        if (!pairs) return `,\n  (${c.sql.replaceAll(ROWS, `(t.${OWN} OR t.${flag})`)}) AS u${i}`;
+        // A row reached through the link (and not changed itself) is compared with the tenant its
+        // parent's changed row handed over with the key: a hashed join of the few pairs, not an
+        // index probe into the parent per row. The key is unique in the parent, so that row is
+        // the one the probe would find; no pair, no parent row with that key changed, no row here.
+        const link = c.link!;
+        const k = ident('crm_tenancy_k');
+        const names = link.parentColumns.map((_, j) => `c${j}`);
+        const on = link.child.map((child, j) => `${k}.c${j}::${link.types[j]} = ${child}`).join(' AND ');
+        return (
+          `,\n  (${c.sql.replaceAll(ROWS, `t.${OWN}`)})` +
+          `\n   + (SELECT count(*) FROM ${CHANGED} t JOIN unnest(${[...pairs.keys, pairs.tenants].join(', ')}) AS ${k}(${[...names, 'tn'].join(', ')}) ON ${on}` +
+          `\n       WHERE t.${flag} AND NOT t.${OWN} AND ${link.reached(`${k}.tn`)}) AS u${i}`
+        );
       })
       .join('')}
   FROM ${CHANGED} t`;
     const row = (await client.query<Record<string, unknown>>(sql, values)).rows[0];
     changedRows.set(q.table, Number(row.n));
-    const keys = new Map<string, string[][] | null>();
+    const keys: TableResult['keys'] = new Map();
     q.keysets.forEach((k, i) => {
-      const cols = (JSON.parse(k) as string[]).map((_, j) => (row[`k${i}_${j}`] as string[] | null) ?? []);
-      keys.set(k, cols[0].length > MAX_KEYS_PASSED ? null : cols);
+      const [columns] = JSON.parse(k) as [string[], string];
+      const cols = columns.map((_, j) => (row[`k${i}_${j}`] as string[] | null) ?? []);
+      keys.set(k, cols[0].length > MAX_KEYS_PASSED ? null : { columns: cols, tenants: (row[`k${i}_t`] as string[] | null) ?? [] });
     });
     return { row, keys };
   };

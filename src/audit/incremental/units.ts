@@ -53,7 +53,20 @@ export interface UnitSpec {
    * The parent side: rows of `table` whose reference (`child`, SQL over t; under `guard`) is among
    * the keys (`parentColumns`, compared as `types`) of the changed rows of `link.table` are checked too.
    */
-  link?: { table: string; parentColumns: string[]; child: string[]; types: string[]; guard?: string };
+  link?: {
+    table: string;
+    parentColumns: string[];
+    child: string[];
+    types: string[];
+    guard?: string;
+    /** The parent's tenant column: its changed rows hand their tenants over with their keys. */
+    tenant: string;
+    /**
+     * The defect of a row reached through this link, given its parent's tenant as text (`tenantText`,
+     * from the parent's changed row with the row's key): the same comparison as `sql`'s, without a probe.
+     */
+    reached: (tenantText: string) => string;
+  };
   /** A table that must have lost no row since the previous audit (unknown-tenant: the tenant table). */
   noLoss?: string;
 }
@@ -144,6 +157,8 @@ export function incrementalUnits(manifest: Manifest, catalog: Catalog): Map<stri
           parentColumns: referenced,
           child: pairs.map(([c]) => `t.${ident(c)}`),
           types: referenced.map((r) => typeSql(findColumn(parent, r)!.type)),
+          tenant: tc,
+          reached: (k) => (comparable ? `${k}::${typeSql(parentColumn.type)} <> t.${tn}` : `${k} <> t.${tn}::text`),
         },
       });
     }
@@ -173,6 +188,8 @@ export function incrementalUnits(manifest: Manifest, catalog: Catalog): Map<stri
             child: [child],
             types: [match.startsWith(direct) ? typeSql(target.key.type) : 'text'],
             guard: typeIs(pair.ref.typeColumn, target.type),
+            tenant: target.tenant.name,
+            reached: (k) => `${typeIs(pair.ref.typeColumn, target.type)} AND ${comparable ? `${k}::${typeSql(target.tenant.type)} <> t.${tn}` : `${k} <> t.${tn}::text`}`,
           },
         });
       }
