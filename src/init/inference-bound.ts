@@ -17,7 +17,15 @@ export async function withInferenceTimeout<T>(db: Queryable, ms: number, body: (
   try {
     return await body();
   } finally {
-    await db.query(`SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)`, [st, lt]);
+    // The restore runs under the bound itself: with a bound of a few ms it may be cancelled too.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await db.query(`SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)`, [st, lt]);
+        break;
+      } catch (error) {
+        if (!hitBound(error) || attempt >= 5) throw error;
+      }
+    }
   }
 }
 
