@@ -13,18 +13,22 @@ export const DEFAULT_INFERENCE_TIMEOUT_MS = 30_000;
 export async function withInferenceTimeout<T>(db: Queryable, ms: number, body: () => Promise<T>): Promise<T> {
   const before = await db.query<{ st: string; lt: string }>(`SELECT current_setting('statement_timeout') AS st, current_setting('lock_timeout') AS lt`);
   const { st, lt } = before.rows[0];
-  await db.query(`SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)`, [`${ms}ms`, lt === '0' ? `${ms}ms` : lt]);
+  await setTimeouts(db, `${ms}ms`, lt === '0' ? `${ms}ms` : lt);
   try {
     return await body();
   } finally {
-    // The restore runs under the bound itself: with a bound of a few ms it may be cancelled too.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await db.query(`SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)`, [st, lt]);
-        break;
-      } catch (error) {
-        if (!hitBound(error) || attempt >= 5) throw error;
-      }
+    await setTimeouts(db, st, lt);
+  }
+}
+
+/** Sets both timeouts; retried when the statement itself is cancelled (a bound of a few ms may cancel it too). */
+async function setTimeouts(db: Queryable, statement: string, lock: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await db.query(`SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)`, [statement, lock]);
+      return;
+    } catch (error) {
+      if (!hitBound(error) || attempt >= 5) throw error;
     }
   }
 }
