@@ -11,6 +11,7 @@ import {
 import { escapeText } from '../db/quote.js';
 import { TenancyError } from '../errors.js';
 import { hopsToTenant, rankSources, type RankedSource } from './backfill-sources.js';
+import { DEFAULT_INFERENCE_TIMEOUT_MS, withInferenceTimeout } from './inference-bound.js';
 import { pairDoubt, polymorphicPairs, type PolymorphicPair } from './polymorphic-pairs.js';
 import { nullTenantRows, proposedKeys, sharedRowEvidence, type ProposedUnique } from './table-facts.js';
 
@@ -31,6 +32,8 @@ export interface DraftOptions {
   /** Schemas never drafted (the toolkit's own). */
   excludeSchemas?: string[];
   stateSchema?: string;
+  /** statement_timeout of every query reading data for the polymorphic inference, in ms (default 30 s). */
+  inferenceTimeoutMs?: number;
 }
 
 export interface ScopedProposal {
@@ -148,10 +151,14 @@ export async function draftManifest(db: Queryable, options: DraftOptions = {}): 
   const tenantKey = singleKey(tenant.table)!;
   const tenantType = findColumn(tenant.table, tenantKey)!.type;
 
-  // Polymorphic pairs, read in full: a pair the data proves scopes a table like a foreign key does.
+  // Polymorphic pairs, read from the data under a bound (a read that hits it leaves the pair a TODO):
+  // a pair the data proves scopes a table like a foreign key does.
   const byName = new Map(tables.map((t) => [t.name, t]));
   const pairsOf = new Map<string, PolymorphicPair[]>();
-  for (const t of tables) if (t !== tenant.table) pairsOf.set(t.name, await polymorphicPairs(db, t, byName));
+  const timeoutMs = options.inferenceTimeoutMs ?? DEFAULT_INFERENCE_TIMEOUT_MS;
+  await withInferenceTimeout(db, timeoutMs, async () => {
+    for (const t of tables) if (t !== tenant.table) pairsOf.set(t.name, await polymorphicPairs(db, t, byName, { timeoutMs }));
+  });
 
   // Scoped: carries the column, or references (transitively) the tenant table or a scoped table,
   // through a foreign key or a proven polymorphic pair.

@@ -12,6 +12,11 @@ export function register(program: Command): void {
     .option('-o, --output <file>', 'where to write the draft (default: the --config file, tenancy.yaml)')
     .option('--stdout', 'print the draft instead of writing a file', false)
     .option('--force', 'overwrite an existing file', false)
+    .option(
+      '--inference-timeout <duration>',
+      'statement_timeout of each read of the data for polymorphic pairs; a pair not read in time stays a TODO',
+      '30s',
+    )
     .addHelpText(
       'after',
       `
