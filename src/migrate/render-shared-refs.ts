@@ -2,6 +2,7 @@
 // row whose referenced row is another tenant's own (shared rows, NULL tenant, stay allowed), then a
 // scan of the rows already there.
 import type { LiveContext } from '../config/live-context.js';
+import type { Manifest } from '../config/manifest.js';
 import { commentName, ident, literal, qualified, regclassText } from '../db/quote.js';
 import type { SharedRefStep } from './plan-shared-refs.js';
 import { doBlock, dropTriggerSteps } from './render-sql.js';
@@ -13,13 +14,29 @@ import { doBlock, dropTriggerSteps } from './render-sql.js';
 export const SHARED_REF_MARK = 'crm_tenancy.shared_ref';
 
 /** "The referenced row is shared or the row's own tenant's", over `row` (NEW or an alias). */
-function holds(live: LiveContext, step: SharedRefStep, row: string): string {
-  const { schema, tenant } = live.manifest;
+function holds(manifest: Pick<Manifest, 'schema' | 'tenant'>, step: Pick<SharedRefStep, 'column' | 'parent' | 'parentKey'>, row: string): string {
+  const { schema, tenant } = manifest;
   const c = ident(tenant.column);
   return (
     `EXISTS (SELECT FROM ${qualified(schema, step.parent)} p WHERE p.${ident(step.parentKey)} = ${row}.${ident(step.column)}` +
     ` AND (p.${c} = ${row}.${c} OR p.${c} IS NULL))`
   );
+}
+
+/**
+ * The body of the guard's function, as migrate writes it between its dollar quotes (pg_proc.prosrc
+ * holds it with a newline either side): the audit takes the trigger as proof only when its function
+ * still has this body.
+ */
+export function sharedRefFunctionBody(manifest: Pick<Manifest, 'schema' | 'tenant'>, step: Pick<SharedRefStep, 'table' | 'column' | 'parent' | 'parentKey'>): string {
+  const { schema } = manifest;
+  const what = `${schema}.${step.table}.${step.column} -> ${schema}.${step.parent}`;
+  return [
+    'BEGIN',
+    `  IF NEW.${ident(step.column)} IS NULL OR ${holds(manifest, step, 'NEW')} THEN\n    RETURN NULL;\n  END IF;`,
+    `  RAISE EXCEPTION USING ERRCODE = '23503', MESSAGE = format(${literal("%s: %s is neither a shared row nor a row of the row's own tenant")}, ${literal(what)}, NEW.${ident(step.column)});`,
+    'END',
+  ].join('\n');
 }
 
 /** Up and down SQL of a shared-ref step (composite phase). */
@@ -30,12 +47,7 @@ export function renderSharedRef(live: LiveContext, step: SharedRefStep): { up: s
   const pn = commentName(schema, step.parent);
   const fn = qualified(schema, step.functionName);
   const what = `${schema}.${step.table}.${step.column} -> ${schema}.${step.parent}`;
-  const body = [
-    'BEGIN',
-    `  IF NEW.${ident(step.column)} IS NULL OR ${holds(live, step, 'NEW')} THEN\n    RETURN NULL;\n  END IF;`,
-    `  RAISE EXCEPTION USING ERRCODE = '23503', MESSAGE = format(${literal("%s: %s is neither a shared row nor a row of the row's own tenant")}, ${literal(what)}, NEW.${ident(step.column)});`,
-    'END',
-  ].join('\n');
+  const body = sharedRefFunctionBody(live.manifest, step);
   let tag = '$fn$';
   for (let i = 1; body.includes(tag); i++) tag = `$fn${i}$`;
   const reg = literal(regclassText(schema, step.table));
@@ -60,7 +72,7 @@ export function renderSharedRef(live: LiveContext, step: SharedRefStep): { up: s
       `-- The trigger checks every write from now on; this scan proves the rows already there (migrate checked them first).`,
       `-- Lock: ACCESS SHARE on ${tn} and ${pn} during one scan (reads and writes go on).`,
       doBlock(
-        `  SELECT count(*) INTO n FROM ${t} x\n   WHERE x.${ident(step.column)} IS NOT NULL AND NOT ${holds(live, step, 'x')};\n` +
+        `  SELECT count(*) INTO n FROM ${t} x\n   WHERE x.${ident(step.column)} IS NOT NULL AND NOT ${holds(live.manifest, step, 'x')};\n` +
           `  IF n > 0 THEN\n    RAISE EXCEPTION USING ERRCODE = '23503',\n      MESSAGE = format(${literal("%s: %s row(s) reference another tenant's own row")}, ${literal(what)}, n);\n  END IF;`,
         '  n bigint;',
       ),

@@ -1,0 +1,154 @@
+// cross-tenant-reference takes the guard trigger of a foreign key into a shared_rows table (installed
+// by the real migrate, composite_keys) as proof, asked at run time like a polymorphic pair's trigger:
+// enabled and calling migrate's function, the FK is not scanned (a row planted while the trigger was
+// off stays hidden); disabled, replica-only, dropped, or its function replaced, the FK is scanned and
+// the planted rows are found with their count; --deep scans it regardless; --since agrees with a full audit.
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runAudit } from '../../src/audit/runner.js';
+import type { AuditResult } from '../../src/audit/types.js';
+import type { PreviousAudit } from '../../src/audit/incremental/types.js';
+import { resolveLiveContext } from '../../src/config/live-context.js';
+import type { Manifest } from '../../src/config/manifest.js';
+import { ident } from '../../src/db/quote.js';
+import { readPlanExtras } from '../../src/migrate/plan-extras.js';
+import { planTenancy } from '../../src/migrate/plan.js';
+import { renderMigrations } from '../../src/migrate/render.js';
+import { renderAudit } from '../../src/report/render-audit.js';
+import { runCli } from '../support/cli.js';
+import { useTestDatabase } from '../support/database.js';
+import { asPrevious } from '../incremental/fixture.js';
+import { writeManifest } from '../verify/fixture.js';
+
+const TRIGGER = 'memberships_role_id_shared_ref_trigger';
+const PROOF = `enforced by trigger ${TRIGGER}`;
+const DATA_CHECKS = ['null-tenant', 'cross-tenant-reference', 'duplicate-within-tenant', 'unknown-tenant'];
+
+describe('cross-tenant-reference: the shared-ref trigger as proof', () => {
+  const db = useTestDatabase();
+  let manifest: Manifest;
+  const q = async (sql: string) => (await db().client.query(sql)).rows;
+  const audit = (options: { deep?: boolean; since?: PreviousAudit } = {}) =>
+    runAudit({ databaseUrl: db().url, manifest, only: DATA_CHECKS, concurrency: 2, ...options });
+  const cross = (r: AuditResult) =>
+    r.findings.filter((f) => f.check === 'cross-tenant-reference').map((f) => [f.object, f.count, [...f.samples].sort()]);
+  const roleProof = (r: AuditResult) => r.proofs.find((p) => p.check === 'cross-tenant-reference' && p.object === 'memberships_role_id_fkey');
+  /** Tenant 1's memberships 50 and 51 on tenant 2's own role 3, written while the guard is off (the superuser; the trigger rejects them otherwise). */
+  const plant = async () => {
+    await q(`ALTER TABLE memberships DISABLE TRIGGER ${TRIGGER}`);
+    await q(`INSERT INTO memberships VALUES (50, 1, 3, NULL), (51, 1, 3, NULL)`);
+    await q(`ALTER TABLE memberships ENABLE TRIGGER ${TRIGGER}`);
+  };
+  const ROLE_FINDING = ['memberships_role_id_fkey', 2, [50, 51]];
+  const INVITER_FINDING = ['memberships_inviter_id_fkey', 1, [4]];
+
+  beforeAll(async () => {
+    const app = await db().createRole('shproof_app');
+    await q(`
+      CREATE TABLE orgs (id integer PRIMARY KEY);
+      INSERT INTO orgs VALUES (1), (2);
+      CREATE TABLE roles (id integer PRIMARY KEY, org_id integer REFERENCES orgs, name text NOT NULL);
+      CREATE INDEX ON roles (org_id);
+      INSERT INTO roles VALUES (1, NULL, 'owner'), (2, 1, 'custom one'), (3, 2, 'custom two');
+      CREATE TABLE memberships (id integer PRIMARY KEY, org_id integer NOT NULL REFERENCES orgs, role_id integer NOT NULL REFERENCES roles);
+      CREATE INDEX ON memberships (org_id);
+      INSERT INTO memberships VALUES (1, 1, 1), (2, 1, 2), (3, 2, 1), (4, 2, 3);
+      GRANT SELECT, INSERT, UPDATE, DELETE ON orgs, roles, memberships TO ${ident(app)};`);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'crmt-shared-proof-'));
+    manifest = await writeManifest(path.join(dir, 'tenancy.yaml'), {
+      schema: 'public',
+      tenant: { table: 'orgs', key: 'id', column: 'org_id', setting: 'app.org', composite_keys: true },
+      roles: { app: [app] },
+      tables: { roles: { shared_rows: true }, memberships: null },
+    });
+    // Before migrate: no trigger, the FK is scanned.
+    expect(roleProof(await audit())).toEqual({ check: 'cross-tenant-reference', table: 'memberships', object: 'memberships_role_id_fkey', status: 'scanned' });
+    const live = await resolveLiveContext(db().client, manifest);
+    const files = renderMigrations(live, planTenancy(live, new Set(), await readPlanExtras(db().client, live)).steps, { firstIndex: 1 });
+    expect(files.map((f) => f.text).join('\n')).toContain(`CREATE CONSTRAINT TRIGGER "${TRIGGER}"`);
+    const migrations = path.join(dir, 'migrations');
+    await mkdir(migrations);
+    for (const f of files) await writeFile(path.join(migrations, f.fileName), f.text);
+    const done = await runCli(['migrate', '--config', manifest.file!, '--database-url', db().url, '--migrations-dir', migrations, '--json']);
+    expect(done.code, done.stdout + done.stderr).toBe(0);
+    // A second FK of the same child, added after migrate (single-column, into a plain scoped table):
+    // scanned in the same query as role_id would be. Membership 4 (tenant 2) invited by tenant 1's membership 1.
+    await q(`ALTER TABLE memberships ADD COLUMN inviter_id integer REFERENCES memberships (id);
+      UPDATE memberships SET inviter_id = 1 WHERE id IN (2, 4)`);
+    await plant();
+  }, 120_000);
+
+  it('enabled, as migrate made it: proven, not scanned (the planted rows stay hidden); the other FK of the child is still scanned', async () => {
+    const r = await audit();
+    expect(roleProof(r)).toEqual({ check: 'cross-tenant-reference', table: 'memberships', object: 'memberships_role_id_fkey', status: 'proven', proof: PROOF });
+    expect(cross(r)).toEqual([INVITER_FINDING]);
+    expect(r.proofs.find((p) => p.object === 'memberships_inviter_id_fkey')!.status).toBe('scanned');
+    expect(r.dataChecks.find((d) => d.check === 'cross-tenant-reference')).toMatchObject({ status: 'mixed', proven: 1, scanned: 1 });
+    const text = renderAudit(r, 'table', { toolVersion: 'test', manifestFile: 'tenancy.yaml', verbose: false });
+    expect(text).toContain(PROOF);
+    // The snapshot records the unit as proven (a later --since runs it in full, asking the trigger again).
+    expect(r.snapshot!.units.find((u) => u.object === 'memberships_role_id_fkey')).toMatchObject({ status: 'proven' });
+    expect(r.snapshot!.units.find((u) => u.object === 'memberships_inviter_id_fkey')).toMatchObject({ status: 'findings' });
+  });
+
+  it('--deep scans it regardless: the planted rows are found', async () => {
+    const r = await audit({ deep: true });
+    expect(roleProof(r)!.status).toBe('scanned');
+    expect(cross(r)).toEqual([INVITER_FINDING, ROLE_FINDING]);
+  });
+
+  it('disabled, replica-only or dropped, or its function replaced: scanned, the planted rows found with their count', async () => {
+    const scanned = async () => {
+      const r = await audit();
+      expect(roleProof(r)!.status).toBe('scanned');
+      expect(cross(r)).toEqual([INVITER_FINDING, ROLE_FINDING]);
+    };
+    await q(`ALTER TABLE memberships DISABLE TRIGGER ${TRIGGER}`);
+    await scanned();
+    await q(`ALTER TABLE memberships ENABLE REPLICA TRIGGER ${TRIGGER}`);
+    await scanned();
+    await q(`ALTER TABLE memberships ENABLE ALWAYS TRIGGER ${TRIGGER}`);
+    expect(roleProof(await audit())!.status).toBe('proven');
+
+    // The function replaced by one that accepts everything: the trigger is there and enabled, but proves nothing.
+    const [{ src }] = await q(`SELECT prosrc AS src FROM pg_proc WHERE proname = 'memberships_role_id_shared_ref_check'`);
+    await q(`CREATE OR REPLACE FUNCTION public.memberships_role_id_shared_ref_check() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$`);
+    await scanned();
+    await q(`CREATE OR REPLACE FUNCTION public.memberships_role_id_shared_ref_check() RETURNS trigger LANGUAGE plpgsql
+      SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $fn$${src}$fn$`);
+    expect(roleProof(await audit())!.status).toBe('proven');
+
+    const [{ def }] = await q(`SELECT pg_get_triggerdef(oid) AS def FROM pg_trigger WHERE tgname = '${TRIGGER}'`);
+    await q(`DROP TRIGGER ${TRIGGER} ON memberships`);
+    await scanned();
+    await q(def as string);
+    expect(roleProof(await audit())!.status).toBe('proven');
+  });
+
+  it('--since equals a full audit: proven while the trigger is on, the planted rows found once it is off', async () => {
+    const first = await audit();
+    const again = await audit({ since: asPrevious(first) });
+    expect(cross(again)).toEqual(cross(first));
+    expect(roleProof(again)!.status).toBe('proven');
+    expect(again.snapshot!.units.find((u) => u.object === 'memberships_role_id_fkey')).toMatchObject({ status: 'proven' });
+
+    await q(`ALTER TABLE memberships DISABLE TRIGGER ${TRIGGER}`);
+    try {
+      const since = await audit({ since: asPrevious(again) });
+      const full = await audit();
+      expect(cross(since)).toEqual([INVITER_FINDING, ROLE_FINDING]);
+      expect(cross(since)).toEqual(cross(full));
+      expect(since.snapshot!.units.find((u) => u.object === 'memberships_role_id_fkey')).toMatchObject({ status: 'findings' });
+      // With the row fixed and the trigger still off, a --since run from that audit agrees again.
+      await q(`UPDATE memberships SET role_id = 1 WHERE id IN (50, 51)`);
+      const fixedSince = await audit({ since: asPrevious(since) });
+      expect(cross(fixedSince)).toEqual([INVITER_FINDING]);
+      expect(cross(fixedSince)).toEqual(cross(await audit()));
+    } finally {
+      await q(`UPDATE memberships SET role_id = 3 WHERE id IN (50, 51)`);
+      await q(`ALTER TABLE memberships ENABLE TRIGGER ${TRIGGER}`);
+    }
+  });
+});
