@@ -268,7 +268,8 @@ export const planNullTenant: DataPlanner = (check, context, plan) => {
  * cross-tenant-reference: per FK between scoped tables, unless a validated composite FK with the
  * tenant column proves it (not with deep: rows written with session_replication_role = replica
  * skip the FK's triggers). Each FK is a LEFT JOIN of its child's shared scan (fuseScans: at most
- * MAX_FK_JOINS of them per scan).
+ * MAX_FK_JOINS of them per scan). A single-column FK into a shared_rows table carries the run-time
+ * proof of migrate's guard trigger (shared-ref-proof.ts): the task asks it and leaves the piece out.
  *
  * Per child, not per parent. Measured on the 10M-row benchmark shapes (bench/audit.ts, 2 cores,
  * load average 12-14 from other jobs), whole audit: many FKs into one parent, per parent (every FK
