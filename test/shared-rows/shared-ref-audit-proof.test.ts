@@ -23,7 +23,8 @@ import { asPrevious } from '../incremental/fixture.js';
 import { writeManifest } from '../verify/fixture.js';
 
 const TRIGGER = 'memberships_role_id_shared_ref_trigger';
-const PROOF = `enforced by trigger ${TRIGGER}`;
+const PARENT_TRIGGER = 'memberships_role_id_shared_ref_parent_trigger';
+const PROOF = `enforced by triggers ${TRIGGER} and ${PARENT_TRIGGER}`;
 const DATA_CHECKS = ['null-tenant', 'cross-tenant-reference', 'duplicate-within-tenant', 'unknown-tenant'];
 
 describe('cross-tenant-reference: the shared-ref trigger as proof', () => {
