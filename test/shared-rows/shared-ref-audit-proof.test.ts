@@ -2,7 +2,9 @@
 // by the real migrate, composite_keys) as proof, asked at run time like a polymorphic pair's trigger:
 // enabled and calling migrate's function, the FK is not scanned (a row planted while the trigger was
 // off stays hidden); disabled, replica-only, dropped, or its function replaced, the FK is scanned and
-// the planted rows are found with their count; --deep scans it regardless; --since agrees with a full audit.
+// the planted rows are found with their count; the same for the parent-side trigger (on roles), without
+// which a shared role given to a tenant makes other tenants' memberships cross-tenant; --deep scans it
+// regardless; --since agrees with a full audit.
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -126,6 +128,57 @@ describe('cross-tenant-reference: the shared-ref trigger as proof', () => {
     await scanned();
     await q(def as string);
     expect(roleProof(await audit())!.status).toBe('proven');
+  });
+
+  it("the parent's trigger disabled, replica-only, dropped or its function replaced: not proven, fk-not-tenant-scoped names the key; a shared role then given to tenant 2 under tenant 1's membership is found", async () => {
+    const fkScoped = async () =>
+      (await runAudit({ databaseUrl: db().url, manifest, only: ['fk-not-tenant-scoped'] })).findings.map((f) => [f.table, f.samples]);
+    const GUARDED = [['public.memberships', ['memberships_inviter_id_fkey']]];
+    const UNGUARDED = [['public.memberships', ['memberships_inviter_id_fkey', 'memberships_role_id_fkey']]];
+    const proven = async () => {
+      expect(roleProof(await audit())!.status).toBe('proven');
+      expect(await fkScoped()).toEqual(GUARDED);
+    };
+    const scanned = async (role = ROLE_FINDING) => {
+      const r = await audit();
+      expect(roleProof(r)!.status).toBe('scanned');
+      expect(cross(r)).toEqual([INVITER_FINDING, role]);
+      expect(await fkScoped()).toEqual(UNGUARDED);
+    };
+    await proven();
+    // Enabled: the shared role 1 (used by memberships 1 of tenant 1 and 3 of tenant 2) cannot go to tenant 2.
+    await expect(q(`UPDATE roles SET org_id = 2 WHERE id = 1`)).rejects.toMatchObject({ code: '23503' });
+
+    await q(`ALTER TABLE roles DISABLE TRIGGER ${PARENT_TRIGGER}`);
+    await scanned();
+    // Now it can: membership 1 of tenant 1 points at tenant 2's own role 1, and the scan counts it with the planted two.
+    await q(`UPDATE roles SET org_id = 2 WHERE id = 1`);
+    try {
+      await scanned(['memberships_role_id_fkey', 3, [1, 50, 51]]);
+    } finally {
+      await q(`UPDATE roles SET org_id = NULL WHERE id = 1`);
+    }
+    await q(`ALTER TABLE roles ENABLE REPLICA TRIGGER ${PARENT_TRIGGER}`);
+    await scanned();
+    await q(`ALTER TABLE roles ENABLE ALWAYS TRIGGER ${PARENT_TRIGGER}`);
+    await proven();
+    await q(`ALTER TABLE roles ENABLE TRIGGER ${PARENT_TRIGGER}`);
+    await proven();
+
+    // Its function replaced by one that accepts everything.
+    const [{ src }] = await q(`SELECT prosrc AS src FROM pg_proc WHERE proname = 'memberships_role_id_shared_ref_parent_check'`);
+    await q(`CREATE OR REPLACE FUNCTION public.memberships_role_id_shared_ref_parent_check() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$`);
+    await scanned();
+    await q(`CREATE OR REPLACE FUNCTION public.memberships_role_id_shared_ref_parent_check() RETURNS trigger LANGUAGE plpgsql
+      SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $fn$${src}$fn$`);
+    await proven();
+
+    // Dropped: a database migrated before the parent's trigger existed has the child's alone.
+    const [{ def }] = await q(`SELECT pg_get_triggerdef(oid) AS def FROM pg_trigger WHERE tgname = '${PARENT_TRIGGER}'`);
+    await q(`DROP TRIGGER ${PARENT_TRIGGER} ON roles`);
+    await scanned();
+    await q(def as string);
+    await proven();
   });
 
   it('--since equals a full audit: proven while the trigger is on, the planted rows found once it is off', async () => {
