@@ -17,7 +17,11 @@ export const SHARED_REF_MARK = 'crm_tenancy.shared_ref';
 /** The parent-side trigger's first argument (tgargs = mark, child table, column): the audit pairs it with its key so. */
 export const SHARED_REF_PARENT_MARK = 'crm_tenancy.shared_ref_parent';
 
-/** "The referenced row is shared or the row's own tenant's", over `row` (NEW or an alias). */
+/**
+ * "The referenced row is shared or the row's own tenant's", over `row` ((NEW) or an alias). A field of
+ * NEW or OLD is written `(NEW).col`: PL/pgSQL does not resolve `NEW.U&"…"` (the form ident() gives a
+ * name with a control character), `(NEW).U&"…"` it does.
+ */
 function holds(manifest: Pick<Manifest, 'schema' | 'tenant'>, step: Pick<SharedRefStep, 'column' | 'parent' | 'parentKey'>, row: string): string {
   const { schema, tenant } = manifest;
   const c = ident(tenant.column);
@@ -37,8 +41,8 @@ export function sharedRefFunctionBody(manifest: Pick<Manifest, 'schema' | 'tenan
   const what = `${schema}.${step.table}.${step.column} -> ${schema}.${step.parent}`;
   return [
     'BEGIN',
-    `  IF NEW.${ident(step.column)} IS NULL OR ${holds(manifest, step, 'NEW')} THEN\n    RETURN NULL;\n  END IF;`,
-    `  RAISE EXCEPTION USING ERRCODE = '23503', MESSAGE = format(${literal("%s: %s is neither a shared row nor a row of the row's own tenant")}, ${literal(what)}, NEW.${ident(step.column)});`,
+    `  IF (NEW).${ident(step.column)} IS NULL OR ${holds(manifest, step, '(NEW)')} THEN\n    RETURN NULL;\n  END IF;`,
+    `  RAISE EXCEPTION USING ERRCODE = '23503', MESSAGE = format(${literal("%s: %s is neither a shared row nor a row of the row's own tenant")}, ${literal(what)}, (NEW).${ident(step.column)});`,
     'END',
   ].join('\n');
 }
@@ -61,14 +65,14 @@ export function sharedRefParentFunctionBody(
     `    RAISE EXCEPTION USING ERRCODE = '23503', MESSAGE = format(${literal(message)}, ${[literal(what), literal(step.constraint), ...args].join(', ')});`;
   return [
     'BEGIN',
-    `  IF NEW.${c} IS NULL OR (NEW.${c} IS NOT DISTINCT FROM OLD.${c} AND NEW.${k} IS NOT DISTINCT FROM OLD.${k}) THEN
+    `  IF (NEW).${c} IS NULL OR ((NEW).${c} IS NOT DISTINCT FROM (OLD).${c} AND (NEW).${k} IS NOT DISTINCT FROM (OLD).${k}) THEN
     RETURN NULL;
   END IF;`,
     `  IF pg_catalog.row_security_active(pg_catalog.to_regclass(${literal(regclassText(schema, step.table))})) THEN`,
-    raise("%s (%s): cannot give row %s the tenant %s under row-level security on the referencing table (other tenants' rows are hidden); run it as a role that bypasses row-level security", `NEW.${k}`, `NEW.${c}`),
+    raise("%s (%s): cannot give row %s the tenant %s under row-level security on the referencing table (other tenants' rows are hidden); run it as a role that bypasses row-level security", `(NEW).${k}`, `(NEW).${c}`),
     '  END IF;',
-    `  IF EXISTS (SELECT FROM ${qualified(schema, step.table)} x WHERE x.${ident(step.column)} = NEW.${k} AND x.${c} IS NOT NULL AND x.${c} <> NEW.${c}) THEN`,
-    raise("%s (%s): row %s, now of tenant %s, is referenced by rows of another tenant; it can only be shared (NULL tenant) or theirs", `NEW.${k}`, `NEW.${c}`),
+    `  IF EXISTS (SELECT FROM ${qualified(schema, step.table)} x WHERE x.${ident(step.column)} = (NEW).${k} AND x.${c} IS NOT NULL AND x.${c} <> (NEW).${c}) THEN`,
+    raise("%s (%s): row %s, now of tenant %s, is referenced by rows of another tenant; it can only be shared (NULL tenant) or theirs", `(NEW).${k}`, `(NEW).${c}`),
     '  END IF;',
     '  RETURN NULL;',
     'END',
