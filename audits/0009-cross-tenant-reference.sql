@@ -30,8 +30,9 @@
 -- {{bad}} the bad-row conditions of every target). Rows whose type names no target are counted by
 -- @untyped_count ({{untyped}}) with up to five of those type values (t0). Both scans of a pair are
 -- skipped when the pair's enforcing trigger exists and is enabled (not with --deep). So is a
--- single-column FK into a shared_rows table while migrate's guard trigger is enabled with migrate's
--- function (src/audit/shared-ref-proof.ts; its piece is left out of the child's scan).
+-- single-column FK into a shared_rows table while migrate's two guard triggers (on the child and on the
+-- shared_rows table) are enabled with migrate's functions (src/audit/shared-ref-proof.ts; its piece is
+-- left out of the child's scan).
 -- @fk_join
 LEFT JOIN {{parent}} {{p}} ON {{join}}
 -- @fk_condition

@@ -24,7 +24,7 @@ export interface TableScan {
   /**
    * A catalog query (with its values) run first, in the same snapshot: when it returns a row the
    * scan is skipped and `proofs` become proven by `proof` (a polymorphic pair's enforcing trigger;
-   * on a fused piece, the guard trigger of an FK into a shared_rows table: the piece is left out).
+   * on a fused piece, the guard triggers of an FK into a shared_rows table: the piece is left out).
    */
   provenBy?: { sql: string; values: unknown[]; proof: string; proofs: DataProof[] };
   /** A fused scan some of whose pieces have a `provenBy`: the query is written again without the proven ones (`fuseGroup`). */
@@ -269,7 +269,7 @@ export const planNullTenant: DataPlanner = (check, context, plan) => {
  * tenant column proves it (not with deep: rows written with session_replication_role = replica
  * skip the FK's triggers). Each FK is a LEFT JOIN of its child's shared scan (fuseScans: at most
  * MAX_FK_JOINS of them per scan). A single-column FK into a shared_rows table carries the run-time
- * proof of migrate's guard trigger (shared-ref-proof.ts): the task asks it and leaves the piece out.
+ * proof of migrate's guard triggers, child's and parent's (shared-ref-proof.ts): the task asks it and leaves the piece out.
  *
  * Per child, not per parent. Measured on the 10M-row benchmark shapes (bench/audit.ts, 2 cores,
  * load average 12-14 from other jobs), whole audit: many FKs into one parent, per parent (every FK
@@ -308,7 +308,7 @@ export const planCrossTenant: DataPlanner = (crossCheck, context, plan) => {
       }
       const proof: DataProof = { check: crossCheck.id, table: entry.name, object: fk.name, status: 'scanned' };
       plan.proofs.push(proof);
-      // Into a shared_rows table: the guard trigger migrate installs may prove it, asked at run time.
+      // Into a shared_rows table: the guard triggers migrate installs (child and parent) may prove it, asked at run time.
       const provenBy = sharedRefProvenBy(manifest, entry.name, fk, proof, context.deep);
       const referenced = pairs.map(([, r]) => r);
       // A join must not multiply child rows: the parent as it is only when those columns are unique in it.

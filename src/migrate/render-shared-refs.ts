@@ -136,7 +136,7 @@ export function renderSharedRef(live: LiveContext, step: SharedRefStep): { up: s
           `    CREATE CONSTRAINT TRIGGER ${ident(step.parentTriggerName)} AFTER UPDATE OF ${parentColumns} ON ${p}\n` +
           `      FOR EACH ROW EXECUTE FUNCTION ${pfn}(${literal(SHARED_REF_PARENT_MARK)}, ${literal(step.table)}, ${literal(step.column)});\n  END IF;`,
       ),
-      `-- The trigger checks every write from now on; this scan proves the rows already there (migrate checked them first).`,
+      `-- The triggers check every write from now on; this scan proves the rows already there (migrate checked them first).`,
       `-- Lock: ACCESS SHARE on ${tn} and ${pn} during one scan (reads and writes go on).`,
       doBlock(
         `  SELECT count(*) INTO n FROM ${t} x\n   WHERE x.${ident(step.column)} IS NOT NULL AND NOT ${holds(live.manifest, step, 'x')};\n` +
