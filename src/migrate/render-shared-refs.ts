@@ -71,6 +71,9 @@ export function sharedRefParentFunctionBody(
     `  IF pg_catalog.row_security_active(pg_catalog.to_regclass(${literal(regclassText(schema, step.table))})) THEN`,
     raise("%s (%s): cannot give row %s the tenant %s under row-level security on the referencing table (other tenants' rows are hidden); run it as a role that bypasses row-level security", `(NEW).${k}`, `(NEW).${c}`),
     '  END IF;',
+    // FOR UPDATE (the UPDATE itself took FOR NO KEY UPDATE) waits for the transactions whose foreign-key
+    // check holds FOR KEY SHARE on the row, so that the query below sees their child rows once committed.
+    `  PERFORM FROM ${qualified(schema, step.parent)} p WHERE p.${k} = (NEW).${k} FOR UPDATE;`,
     `  IF EXISTS (SELECT FROM ${qualified(schema, step.table)} x WHERE x.${ident(step.column)} = (NEW).${k} AND x.${c} IS NOT NULL AND x.${c} <> (NEW).${c}) THEN`,
     raise("%s (%s): row %s, now of tenant %s, is referenced by rows of another tenant; it can only be shared (NULL tenant) or theirs", `(NEW).${k}`, `(NEW).${c}`),
     '  END IF;',
@@ -127,7 +130,9 @@ export function renderSharedRef(live: LiveContext, step: SharedRefStep): { up: s
       `-- writes run (verify's definer-function probe fails on it) while a table owner under FORCE ROW LEVEL SECURITY would`,
       `-- see no more anyway. A role that bypasses row-level security (which alone can change a row's tenant past the`,
       `-- policies) sees every row. One trigger per foreign key, named after it, so that down and the audit handle each key`,
-      `-- alone. Two transactions racing (a child write and a tenant change at once) can still pass; audit --deep scans.`,
+      `-- alone. It locks the row FOR UPDATE first: a transaction whose new ${tn} row references it (its foreign-key check`,
+      `-- holds FOR KEY SHARE) is waited for, then seen (READ COMMITTED; a REPEATABLE READ updater would not see it: audit`,
+      `-- --deep scans what such a race let through).`,
       `-- Lock: none on ${pn} (CREATE OR REPLACE FUNCTION).`,
       triggerFunction(pfn, sharedRefParentFunctionBody(live.manifest, step)),
       `-- Lock: SHARE ROW EXCLUSIVE on ${pn} for an instant (writes wait; reads go on); skipped when a previous run made it.`,

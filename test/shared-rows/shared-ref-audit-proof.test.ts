@@ -8,6 +8,7 @@
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runAudit } from '../../src/audit/runner.js';
 import type { AuditResult } from '../../src/audit/types.js';
@@ -179,6 +180,44 @@ describe('cross-tenant-reference: the shared-ref trigger as proof', () => {
     await scanned();
     await q(def as string);
     await proven();
+  });
+
+  it('two transactions racing on a shared role: the tenant change waits for the new membership, then is refused; the other way round, the membership waits and is refused', async () => {
+    await q(`INSERT INTO roles VALUES (5, NULL, 'race')`);
+    const other = new pg.Client({ connectionString: db().url });
+    await other.connect();
+    /** The outcome of a query left running: null when accepted, else its error; `settled` tells whether it is done. */
+    const running = (p: Promise<unknown>) => {
+      const r = { settled: false, result: undefined as Promise<{ code?: string; message: string } | null> | undefined };
+      r.result = p.then(
+        () => null,
+        (e: { code?: string; message: string }) => e,
+      ).finally(() => {
+        r.settled = true;
+      });
+      return r;
+    };
+    try {
+      await q(`BEGIN; INSERT INTO memberships (id, org_id, role_id) VALUES (60, 1, 5)`);
+      const update = running(other.query(`UPDATE roles SET org_id = 2 WHERE id = 5`));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(update.settled).toBe(false);
+      await q('COMMIT');
+      expect(await update.result).toMatchObject({ code: '23503', message: expect.stringContaining('(memberships_role_id_fkey): row 5, now of tenant 2') });
+      await q(`DELETE FROM memberships WHERE id = 60`);
+
+      await other.query(`BEGIN; UPDATE roles SET org_id = 2 WHERE id = 5`);
+      const insert = running(q(`INSERT INTO memberships (id, org_id, role_id) VALUES (61, 1, 5)`));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(insert.settled).toBe(false);
+      await other.query('COMMIT');
+      expect(await insert.result).toMatchObject({ code: '23503', message: expect.stringContaining('5 is neither a shared row nor a row of the row') });
+    } finally {
+      await q('ROLLBACK').catch(() => undefined);
+      await other.end();
+      await q(`DELETE FROM memberships WHERE id IN (60, 61); DELETE FROM roles WHERE id = 5`);
+    }
+    expect(cross(await audit({ deep: true }))).toEqual([INVITER_FINDING, ROLE_FINDING]);
   });
 
   it('--since equals a full audit: proven while the trigger is on, the planted rows found once it is off', async () => {
