@@ -49,10 +49,10 @@ export const SHARED_REF_TRIGGER_SQL = `SELECT 1 WHERE EXISTS (SELECT FROM pg_cat
 
 /**
  * The `provenBy` of the scan of a single-column FK from `table` into a shared_rows table (no
- * composite key fits there; migrate guards it with a trigger instead), or undefined for any other FK
- * and with deep. Like a polymorphic pair's trigger: it checks every write from its creation on
- * (migrate scanned the rows already there before installing it), not rows written while it was
- * disabled or with session_replication_role = replica, which --deep scans.
+ * composite key fits there; migrate guards it with two triggers instead, the child's and the
+ * parent's), or undefined for any other FK and with deep. Like a polymorphic pair's trigger: they
+ * check every write from their creation on (migrate scanned the rows already there), not rows written
+ * while one was disabled or with session_replication_role = replica, which --deep scans.
  *
  * @example sharedRefProvenBy(manifest, 'memberships', fk, proof, false)?.proof // => 'enforced by triggers memberships_role_id_shared_ref_trigger and memberships_role_id_shared_ref_parent_trigger'
  */
@@ -76,7 +76,7 @@ export function sharedRefProvenBy(manifest: Manifest, table: string, fk: Catalog
   };
 }
 
-/** Whether `fk` of `table` is a key migrate guards with shared-ref triggers (single-column, into a shared_rows table of the schema). */
+/** Whether `fk` is a key migrate guards with shared-ref triggers (single-column, not the tenant column, into a shared_rows table of the schema). */
 function isSharedRef(manifest: Manifest, fk: CatalogConstraint): boolean {
   const ref = fk.references!;
   if (fk.columns.length !== 1 || ref.columns.length !== 1 || fk.columns[0] === manifest.tenant.column || ref.schema !== manifest.schema) return false;
