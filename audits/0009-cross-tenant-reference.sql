@@ -29,7 +29,10 @@
 -- keeps the target's key index usable when the id column is text; {{ids}} the first 5 bad rows' ids,
 -- {{bad}} the bad-row conditions of every target). Rows whose type names no target are counted by
 -- @untyped_count ({{untyped}}) with up to five of those type values (t0). Both scans of a pair are
--- skipped when the pair's enforcing trigger exists and is enabled (not with --deep).
+-- skipped when the pair's enforcing trigger exists and is enabled (not with --deep). So is a
+-- single-column FK into a shared_rows table while migrate's two guard triggers (on the child and on the
+-- shared_rows table) are enabled with migrate's functions (src/audit/shared-ref-proof.ts; its piece is
+-- left out of the child's scan).
 -- @fk_join
 LEFT JOIN {{parent}} {{p}} ON {{join}}
 -- @fk_condition

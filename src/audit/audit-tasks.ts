@@ -2,7 +2,7 @@
 import type pg from 'pg';
 import { TenancyError } from '../errors.js';
 import { POLICY_CHECKS, type PolicyCheckContext } from './check-registry.js';
-import { fuseScans, type DataPlan } from './data-checks.js';
+import { fuseGroup, fuseScans, type DataPlan, type TableScan } from './data-checks.js';
 import type { RawFinding } from './policy-checks.js';
 import { CATALOG_COLUMNS, type CheckDefinition } from './types.js';
 
@@ -47,6 +47,13 @@ export function checkTasks(
   return tasks;
 }
 
+/** Asks a scan's trigger (in the task's snapshot): when it answers, its proofs become proven. */
+async function provenAtRunTime(c: pg.ClientBase, scan: TableScan): Promise<boolean> {
+  if (!scan.provenBy || ((await c.query(scan.provenBy.sql, scan.provenBy.values)).rowCount ?? 0) === 0) return false;
+  for (const proof of scan.provenBy.proofs) Object.assign(proof, { status: 'proven', proof: scan.provenBy.proof });
+  return true;
+}
+
 /**
  * The data scans (each child table's pieces merged into one query, fuseScans) and duplicate
  * queries of a plan: counts and the first bad rows' ids in one pass, then their keys by ctid.
@@ -60,13 +67,17 @@ export function dataTasks(plan: DataPlan, schema: string, tenantColumn: string):
       rows: scan.rows,
       data: true,
       run: async (c) => {
-        if (scan.provenBy && ((await c.query(scan.provenBy.sql, scan.provenBy.values)).rowCount ?? 0) > 0) {
-          for (const proof of scan.provenBy.proofs) Object.assign(proof, { status: 'proven', proof: scan.provenBy.proof });
-          return [];
-        }
-        const row = (await c.query(scan.sql)).rows[0] as Record<string, string>;
+        let query = scan;
+        if (scan.pieces) {
+          // A fused scan: the pieces a trigger proves are left out of the query (all of them: no query).
+          const left: TableScan[] = [];
+          for (const piece of scan.pieces) if (!(await provenAtRunTime(c, piece))) left.push(piece);
+          if (left.length === 0) return [];
+          if (left.length < scan.pieces.length) query = fuseGroup(left);
+        } else if (await provenAtRunTime(c, scan)) return [];
+        const row = (await c.query(query.sql)).rows[0] as Record<string, string>;
         const out: (RawFinding & { check: string })[] = [];
-        for (const [i, part] of scan.parts.entries()) {
+        for (const [i, part] of query.parts.entries()) {
           const count = Number(row[`c${i}`]);
           if (count === 0) continue;
           // The first 5 bad rows in table order (ctid, or tableoid:ctid on a partitioned table, where

@@ -4,6 +4,7 @@ import type { Catalog, CatalogConstraint, CatalogTable } from '../db/catalog.js'
 import { findColumn, findRelation, foreignKeys } from '../db/catalog.js';
 import { ident, qualified } from '../db/quote.js';
 import type { Manifest } from '../config/manifest.js';
+import { sharedRefProvenBy } from './shared-ref-proof.js';
 import { fillTemplate } from './sql-params.js';
 import type { CheckDefinition, DataProof } from './types.js';
 
@@ -22,9 +23,12 @@ export interface TableScan {
   parts: ScanPart[];
   /**
    * A catalog query (with its values) run first, in the same snapshot: when it returns a row the
-   * scan is skipped and `proofs` become proven by `proof` (a polymorphic pair's enforcing trigger).
+   * scan is skipped and `proofs` become proven by `proof` (a polymorphic pair's enforcing trigger;
+   * on a fused piece, the guard triggers of an FK into a shared_rows table: the piece is left out).
    */
   provenBy?: { sql: string; values: unknown[]; proof: string; proofs: DataProof[] };
+  /** A fused scan some of whose pieces have a `provenBy`: the query is written again without the proven ones (`fuseGroup`). */
+  pieces?: TableScan[];
   /** This scan's share of its child table's one scan (then `sql` is unused: `fuseScans` writes the query). */
   fuse?: FusePiece;
   /** Rows it reads, from the planner's estimates (pg_class.reltuples): the runner starts the biggest first. */
@@ -173,18 +177,23 @@ export function fuseScans(scans: readonly TableScan[]): TableScan[] {
   }
   return out.map((item) => {
     if (!Array.isArray(item)) return item;
-    const group = item;
-    const first = group[0].fuse!;
-    const parts = group.flatMap((g) => g.parts);
-    const conditions = group.flatMap((g) => g.fuse!.conditions);
-    const joins = group.flatMap((g) => g.fuse!.joins);
-    const parents = [...new Set(group.flatMap((g) => g.fuse!.parents))];
-    const tables = [...new Set(group.flatMap((g) => g.tables))];
-    const select = conditions.map((c, i) => `count(*) FILTER (WHERE ${c}) AS c${i}, ${sampleIds(first.partitioned, c)} AS m${i}`);
-    const sql = [`SELECT ${select.join(',\n       ')}`, `  FROM ${first.from} t`, ...joins.map((j) => `  ${j}`), ` WHERE ${conditions.map((c) => `(${c})`).join('\n    OR ')}`].join('\n');
-    const rows = first.rows + group.reduce((n, g) => n + g.fuse!.parentRows.reduce((a, b) => a + b, 0), 0);
-    return { target: parents.length > 0 ? `${first.table} → ${parents.join(', ')}` : first.table, tables, sql, parts, rows };
+    const fused = fuseGroup(item);
+    return item.some((g) => g.provenBy) ? { ...fused, pieces: item } : fused;
   });
+}
+
+/** One query over the pieces of one child table (fuseScans; again at run time without the pieces a trigger proved). */
+export function fuseGroup(group: readonly TableScan[]): TableScan {
+  const first = group[0].fuse!;
+  const parts = group.flatMap((g) => g.parts);
+  const conditions = group.flatMap((g) => g.fuse!.conditions);
+  const joins = group.flatMap((g) => g.fuse!.joins);
+  const parents = [...new Set(group.flatMap((g) => g.fuse!.parents))];
+  const tables = [...new Set(group.flatMap((g) => g.tables))];
+  const select = conditions.map((c, i) => `count(*) FILTER (WHERE ${c}) AS c${i}, ${sampleIds(first.partitioned, c)} AS m${i}`);
+  const sql = [`SELECT ${select.join(',\n       ')}`, `  FROM ${first.from} t`, ...joins.map((j) => `  ${j}`), ` WHERE ${conditions.map((c) => `(${c})`).join('\n    OR ')}`].join('\n');
+  const rows = first.rows + group.reduce((n, g) => n + g.fuse!.parentRows.reduce((a, b) => a + b, 0), 0);
+  return { target: parents.length > 0 ? `${first.table} → ${parents.join(', ')}` : first.table, tables, sql, parts, rows };
 }
 
 /** pg_class.reltuples, 0 when never analyzed (or a partitioned parent). */
@@ -259,7 +268,8 @@ export const planNullTenant: DataPlanner = (check, context, plan) => {
  * cross-tenant-reference: per FK between scoped tables, unless a validated composite FK with the
  * tenant column proves it (not with deep: rows written with session_replication_role = replica
  * skip the FK's triggers). Each FK is a LEFT JOIN of its child's shared scan (fuseScans: at most
- * MAX_FK_JOINS of them per scan).
+ * MAX_FK_JOINS of them per scan). A single-column FK into a shared_rows table carries the run-time
+ * proof of migrate's guard triggers, child's and parent's (shared-ref-proof.ts): the task asks it and leaves the piece out.
  *
  * Per child, not per parent. Measured on the 10M-row benchmark shapes (bench/audit.ts, 2 cores,
  * load average 12-14 from other jobs), whole audit: many FKs into one parent, per parent (every FK
@@ -296,7 +306,10 @@ export const planCrossTenant: DataPlanner = (crossCheck, context, plan) => {
         plan.proofs.push({ check: crossCheck.id, table: entry.name, object: fk.name, status: 'proven', proof: 'validated composite foreign key' });
         continue;
       }
-      plan.proofs.push({ check: crossCheck.id, table: entry.name, object: fk.name, status: 'scanned' });
+      const proof: DataProof = { check: crossCheck.id, table: entry.name, object: fk.name, status: 'scanned' };
+      plan.proofs.push(proof);
+      // Into a shared_rows table: the guard triggers migrate installs (child and parent) may prove it, asked at run time.
+      const provenBy = sharedRefProvenBy(manifest, entry.name, fk, proof, context.deep);
       const referenced = pairs.map(([, r]) => r);
       // A join must not multiply child rows: the parent as it is only when those columns are unique in it.
       const uniqueInParent = parent.indexes.some(
@@ -332,6 +345,7 @@ export const planCrossTenant: DataPlanner = (crossCheck, context, plan) => {
           rows: estimated(table),
           parentRows: [estimated(parent)],
         },
+        ...(provenBy ? { provenBy } : {}),
         parts: [
           {
             check: crossCheck.id,

@@ -174,7 +174,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
         hint: 'connect to the right database, or fix `schema:` / `tables:` in the manifest (an audit of nothing is not a pass)',
       });
     }
-    const params = checkParams(manifest);
+    const params = checkParams(manifest, catalog);
     const run = (client: pg.ClientBase, sql: string) => {
       const { text, values } = bindNamed(sql, params);
       return client.query(text, values);

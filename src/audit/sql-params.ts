@@ -1,5 +1,7 @@
 // psql-style named parameters (:'name') in check files → $n placeholders and a values array.
 import type { Manifest } from '../config/manifest.js';
+import type { Catalog } from '../db/catalog.js';
+import { sharedRefFunctions } from './shared-ref-proof.js';
 import { citusTables } from '../citus/citus-tables.js';
 
 /**
@@ -29,8 +31,12 @@ export function fillTemplate(template: string, values: Record<string, string>): 
   });
 }
 
-/** The named parameters every check file may use (`:'schema'`, `:'scoped_tables'`…), from the manifest. */
-export function checkParams(manifest: Manifest): Record<string, unknown> {
+/**
+ * The named parameters every check file may use (`:'schema'`, `:'scoped_tables'`…), from the manifest;
+ * `shared_ref_*` from the catalog (empty without one: no key counts as guarded).
+ */
+export function checkParams(manifest: Manifest, catalog?: Catalog): Record<string, unknown> {
+  const sharedRef = sharedRefFunctions(manifest, catalog);
   return {
     schema: manifest.schema,
     state_schema: manifest.stateSchema,
@@ -50,5 +56,10 @@ export function checkParams(manifest: Manifest): Record<string, unknown> {
     // audit --target citus: the tables distributed by the tenant column, and the reference tables.
     distributed_tables: citusTables(manifest).distributed,
     reference_tables: citusTables(manifest).reference,
+    // The guard functions of keys into shared_rows tables, as migrate writes them (names, pg_proc.prosrc).
+    shared_ref_functions: sharedRef.child.names,
+    shared_ref_bodies: sharedRef.child.bodies,
+    shared_ref_parent_functions: sharedRef.parent.names,
+    shared_ref_parent_bodies: sharedRef.parent.bodies,
   };
 }

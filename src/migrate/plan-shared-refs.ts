@@ -16,20 +16,32 @@ export interface SharedRefStep {
   constraint: string;
   functionName: string;
   triggerName: string;
+  /** The parent-side guard (on `parent`): a change of a referenced row's tenant or key. */
+  parentFunctionName: string;
+  parentTriggerName: string;
 }
 
-/** The trigger and function names of a guarded column: stable, so a rerun replaces what an earlier run made. */
-export function sharedRefNames(table: string, column: string): { functionName: string; triggerName: string } {
+/**
+ * The trigger and function names of a guarded column (the child's, and the parent's, named after the
+ * child's column too: one pair per foreign key): stable, so a rerun replaces what an earlier run made.
+ */
+export function sharedRefNames(
+  table: string,
+  column: string,
+): { functionName: string; triggerName: string; parentFunctionName: string; parentTriggerName: string } {
   return {
     functionName: fitIdentifier(plainParts([table, column], 'shared_ref_check')),
     triggerName: fitIdentifier(plainParts([table, column], 'shared_ref_trigger')),
+    parentFunctionName: fitIdentifier(plainParts([table, column], 'shared_ref_parent_check')),
+    parentTriggerName: fitIdentifier(plainParts([table, column], 'shared_ref_parent_trigger')),
   };
 }
 
 /**
  * A step per single-column foreign key from a usable scoped table into a usable `shared_rows` table
  * whose trigger is not there yet (with `composite_keys: true`; without it no foreign key is made
- * tenant-safe and verify reports them all alike).
+ * tenant-safe and verify reports them all alike). Planned again while either trigger is missing (a
+ * database migrated before the parent-side trigger existed gets it from a new generate + migrate).
  */
 export function sharedRefSteps(live: LiveContext, usable: readonly string[], extras: PlanExtras): SharedRefStep[] {
   const { manifest, catalog } = live;
@@ -43,7 +55,7 @@ export function sharedRefSteps(live: LiveContext, usable: readonly string[], ext
       if (fk.columns.length !== 1 || ref.columns.length !== 1 || fk.columns[0] === manifest.tenant.column) continue;
       if (ref.schema !== manifest.schema || !shared.has(ref.table)) continue;
       const names = sharedRefNames(name, fk.columns[0]);
-      if (extras.triggers?.has(`${name}\u0000${names.triggerName}`)) continue;
+      if (extras.triggers?.has(`${name}\u0000${names.triggerName}`) && extras.triggers.has(`${ref.table}\u0000${names.parentTriggerName}`)) continue;
       out.push({ kind: 'shared-ref', table: name, column: fk.columns[0], parent: ref.table, parentKey: ref.columns[0], constraint: fk.name, ...names });
     }
   }

@@ -13,7 +13,9 @@ import type { Manifest } from '../../src/config/manifest.js';
 import { ident } from '../../src/db/quote.js';
 import { readPlanExtras } from '../../src/migrate/plan-extras.js';
 import { planTenancy, stepId } from '../../src/migrate/plan.js';
+import type { SharedRefStep } from '../../src/migrate/plan-shared-refs.js';
 import { renderMigrations } from '../../src/migrate/render.js';
+import { renderSharedRef } from '../../src/migrate/render-shared-refs.js';
 import { applyPolicies } from '../../src/policies/apply.js';
 import { writePolicyFiles } from '../../src/policies/policy-files.js';
 import { verifyIsolation } from '../../src/verify/verify.js';
@@ -50,6 +52,57 @@ describe('references into a shared_rows table', () => {
     } finally {
       await q('ROLLBACK');
     }
+  };
+
+  const GUARD_OBJECTS = [
+    'function memberships_role_id_shared_ref_check',
+    'function memberships_role_id_shared_ref_parent_check',
+    'trigger memberships.memberships_role_id_shared_ref_trigger',
+    'trigger roles.memberships_role_id_shared_ref_parent_trigger',
+  ];
+  /** The guard's triggers and functions that exist. */
+  const guardObjects = async () =>
+    (
+      await q(`SELECT 'trigger ' || tgrelid::regclass || '.' || tgname AS o FROM pg_trigger WHERE tgname LIKE 'memberships_role_id_shared_ref%'
+               UNION ALL SELECT 'function ' || proname FROM pg_proc WHERE proname LIKE 'memberships_role_id_shared_ref%' ORDER BY 1`)
+    ).map((r) => r.o as string);
+  /** Runs `sql` (rolled back): null when accepted, else the 23503 message. */
+  const refusal = async (sql: string) => {
+    await q('BEGIN');
+    try {
+      await q(sql);
+      return null;
+    } catch (e) {
+      if ((e as { code?: string }).code !== '23503') throw e;
+      return (e as Error).message;
+    } finally {
+      await q('ROLLBACK');
+    }
+  };
+  const MOVED = (key: number, tenant: number) =>
+    `public.memberships.role_id -> public.roles (memberships_role_id_fkey): row ${key}, now of tenant ${tenant}, is referenced by rows of another tenant; it can only be shared (NULL tenant) or theirs`;
+  /**
+   * Roles 1 (shared, used by both tenants), 2 (tenant 1's, used by tenant 1), 3 (tenant 2's, used by
+   * tenant 2): with the parent-side trigger, giving a used role to a tenant other than its users' is
+   * refused; without it (guarded = false) accepted. Shared again, a move no other tenant's row sees,
+   * and an update leaving tenant and key alone: accepted either way.
+   */
+  const parentSide = async (guarded: boolean) => {
+    expect(await refusal(`UPDATE roles SET org_id = 1 WHERE id = 1`)).toBe(guarded ? MOVED(1, 1) : null);
+    expect(await refusal(`UPDATE roles SET org_id = 2 WHERE id = 1`)).toBe(guarded ? MOVED(1, 2) : null);
+    expect(await refusal(`UPDATE roles SET org_id = 2 WHERE id = 2`)).toBe(guarded ? MOVED(2, 2) : null);
+    expect(await refusal(`UPDATE roles SET org_id = NULL WHERE id IN (2, 3)`)).toBeNull();
+    expect(await refusal(`UPDATE roles SET org_id = NULL WHERE id = 3; UPDATE roles SET org_id = 2 WHERE id = 3`)).toBeNull();
+    expect(await refusal(`INSERT INTO roles VALUES (4, 1, 'unused'); UPDATE roles SET org_id = 2 WHERE id = 4; UPDATE roles SET id = 40 WHERE id = 4`)).toBeNull();
+    expect(await refusal(`UPDATE roles SET org_id = org_id, id = id, name = name || '!'`)).toBeNull();
+    // Under row-level security the other tenants' memberships are hidden: a change that needs the
+    // check is refused rather than checked blind (a role bypassing RLS, as above, is checked).
+    const underRls = await refusal(
+      `INSERT INTO roles VALUES (4, 1, 'unused'); SET LOCAL ROLE ${ident(app)}; SELECT set_config('app.org', '1', true); UPDATE roles SET id = 40 WHERE id = 4`,
+    );
+    if (guarded) expect(underRls).toMatch(/^public\.memberships\.role_id -> public\.roles \(memberships_role_id_fkey\): cannot give row 40 the tenant 1 under row-level security/);
+    else expect(underRls).toBeNull();
+    expect(await refusal(`SET LOCAL ROLE ${ident(app)}; SELECT set_config('app.org', '1', true); UPDATE roles SET name = name || '!' WHERE id = 2`)).toBeNull();
   };
 
   beforeAll(async () => {
@@ -120,12 +173,50 @@ describe('references into a shared_rows table', () => {
     await q(`ALTER TABLE memberships DISABLE TRIGGER memberships_role_id_shared_ref_trigger`);
     expect(await fkFindings()).toEqual([['public.memberships', ['memberships_role_id_fkey']]]);
     expect(await crossAccepted()).toBe(true);
+    // Nor does one enabled for replication sessions only, or one whose function is not migrate's.
+    await q(`ALTER TABLE memberships ENABLE REPLICA TRIGGER memberships_role_id_shared_ref_trigger`);
+    expect(await fkFindings()).toEqual([['public.memberships', ['memberships_role_id_fkey']]]);
     await q(`ALTER TABLE memberships ENABLE TRIGGER memberships_role_id_shared_ref_trigger`);
+    expect(await fkFindings()).toEqual([]);
+    const [{ src }] = await q(`SELECT prosrc AS src FROM pg_proc WHERE proname = 'memberships_role_id_shared_ref_check'`);
+    await q(`CREATE OR REPLACE FUNCTION public.memberships_role_id_shared_ref_check() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$`);
+    expect(await fkFindings()).toEqual([['public.memberships', ['memberships_role_id_fkey']]]);
+    await q(`CREATE OR REPLACE FUNCTION public.memberships_role_id_shared_ref_check() RETURNS trigger LANGUAGE plpgsql AS $fn$${src}$fn$`);
+    expect(await fkFindings()).toEqual([]);
 
-    const down = await runCli(['migrate', 'down', '--count', String(files.filter((f) => f.phase === 'composite').length), '--force',
+    // The parent side: a referenced role's tenant (or key) changed under its memberships.
+    expect(text).toContain('CREATE CONSTRAINT TRIGGER "memberships_role_id_shared_ref_parent_trigger" AFTER UPDATE OF "org_id", "id" ON "public"."roles"');
+    expect(text).toContain('-- Lock: SHARE ROW EXCLUSIVE on public.roles for an instant');
+    await parentSide(true);
+    // A database migrated before the parent-side trigger existed: generate plans the step again, the
+    // audit does not take the child's trigger alone, and migrating the new file closes it.
+    await q(`DROP TRIGGER memberships_role_id_shared_ref_parent_trigger ON roles; DROP FUNCTION memberships_role_id_shared_ref_parent_check()`);
+    await parentSide(false);
+    expect(await fkFindings()).toEqual([['public.memberships', ['memberships_role_id_fkey']]]);
+    const replanned = planTenancy(live, new Set(), await readPlanExtras(db().client, live)).steps;
+    expect(replanned.map(stepId)).toContain('shared-ref:memberships:role_id');
+    const again = renderMigrations(live, replanned.filter((x) => x.kind === 'shared-ref'), { firstIndex: files.length + 1 });
+    expect(again.flatMap((f) => f.meta.provides)).toEqual(['shared-ref:memberships:role_id']);
+    for (const f of again) await writeFile(path.join(migrations, f.fileName), f.text);
+    const regenerated = await migrate();
+    expect(regenerated.code, regenerated.stdout + regenerated.stderr).toBe(0);
+    await parentSide(true);
+    expect(await fkFindings()).toEqual([]);
+    expect(planTenancy(live, new Set(), await readPlanExtras(db().client, live)).steps.map(stepId)).not.toContain('shared-ref:memberships:role_id');
+    // Rerunnable: the step's up SQL again, over both triggers already there, changes nothing and fails nothing.
+    const step = planTenancy(live, new Set(), undefined).steps.find((x) => stepId(x) === 'shared-ref:memberships:role_id')!;
+    const upSql = renderSharedRef(live, step as SharedRefStep).up.join('\n');
+    await q(upSql);
+    await q(upSql);
+    await parentSide(true);
+    expect(await guardObjects()).toEqual(GUARD_OBJECTS);
+
+    const down = await runCli(['migrate', 'down', '--count', String(files.filter((f) => f.phase === 'composite').length + again.length), '--force',
       '--config', manifest.file!, '--database-url', db().url, '--migrations-dir', migrations]);
     expect(down.code, down.stderr).toBe(0);
+    expect(await guardObjects()).toEqual([]);
     expect(await crossAccepted()).toBe(true);
+    await parentSide(false);
     expect((await probe()).map((p) => p.status)).toEqual(['fail']);
     expect(await fkFindings()).toEqual([['public.memberships', ['memberships_role_id_fkey']]]);
   }, 120_000);
