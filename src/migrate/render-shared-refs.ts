@@ -62,14 +62,14 @@ export function sharedRefParentFunctionBody(
   const k = ident(step.parentKey);
   const what = `${schema}.${step.table}.${step.column} -> ${schema}.${step.parent}`;
   const raise = (message: string, ...args: string[]) =>
-    `    RAISE EXCEPTION USING ERRCODE = '23503', MESSAGE = format(${literal(message)}, ${[literal(what), literal(step.constraint), ...args].join(', ')});`;
+    `    RAISE EXCEPTION USING ERRCODE = '23503',\n      MESSAGE = format(${literal(message)},\n        ${[literal(what), literal(step.constraint), ...args].join(', ')});`;
   return [
     'BEGIN',
     `  IF (NEW).${c} IS NULL OR ((NEW).${c} IS NOT DISTINCT FROM (OLD).${c} AND (NEW).${k} IS NOT DISTINCT FROM (OLD).${k}) THEN
     RETURN NULL;
   END IF;`,
     `  IF pg_catalog.row_security_active(pg_catalog.to_regclass(${literal(regclassText(schema, step.table))})) THEN`,
-    raise("%s (%s): cannot give row %s the tenant %s under row-level security on the referencing table (other tenants' rows are hidden); run it as a role that bypasses row-level security", `(NEW).${k}`, `(NEW).${c}`),
+    raise("%s (%s): cannot give row %s the tenant %s under row-level security on the referencing table; run it as a role that bypasses it", `(NEW).${k}`, `(NEW).${c}`),
     '  END IF;',
     // FOR UPDATE (the UPDATE itself took FOR NO KEY UPDATE) waits for the transactions whose foreign-key
     // check holds FOR KEY SHARE on the row, so that the query below sees their child rows once committed.
