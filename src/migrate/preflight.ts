@@ -87,8 +87,9 @@ export async function checkPrecondition(db: Queryable, p: Precondition, manifest
       const pair = manifest?.tables.find((x) => x.name === p.table)?.polymorphic.find((x) => x.typeColumn === p.typeColumn && x.idColumn === p.idColumn);
       if (!pair) return null;
       const c = ident(p.tenantColumn);
-      // As the trigger decides: a row is fine when its type names a target and that target row exists
-      // with the row's tenant (or is a shared row). Compared as text: a one-off scan, any id type.
+      // As the trigger decides: a row is fine when its id is NULL (it references nothing), or its type
+      // names a target and that target row exists with the row's tenant (or is a shared row). Compared
+      // as text: a one-off scan, any id type.
       const fine: string[] = [];
       for (const x of pair.targets) {
         const key = await primaryKeyColumn(db, p.schema, x.table);
@@ -99,7 +100,7 @@ export async function checkPrecondition(db: Queryable, p: Precondition, manifest
              WHERE g.${ident(key)}::text = r.${ident(p.idColumn)}::text AND (g.${c} = r.${c}${shared ? ` OR g.${c} IS NULL` : ''})))`,
         );
       }
-      sql = `SELECT count(*)::int8 AS n FROM ${t} r WHERE NOT (${fine.join(' OR ') || 'false'})`;
+      sql = `SELECT count(*)::int8 AS n FROM ${t} r WHERE r.${ident(p.idColumn)} IS NOT NULL AND NOT coalesce(${fine.join(' OR ') || 'false'}, false)`;
       refusal = {
         table: p.table,
         problem: 'cross-tenant',
