@@ -29,7 +29,7 @@ export interface AuditCliOptions {
   baseline?: string;
   writeBaseline?: string;
   statementTimeout: string;
-  concurrency: string;
+  concurrency?: string;
   deep?: boolean;
   target?: string;
   since?: string;
@@ -105,7 +105,7 @@ export async function run(ctx: CommandContext, opts: AuditCliOptions): Promise<n
   const docsBaseUrl = docsBaseUrlOf(opts.docsBaseUrl);
   const failOn = oneOf('--fail-on', opts.failOn, FAIL_ON);
   const statementTimeoutMs = duration('--statement-timeout', opts.statementTimeout, 1);
-  const concurrency = positiveInt('--concurrency', opts.concurrency);
+  const concurrency = opts.concurrency === undefined ? undefined : positiveInt('--concurrency', opts.concurrency);
   const only = commaList(opts.only);
   // `--only ""` or `--only ,` names no check: refuse rather than run every check (or none).
   if (opts.only !== undefined && !only?.length) throw new TenancyError('usage', '--only names no check id: an audit that checks nothing is not a pass');

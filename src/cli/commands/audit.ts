@@ -29,7 +29,7 @@ export function register(program: Command): void {
     .option('--baseline <file>', 'accept the findings recorded there (fingerprints); fail only on new ones')
     .option('--write-baseline <file>', 'record the current findings as the baseline')
     .option('--statement-timeout <ms>', 'statement_timeout of every check query', '300000')
-    .option('--concurrency <n>', 'connections sharing the snapshot: one reads the catalog, the others run the data queries', '2')
+    .option('--concurrency <n>', 'connections sharing the snapshot: one reads the catalog, the others run the data queries (default: 2, with --since 3)')
     .option('--target <target>', 'also run the checks of a target: citus (what blocks distributing the tables with Citus; implied by distribution: citus in the manifest)')
     .option(
       '--deep',
