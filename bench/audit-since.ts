@@ -212,7 +212,8 @@ async function main(): Promise<void> {
     log(`PostgreSQL ${v[0].v}; sample CRM at scale ${args.scale}: ${rows.toLocaleString('en-US')} rows`);
     log(`naive script: ${naive.nullQueries} NULL counts, ${naive.unknownTenantQueries} unknown-tenant anti-joins, ${naive.fkQueries} FK joins, ${naive.duplicateQueries} GROUP BYs`);
     const out: string[] = ['', `audit --since benchmark — scale ${args.scale} (${rows.toLocaleString('en-US')} rows), PostgreSQL ${v[0].v}, medians of ${args.runs}, alternating`];
-    out.push('pattern   changed   ' + args.concurrency.map((c) => `since@${c}`.padEnd(10)).join('') + 'naive     floor     ' + args.concurrency.map((c) => `since@${c}/naive`.padEnd(17)).join('') + 'since/floor');
+    const heads = (suffix: string, width: number) => args.concurrency.map((c) => `since@${c}${suffix}`.padEnd(width)).join('');
+    out.push(`pattern   changed   ${heads('', 10)}naive     floor     ${heads('/naive', 17)}since/floor`);
     for (const pattern of args.patterns) {
       const previousRun = await runAudit({ databaseUrl: dbUrl, manifest });
       if (previousRun.findings.some((f) => DATA_CHECKS.includes(f.check))) throw new Error('the benchmark database is not clean: run with --fresh');
