@@ -15,6 +15,7 @@ import { planTenancy, stepId } from '../../src/migrate/plan.js';
 import { renderMigrations } from '../../src/migrate/render.js';
 import { runCli } from '../support/cli.js';
 import { useTestDatabase } from '../support/database.js';
+import { refusal } from '../support/refusal.js';
 import { squawk, useTempDirs } from '../migrate/support.js';
 
 const RAW = {
@@ -38,18 +39,7 @@ describe('composite keys on partitioned tables', () => {
     `INSERT INTO ck.replies VALUES (9, 1, 200)`, // plain child → partitioned parent
     `INSERT INTO ck.notes VALUES (1, 200, '2026-02-10')`, // partitioned child → partitioned parent
   ];
-  const accepted = async (sql: string) => {
-    await q('BEGIN');
-    try {
-      await q(sql);
-      return true;
-    } catch (e) {
-      if ((e as { code?: string }).code !== '23503') throw e;
-      return false;
-    } finally {
-      await q('ROLLBACK');
-    }
-  };
+  const accepted = async (sql: string) => (await refusal(db().client, sql)) === null;
 
   beforeAll(async () => {
     await q(`

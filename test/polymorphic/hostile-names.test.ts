@@ -17,6 +17,7 @@ import { planTenancy, stepId } from '../../src/migrate/plan.js';
 import { renderMigrations } from '../../src/migrate/render.js';
 import { runCli } from '../support/cli.js';
 import { useTestDatabase } from '../support/database.js';
+import { refusal as refusalOf } from '../support/refusal.js';
 import { writeManifest } from '../verify/fixture.js';
 
 const TYPE = `subject"type $fn$ */ é`;
@@ -28,19 +29,7 @@ describe('the polymorphic trigger with hostile column names', () => {
   let manifest: Manifest;
   let migrations: string;
   const q = async (sql: string) => (await db().client.query(sql)).rows;
-  /** The 23503 message of `sql` (rolled back), or null when accepted. */
-  const refusal = async (sql: string) => {
-    await q('BEGIN');
-    try {
-      await q(sql);
-      return null;
-    } catch (e) {
-      if ((e as { code?: string }).code !== '23503') throw e;
-      return (e as Error).message;
-    } finally {
-      await q('ROLLBACK');
-    }
-  };
+  const refusal = (sql: string) => refusalOf(db().client, sql);
 
   beforeAll(async () => {
     const app = await db().createRole('polyhostile_app');

@@ -17,6 +17,7 @@ import { planTenancy, stepId } from '../../src/migrate/plan.js';
 import { renderMigrations } from '../../src/migrate/render.js';
 import { runCli } from '../support/cli.js';
 import { useTestDatabase } from '../support/database.js';
+import { refusal as refusalOf } from '../support/refusal.js';
 import { writeManifest } from '../verify/fixture.js';
 
 const TENANT_COLUMN = `org"id */ $fn$ %s`;
@@ -37,19 +38,7 @@ describe('the shared-ref guard with hostile names', () => {
   const P = qualified('public', PARENT);
   const C = qualified('public', CHILD);
   const T = ident(TENANT_COLUMN);
-  /** The 23503 message of `sql` (rolled back), or null when accepted. */
-  const refusal = async (sql: string) => {
-    await q('BEGIN');
-    try {
-      await q(sql);
-      return null;
-    } catch (e) {
-      if ((e as { code?: string }).code !== '23503') throw e;
-      return (e as Error).message;
-    } finally {
-      await q('ROLLBACK');
-    }
-  };
+  const refusal = (sql: string) => refusalOf(db().client, sql);
   const guardObjects = async () =>
     (
       await db().client.query(

@@ -21,6 +21,7 @@ import { writePolicyFiles } from '../../src/policies/policy-files.js';
 import { verifyIsolation } from '../../src/verify/verify.js';
 import { runCli } from '../support/cli.js';
 import { useTestDatabase } from '../support/database.js';
+import { refusal as refusalOf } from '../support/refusal.js';
 import { writeManifest } from '../verify/fixture.js';
 
 describe('references into a shared_rows table', () => {
@@ -66,19 +67,7 @@ describe('references into a shared_rows table', () => {
       await q(`SELECT 'trigger ' || tgrelid::regclass || '.' || tgname AS o FROM pg_trigger WHERE tgname LIKE 'memberships_role_id_shared_ref%'
                UNION ALL SELECT 'function ' || proname FROM pg_proc WHERE proname LIKE 'memberships_role_id_shared_ref%' ORDER BY 1`)
     ).map((r) => r.o as string);
-  /** Runs `sql` (rolled back): null when accepted, else the 23503 message. */
-  const refusal = async (sql: string) => {
-    await q('BEGIN');
-    try {
-      await q(sql);
-      return null;
-    } catch (e) {
-      if ((e as { code?: string }).code !== '23503') throw e;
-      return (e as Error).message;
-    } finally {
-      await q('ROLLBACK');
-    }
-  };
+  const refusal = (sql: string) => refusalOf(db().client, sql);
   const MOVED = (key: number, tenant: number) =>
     `public.memberships.role_id -> public.roles (memberships_role_id_fkey): row ${key}, now of tenant ${tenant}, is referenced by rows of another tenant; it can only be shared (NULL tenant) or theirs`;
   /**
