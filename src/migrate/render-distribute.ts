@@ -13,6 +13,7 @@ export const DISTRIBUTE_NOTES = [
   'Runs on the Citus coordinator (the citus extension, workers added). First, each primary key without the',
   'tenant column becomes (tenant, key…) from a unique index built CONCURRENTLY (Citus enforces a unique key',
   'shard by shard). Then one transaction: the foreign keys between the tables to distribute are dropped,',
+  'a UNIQUE constraint equal to a new primary key dropped (one unique index left; down restores it),',
   'the reference tables created, every table distributed in foreign-key order (parents first) co-located',
   'with the first, and the foreign keys re-added (checked shard by shard). The copy into the shards leaves',
   'the local rows on disk, invisible: `SELECT truncate_local_data_after_distributing_table(…)` frees them',
