@@ -175,7 +175,8 @@ const keyIs = (conkey: string, rel: string, columns: string[]) =>
  * before the table is distributed: the UNIQUE constraint on exactly the new primary key's columns goes, so the
  * table (and each shard) keeps one unique index on them, and the foreign keys re-added after distribution bind to
  * the primary key's index. Checked at run time: a valid, non-partial, non-deferrable UNIQUE on those columns in
- * that order while the primary key holds them; kept, with a NOTICE, while anything still depends on it.
+ * that order while the primary key holds them; kept, with a NOTICE, while anything still depends on it (or its
+ * index is the replica identity's or the CLUSTER one: dropping it would change the table).
  */
 export function dropRedundantUnique(schema: string, k: KeyStep): string[] {
   const tn = commentName(schema, k.table);
@@ -185,7 +186,8 @@ export function dropRedundantUnique(schema: string, k: KeyStep): string[] {
     `  -- ${tn}: UNIQUE ${commentName(k.unique)} (${cols}) now equals the primary key: two identical unique indexes, both`,
     `  -- written on every insert. Dropped here, before ${tn} is distributed (its shards get one index), so the foreign keys`,
     `  -- re-added below bind to the primary key's index. Kept, with a NOTICE, while anything this phase does not drop and`,
-    `  -- re-add still depends on it (a foreign key from a table not distributed here). Lock: ACCESS EXCLUSIVE on ${tn},`,
+    `  -- re-add still depends on it (a foreign key from a table not distributed here), or it is the replica identity's`,
+    `  -- (or CLUSTER) index. Lock: ACCESS EXCLUSIVE on ${tn},`,
     `  -- an instant (no scan), held until this block commits.`,
     `  SELECT con.oid, con.conindid INTO uq FROM pg_catalog.pg_constraint con JOIN pg_catalog.pg_index i ON i.indexrelid = con.conindid`,
     `   WHERE con.conrelid = ${reg} AND con.conname = ${literal(k.unique)} AND con.contype = 'u' AND NOT con.condeferrable`,
@@ -193,10 +195,16 @@ export function dropRedundantUnique(schema: string, k: KeyStep): string[] {
     `     AND ${keyIs('con.conkey', 'con.conrelid', k.newColumns)}`,
     `     AND EXISTS (SELECT FROM pg_catalog.pg_constraint pk WHERE pk.conrelid = con.conrelid AND pk.contype = 'p' AND pk.conkey = con.conkey);`,
     `  IF FOUND THEN`,
-    `    SELECT string_agg(pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid), ', ' ORDER BY d.objid) INTO deps FROM pg_catalog.pg_depend d`,
-    `     WHERE ((d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = uq.conindid)`,
-    `         OR (d.refclassid = 'pg_catalog.pg_constraint'::regclass AND d.refobjid = uq.oid))`,
-    `       AND NOT (d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = uq.conindid);`,
+    `    -- What still needs it: dependents in pg_depend (the foreign keys not dropped above), and the index's roles`,
+    `    -- outside pg_depend (dropping the replica identity's index would leave the table without one).`,
+    `    SELECT nullif(concat_ws(', ',`,
+    `        (SELECT string_agg(pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid), ', ' ORDER BY d.objid) FROM pg_catalog.pg_depend d`,
+    `          WHERE ((d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = uq.conindid)`,
+    `              OR (d.refclassid = 'pg_catalog.pg_constraint'::regclass AND d.refobjid = uq.oid))`,
+    `            AND NOT (d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = uq.conindid)),`,
+    `        CASE WHEN i.indisreplident THEN 'the replica identity' END,`,
+    `        CASE WHEN i.indisclustered THEN 'the CLUSTER mark' END), '')`,
+    `      INTO deps FROM pg_catalog.pg_index i WHERE i.indexrelid = uq.conindid;`,
     `    IF deps IS NULL THEN`,
     `      ALTER TABLE ${qualified(schema, k.table)} DROP CONSTRAINT ${ident(k.unique)};`,
     `    ELSE`,

@@ -144,6 +144,13 @@ describe('distribute phase plan (plain PostgreSQL)', () => {
       expect(notices.join('\n')).toContain('kids_parent_fkey');
       // The phase's own case: the foreign key dropped first, re-added after.
       await sql(`ALTER TABLE ${fx.q('kids')} DROP CONSTRAINT kids_parent_fkey`);
+      // Its index is the replica identity's: kept too (dropping it would leave the table without one).
+      await sql(`ALTER TABLE ${fx.q(weird)} REPLICA IDENTITY USING INDEX ${ident(uniqueName)}`);
+      notices.length = 0;
+      await c.query(drop);
+      expect(await uniques()).toEqual({ n: 2, pk: 1 });
+      expect(notices.join('\n')).toContain('the replica identity');
+      await sql(`ALTER TABLE ${fx.q(weird)} REPLICA IDENTITY DEFAULT`);
       for (let run = 0; run < 2; run++) await c.query(drop);
     } finally {
       c.off('notice', onNotice);
