@@ -3,13 +3,17 @@
 import type { CitusState } from '../citus/citus-state.js';
 import { citusTables, distributionColumn } from '../citus/citus-tables.js';
 import type { LiveContext } from '../config/live-context.js';
-import { findRelation, foreignKeys, isTableLike } from '../db/catalog.js';
+import { type CatalogTable, findRelation, foreignKeys, isTableLike } from '../db/catalog.js';
 import { displayName } from '../db/quote.js';
 import { NameAllocator } from './object-names.js';
 
 export type DistributeStep =
-  /** A primary key without the distribution column, swapped for (column, key…) from a unique index built concurrently. */
-  | { kind: 'citus-primary-key'; table: string; name: string; columns: string[]; newName: string; newColumns: string[] }
+  /**
+   * A primary key without the distribution column, swapped for (column, key…) from a unique index built concurrently.
+   * `unique`: a UNIQUE constraint on exactly `newColumns` (the composite phase's, existing or planned), made
+   * redundant by the new key: the distribute transaction drops it (when no kept foreign key needs it), down restores it.
+   */
+  | { kind: 'citus-primary-key'; table: string; name: string; columns: string[]; newName: string; newColumns: string[]; unique?: string }
   | { kind: 'citus-reference'; table: string }
   /** `colocateWith`: the first distributed table (absent on that one). */
   | { kind: 'citus-distribute'; table: string; column: string; colocateWith?: string };
@@ -65,7 +69,19 @@ export interface DistributePlan {
  * // => [{ kind: 'citus-reference', table: 'roles' }, { kind: 'citus-distribute', table: 'companies', column: 'id' },
  * //     { kind: 'citus-distribute', table: 'users', column: 'company_id', colocateWith: 'companies' }, …]
  */
-export function planDistribute(live: LiveContext, citus: CitusState, alreadyPending: ReadonlySet<string> = new Set()): DistributePlan {
+/** A UNIQUE constraint a table will have when the distribute phase runs: the composite phase's planned `parent-key`. */
+export interface PlannedUnique {
+  table: string;
+  constraintName: string;
+  columns: string[];
+}
+
+export function planDistribute(
+  live: LiveContext,
+  citus: CitusState,
+  alreadyPending: ReadonlySet<string> = new Set(),
+  plannedUnique: readonly PlannedUnique[] = [],
+): DistributePlan {
   const { manifest, catalog } = live;
   const { schema } = manifest;
   const wanted = citusTables(manifest);
@@ -119,7 +135,16 @@ export function planDistribute(live: LiveContext, citus: CitusState, alreadyPend
     const pk = table.constraints.find((c) => c.type === 'primary-key');
     if (pk && !pk.columns.includes(column)) {
       const newColumns = [column, ...pk.columns];
-      push({ kind: 'citus-primary-key', table: name, name: pk.name, columns: pk.columns, newName: names.allocate([name, ...newColumns], 'pkey'), newColumns });
+      const unique = redundantUnique(table, name, newColumns, plannedUnique);
+      push({
+        kind: 'citus-primary-key',
+        table: name,
+        name: pk.name,
+        columns: pk.columns,
+        newName: names.allocate([name, ...newColumns], 'pkey'),
+        newColumns,
+        ...(unique ? { unique } : {}),
+      });
     }
     push({ kind: 'citus-distribute', table: name, column, ...(name === first ? {} : { colocateWith: first }) });
   }
@@ -139,4 +164,23 @@ export function planDistribute(live: LiveContext, citus: CitusState, alreadyPend
     }
   }
   return { steps, skipped };
+}
+
+const sameList = (a: readonly (string | null)[], b: readonly (string | null)[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * The UNIQUE constraint on exactly `columns` (same order) that the new primary key makes redundant: one in
+ * the catalog (not deferrable, its index valid and not partial), else one the composite phase plans. The
+ * migration checks it again at run time before dropping it.
+ */
+function redundantUnique(table: CatalogTable, name: string, columns: string[], planned: readonly PlannedUnique[]): string | undefined {
+  const live = table.constraints.find(
+    (c) =>
+      c.type === 'unique' &&
+      !c.deferrable &&
+      sameList(c.columns, columns) &&
+      table.indexes.some((i) => i.constraint === c.name && i.valid && i.unique && i.predicate === null && sameList(i.columns, columns)),
+  );
+  if (live) return live.name;
+  return planned.find((p) => p.table === name && sameList(p.columns, columns))?.constraintName;
 }

@@ -6,6 +6,8 @@ import { foreignKeyOrder, planDistribute } from '../../src/migrate/plan-distribu
 import { planTenancy } from '../../src/migrate/plan.js';
 import { renderMigrations } from '../../src/migrate/render.js';
 import { ident } from '../../src/db/quote.js';
+import { dropRedundantUnique } from '../../src/migrate/render-distribute.js';
+import { doBlock } from '../../src/migrate/render-sql.js';
 import { useTestDatabase } from '../support/database.js';
 import { fixture } from '../audit/check-helpers.js';
 
@@ -85,5 +87,85 @@ describe('distribute phase plan (plain PostgreSQL)', () => {
     expect(pk.rows).toEqual([{ def: 'PRIMARY KEY (tenant_id, id)', conname: 'notes_tenant_id_id_pkey' }]);
     const weirdAfter = await db().client.query(`SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'`, [fx.q(weird)]);
     expect(weirdAfter.rows).toEqual([{ def: 'PRIMARY KEY (tenant_id, id)' }]);
+  });
+
+  it('one unique index on (tenant, id) after the swap: the equal UNIQUE constraint dropped (kept with a NOTICE while a foreign key the phase keeps needs it), restored by down', async () => {
+    const weird = `pa"re'nt; --`;
+    const fx = await fixture(db().client, (p, a) => db().createRole(p, a), { tables: [weird, 'kids'], bare: true });
+    const c = db().client;
+    const uniqueName = `u "key"; --`;
+    const pkName = (await c.query(`SELECT conname FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'`, [fx.q(weird)])).rows[0].conname;
+    // The composite phase's state: PRIMARY KEY (id), UNIQUE (tenant_id, id), a composite foreign key bound to the UNIQUE.
+    await sql(`ALTER TABLE ${fx.q(weird)} DROP CONSTRAINT ${ident(pkName)}, ADD PRIMARY KEY (id), ADD CONSTRAINT ${ident(uniqueName)} UNIQUE (tenant_id, id);
+      ALTER TABLE ${fx.q('kids')} ADD COLUMN parent_id integer, ADD CONSTRAINT kids_parent_fkey FOREIGN KEY (tenant_id, parent_id) REFERENCES ${fx.q(weird)} (tenant_id, id)`);
+    const live = await resolveLiveContext(c, fx.manifest({ distribution: 'citus' }));
+    const plan = planDistribute(live, await readCitusState(c, fx.schema));
+    const key = plan.steps.find((s) => s.kind === 'citus-primary-key' && s.table === weird);
+    expect(key).toMatchObject({ newColumns: ['tenant_id', 'id'], unique: uniqueName });
+    if (key?.kind !== 'citus-primary-key' || !key.unique) throw new Error('no key step');
+    // Without one in the catalog, the composite phase's planned UNIQUE is taken (columns in the same order only).
+    const kidsPk = (await c.query(`SELECT conname FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'`, [fx.q('kids')])).rows[0].conname;
+    await sql(`ALTER TABLE ${fx.q('kids')} DROP CONSTRAINT ${ident(kidsPk)}, ADD PRIMARY KEY (id)`);
+    const live2 = await resolveLiveContext(c, fx.manifest({ distribution: 'citus' }));
+    const planned = (columns: string[]) =>
+      planDistribute(live2, { version: null, tables: new Map() }, new Set(), [{ table: 'kids', constraintName: 'kids_tenant_id_id_key', columns }]).steps.find(
+        (s) => s.kind === 'citus-primary-key' && s.table === 'kids',
+      );
+    expect(planned(['tenant_id', 'id'])).toMatchObject({ unique: 'kids_tenant_id_id_key' });
+    expect(planned(['id', 'tenant_id'])).not.toHaveProperty('unique');
+
+    const text = renderMigrations(live, [], { firstIndex: 1, distribute: [key] })[0].text;
+    const { splitStatements } = await import('../../src/migrate/migration-file.js');
+    const upText = text.slice(text.indexOf('-- Up Migration'), text.indexOf('-- Down Migration'));
+    const downText = text.slice(text.indexOf('-- Down Migration'));
+    const uniques = async () =>
+      (
+        await c.query(
+          `SELECT count(*)::int AS n, count(*) FILTER (WHERE i.indisprimary)::int AS pk FROM pg_index i
+            WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indnatts = 2`,
+          [fx.q(weird)],
+        )
+      ).rows[0];
+    const boundTo = async () =>
+      (await c.query(`SELECT i.relname::text AS idx FROM pg_constraint con JOIN pg_class i ON i.oid = con.conindid WHERE con.conname = 'kids_parent_fkey' AND con.conrelid = $1::regclass`, [fx.q('kids')]))
+        .rows[0]?.idx;
+    // Up, minus Citus: the key swap, then the distribute transaction's part for this table (its foreign keys dropped and re-added around it).
+    for (const s of splitStatements(upText).filter((x) => !x.includes("extname = 'citus'") && !x.includes('create_distributed_table'))) await c.query(s);
+    expect(await uniques()).toEqual({ n: 2, pk: 1 });
+    const drop = doBlock(dropRedundantUnique(fx.schema, { ...key, unique: key.unique }).join('\n'), '  uq record;\n  deps text;');
+    const notices: string[] = [];
+    const onNotice = (n: { message?: string }) => notices.push(n.message ?? '');
+    c.on('notice', onNotice);
+    try {
+      // A foreign key the phase does not drop still binds to the UNIQUE: kept, said in a NOTICE.
+      await c.query(drop);
+      expect(await uniques()).toEqual({ n: 2, pk: 1 });
+      expect(notices.join('\n')).toMatch(/kept UNIQUE .* still depends on it/);
+      expect(notices.join('\n')).toContain('kids_parent_fkey');
+      // The phase's own case: the foreign key dropped first, re-added after.
+      await sql(`ALTER TABLE ${fx.q('kids')} DROP CONSTRAINT kids_parent_fkey`);
+      // Its index is the replica identity's: kept too (dropping it would leave the table without one).
+      await sql(`ALTER TABLE ${fx.q(weird)} REPLICA IDENTITY USING INDEX ${ident(uniqueName)}`);
+      notices.length = 0;
+      await c.query(drop);
+      expect(await uniques()).toEqual({ n: 2, pk: 1 });
+      expect(notices.join('\n')).toContain('the replica identity');
+      await sql(`ALTER TABLE ${fx.q(weird)} REPLICA IDENTITY DEFAULT`);
+      for (let run = 0; run < 2; run++) await c.query(drop);
+    } finally {
+      c.off('notice', onNotice);
+    }
+    await sql(`ALTER TABLE ${fx.q('kids')} ADD CONSTRAINT kids_parent_fkey FOREIGN KEY (tenant_id, parent_id) REFERENCES ${fx.q(weird)} (tenant_id, id)`);
+    expect(await uniques()).toEqual({ n: 1, pk: 1 });
+    expect(await boundTo()).toBe(key.newName);
+    // Down, minus Citus (twice: repeatable): PRIMARY KEY (id), the UNIQUE back on its own index, the foreign key bound to it.
+    for (let run = 0; run < 2; run++) for (const s of splitStatements(downText).filter((x) => !x.includes('undistribute_table'))) await c.query(s);
+    const cons = await c.query(`SELECT conname::text AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = $1::regclass AND contype IN ('p', 'u') ORDER BY contype`, [fx.q(weird)]);
+    expect(cons.rows).toEqual([
+      { name: key.name, def: 'PRIMARY KEY (id)' },
+      { name: uniqueName, def: 'UNIQUE (tenant_id, id)' },
+    ]);
+    expect(await boundTo()).toBe(uniqueName);
+    await expect(c.query(`INSERT INTO ${fx.q('tenants')} VALUES (1, 'a'), (2, 'b'); INSERT INTO ${fx.q(weird)} VALUES (1, 1, 'x'); INSERT INTO ${fx.q('kids')} (id, tenant_id, parent_id) VALUES (1, 2, 1)`)).rejects.toThrow(/kids_parent_fkey/);
   });
 });

@@ -42,6 +42,35 @@ describe.skipIf(Boolean(skip))('generate --target citus on a Citus cluster (samp
   });
   const migrationsDir = () => path.join(workDir, 'migrations');
   const policiesDir = () => path.join(workDir, 'policies');
+  /** The composite phase's UNIQUE (company_id, id) constraints, by name, from its migration file. */
+  const compositeUniques = async () => {
+    const files = (await readdir(migrationsDir())).filter((f) => f.endsWith('_tenancy-composite.sql'));
+    const text = (await Promise.all(files.map((f) => readFile(path.join(migrationsDir(), f), 'utf8')))).join('\n');
+    return [...text.matchAll(/ADD CONSTRAINT "([^"]+)" UNIQUE USING INDEX/g)].map((m) => m[1]).sort();
+  };
+  /** Per table of the schema: the unique indexes on exactly (company_id, id), and how many back a primary key. */
+  const tenantIdIndexes = async () =>
+    (
+      await scratch.client.query<{ name: string; n: number; pk: number }>(
+        `SELECT c.relname::text AS name, count(*)::int AS n, count(*) FILTER (WHERE i.indisprimary)::int AS pk
+           FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace ns ON ns.oid = c.relnamespace
+          WHERE ns.nspname = $1 AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
+            AND i.indnatts = 2 AND i.indkey[0] = (SELECT a.attnum FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'company_id')
+            AND i.indkey[1] = (SELECT a.attnum FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'id')
+          GROUP BY 1 ORDER BY 1`,
+        [scratch.schema],
+      )
+    ).rows;
+  /** The PRIMARY KEY, or the UNIQUE (company_id, id…) constraints, of the schema's tables (table, name, definition). */
+  const keys = async (type: 'p' | 'u') =>
+    (
+      await scratch.client.query<{ tbl: string; name: string; def: string }>(
+        `SELECT c.relname::text AS tbl, con.conname::text AS name, pg_get_constraintdef(con.oid) AS def
+           FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace ns ON ns.oid = c.relnamespace
+          WHERE ns.nspname = $1 AND con.contype = $2 AND ($2 = 'p' OR pg_get_constraintdef(con.oid) LIKE 'UNIQUE (company_id, id)%') ORDER BY 1, 2`,
+        [scratch.schema, type],
+      )
+    ).rows;
   const citusChecks = async () => {
     const r = await runAudit({ databaseUrl: url, manifest, concurrency: 1 });
     return r.findings.filter((f) => f.check.startsWith('citus-'));
@@ -98,6 +127,19 @@ describe.skipIf(Boolean(skip))('generate --target citus on a Citus cluster (samp
     // The rows are all there (read through the coordinator from the shards).
     const deals = await scratch.client.query(`SELECT count(*)::int AS n FROM ${ident(scratch.schema)}.deals`);
     expect(deals.rows[0].n).toBeGreaterThan(0);
+    // ONE unique index on (company_id, id) per table, the primary key: the composite phase's UNIQUE gave way.
+    const uniques = await compositeUniques();
+    expect(uniques.length).toBeGreaterThan(0);
+    expect(await keys('u')).toEqual([]);
+    const indexes = await tenantIdIndexes();
+    expect(indexes.map((r) => r.name)).toEqual(expect.arrayContaining(['contacts', 'deals']));
+    for (const r of indexes) expect({ table: r.name, unique: r.n, primary: r.pk }).toEqual({ table: r.name, unique: 1, primary: 1 });
+    // The composite foreign keys still enforce, now through the primary key: a deal of company 2 for a contact of company 1 is
+    // refused (Citus relays the worker's error as XX000, hence the message).
+    const s = ident(scratch.schema);
+    await expect(
+      scratch.client.query(`INSERT INTO ${s}.deals (company_id, contact_id, title) SELECT 2, id, 'cross-tenant' FROM ${s}.contacts WHERE company_id = 1 LIMIT 1`),
+    ).rejects.toThrow(/violates foreign key constraint/);
   });
 
   it('the Citus-form policies apply to the distributed tables and confine the app role to its tenant', async () => {
@@ -142,6 +184,13 @@ describe.skipIf(Boolean(skip))('generate --target citus on a Citus cluster (samp
       [`${ident(scratch.schema)}.deals`],
     );
     expect(pk.rows.map((r) => r.name)).toEqual(['deals_pkey']);
+    // The composite phase's UNIQUE (company_id, id) constraints are back, each on its own index, the primary keys single-column again.
+    const uniques = await keys('u');
+    expect(uniques.map((r) => r.name).sort()).toEqual(await compositeUniques());
+    for (const r of uniques) expect(r.def).toBe('UNIQUE (company_id, id)');
+    const backTables = new Set(uniques.map((r) => r.tbl));
+    for (const r of await keys('p')) if (backTables.has(r.tbl)) expect(`${r.tbl} ${r.def}`).toBe(`${r.tbl} PRIMARY KEY (id)`);
+    for (const r of await tenantIdIndexes()) expect({ table: r.name, unique: r.n, primary: r.pk }).toEqual({ table: r.name, unique: 1, primary: 0 });
     const deals = await scratch.client.query(`SELECT count(*)::int AS n FROM ${ident(scratch.schema)}.deals`);
     expect(deals.rows[0].n).toBeGreaterThan(0);
   });
