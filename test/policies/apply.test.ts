@@ -129,11 +129,19 @@ describe('policies apply / diff / status', () => {
     expect(emails).toMatchObject({ status: 'failed', attempts: 2 });
     expect(emails.reason).toContain('55P03');
     expect(failed.ok).toBe(false);
-    // Released during the retries: the second attempt succeeds.
+    // Released during the retries (when the first lock_timeout is logged, not after a fixed delay: a
+    // loaded machine may start the first attempt later than any delay): a later attempt succeeds.
     await appendFile(path.join(r.policiesDir, 'emails.sql'), '\n-- touched again\n');
-    const release = setTimeout(() => void blocker.query('COMMIT'), 150);
-    const ok = await applyPolicies({ client: c, manifest: r.manifest, policiesDir: r.policiesDir, lockTimeoutMs: 50, attempts: 8 });
-    clearTimeout(release);
+    let released: Promise<unknown> | undefined;
+    const logger = {
+      info() {},
+      debug() {},
+      warn(message: string) {
+        if (!released && message.includes('retrying')) released = blocker.query('COMMIT');
+      },
+    };
+    const ok = await applyPolicies({ client: c, manifest: r.manifest, policiesDir: r.policiesDir, lockTimeoutMs: 50, attempts: 8, logger });
+    await released;
     const again = ok.tables.find((t) => t.table === 'emails')!;
     expect(again.status).toBe('applied');
     expect(again.attempts).toBeGreaterThan(1);
