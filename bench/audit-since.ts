@@ -13,7 +13,7 @@ import { DEFAULT_CONCURRENCY, runAudit } from '../src/audit/runner.js';
 import type { AuditResult } from '../src/audit/types.js';
 import { runBackfill } from '../src/backfill/backfill-runner.js';
 import { loadManifest, type Manifest } from '../src/config/manifest.js';
-import { findColumn, findRelation, foreignKeys, readCatalog } from '../src/db/catalog.js';
+import { type Catalog, findColumn, findRelation, foreignKeys, readCatalog } from '../src/db/catalog.js';
 import { ident, qualified } from '../src/db/quote.js';
 import { runDedupe } from '../src/dedupe/dedupe-runner.js';
 import { renderJson } from '../src/report/json.js';
@@ -124,9 +124,8 @@ async function repair(db: pg.Client, url: string, manifest: Manifest): Promise<A
  * Gives about `fraction` of all rows a new row version (same values), as `pattern` says; returns
  * how many. Same values: the database stays clean for the next pattern and run.
  */
-async function changeRows(db: pg.Client, manifest: Manifest, pattern: Pattern, fraction: number): Promise<number> {
+async function changeRows(db: pg.Client, manifest: Manifest, catalog: Catalog, pattern: Pattern, fraction: number): Promise<number> {
   const { schema } = manifest;
-  const catalog = await readCatalog(db, [schema]);
   const col = ident(manifest.tenant.column);
   const tables = manifest.tables.map((t) => findRelation(catalog, schema, t.name)).filter((t) => t !== undefined && findColumn(t, manifest.tenant.column));
   const referenced = new Set(tables.flatMap((t) => foreignKeys(t!).map((fk) => fk.references!.table)));
@@ -219,7 +218,7 @@ async function main(): Promise<void> {
       if (previousRun.findings.some((f) => DATA_CHECKS.includes(f.check))) throw new Error('the benchmark database is not clean: run with --fresh');
       const previous = previousFromJson('previous.json', JSON.parse(renderJson(previousRun)));
       const t0 = performance.now();
-      const changed = await changeRows(db, manifest, pattern, args.changed);
+      const changed = await changeRows(db, manifest, catalog, pattern, args.changed);
       await db.query('ANALYZE');
       log(`${pattern}: changed ${changed.toLocaleString('en-US')} rows (${((100 * changed) / rows).toFixed(2)} %) in ${sec(performance.now() - t0)}`);
       await timePsql(dbUrl, naiveFile); // warm the cache before anything is timed

@@ -15,13 +15,13 @@ import type { AuditResult } from '../../src/audit/types.js';
 import type { PreviousAudit } from '../../src/audit/incremental/types.js';
 import { resolveLiveContext } from '../../src/config/live-context.js';
 import type { Manifest } from '../../src/config/manifest.js';
-import { ident } from '../../src/db/quote.js';
 import { readPlanExtras } from '../../src/migrate/plan-extras.js';
 import { planTenancy } from '../../src/migrate/plan.js';
 import { renderMigrations } from '../../src/migrate/render.js';
 import { renderAudit } from '../../src/report/render-audit.js';
 import { runCli } from '../support/cli.js';
 import { useTestDatabase } from '../support/database.js';
+import { sharedRolesSql } from './fixture.js';
 import { asPrevious } from '../incremental/fixture.js';
 import { writeManifest } from '../verify/fixture.js';
 
@@ -50,16 +50,7 @@ describe('cross-tenant-reference: the shared-ref trigger as proof', () => {
 
   beforeAll(async () => {
     const app = await db().createRole('shproof_app');
-    await q(`
-      CREATE TABLE orgs (id integer PRIMARY KEY);
-      INSERT INTO orgs VALUES (1), (2);
-      CREATE TABLE roles (id integer PRIMARY KEY, org_id integer REFERENCES orgs, name text NOT NULL);
-      CREATE INDEX ON roles (org_id);
-      INSERT INTO roles VALUES (1, NULL, 'owner'), (2, 1, 'custom one'), (3, 2, 'custom two');
-      CREATE TABLE memberships (id integer PRIMARY KEY, org_id integer NOT NULL REFERENCES orgs, role_id integer NOT NULL REFERENCES roles);
-      CREATE INDEX ON memberships (org_id);
-      INSERT INTO memberships VALUES (1, 1, 1), (2, 1, 2), (3, 2, 1), (4, 2, 3);
-      GRANT SELECT, INSERT, UPDATE, DELETE ON orgs, roles, memberships TO ${ident(app)};`);
+    await q(sharedRolesSql(app));
     const dir = await mkdtemp(path.join(os.tmpdir(), 'crmt-shared-proof-'));
     manifest = await writeManifest(path.join(dir, 'tenancy.yaml'), {
       schema: 'public',

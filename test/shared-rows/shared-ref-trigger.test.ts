@@ -21,6 +21,7 @@ import { writePolicyFiles } from '../../src/policies/policy-files.js';
 import { verifyIsolation } from '../../src/verify/verify.js';
 import { runCli } from '../support/cli.js';
 import { useTestDatabase } from '../support/database.js';
+import { sharedRolesSql } from './fixture.js';
 import { refusal as refusalOf } from '../support/refusal.js';
 import { writeManifest } from '../verify/fixture.js';
 
@@ -96,16 +97,7 @@ describe('references into a shared_rows table', () => {
 
   beforeAll(async () => {
     app = await db().createRole('shref_app');
-    await q(`
-      CREATE TABLE orgs (id integer PRIMARY KEY);
-      INSERT INTO orgs VALUES (1), (2);
-      CREATE TABLE roles (id integer PRIMARY KEY, org_id integer REFERENCES orgs, name text NOT NULL);
-      CREATE INDEX ON roles (org_id);
-      INSERT INTO roles VALUES (1, NULL, 'owner'), (2, 1, 'custom one'), (3, 2, 'custom two');
-      CREATE TABLE memberships (id integer PRIMARY KEY, org_id integer NOT NULL REFERENCES orgs, role_id integer NOT NULL REFERENCES roles);
-      CREATE INDEX ON memberships (org_id);
-      INSERT INTO memberships VALUES (1, 1, 1), (2, 1, 2), (3, 2, 1), (4, 2, 3);
-      GRANT SELECT, INSERT, UPDATE, DELETE ON orgs, roles, memberships TO ${ident(app)};`);
+    await q(sharedRolesSql(app));
     dir = await mkdtemp(path.join(os.tmpdir(), 'crmt-shared-ref-'));
     manifest = await writeManifest(path.join(dir, 'tenancy.yaml'), raw(true));
     const policiesDir = path.join(dir, 'policies');
