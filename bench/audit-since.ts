@@ -9,7 +9,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { previousFromJson } from '../src/audit/incremental/read-previous.js';
-import { DEFAULT_CONCURRENCY, runAudit } from '../src/audit/runner.js';
+import { DEFAULT_SINCE_CONCURRENCY, runAudit } from '../src/audit/runner.js';
 import type { AuditResult } from '../src/audit/types.js';
 import { runBackfill } from '../src/backfill/backfill-runner.js';
 import { loadManifest, type Manifest } from '../src/config/manifest.js';
@@ -58,7 +58,7 @@ function parseArgs(argv: string[]): Args {
     runs: 3,
     changed: 0.01,
     patterns: [...PATTERNS],
-    concurrency: [DEFAULT_CONCURRENCY],
+    concurrency: [DEFAULT_SINCE_CONCURRENCY],
     databaseUrl: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     json: false,
     fresh: false,
