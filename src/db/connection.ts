@@ -160,6 +160,19 @@ function cancelQuery(client: pg.Client): Promise<void> {
   });
 }
 
+/** From now on the client sends nothing more: a statement fails at once (promise or callback form). */
+function refuseStatements(client: pg.Client): void {
+  const refused = () => new TenancyError('connection', 'the connection is closing: the command was interrupted');
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const callback = args.at(-1);
+    if (typeof callback === 'function') {
+      process.nextTick(() => callback(refused()));
+      return undefined;
+    }
+    return Promise.reject(refused());
+  };
+}
+
 /**
  * Cancels the running query of every open connection and closes them all (at most `timeoutMs`):
  * the server rolls back what was in flight and releases the sessions' locks now, not when a long
@@ -168,6 +181,10 @@ function cancelQuery(client: pg.Client): Promise<void> {
 export async function closeOpenConnections(timeoutMs = 3000): Promise<void> {
   const clients = [...openClients];
   openClients.clear();
+  // First, before any cancel lands: the cancelled work's error handlers run while the other
+  // connections are still open, and one of them (withRun marking its run `failed`) must not get a
+  // statement in — an interrupted run stays `running`, which is what the rerun resumes.
+  for (const client of clients) refuseStatements(client);
   const work = (async () => {
     await Promise.all(clients.map(cancelQuery));
     await Promise.all(clients.map((c) => c.end().catch(() => {})));
