@@ -5,6 +5,7 @@ import { toTenancyError } from '../errors.js';
 import { readPolicyFiles } from './policy-files.js';
 import { comparePolicyState, executePolicyFile, readFingerprint, type PolicyDrift } from './live-policies.js';
 import { DEFAULT_POLICY_LOCK_TIMEOUT_MS, manifestRoles, muteTrigger, partitionFiles, type PoliciesOptions } from './policy-state.js';
+import { liveTableSuggestion } from '../db/table-suggestion.js';
 
 export type DiffOptions = PoliciesOptions & { lockTimeoutMs?: number };
 
@@ -55,7 +56,7 @@ export async function policyDiff(options: DiffOptions): Promise<PolicyDiffResult
         found = [
           (await readFingerprint(client, f.schema, f.table)).exists
             ? { schema: f.schema, table: f.table, kind: 'missing-policy', detail: `the file does not run: ${err.message}` }
-            : { schema: f.schema, table: f.table, kind: 'missing-table', detail: `table ${f.schema}.${f.table} does not exist` },
+            : { schema: f.schema, table: f.table, kind: 'missing-table', detail: `table ${f.schema}.${f.table} does not exist${await liveTableSuggestion(client, f.schema, f.table)}` },
         ];
       }
       drift.push(...found);

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { DEFAULT_MANIFEST_FILE, type Manifest } from '../config/manifest.js';
 import { withClient, type ConnectionOptions } from '../db/connection.js';
 import { withTransaction } from '../db/transaction.js';
+import { liveTableSuggestion } from '../db/table-suggestion.js';
 import { readMigrationDir } from '../migrate/migration-file.js';
 import { checkPrecondition } from '../migrate/preflight.js';
 import { migrationStatus, type TableStatus } from '../migrate/status.js';
@@ -128,6 +129,10 @@ async function readStatus(db: pg.ClientBase, options: RolloutStatusOptions): Pro
   // `policies apply` refuses while any scoped table lacks its NOT NULL tenant column (its preflight).
   const notReady = facts.filter((f) => f.kind === 'scoped' && f.exists && (!f.column || !f.notNull)).map((f) => f.table);
   const placed = facts.map((f) => ({ facts: f, ...placeTable(f, pendingWork(f.table, provides), column, settings) }));
+  // A missing table is most often a typo in the manifest: name the close one.
+  for (const p of placed) {
+    if (p.step === 'missing-table') p.detail += await liveTableSuggestion(db, manifest.schema, p.facts.table);
+  }
   // One validate / composite file covers every table, and migrate checks all their data first.
   const backfilling = placed.filter((p) => p.step === 'backfill').length;
   const waitsForBackfill = `migrate validates every table at once: it refuses while ${backfilling} table(s) still need their backfill`;

@@ -1,6 +1,6 @@
 // "Did you mean" for manifest names the database lacks: a typo (`dealz`) names the close table
 // (`deals`) in the missing-table and untracked-table findings, the load errors, `backfill --table`
-// and backfill's skip line; an unrelated name gets no suggestion.
+// and backfill's skip line, status and policies diff; an unrelated name gets no suggestion.
 import { writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,6 +13,8 @@ import { readCatalog } from '../../src/db/catalog.js';
 import { suggest } from '../../src/did-you-mean.js';
 import { suggest as cliSuggest } from '../../src/cli/did-you-mean.js';
 import { verifyIsolation } from '../../src/verify/verify.js';
+import { rolloutStatus } from '../../src/status/rollout-status.js';
+import { policyDiff } from '../../src/policies/policy-diff.js';
 import { runCli } from '../support/cli.js';
 import { useTestDatabase } from '../support/database.js';
 
@@ -114,5 +116,35 @@ describe('did you mean, in verify', () => {
     const detail = (table: string) => [...new Set(result.probes.filter((r) => r.table === table).map((r) => r.detail))];
     expect(detail('dealz')).toEqual(['table public.dealz does not exist (did you mean deals?)']);
     expect(detail('zq_ledger')).toEqual(['table public.zq_ledger does not exist']);
+  });
+});
+
+describe('did you mean, in status and policies diff', () => {
+  const db = useTestDatabase({ sample: true });
+
+  it('status: a manifest table the database lacks is "table missing" with the close name (none for an unrelated name)', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'crmt-typo-status-'));
+    const s = await rolloutStatus({
+      client: db().client,
+      manifest: manifestFor({ dealz: {}, zq_ledger: {}, contacts: {} }),
+      migrationsDir: path.join(dir, 'm'),
+      policiesDir: path.join(dir, 'p'),
+    });
+    const detail = (table: string) => s.tables.find((t) => t.table === table)?.detail;
+    expect(detail('dealz')).toBe('the table does not exist: create it, or remove it from the manifest (did you mean deals?)');
+    expect(detail('zq_ledger')).toBe('the table does not exist: create it, or remove it from the manifest');
+  });
+
+  it('policies diff: the policy file of a table gone since names the close one (none for an unrelated name)', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'crmt-typo-diff-'));
+    await db().client.query('CREATE TABLE dealsx (id int PRIMARY KEY, company_id int REFERENCES companies (id)); CREATE TABLE zq_ledger (LIKE dealsx)');
+    const manifest = manifestFor({ dealsx: {}, zq_ledger: {} });
+    const gen = await generateMigrations({ client: db().client, manifest, migrationsDir: path.join(dir, 'm'), policiesDir: path.join(dir, 'p') });
+    expect(gen.skipped).toEqual([]);
+    await db().client.query('DROP TABLE dealsx, zq_ledger');
+    const diff = await policyDiff({ client: db().client, manifest, policiesDir: path.join(dir, 'p') });
+    const detail = (table: string) => diff.drift.find((d) => d.table === table)?.detail;
+    expect(detail('dealsx')).toBe('table public.dealsx does not exist (did you mean deals?)');
+    expect(detail('zq_ledger')).toBe('table public.zq_ledger does not exist');
   });
 });
