@@ -15,6 +15,13 @@ export interface Task {
   /** A data query (a scan or join of table rows) rather than a catalog read. */
   data?: boolean;
   run: (client: pg.ClientBase) => Promise<(RawFinding & { check?: string })[]>;
+  /**
+   * A task that needs other tasks' results (an incremental table query needs its parents' changed
+   * keys): false until they are in. The runner gives a lane a ready task instead of letting it wait.
+   */
+  ready?: () => boolean;
+  /** Settles when `ready` turns true. */
+  whenReady?: () => Promise<unknown>;
 }
 
 /** A catalog check: its SQL as it is; its columns must be the contract's, or the runner would misread its rows. */

@@ -219,24 +219,35 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
     const runs: CheckRun[] = [];
     const failures: string[] = [];
     let internal: TenancyError | undefined;
+    // The first task of the first queue that is ready; while every task left waits for results
+    // another lane is computing, wait for the first of them (never idle while something can run).
+    const next = async (queues: Task[][]): Promise<Task | undefined> => {
+      for (;;) {
+        for (const queue of queues) {
+          const i = queue.findIndex((t) => !t.ready || t.ready());
+          if (i >= 0) return queue.splice(i, 1)[0];
+        }
+        const waiting = queues.flat();
+        if (waiting.length === 0) return undefined;
+        await Promise.race(waiting.map((t) => t.whenReady!().catch(() => {})));
+      }
+    };
     const drain = async (client: pg.ClientBase, queues: Task[][]): Promise<void> => {
-      for (const queue of queues) {
-        for (let task = queue.shift(); task; task = queue.shift()) {
-          const t0 = Date.now();
-          const where = task.target ? { target: task.target } : {};
-          try {
-            const found = await task.run(client);
-            for (const f of found) raw.push({ check: f.check ?? task.check, finding: f });
-            runs.push({ check: task.check, ...where, ms: Date.now() - t0, findings: found.length });
-          } catch (error) {
-            const e = toTenancyError(error);
-            if (e.code === 'internal') internal ??= e;
-            failures.push(`${task.check}${task.target ? ` (${task.target})` : ''}: ${e.message}`);
-            runs.push({ check: task.check, ...where, ms: Date.now() - t0, findings: 0, error: e.message });
-            logger.warn(`check ${task.check} failed: ${e.message}`);
-            // A failed statement aborts that connection's transaction: stop using it.
-            return;
-          }
+      for (let task = await next(queues); task; task = await next(queues)) {
+        const t0 = Date.now();
+        const where = task.target ? { target: task.target } : {};
+        try {
+          const found = await task.run(client);
+          for (const f of found) raw.push({ check: f.check ?? task.check, finding: f });
+          runs.push({ check: task.check, ...where, ms: Date.now() - t0, findings: found.length });
+        } catch (error) {
+          const e = toTenancyError(error);
+          if (e.code === 'internal') internal ??= e;
+          failures.push(`${task.check}${task.target ? ` (${task.target})` : ''}: ${e.message}`);
+          runs.push({ check: task.check, ...where, ms: Date.now() - t0, findings: 0, error: e.message });
+          logger.warn(`check ${task.check} failed: ${e.message}`);
+          // A failed statement aborts that connection's transaction: stop using it.
+          return;
         }
       }
     };

@@ -14,7 +14,7 @@
 // pre-9.4 way (xmin 2) has age INT_MAX: old, as it is. A very old raw xmin may compare as new:
 // read again, never missed.
 import type pg from 'pg';
-import type { Catalog } from '../../db/catalog.js';
+import { findRelation, type Catalog } from '../../db/catalog.js';
 import type { Manifest } from '../../config/manifest.js';
 import { ident, qualified } from '../../db/quote.js';
 import { dataTasks, type Task } from '../audit-tasks.js';
@@ -181,7 +181,10 @@ export async function prepareIncremental(client: pg.ClientBase, options: Increme
       if (provenBy && ((await client.query(provenBy.sql, provenBy.values)).rowCount ?? 0) > 0) continue;
       incremental.add(element);
     }
-    if (!globalWhy && prev) tasks.push(...buildTasks(units.filter((u) => incremental.has(u.element)), specs, xmin32!, changedRows, schema, tenant.column));
+    if (!globalWhy && prev) {
+      const rowsOf = (table: string) => Math.max(1, findRelation(catalog, schema, table)?.estimatedRows ?? 1);
+      tasks.push(...buildTasks(units.filter((u) => incremental.has(u.element)), specs, xmin32!, changedRows, schema, tenant.column, rowsOf));
+    }
   }
 
   const fullPlan: DataPlan = {
@@ -238,7 +241,15 @@ const MAX_KEYS_PASSED = 200_000;
  * per foreign key). Every answer of the table counts its defects among them. A table referenced by
  * itself, or through a cycle, reads its parent's changed keys with a subquery instead.
  */
-function buildTasks(units: Unit[], specs: Map<string, UnitSpec>, xmin32: string, changedRows: Map<string, number>, schema: string, tenantColumn: string): Task[] {
+function buildTasks(
+  units: Unit[],
+  specs: Map<string, UnitSpec>,
+  xmin32: string,
+  changedRows: Map<string, number>,
+  schema: string,
+  tenantColumn: string,
+  rowsOf: (table: string) => number,
+): Task[] {
   type Link = NonNullable<UnitSpec['link']>;
   interface TableQuery {
     table: string;
@@ -296,11 +307,45 @@ function buildTasks(units: Unit[], specs: Map<string, UnitSpec>, xmin32: string,
     keys: Map<string, { columns: string[][]; tenants: string[] } | null>;
   }
   const results = new Map<string, Promise<TableResult>>();
+  /** Tables whose query has ended (either way), and a promise per table that settles then. */
+  const settled = new Set<string>();
+  const finished = new Map<string, { promise: Promise<void>; resolve: () => void }>();
+  const finishedOf = (table: string) => {
+    let f = finished.get(table);
+    if (!f) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      f = { promise, resolve };
+      finished.set(table, f);
+    }
+    return f;
+  };
   const resultOf = (table: string, client: pg.ClientBase): Promise<TableResult> => {
     let r = results.get(table);
     if (!r) {
       r = runTable(byTable.get(table)!, client);
       results.set(table, r);
+      const end = () => {
+        settled.add(table);
+        finishedOf(table).resolve();
+      };
+      r.then(end, end);
+    }
+    return r;
+  };
+  // A table's query needs its parents' changed keys (the links passed as arrays): it is ready once
+  // they are in, so a lane never waits on a parent another lane is reading while other tables could
+  // run. Priority: the rows on the longest chain of waiting tables below a table (its own included),
+  // so the chain that decides the end (deals → activities) starts first.
+  const parentsOf = new Map([...byTable.values()].map((q) => [q.table, [...new Set(q.links.filter((l) => passed.has(l)).map((l) => l.table))]]));
+  const childrenOf = new Map<string, string[]>();
+  for (const [table, parents] of parentsOf) for (const parent of parents) childrenOf.set(parent, [...(childrenOf.get(parent) ?? []), table]);
+  const ranks = new Map<string, number>();
+  const rankOf = (table: string): number => {
+    let r = ranks.get(table);
+    if (r === undefined) {
+      r = rowsOf(table) + Math.max(0, ...(childrenOf.get(table) ?? []).map(rankOf));
+      ranks.set(table, r);
     }
     return r;
   };
@@ -407,6 +452,9 @@ SELECT count(*) FILTER (WHERE t.${OWN}) AS n${arrays.map((a) => `, ${a}`).join('
     check: q.counts[0]?.unit.check ?? 'null-tenant',
     target: `${q.table} (changed rows)`,
     data: true,
+    rows: rankOf(q.table),
+    ready: () => parentsOf.get(q.table)!.every((p) => settled.has(p)),
+    whenReady: () => Promise.all(parentsOf.get(q.table)!.map((p) => finishedOf(p).promise)),
     run: async (client: pg.ClientBase) => {
       const { row } = await resultOf(q.table, client);
       const out: (RawFinding & { check?: string })[] = [];
