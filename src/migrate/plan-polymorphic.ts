@@ -11,6 +11,8 @@ import type { ExposedView } from './plan-views.js';
 export interface PlanExtras {
   /** Triggers present on scoped tables, as `table\u0000trigger`. Without it, pair triggers are always planned (idempotent). */
   triggers?: ReadonlySet<string>;
+  /** The source (pg_proc.prosrc) of each such trigger's function, by the same key. Without it, a trigger's function is taken as current. */
+  triggerSources?: ReadonlyMap<string, string>;
   /** Views over scoped tables that app roles can read (readExposedViews). Without it, no view is fixed. */
   views?: readonly ExposedView[];
   /** Partition-key columns of partitioned scoped tables (null: an expression). Without it, no unique key is planned on them. */

@@ -5,6 +5,7 @@ import type { LiveContext } from '../config/live-context.js';
 import { findRelation, foreignKeys } from '../db/catalog.js';
 import { fitIdentifier, plainParts } from './object-names.js';
 import type { PlanExtras } from './plan-polymorphic.js';
+import { sharedRefFunctionBody, sharedRefParentFunctionBody } from './render-shared-refs.js';
 
 export interface SharedRefStep {
   kind: 'shared-ref';
@@ -37,11 +38,20 @@ export function sharedRefNames(
   };
 }
 
+/** The trigger is there and calls a function of this body (as migrate writes it: the body between newlines). */
+function installed(extras: PlanExtras, key: string, body: string): boolean {
+  if (!extras.triggers?.has(key)) return false;
+  const source = extras.triggerSources?.get(key);
+  return source === undefined || source === `\n${body}\n`;
+}
+
 /**
  * A step per single-column foreign key from a usable scoped table into a usable `shared_rows` table
  * whose trigger is not there yet (with `composite_keys: true`; without it no foreign key is made
- * tenant-safe and verify reports them all alike). Planned again while either trigger is missing (a
- * database migrated before the parent-side trigger existed gets it from a new generate + migrate).
+ * tenant-safe and verify reports them all alike). Planned again while either trigger is missing or
+ * calls a function whose body is not the one migrate writes now (a database migrated before the
+ * parent-side trigger existed, or before its body changed, gets it from a new generate + migrate: the
+ * step replaces both functions and adds only the missing triggers).
  */
 export function sharedRefSteps(live: LiveContext, usable: readonly string[], extras: PlanExtras): SharedRefStep[] {
   const { manifest, catalog } = live;
@@ -55,8 +65,9 @@ export function sharedRefSteps(live: LiveContext, usable: readonly string[], ext
       if (fk.columns.length !== 1 || ref.columns.length !== 1 || fk.columns[0] === manifest.tenant.column) continue;
       if (ref.schema !== manifest.schema || !shared.has(ref.table)) continue;
       const names = sharedRefNames(name, fk.columns[0]);
-      if (extras.triggers?.has(`${name}\u0000${names.triggerName}`) && extras.triggers.has(`${ref.table}\u0000${names.parentTriggerName}`)) continue;
-      out.push({ kind: 'shared-ref', table: name, column: fk.columns[0], parent: ref.table, parentKey: ref.columns[0], constraint: fk.name, ...names });
+      const step: SharedRefStep = { kind: 'shared-ref', table: name, column: fk.columns[0], parent: ref.table, parentKey: ref.columns[0], constraint: fk.name, ...names };
+      if (installed(extras, `${name}\u0000${names.triggerName}`, sharedRefFunctionBody(manifest, step)) && installed(extras, `${ref.table}\u0000${names.parentTriggerName}`, sharedRefParentFunctionBody(manifest, step))) continue;
+      out.push(step);
     }
   }
   return out;

@@ -71,6 +71,17 @@ export function sharedRefParentFunctionBody(
     `  IF pg_catalog.row_security_active(pg_catalog.to_regclass(${literal(regclassText(schema, step.table))})) THEN`,
     raise("%s (%s): cannot give row %s the tenant %s under row-level security on the referencing table; run it as a role that bypasses it", `(NEW).${k}`, `(NEW).${c}`),
     '  END IF;',
+    // Under REPEATABLE READ or SERIALIZABLE the query below reads the transaction's snapshot: a row a
+    // concurrent transaction references this one with, committed while FOR UPDATE waited for it, stays
+    // unseen (a lock, unlike an update, raises no serialization failure). Refused, not checked blind.
+    `  IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN`,
+    raise(
+      "%s (%s): cannot give row %s the tenant %s in a %s transaction (a concurrent transaction's new reference to it would go unseen); run it under READ COMMITTED",
+      `(NEW).${k}`,
+      `(NEW).${c}`,
+      "pg_catalog.upper(pg_catalog.current_setting('transaction_isolation'))",
+    ),
+    '  END IF;',
     // FOR UPDATE (the UPDATE itself took FOR NO KEY UPDATE) waits for the transactions whose foreign-key
     // check holds FOR KEY SHARE on the row, so that the query below sees their child rows once committed.
     `  PERFORM FROM ${qualified(schema, step.parent)} p WHERE p.${k} = (NEW).${k} FOR UPDATE;`,
@@ -131,8 +142,8 @@ export function renderSharedRef(live: LiveContext, step: SharedRefStep): { up: s
       `-- see no more anyway. A role that bypasses row-level security (which alone can change a row's tenant past the`,
       `-- policies) sees every row. One trigger per foreign key, named after it, so that down and the audit handle each key`,
       `-- alone. It locks the row FOR UPDATE first: a transaction whose new ${tn} row references it (its foreign-key check`,
-      `-- holds FOR KEY SHARE) is waited for, then seen (READ COMMITTED; a REPEATABLE READ updater would not see it: audit`,
-      `-- --deep scans what such a race let through).`,
+      `-- holds FOR KEY SHARE) is waited for, then seen. Under REPEATABLE READ or SERIALIZABLE the check would read an`,
+      `-- older snapshot and miss that row, so such a change is refused there: run it under READ COMMITTED.`,
       `-- Lock: none on ${pn} (CREATE OR REPLACE FUNCTION).`,
       triggerFunction(pfn, sharedRefParentFunctionBody(live.manifest, step)),
       `-- Lock: SHARE ROW EXCLUSIVE on ${pn} for an instant (writes wait; reads go on); skipped when a previous run made it.`,

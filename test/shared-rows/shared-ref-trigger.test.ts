@@ -71,6 +71,8 @@ describe('references into a shared_rows table', () => {
   const refusal = (sql: string) => refusalOf(db().client, sql);
   const MOVED = (key: number, tenant: number) =>
     `public.memberships.role_id -> public.roles (memberships_role_id_fkey): row ${key}, now of tenant ${tenant}, is referenced by rows of another tenant; it can only be shared (NULL tenant) or theirs`;
+  const ISOLATED = (key: number, tenant: number, level: string) =>
+    `public.memberships.role_id -> public.roles (memberships_role_id_fkey): cannot give row ${key} the tenant ${tenant} in a ${level} transaction (a concurrent transaction's new reference to it would go unseen); run it under READ COMMITTED`;
   /**
    * Roles 1 (shared, used by both tenants), 2 (tenant 1's, used by tenant 1), 3 (tenant 2's, used by
    * tenant 2): with the parent-side trigger, giving a used role to a tenant other than its users' is
@@ -85,6 +87,18 @@ describe('references into a shared_rows table', () => {
     expect(await refusal(`UPDATE roles SET org_id = NULL WHERE id = 3; UPDATE roles SET org_id = 2 WHERE id = 3`)).toBeNull();
     expect(await refusal(`INSERT INTO roles VALUES (4, 1, 'unused'); UPDATE roles SET org_id = 2 WHERE id = 4; UPDATE roles SET id = 40 WHERE id = 4`)).toBeNull();
     expect(await refusal(`UPDATE roles SET org_id = org_id, id = id, name = name || '!'`)).toBeNull();
+    // Under REPEATABLE READ or SERIALIZABLE the check would read the transaction's older snapshot (a
+    // concurrent new membership, waited for, would stay unseen): a change that needs it is refused
+    // there, even of a role no one uses; sharing again, and changes of neither tenant nor key, are not.
+    for (const level of ['REPEATABLE READ', 'SERIALIZABLE']) {
+      const isolated = (sql: string) => refusal(`SET TRANSACTION ISOLATION LEVEL ${level}; ${sql}`);
+      expect(await isolated(`INSERT INTO roles VALUES (4, NULL, 'unused'); UPDATE roles SET org_id = 2 WHERE id = 4`)).toBe(
+        guarded ? ISOLATED(4, 2, level) : null,
+      );
+      expect(await isolated(`INSERT INTO roles VALUES (4, 1, 'unused'); UPDATE roles SET id = 40 WHERE id = 4`)).toBe(guarded ? ISOLATED(40, 1, level) : null);
+      expect(await isolated(`UPDATE roles SET org_id = NULL WHERE id IN (2, 3)`)).toBeNull();
+      expect(await isolated(`UPDATE roles SET name = name || '!'`)).toBeNull();
+    }
     // Under row-level security the other tenants' memberships are hidden: a change that needs the
     // check is refused rather than checked blind (a role bypassing RLS, as above, is checked).
     const underRls = await refusal(
@@ -181,6 +195,23 @@ describe('references into a shared_rows table', () => {
     for (const f of again) await writeFile(path.join(migrations, f.fileName), f.text);
     const regenerated = await migrate();
     expect(regenerated.code, regenerated.stdout + regenerated.stderr).toBe(0);
+    await parentSide(true);
+    expect(await fkFindings()).toEqual([]);
+    expect(planTenancy(live, new Set(), await readPlanExtras(db().client, live)).steps.map(stepId)).not.toContain('shared-ref:memberships:role_id');
+    // A database migrated before the parent's function refused REPEATABLE READ updaters: the audit does
+    // not take its older body, generate plans the step again, and the step brings the current body.
+    const [{ psrc }] = await q(`SELECT prosrc AS psrc FROM pg_proc WHERE proname = 'memberships_role_id_shared_ref_parent_check'`);
+    const older = (psrc as string).replace(/\n {2}IF pg_catalog\.current_setting\('transaction_isolation'\)[\s\S]*?\n {2}END IF;/, '');
+    expect(older.length).toBeLessThan((psrc as string).length);
+    await q(
+      `CREATE OR REPLACE FUNCTION public.memberships_role_id_shared_ref_parent_check() RETURNS trigger LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $fn$${older}$fn$`,
+    );
+    expect(await fkFindings()).toEqual([['public.memberships', ['memberships_role_id_fkey']]]);
+    // (the older body checks a REPEATABLE READ updater against its snapshot, and lets this one through)
+    expect(await refusal(`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; INSERT INTO roles VALUES (4, NULL, 'unused'); UPDATE roles SET org_id = 2 WHERE id = 4`)).toBeNull();
+    const stale = planTenancy(live, new Set(), await readPlanExtras(db().client, live)).steps.find((x) => stepId(x) === 'shared-ref:memberships:role_id');
+    expect(stale).toBeDefined();
+    await q(renderSharedRef(live, stale as SharedRefStep).up.join('\n'));
     await parentSide(true);
     expect(await fkFindings()).toEqual([]);
     expect(planTenancy(live, new Set(), await readPlanExtras(db().client, live)).steps.map(stepId)).not.toContain('shared-ref:memberships:role_id');
