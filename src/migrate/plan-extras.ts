@@ -1,6 +1,7 @@
-// Reads what the plan needs beyond the catalog snapshot: the triggers on scoped tables and their functions'
-// source (polymorphic and shared-ref enforcement already installed, and whether it is the current one) and the views over scoped tables app roles can read. generate passes
-// the result to planTenancy.
+// Reads what the plan needs beyond the catalog snapshot: the triggers on scoped tables and their
+// functions' source (polymorphic and shared-ref enforcement already installed, and whether it is the
+// current one) and the views over scoped tables app roles can read. generate passes the result to
+// planTenancy.
 import type { LiveContext } from '../config/live-context.js';
 import type { Queryable } from '../db/connection.js';
 import type { PlanExtras } from './plan-polymorphic.js';
