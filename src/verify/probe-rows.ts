@@ -73,7 +73,7 @@ export async function readRow(tx: pg.ClientBase, rel: { schema: string; name: st
   return r.rows[0]?.row;
 }
 
-interface ColumnType {
+export interface ColumnType {
   name: string;
   /** pg_type.typcategory of the column's type (of the base type, for a domain). */
   category: string;
@@ -82,7 +82,8 @@ interface ColumnType {
   label: string | null;
 }
 
-async function columnTypes(tx: pg.ClientBase, rel: CatalogTable): Promise<Map<string, ColumnType>> {
+/** Each column's type, by name: what sampleValue needs to make up a value. */
+export async function columnTypes(tx: pg.ClientBase, rel: CatalogTable): Promise<Map<string, ColumnType>> {
   const { rows } = await tx.query<ColumnType>(
     `SELECT a.attname AS name, coalesce(b.typcategory, t.typcategory)::text AS category, coalesce(b.typname, t.typname)::text AS base,
             pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,

@@ -51,6 +51,9 @@ export async function probeTx<T>(
       if (tenant !== null && env.citus) {
         // Citus forwards SET LOCAL (never set_config) to the workers: withTenant's `citus: true` form.
         for (const statement of citusSetSql(env.manifest.tenant.setting, tenant)) await tx.query(statement);
+        // Set before the propagation was on, the lock timeout stayed on the coordinator (a worker
+        // waited for a locked row until the holder let go): set again, the workers' waits end too.
+        await tx.query(`SET LOCAL lock_timeout = '${PROBE_LOCK_TIMEOUT_MS}ms'`);
       } else if (tenant !== null) await tx.query(`SELECT pg_catalog.set_config($1, $2, true)`, [env.manifest.tenant.setting, tenant]);
       return fn(tx);
     },

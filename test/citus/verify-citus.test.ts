@@ -4,7 +4,11 @@ import { parseManifest, type Manifest } from '../../src/config/manifest.js';
 import { ident, literal, qualified } from '../../src/db/quote.js';
 import { citusRouting } from '../../src/citus/routing.js';
 import { runAudit } from '../../src/audit/runner.js';
+import pg from 'pg';
+import { prepareVerify, tableInfo } from '../../src/verify/preconditions.js';
+import { PROBE_LOCK_TIMEOUT_MS } from '../../src/verify/probe-transaction.js';
 import { verifyIsolation } from '../../src/verify/verify.js';
+import { deleteOtherRows } from '../../src/verify/write-probes.js';
 import { runCli } from '../support/cli.js';
 import { describeCitus, useCitusSchema } from './cluster-schema.js';
 
@@ -105,25 +109,154 @@ describeCitus('verify on a Citus coordinator', () => {
     expect((await verifyIsolation({ client, manifest, tenants: ['3', '2'] })).failures).toEqual([]);
   });
 
-  it('a FOR DELETE-only leak: verify on Citus cannot see it (its delete names the tenant), the audit reads the policy and reports it; dropped, both clean', async () => {
+  /** The manifest as a file, for the CLI. */
+  const configFile = async (): Promise<string> => {
+    const fs = await import('node:fs/promises');
+    const dir = await fs.mkdtemp(`${process.env.TMPDIR ?? '/tmp'}/crmt-citus-`);
+    const { schema } = cluster();
+    await fs.writeFile(
+      `${dir}/tenancy.yaml`,
+      JSON.stringify({ schema, tenant: { table: 'companies', key: 'id', column: 'company_id', setting: SETTING, composite_keys: true }, roles: { app: [app] }, tables: { contacts: {}, deals: { backfill: ['contact_id'] } } }),
+    );
+    return `${dir}/tenancy.yaml`;
+  };
+  const verifyCli = (file: string) => runCli(['verify', '--tenants', '3,2', '--config', file, '--database-url', process.env.CITUS_URL!]);
+  const failing = async () => (await verifyIsolation({ client: cluster().client, manifest, tenants: ['3', '2'] })).failures.map((f) => `${f.table} ${f.probe}`);
+  const dealRows = async () => (await cluster().client.query(`SELECT count(*)::int AS n, count(contact_id)::int AS linked FROM ${qualified(cluster().schema, 'deals')}`)).rows[0];
+
+  it('a FOR DELETE-only leak on a distributed table: delete-other-rows fails (its DELETE has no WHERE, so the SELECT policy does not hide it), the CLI exits 1; dropped, it passes', async () => {
     const { client, schema } = cluster();
     const deals = qualified(schema, 'deals');
+    const file = await configFile();
     const bypass = async () =>
       (await runAudit({ client, manifest, only: ['permissive-policy-bypass'] })).findings.map((f) => `${f.severity} ${f.table} ${f.object}`);
     expect(await bypass()).toEqual([]);
+    const before = await dealRows();
     await client.query(`CREATE POLICY delete_any ON ${deals} FOR DELETE TO ${ident(app)} USING (true)`);
     try {
       expect(await bypass()).toEqual([`error ${schema}.deals delete_any`]);
-      // The documented gap (docs/citus-runtime.md): the SELECT policy hides tenant 2's rows from a DELETE that names them.
-      const seen = await verifyIsolation({ client, manifest, tenants: ['3', '2'] });
-      expect(seen.probes.find((p) => p.table === 'deals' && p.probe === 'delete-other-rows')?.status).toBe('pass');
+      const leaking = await verifyIsolation({ client, manifest, tenants: ['3', '2'] });
+      expect(leaking.failures.map((f) => `${f.table} ${f.probe}`)).toEqual(['deals delete-other-rows']);
+      // Run with a tenant that has no deals: every deal of tenants 1-4 (2 + 3 + 4 + 5) was in reach.
+      expect(leaking.failures[0].detail).toMatch(/^tenant \d+ set \(no rows of its own in the table\): DELETE without WHERE, tenant 2's rows in reach: 14 row\(s\) of other tenants deleted; /);
+      const cli = await verifyCli(file);
+      expect(cli.code, cli.stderr).toBe(1);
+      expect(cli.stdout).toMatch(/delete-other-rows/);
+      expect(await dealRows()).toEqual(before); // rolled back
     } finally {
       await client.query(`DROP POLICY IF EXISTS delete_any ON ${deals}`);
     }
     expect(await bypass()).toEqual([]);
+    expect(await failing()).toEqual([]);
+    const cli = await verifyCli(file);
+    expect(cli.code, cli.stdout + cli.stderr).toBe(0);
   });
 
-  it('a row the probe must make (tenant 2 has none) is made as the role, then tenant 3 is set again: a leak is caught; without it, 0 rows', async () => {
+  it('a FOR UPDATE-only leak on a distributed table: update-other-rows fails (SET of another column to NULL, no WHERE: the tenant column is the distribution column), the CLI exits 1; dropped, it passes', async () => {
+    const { client, schema } = cluster();
+    const deals = qualified(schema, 'deals');
+    const file = await configFile();
+    const before = await dealRows();
+    await client.query(`CREATE POLICY update_any ON ${deals} FOR UPDATE TO ${ident(app)} USING (true)`);
+    try {
+      const leaking = await verifyIsolation({ client, manifest, tenants: ['3', '2'] });
+      expect(leaking.failures.map((f) => `${f.table} ${f.probe}`)).toEqual(['deals update-other-rows']);
+      expect(leaking.failures[0].detail).toMatch(/^tenant \d+ set \(no rows of its own in the table\): UPDATE without WHERE, tenant 2's rows in reach: 14 row\(s\) of other tenants changed; /);
+      // Moving a row to another tenant stays refused by Citus on a distributed table, leak or not.
+      expect(leaking.probes.find((p) => p.table === 'deals' && p.probe === 'update-to-other-tenant')).toMatchObject({ status: 'pass', detail: expect.stringMatching(/refused by Citus/) });
+      const cli = await verifyCli(file);
+      expect(cli.code, cli.stderr).toBe(1);
+      expect(cli.stdout).toMatch(/update-other-rows/);
+      expect(await dealRows()).toEqual(before); // rolled back: contact_id is still set
+    } finally {
+      await client.query(`DROP POLICY IF EXISTS update_any ON ${deals}`);
+    }
+    expect(await failing()).toEqual([]);
+    const cli = await verifyCli(file);
+    expect(cli.code, cli.stdout + cli.stderr).toBe(0);
+  });
+
+  it('FOR UPDATE leaks on a reference table (the tenant table): WITH CHECK (true) lets A move its row (update-to-other-tenant), USING (true) reaches the others (update-other-rows); dropped, both pass', async () => {
+    const { client, schema } = cluster();
+    const companies = qualified(schema, 'companies');
+    const own = `id = nullif(current_setting(${literal(SETTING)}, true), '')::integer`;
+    await client.query(`CREATE POLICY move_any ON ${companies} FOR UPDATE TO ${ident(app)} USING (${own}) WITH CHECK (true)`);
+    try {
+      const leaking = await verifyIsolation({ client, manifest, tenants: ['3', '2'] });
+      expect(leaking.failures.map((f) => `${f.table} ${f.probe}`)).toEqual(['companies update-to-other-tenant']);
+      // The UPDATE has no WHERE: the SELECT policy does not check the moved row, the duplicate key is what stops it.
+      expect(leaking.failures[0].detail).toMatch(/^tenant 3 set: moving its rows to tenant 2 \(UPDATE without WHERE\): passed the policies, stopped only by duplicate key/);
+    } finally {
+      await client.query(`DROP POLICY IF EXISTS move_any ON ${companies}`);
+    }
+    await client.query(`CREATE POLICY update_any ON ${companies} FOR UPDATE TO ${ident(app)} USING (true)`);
+    try {
+      const leaking = await verifyIsolation({ client, manifest, tenants: ['3', '2'] });
+      // Its WITH CHECK is true as well (the USING stands in for it): A moves its row too.
+      expect(leaking.failures.map((f) => `${f.table} ${f.probe}`)).toEqual(['companies update-to-other-tenant', 'companies update-other-rows']);
+      // A reference table takes an UPDATE of the key: the rows are taken over by the probe's tenant.
+      expect(leaking.failures[1].detail).toMatch(/^tenant \d+ set \(no rows of its own in the table\): UPDATE without WHERE, tenant 2's rows in reach: reached the rows: /);
+    } finally {
+      await client.query(`DROP POLICY IF EXISTS update_any ON ${companies}`);
+    }
+    expect(await failing()).toEqual([]);
+  });
+
+  it('the UPDATE of a distributed table sets a column that plans: not a domain (its NOT NULL fails on the NULL at planning), not generated; a sound table passes, a FOR UPDATE leak fails', async () => {
+    const { client, schema } = cluster();
+    const notes = qualified(schema, 'notes');
+    const label = qualified(schema, 'label');
+    await client.query(`CREATE DOMAIN ${label} AS text NOT NULL CHECK (VALUE <> '')`);
+    await client.query(
+      `CREATE TABLE ${notes} (company_id int NOT NULL, label ${label}, id int NOT NULL, twice int GENERATED ALWAYS AS (id * 2) STORED, PRIMARY KEY (company_id, id))`,
+    );
+    await client.query(`SELECT create_distributed_table($1, 'company_id', colocate_with => $2)`, [notes, qualified(schema, 'deals')]);
+    await client.query(`INSERT INTO ${notes} (company_id, label, id) SELECT c, 'l', 1 FROM generate_series(1, 4) c`);
+    await client.query(`ALTER TABLE ${notes} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY`);
+    await client.query(isolation(notes));
+    await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${notes} TO ${ident(app)}`);
+    const withNotes = { ...manifest, tables: [...manifest.tables, { ...manifest.tables[0], name: 'notes', backfill: [], unique: [], polymorphic: [] }] };
+    const probe = async () =>
+      (await verifyIsolation({ client, manifest: withNotes, tenants: ['3', '2'] })).probes.find((p) => p.table === 'notes' && p.probe === 'update-other-rows')!;
+    try {
+      expect(await probe()).toMatchObject({ status: 'pass', detail: expect.stringMatching(/UPDATE without WHERE, tenant 2's rows in reach: 0 rows affected/) });
+      await client.query(`CREATE POLICY update_any ON ${notes} FOR UPDATE TO ${ident(app)} USING (true)`);
+      // The column set is id (NOT NULL): the leak shows as the rows reached.
+      expect(await probe()).toMatchObject({ status: 'fail', detail: expect.stringMatching(/reached the rows: null value in column "id"/) });
+    } finally {
+      await client.query(`DROP TABLE ${notes}`);
+      await client.query(`DROP DOMAIN ${label}`);
+    }
+  });
+
+  it('the update/delete probes wait no longer than the lock timeout, on the workers too: a leaking DELETE that meets a locked row of tenant 2 fails; Citus\'s lock of every shard, held by another multi-shard UPDATE, is inconclusive', async () => {
+    const { client, schema } = cluster();
+    const deals = qualified(schema, 'deals');
+    const context = await prepareVerify(client, manifest, ['3', '2']);
+    const env = { client, manifest, ...context, role: app, info: tableInfo(manifest, context.catalog, 'deals', false)! };
+    const holder = new pg.Client({ connectionString: process.env.CITUS_URL });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`UPDATE ${deals} SET title = title`);
+      expect(await deleteOtherRows(env)).toMatchObject({ status: 'error', detail: expect.stringMatching(/: inconclusive, canceling statement due to lock timeout/) });
+      await holder.query('ROLLBACK');
+
+      await client.query(`CREATE POLICY delete_any ON ${deals} FOR DELETE TO ${ident(app)} USING (true)`);
+      await holder.query('BEGIN');
+      await holder.query(`SELECT 1 FROM ${deals} WHERE company_id = 2 FOR UPDATE`);
+      const started = Date.now();
+      // The lock timeout set again after the propagation reaches the worker (else it waits up to the statement timeout).
+      expect(await deleteOtherRows(env)).toMatchObject({ status: 'fail', detail: expect.stringMatching(/reached the rows: canceling statement due to lock timeout/) });
+      expect(Date.now() - started).toBeLessThan(PROBE_LOCK_TIMEOUT_MS + 5_000);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => {});
+      await holder.end();
+      await client.query(`DROP POLICY IF EXISTS delete_any ON ${deals}`);
+    }
+  }, 30_000);
+
+  it('a row the probe must make (tenant 2 has none) is made as the role, then the probe\'s tenant is set: a leak is caught; without it, 0 rows', async () => {
     const { client, schema } = cluster();
     const tasks = qualified(schema, 'tasks');
     await client.query(`CREATE TABLE ${tasks} (company_id int NOT NULL, id int NOT NULL, title text NOT NULL, PRIMARY KEY (company_id, id))`);
@@ -137,12 +270,11 @@ describeCitus('verify on a Citus coordinator', () => {
       const r = await verifyIsolation({ client, manifest: withTasks, tenants: ['3', '2'] });
       return r.probes.find((p) => p.table === 'tasks' && p.probe === 'delete-other-rows')!;
     };
-    // On Citus the delete names the tenant (no WHERE CURRENT OF): the SELECT policies apply too, so
-    // the leak that shows is one of both (a FOR DELETE-only leak is the audit's to find; docs/citus-runtime.md).
+    // The DELETE runs with a tenant that has no tasks: tenant 3's task and tenant 2's made row are in reach.
     await client.query(`CREATE POLICY leak ON ${tasks} TO ${ident(app)} USING (true)`);
     const leaking = await probe();
     expect(leaking.status).toBe('fail');
-    expect(leaking.detail).toMatch(/tenant 3 set: delete of tenant 2's rows \(a row made for the probe\): 1 row\(s\) deleted/);
+    expect(leaking.detail).toMatch(/^tenant \d+ set \(no rows of its own in the table\): DELETE without WHERE, tenant 2's rows in reach \(a row made for the probe\): 2 row\(s\) of other tenants deleted;/);
     await client.query(`DROP POLICY leak ON ${tasks}`);
     // Had the tenant stayed 2 after the row was made, this delete would have removed it.
     const fixed = await probe();
