@@ -5,19 +5,17 @@ import type { Queryable } from './connection.js';
 import { didYouMean } from '../did-you-mean.js';
 
 /**
- * " (did you mean deals?)" when a table of `schema` (ordinary or partitioned, not a partition) is close
- * to `name`, or "".
+ * The schema's tables (ordinary or partitioned, not partitions), read once, as a function giving
+ * " (did you mean deals?)" when one is close to a name, or "".
  *
- * @example await liveTableSuggestion(client, 'public', 'dealz') // => ' (did you mean deals?)'
+ * @example (await liveTableSuggester(client, 'public'))('dealz') // => ' (did you mean deals?)'
  */
-export async function liveTableSuggestion(client: Queryable, schema: string, name: string): Promise<string> {
+export async function liveTableSuggester(client: Queryable, schema: string): Promise<(name: string) => string> {
   const { rows } = await client.query<{ name: string }>(
     `SELECT c.relname AS name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition`,
     [schema],
   );
-  return didYouMean(
-    name,
-    rows.map((r) => r.name),
-  );
+  const names = rows.map((r) => r.name);
+  return (name) => didYouMean(name, names);
 }

@@ -102,14 +102,11 @@ async function generateWith(db: Queryable, options: GenerateOptions): Promise<Ge
   // The catalog facts the plan needs beyond the live context: views, partition keys, polymorphic triggers.
   const plan = planTenancy(live, provided, await readPlanExtras(db, live));
   // distribution citus: the distribute phase after the others (src/migrate/plan-distribute.ts).
-  const distribute = manifest.distribution === 'citus' ? planDistribute(
-          live,
-          await readCitusState(db, manifest.schema),
-          provided,
-          // The composite phase's UNIQUE (tenant, key) planned in this run: the distribute phase replaces it by the primary key.
-          plan.steps.flatMap((s) => (s.kind === 'parent-key' && !s.partitions ? [{ table: s.table, constraintName: s.constraintName, columns: [manifest.tenant.column, s.key] }] : [])),
-        )
-      : undefined;
+  // The composite phase's UNIQUE (tenant, key) planned in this run: the distribute phase replaces it by the primary key.
+  const plannedUnique = plan.steps.flatMap((s) =>
+    s.kind === 'parent-key' && !s.partitions ? [{ table: s.table, constraintName: s.constraintName, columns: [manifest.tenant.column, s.key] }] : [],
+  );
+  const distribute = manifest.distribution === 'citus' ? planDistribute(live, await readCitusState(db, manifest.schema), provided, plannedUnique) : undefined;
   const rendered = renderMigrations(live, plan.steps, {
     firstIndex: 1,
     generatedAt: options.now ?? new Date(),

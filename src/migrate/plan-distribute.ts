@@ -60,6 +60,13 @@ export interface DistributePlan {
   skipped: { table: string; reason: string }[];
 }
 
+/** A UNIQUE constraint a table will have when the distribute phase runs: the composite phase's planned `parent-key`. */
+export interface PlannedUnique {
+  table: string;
+  constraintName: string;
+  columns: string[];
+}
+
 /**
  * The distribute phase's steps: reference tables first, then the distributed ones in foreign-key
  * order (the tenant table first unless it is a reference table), each co-located with the first;
@@ -69,13 +76,6 @@ export interface DistributePlan {
  * // => [{ kind: 'citus-reference', table: 'roles' }, { kind: 'citus-distribute', table: 'companies', column: 'id' },
  * //     { kind: 'citus-distribute', table: 'users', column: 'company_id', colocateWith: 'companies' }, …]
  */
-/** A UNIQUE constraint a table will have when the distribute phase runs: the composite phase's planned `parent-key`. */
-export interface PlannedUnique {
-  table: string;
-  constraintName: string;
-  columns: string[];
-}
-
 export function planDistribute(
   live: LiveContext,
   citus: CitusState,

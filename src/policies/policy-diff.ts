@@ -5,7 +5,7 @@ import { toTenancyError } from '../errors.js';
 import { readPolicyFiles } from './policy-files.js';
 import { comparePolicyState, executePolicyFile, readFingerprint, type PolicyDrift } from './live-policies.js';
 import { DEFAULT_POLICY_LOCK_TIMEOUT_MS, manifestRoles, muteTrigger, partitionFiles, type PoliciesOptions } from './policy-state.js';
-import { liveTableSuggestion } from '../db/table-suggestion.js';
+import { liveTableSuggester } from '../db/table-suggestion.js';
 
 export type DiffOptions = PoliciesOptions & { lockTimeoutMs?: number };
 
@@ -31,6 +31,12 @@ export async function policyDiff(options: DiffOptions): Promise<PolicyDiffResult
   return withClient(options, 'crm-tenancy policies', async (client) => {
     const drift: PolicyDrift[] = [];
     const tables: PolicyDiffResult['tables'] = [];
+    // "did you mean" for a missing table: the schema's table names, read once per schema when needed.
+    const suggesters = new Map<string, Promise<(name: string) => string>>();
+    const suggesterOf = (schema: string) => {
+      if (!suggesters.has(schema)) suggesters.set(schema, liveTableSuggester(client, schema));
+      return suggesters.get(schema)!;
+    };
     for (const f of known) {
       let found: PolicyDrift[];
       try {
@@ -56,7 +62,7 @@ export async function policyDiff(options: DiffOptions): Promise<PolicyDiffResult
         found = [
           (await readFingerprint(client, f.schema, f.table)).exists
             ? { schema: f.schema, table: f.table, kind: 'missing-policy', detail: `the file does not run: ${err.message}` }
-            : { schema: f.schema, table: f.table, kind: 'missing-table', detail: `table ${f.schema}.${f.table} does not exist${await liveTableSuggestion(client, f.schema, f.table)}` },
+            : { schema: f.schema, table: f.table, kind: 'missing-table', detail: `table ${f.schema}.${f.table} does not exist${(await suggesterOf(f.schema))(f.table)}` },
         ];
       }
       drift.push(...found);

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { DEFAULT_MANIFEST_FILE, type Manifest } from '../config/manifest.js';
 import { withClient, type ConnectionOptions } from '../db/connection.js';
 import { withTransaction } from '../db/transaction.js';
-import { liveTableSuggestion } from '../db/table-suggestion.js';
+import { liveTableSuggester } from '../db/table-suggestion.js';
 import { readMigrationDir } from '../migrate/migration-file.js';
 import { checkPrecondition } from '../migrate/preflight.js';
 import { migrationStatus, type TableStatus } from '../migrate/status.js';
@@ -130,8 +130,10 @@ async function readStatus(db: pg.ClientBase, options: RolloutStatusOptions): Pro
   const notReady = facts.filter((f) => f.kind === 'scoped' && f.exists && (!f.column || !f.notNull)).map((f) => f.table);
   const placed = facts.map((f) => ({ facts: f, ...placeTable(f, pendingWork(f.table, provides), column, settings) }));
   // A missing table is most often a typo in the manifest: name the close one.
-  for (const p of placed) {
-    if (p.step === 'missing-table') p.detail += await liveTableSuggestion(db, manifest.schema, p.facts.table);
+  const missing = placed.filter((p) => p.step === 'missing-table');
+  if (missing.length > 0) {
+    const suggestion = await liveTableSuggester(db, manifest.schema);
+    for (const p of missing) p.detail += suggestion(p.facts.table);
   }
   // One validate / composite file covers every table, and migrate checks all their data first.
   const backfilling = placed.filter((p) => p.step === 'backfill').length;

@@ -1,7 +1,7 @@
 // What the Citus write probes read as the owner before they run: the distribution column, a tenant with no rows, a column to set to NULL.
 import type pg from 'pg';
 import { ident, qualified, regclassText } from '../db/quote.js';
-import { columnTypes, sampleValue, type ColumnType } from './probe-rows.js';
+import { columnTypes, fixedValue, sampleValue } from './probe-rows.js';
 import type { TableInfo } from './verify-types.js';
 
 /**
@@ -28,7 +28,7 @@ export async function citusDistributionColumn(tx: pg.ClientBase, info: TableInfo
 export async function unusedTenant(tx: pg.ClientBase, info: TableInfo): Promise<string | undefined> {
   const type = (await columnTypes(tx, info.rel)).get(info.column);
   if (!type) return undefined;
-  const fixed = fixedCandidate(type);
+  const fixed = fixedValue(type);
   for (let attempt = 1; attempt <= 3; attempt++) {
     // A fixed value first, so that two runs' reports read alike; made-up ones if a row holds it.
     const value = attempt === 1 && fixed !== undefined ? fixed : sampleValue(type);
@@ -39,25 +39,6 @@ export async function unusedTenant(tx: pg.ClientBase, info: TableInfo): Promise<
     );
     if (!rows[0].taken) return String(value);
   }
-  return undefined;
-}
-
-/**
- * The type's largest value, or a fixed one, as the first tenant to try: 2147483647 for integers,
- * 32767 for smallint, 99…9 for numeric(p, s), the all-f uuid, `crm_tenancy_probe` for text.
- */
-function fixedCandidate(type: ColumnType): string | undefined {
-  const length = /\((\d+)(?:,(\d+))?\)/.exec(type.type);
-  if (type.category === 'N') {
-    if (type.base === 'int2') return '32767';
-    if (type.base === 'numeric' && length) {
-      const digits = Number(length[1]) - Number(length[2] ?? 0);
-      return digits > 0 ? String(Math.min(10 ** digits - 1, 2 ** 31 - 1)) : undefined;
-    }
-    return '2147483647';
-  }
-  if (type.category === 'U' && type.base === 'uuid') return 'ffffffff-ffff-ffff-ffff-ffffffffffff';
-  if (type.category === 'S') return 'crm_tenancy_probe'.slice(0, length ? Number(length[1]) : undefined);
   return undefined;
 }
 

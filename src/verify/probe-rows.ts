@@ -97,22 +97,25 @@ export async function columnTypes(tx: pg.ClientBase, rel: CatalogTable): Promise
   return new Map(rows.map((r) => [r.name, r]));
 }
 
+/** The type's declared length (varchar(n)), or for numeric(p, s) its integer digits (p - s); undefined when none is declared. */
+function declaredSize(col: ColumnType): { length: number; digits: number } | undefined {
+  const m = /\((\d+)(?:,(\d+))?\)/.exec(col.type);
+  return m ? { length: Number(m[1]), digits: Number(m[1]) - Number(m[2] ?? 0) } : undefined;
+}
+
 /** A made-up value of the column's type (as text or JSON), different on each call where the type allows; undefined when we cannot make one. */
 export function sampleValue(col: ColumnType): unknown {
-  const length = /\((\d+)(?:,(\d+))?\)/.exec(col.type);
+  const size = declaredSize(col);
   switch (col.category) {
     case 'B':
       return false;
     case 'N': {
       if (col.base === 'int2') return randomInt(1, 32_767);
-      if (col.base === 'numeric' && length) {
-        const digits = Number(length[1]) - Number(length[2] ?? 0);
-        return digits > 0 ? randomInt(0, Math.min(10 ** digits, 2 ** 31 - 1)) : 0;
-      }
+      if (col.base === 'numeric' && size) return size.digits > 0 ? randomInt(0, Math.min(10 ** size.digits, 2 ** 31 - 1)) : 0;
       return randomInt(1, 2 ** 31 - 1);
     }
     case 'S':
-      return `p${randomBytes(16).toString('hex')}`.slice(0, Math.max(1, length ? Number(length[1]) : 33));
+      return `p${randomBytes(16).toString('hex')}`.slice(0, Math.max(1, size ? size.length : 33));
     case 'D':
       return 'now';
     case 'T':
@@ -132,6 +135,23 @@ export function sampleValue(col: ColumnType): unknown {
     default:
       return undefined;
   }
+}
+
+/**
+ * A fixed value of the column's type, the same on every call (sampleValue's counterpart for values
+ * that should read alike across runs): the type's largest value for integers (2147483647, 32767,
+ * 99…9 for numeric(p, s)), the all-f uuid, `crm_tenancy_probe` for text; undefined for other types.
+ */
+export function fixedValue(col: ColumnType): string | undefined {
+  const size = declaredSize(col);
+  if (col.category === 'N') {
+    if (col.base === 'int2') return '32767';
+    if (col.base === 'numeric' && size) return size.digits > 0 ? String(Math.min(10 ** size.digits - 1, 2 ** 31 - 1)) : undefined;
+    return '2147483647';
+  }
+  if (col.category === 'U' && col.base === 'uuid') return 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+  if (col.category === 'S') return 'crm_tenancy_probe'.slice(0, size?.length);
+  return undefined;
 }
 
 /** Columns of unique keys that do not include the tenant column: a copied row would collide on them. */

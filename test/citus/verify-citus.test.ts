@@ -1,4 +1,7 @@
 // verify on a real Citus coordinator (CITUS_URL): probes as the app role with SET LOCAL; the propagation setting is checked.
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseManifest, type Manifest } from '../../src/config/manifest.js';
 import { ident, literal, qualified } from '../../src/db/quote.js';
@@ -111,10 +114,9 @@ describeCitus('verify on a Citus coordinator', () => {
 
   /** The manifest as a file, for the CLI. */
   const configFile = async (): Promise<string> => {
-    const fs = await import('node:fs/promises');
-    const dir = await fs.mkdtemp(`${process.env.TMPDIR ?? '/tmp'}/crmt-citus-`);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'crmt-citus-'));
     const { schema } = cluster();
-    await fs.writeFile(
+    await writeFile(
       `${dir}/tenancy.yaml`,
       JSON.stringify({ schema, tenant: { table: 'companies', key: 'id', column: 'company_id', setting: SETTING, composite_keys: true }, roles: { app: [app] }, tables: { contacts: {}, deals: { backfill: ['contact_id'] } } }),
     );

@@ -307,15 +307,14 @@ function buildTasks(
     keys: Map<string, { columns: string[][]; tenants: string[] } | null>;
   }
   const results = new Map<string, Promise<TableResult>>();
-  /** Tables whose query has ended (either way), and a promise per table that settles then. */
-  const settled = new Set<string>();
-  const finished = new Map<string, { promise: Promise<void>; resolve: () => void }>();
+  /** Per table: whether its query has ended (either way), and a promise that settles then. */
+  const finished = new Map<string, { done: boolean; promise: Promise<void>; resolve: () => void }>();
   const finishedOf = (table: string) => {
     let f = finished.get(table);
     if (!f) {
       let resolve!: () => void;
       const promise = new Promise<void>((r) => (resolve = r));
-      f = { promise, resolve };
+      f = { done: false, promise, resolve };
       finished.set(table, f);
     }
     return f;
@@ -326,8 +325,9 @@ function buildTasks(
       r = runTable(byTable.get(table)!, client);
       results.set(table, r);
       const end = () => {
-        settled.add(table);
-        finishedOf(table).resolve();
+        const f = finishedOf(table);
+        f.done = true;
+        f.resolve();
       };
       r.then(end, end);
     }
@@ -453,7 +453,7 @@ SELECT count(*) FILTER (WHERE t.${OWN}) AS n${arrays.map((a) => `, ${a}`).join('
     target: `${q.table} (changed rows)`,
     data: true,
     rows: rankOf(q.table),
-    ready: () => parentsOf.get(q.table)!.every((p) => settled.has(p)),
+    ready: () => parentsOf.get(q.table)!.every((p) => finishedOf(p).done),
     whenReady: () => Promise.all(parentsOf.get(q.table)!.map((p) => finishedOf(p).promise)),
     run: async (client: pg.ClientBase) => {
       const { row } = await resultOf(q.table, client);
