@@ -14,8 +14,12 @@
 -- makes the key unique, so that the join multiplies no row), {{tenant_key}} its key, {{cast}}
 -- `::text` when the two columns' types cannot be compared as they are. One part of the table's
 -- shared scan (src/audit/data-checks.ts, fuseScans). Samples: the first 5 such rows in table order as
--- (key, tenant value), taken in the same pass.
+-- (key, tenant value), taken in the same pass. Integer keys (unique) and tenant columns: the join may
+-- give way to a direct lookup (src/audit/direct-lookup.ts, @lookup_condition: {{looked_up}} is the
+-- key found at position tenant - min + 1 of an array of the tenant table's keys, NULL when none).
 -- @join
 LEFT JOIN {{tenants}} k ON k.{{tenant_key}}{{cast}} = t.{{tenant}}{{cast}}
 -- @condition
 t.{{tenant}} IS NOT NULL AND k.{{tenant_key}} IS NULL
+-- @lookup_condition
+t.{{tenant}} IS NOT NULL AND {{looked_up}} IS NULL

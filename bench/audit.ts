@@ -43,7 +43,7 @@ interface Args {
 }
 
 const USAGE =
-  'npm run bench:audit -- [--rows N (200000)] [--shapes many-fks,chain,few-bad,dense-bad,wide] [--runs R (3)] [--concurrency N (the CLI default)] [--tables N (1000)] [--crm] [--scale N (300)] [--database-url URL] [--json] [--keep] [--fresh] [--no-finished] [--no-wide] [--no-proven]';
+  'npm run bench:audit -- [--rows N (200000)] [--shapes many-fks,chain,few-bad,dense-bad,wide,gaps] [--runs R (3)] [--concurrency N (the CLI default)] [--tables N (1000)] [--crm] [--scale N (300)] [--database-url URL] [--json] [--keep] [--fresh] [--no-finished] [--no-wide] [--no-proven]';
 
 function parseArgs(argv: string[]): Args {
   const args: Args = {

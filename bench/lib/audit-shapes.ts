@@ -32,6 +32,12 @@ export interface ShapeSpec {
   bad: 'few' | 'dense' | 'early';
   /** Everything the catalog can prove is proven: composite validated FKs, NOT NULL, tenant FKs, unique indexes. */
   proven?: boolean;
+  /**
+   * Keys with gaps, as hard deletes leave them: row g's id is g + g / 19 (one id in 20 missing), and
+   * every FK names an existing row. The audit's direct lookups need gap-free keys or a small span
+   * (src/audit/direct-lookup.ts), so this shape measures the joins they fall back to.
+   */
+  gaps?: boolean;
 }
 
 const chain = (wide = false): TableSpec[] => [
@@ -72,6 +78,7 @@ export const SHAPES: ShapeSpec[] = [
   { name: 'few-bad', title: '(c) 1-4 bad rows at start, middle, end', tables: chain(), bad: 'few' },
   { name: 'dense-bad', title: '(d) 10 % bad rows', tables: chain(), bad: 'dense' },
   { name: 'wide', title: '(e) wide rows (~1 kB)', tables: chain(true), bad: 'early' },
+  { name: 'gaps', title: '(f) keys with gaps (1 id in 20)', tables: chain(), bad: 'early', gaps: true },
 ];
 
 export const PROVEN_SHAPE: ShapeSpec = { name: 'proven', title: 'fully proven (finished rollout)', tables: crm, bad: 'early', proven: true };
@@ -186,15 +193,17 @@ async function buildShape(db: pg.Client, shape: ShapeSpec, rows: number, log: (l
     const bad = t.name === largest && !shape.proven ? plantedBad(shape, n) : { cross: 'false', nulls: 'false' };
     // Row g has tenant g % 1000 + 1; each FK points at a parent row of the same tenant (the same
     // residue modulo 1000, spread over the parent), the first FK of a planted row at the next one.
+    // The id of row number x (its parent's, for an FK): x itself, or with one id in 20 skipped.
+    const idOf = (x: string) => (shape.gaps ? `((${x}) + (${x}) / 19)` : x);
     const fkValues = t.fks.map((f, k) => {
       const pn = counts.get(f.parent)!;
       const m = pn - (pn % TENANTS);
       const p = `coalesce(nullif(((${parentOf('g', k, pn)} / ${TENANTS}) * ${TENANTS} + g % ${TENANTS}) % ${m}, 0), ${m})`;
-      return k === 0 ? `CASE WHEN ${bad.cross} THEN ${p} % ${pn} + 1 ELSE ${p} END` : p;
+      return idOf(k === 0 ? `CASE WHEN ${bad.cross} THEN ${p} % ${pn} + 1 ELSE ${p} END` : p);
     });
     const tenant = tenantOf('g');
     const values = [
-      'g',
+      idOf('g'),
       `CASE WHEN ${bad.nulls} THEN NULL ELSE ${tenant} END`,
       ...fkValues,
       // a few duplicate e-mails (g and g + 0.999 n), none in the proven shape

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { TenancyError } from '../errors.js';
 import { POLICY_CHECKS, type PolicyCheckContext } from './check-registry.js';
 import { fuseGroup, fuseScans, type DataPlan, type TableScan } from './data-checks.js';
+import { chooseShape, probeLookup, type LookupShape, type LookupStats } from './direct-lookup.js';
 import type { RawFinding } from './policy-checks.js';
 import { CATALOG_COLUMNS, type CheckDefinition } from './types.js';
 
@@ -67,6 +68,23 @@ async function provenAtRunTime(c: pg.ClientBase, scan: TableScan): Promise<boole
  */
 export function dataTasks(plan: DataPlan, schema: string, tenantColumn: string): Task[] {
   const tasks: Task[] = [];
+  // Each lookup table is probed once per run (in the run's one snapshot), whichever scan asks first.
+  const probes = new Map<string, Promise<LookupStats>>();
+  const shapesFor = async (c: pg.ClientBase, pieces: readonly TableScan[]): Promise<Map<string, LookupShape>> => {
+    const shapes = new Map<string, LookupShape>();
+    for (const piece of pieces) {
+      const lookup = piece.fuse?.lookup;
+      if (!lookup || shapes.has(lookup.spec.id)) continue;
+      let probe = probes.get(lookup.spec.id);
+      if (!probe) {
+        probe = probeLookup(c, lookup.spec);
+        probes.set(lookup.spec.id, probe);
+      }
+      const shape = chooseShape(await probe, piece.fuse!.rows);
+      if (shape) shapes.set(lookup.spec.id, shape);
+    }
+    return shapes;
+  };
   for (const scan of fuseScans(plan.scans)) {
     tasks.push({
       check: [...new Set(scan.parts.map((p) => p.check))].join(', '),
@@ -80,9 +98,10 @@ export function dataTasks(plan: DataPlan, schema: string, tenantColumn: string):
           const left: TableScan[] = [];
           for (const piece of scan.pieces) if (!(await provenAtRunTime(c, piece))) left.push(piece);
           if (left.length === 0) return [];
-          if (left.length < scan.pieces.length) query = fuseGroup(left);
+          const shapes = await shapesFor(c, left);
+          if (left.length < scan.pieces.length || shapes.size > 0) query = fuseGroup(left, shapes);
         } else if (await provenAtRunTime(c, scan)) return [];
-        const row = (await c.query(query.sql)).rows[0] as Record<string, string>;
+        const row = (await c.query(query.sql, query.values)).rows[0] as Record<string, string>;
         const out: (RawFinding & { check: string })[] = [];
         for (const [i, part] of query.parts.entries()) {
           const count = Number(row[`c${i}`]);

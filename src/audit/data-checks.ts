@@ -5,6 +5,7 @@ import { findColumn, findRelation, foreignKeys } from '../db/catalog.js';
 import { ident, qualified } from '../db/quote.js';
 import type { Manifest } from '../config/manifest.js';
 import { sharedRefProvenBy } from './shared-ref-proof.js';
+import { isIntegerType, lookedUp, lookupCteBody, lookupSpec, type LookupShape, type LookupSpec } from './direct-lookup.js';
 import { fillTemplate } from './sql-params.js';
 import type { CheckDefinition, DataProof } from './types.js';
 
@@ -33,6 +34,8 @@ export interface TableScan {
   fuse?: FusePiece;
   /** Rows it reads, from the planner's estimates (pg_class.reltuples): the runner starts the biggest first. */
   rows?: number;
+  /** The values of `sql`'s placeholders (a fused scan with direct lookups: their key ranges). */
+  values?: unknown[];
 }
 
 /** A piece of a child table's shared scan: LEFT JOINs (to unique keys: no row multiplied) and, per part, what marks a bad row. */
@@ -53,6 +56,17 @@ export interface FusePiece {
   /** Estimated rows of the child and of each table joined (pg_class.reltuples, 0 when unknown). */
   rows: number;
   parentRows: number[];
+  /**
+   * The piece's other form, without its join: the joined row's value read from an array
+   * (direct-lookup.ts), used when the run's probe of that table says the array pays.
+   */
+  lookup?: {
+    spec: LookupSpec;
+    /** The child's key column (alias t). */
+    column: string;
+    /** The part's condition, from the looked-up value expression. */
+    condition: (lookedUp: string) => string;
+  };
 }
 
 export interface ScanPart {
@@ -178,22 +192,55 @@ export function fuseScans(scans: readonly TableScan[]): TableScan[] {
   return out.map((item) => {
     if (!Array.isArray(item)) return item;
     const fused = fuseGroup(item);
-    return item.some((g) => g.provenBy) ? { ...fused, pieces: item } : fused;
+    return item.some((g) => g.provenBy || g.fuse!.lookup) ? { ...fused, pieces: item } : fused;
   });
 }
 
-/** One query over the pieces of one child table (fuseScans; again at run time without the pieces a trigger proved). */
-export function fuseGroup(group: readonly TableScan[]): TableScan {
+/**
+ * One query over the pieces of one child table (fuseScans; again at run time without the pieces a
+ * trigger proved, and with the direct lookups the run decided on: `shapes`, by LookupSpec id).
+ * A lookup's array is built once in a MATERIALIZED CTE (l<n>) and read as `(SELECT a FROM l<n>)`.
+ */
+export function fuseGroup(group: readonly TableScan[], shapes?: ReadonlyMap<string, LookupShape>): TableScan {
   const first = group[0].fuse!;
   const parts = group.flatMap((g) => g.parts);
-  const conditions = group.flatMap((g) => g.fuse!.conditions);
-  const joins = group.flatMap((g) => g.fuse!.joins);
+  const ctes: string[] = [];
+  const values: unknown[] = [];
+  const arrays = new Map<string, { array: string; lo: string; hi: string }>();
+  const conditions: string[] = [];
+  const joins: string[] = [];
+  for (const g of group) {
+    const lookup = g.fuse!.lookup;
+    const shape = lookup ? shapes?.get(lookup.spec.id) : undefined;
+    if (!lookup || !shape) {
+      conditions.push(...g.fuse!.conditions);
+      joins.push(...g.fuse!.joins);
+      continue;
+    }
+    let ref = arrays.get(lookup.spec.id);
+    if (!ref) {
+      values.push(shape.lo, shape.hi);
+      const lo = `$${values.length - 1}`;
+      const hi = `$${values.length}`;
+      const name = ident(`l${arrays.size}`);
+      ctes.push(`${name} AS MATERIALIZED (${lookupCteBody(lookup.spec, shape, lo, hi)})`);
+      ref = { array: `(SELECT ${name}.a FROM ${name})`, lo, hi };
+      arrays.set(lookup.spec.id, ref);
+    }
+    conditions.push(lookup.condition(lookedUp(lookup.spec, lookup.column, ref.array, ref.lo, ref.hi)));
+  }
   const parents = [...new Set(group.flatMap((g) => g.fuse!.parents))];
   const tables = [...new Set(group.flatMap((g) => g.tables))];
   const select = conditions.map((c, i) => `count(*) FILTER (WHERE ${c}) AS c${i}, ${sampleIds(first.partitioned, c)} AS m${i}`);
-  const sql = [`SELECT ${select.join(',\n       ')}`, `  FROM ${first.from} t`, ...joins.map((j) => `  ${j}`), ` WHERE ${conditions.map((c) => `(${c})`).join('\n    OR ')}`].join('\n');
+  const sql = [
+    ...(ctes.length > 0 ? [`WITH ${ctes.join(',\n     ')}`] : []),
+    `SELECT ${select.join(',\n       ')}`,
+    `  FROM ${first.from} t`,
+    ...joins.map((j) => `  ${j}`),
+    ` WHERE ${conditions.map((c) => `(${c})`).join('\n    OR ')}`,
+  ].join('\n');
   const rows = first.rows + group.reduce((n, g) => n + g.fuse!.parentRows.reduce((a, b) => a + b, 0), 0);
-  return { target: parents.length > 0 ? `${first.table} → ${parents.join(', ')}` : first.table, tables, sql, parts, rows };
+  return { target: parents.length > 0 ? `${first.table} → ${parents.join(', ')}` : first.table, tables, sql, parts, rows, ...(values.length > 0 ? { values } : {}) };
 }
 
 /** pg_class.reltuples, 0 when never analyzed (or a partitioned parent). */
@@ -330,6 +377,11 @@ export const planCrossTenant: DataPlanner = (crossCheck, context, plan) => {
         join: pairs.map(([c, r]) => `${p}.${ident(r)} = t.${ident(c)}`).join(' AND '),
         ref_columns: referenced.map((r) => `${p}.${ident(r)}`).join(', '),
       };
+      // One integer key column into a unique integer key, integer tenants: the parent's tenant may
+      // be read from an array instead (direct-lookup.ts; decided at run time).
+      const childKey = pairs.length === 1 ? findColumn(table, pairs[0][0]) : undefined;
+      const spec =
+        uniqueInParent && childKey && isIntegerType(childKey.typeOid) && cast === '' ? lookupSpec(qualified(schema, ref.table), parent, pairs[0][1], tenantColumn) : undefined;
       plan.scans.push({
         target: entry.name,
         tables: [entry.name, ref.table],
@@ -344,6 +396,15 @@ export const planCrossTenant: DataPlanner = (crossCheck, context, plan) => {
           fkJoin: true,
           rows: estimated(table),
           parentRows: [estimated(parent)],
+          ...(spec
+            ? {
+                lookup: {
+                  spec,
+                  column: `t.${ident(pairs[0][0])}`,
+                  condition: (lookedUpValue: string) => fillTemplate(crossCheck.sections.lookup_condition, { ...values, looked_up: lookedUpValue }),
+                },
+              }
+            : {}),
         },
         ...(provenBy ? { provenBy } : {}),
         parts: [

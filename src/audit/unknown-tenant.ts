@@ -2,6 +2,7 @@
 import { findColumn, findRelation, foreignKeys } from '../db/catalog.js';
 import { ident, qualified } from '../db/quote.js';
 import { estimated, isPartitioned, NUMERIC_TYPES, sampleFetchSql, tenantTables, type DataPlanner } from './data-checks.js';
+import { isIntegerType, lookupSpec } from './direct-lookup.js';
 import { fillTemplate } from './sql-params.js';
 
 /**
@@ -36,6 +37,7 @@ export const planUnknownTenant: DataPlanner = (check, context, plan) => {
     const uniqueKey = tenantRel.indexes.some((i) => i.unique && i.valid && i.predicate === null && i.columns.length === 1 && i.columns[0] === tenant.key);
     const tenants = uniqueKey ? qualified(schema, tenant.table) : `(SELECT DISTINCT ${ident(tenant.key)} FROM ${qualified(schema, tenant.table)})`;
     const values = { ...base, tenants, tenant_key: ident(tenant.key), cast };
+    const spec = uniqueKey && cast === '' && isIntegerType(column.typeOid) ? lookupSpec(qualified(schema, tenant.table), tenantRel, tenant.key, tenant.key) : undefined;
     const why = fk ? `its foreign key ${fk.name} to ${tenant.table} is NOT VALID` : `no foreign key from ${tenant.column} to ${tenant.table}`;
     plan.scans.push({
       target: entry.name,
@@ -50,6 +52,9 @@ export const planUnknownTenant: DataPlanner = (check, context, plan) => {
         partitioned: isPartitioned(table),
         rows: estimated(table),
         parentRows: [estimated(tenantRel)],
+        // Integer keys: whether a tenant exists may be read from an array of the keys instead
+        // (direct-lookup.ts; decided at run time).
+        ...(spec ? { lookup: { spec, column: `t.${ident(tenant.column)}`, condition: (lookedUp: string) => fillTemplate(check.sections.lookup_condition, { ...values, looked_up: lookedUp }) } } : {}),
       },
       parts: [
         {
