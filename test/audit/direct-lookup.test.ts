@@ -10,6 +10,7 @@ import { chooseShape, lookupCteBody, lookupSpec, MAX_FILL_ENTRIES, MAX_LOOKUP_EN
 import { runAudit } from '../../src/audit/runner.js';
 import { parseManifest } from '../../src/config/manifest.js';
 import { findRelation, readCatalog } from '../../src/db/catalog.js';
+import { ident } from '../../src/db/quote.js';
 import { useTestDatabase } from '../support/database.js';
 
 // Parents: dense (gap-free: compact), gappy (small span: fill), wide (span too large: join), high
@@ -153,5 +154,41 @@ describe('direct lookups instead of hash joins', () => {
     expect(plan).toMatch(/Gather/); // parallel workers read the table ...
     expect(plan).not.toMatch(/Partial Aggregate/); // ... and hand the rows over in key order to one aggregate
     expect(rows).toEqual([{ ordered: true, n: 200000 }]);
+  });
+  // (The manifest refuses names with a newline or other control character, with one clear error.)
+  it('hostile names: the lookup form is inert SQL and counts what the join counts', async () => {
+    const n = { schema: 'dl "x"; -- */ ü', tenants: 'ten*/ants', parent: "par'ent --", child: 'chi"ld /*', tenant: 'org;id', key: 'k "1"', fk: 'p--id' };
+    const q = (t: string) => `${ident(n.schema)}.${ident(t)}`;
+    await sql(`CREATE SCHEMA ${ident(n.schema)};
+      CREATE TABLE ${q(n.tenants)} (${ident(n.key)} bigint PRIMARY KEY);
+      INSERT INTO ${q(n.tenants)} VALUES (1), (2);
+      CREATE TABLE ${q(n.parent)} (${ident(n.key)} bigint PRIMARY KEY, ${ident(n.tenant)} bigint);
+      INSERT INTO ${q(n.parent)} SELECT g, 1 + g % 2 FROM generate_series(1, 100) g;
+      CREATE TABLE ${q(n.child)} (${ident(n.key)} bigint PRIMARY KEY, ${ident(n.tenant)} bigint, ${ident(n.fk)} bigint);
+      ALTER TABLE ${q(n.child)} ADD FOREIGN KEY (${ident(n.fk)}) REFERENCES ${q(n.parent)} NOT VALID;
+      INSERT INTO ${q(n.child)} SELECT g, 1 + g % 2, g FROM generate_series(1, 100) g;
+      UPDATE ${q(n.child)} SET ${ident(n.fk)} = ${ident(n.fk)} + 1 WHERE ${ident(n.key)} IN (10, 20);
+      UPDATE ${q(n.child)} SET ${ident(n.tenant)} = 7 WHERE ${ident(n.key)} = 30`);
+    const m = parseManifest({
+      schema: n.schema,
+      tenant: { table: n.tenants, key: n.key, column: n.tenant, setting: 'app.tenant' },
+      roles: { app: ['crm_app_never_created'] },
+      tables: { [n.parent]: null, [n.child]: null },
+    });
+    const checks = (await loadChecks()).filter((c) => ['cross-tenant-reference', 'unknown-tenant'].includes(c.id));
+    const catalog = await readCatalog(db().client, [n.schema]);
+    const [scan] = fuseScans(planDataChecks(m, catalog, checks).scans).filter((x) => x.target.startsWith(n.child));
+    const shapes = new Map<string, LookupShape>();
+    for (const piece of scan.pieces!) {
+      const spec = piece.fuse!.lookup!.spec;
+      shapes.set(spec.id, chooseShape(await probeLookup(db().client, spec), 0)!);
+    }
+    expect([...shapes.values()].map((x) => x.kind)).toEqual(['compact', 'compact']);
+    const direct = fuseGroup(scan.pieces!, shapes);
+    const joined = fuseGroup(scan.pieces!);
+    expect((await sql(direct.sql, direct.values)).rows).toEqual((await sql(joined.sql, joined.values)).rows);
+    const result = await runAudit({ databaseUrl: db().url, manifest: m, only: ['cross-tenant-reference', 'unknown-tenant'] });
+    // Rows 10 and 20 point at the next parent (the other tenant); row 30's tenant 7 is unknown and so crosses too.
+    expect(result.findings.map((f) => `${f.check} ${f.count}`).sort()).toEqual(['cross-tenant-reference 3', 'unknown-tenant 1']);
   });
 });
