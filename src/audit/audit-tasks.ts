@@ -80,7 +80,7 @@ export function dataTasks(plan: DataPlan, schema: string, tenantColumn: string):
         probe = probeLookup(c, lookup.spec);
         probes.set(lookup.spec.id, probe);
       }
-      const shape = chooseShape(await probe, piece.fuse!.rows);
+      const shape = chooseShape(await probe, piece.fuse!.rows, lookup.spec.width);
       if (shape) shapes.set(lookup.spec.id, shape);
     }
     return shapes;

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { loadChecks } from '../../src/audit/check-definitions.js';
 import { planDataChecks } from '../../src/audit/check-registry.js';
 import { fuseGroup, fuseScans } from '../../src/audit/data-checks.js';
-import { chooseShape, lookupCteBody, lookupSpec, MAX_FILL_ENTRIES, MAX_LOOKUP_ENTRIES, probeLookup, type LookupShape } from '../../src/audit/direct-lookup.js';
+import { chooseShape, lookupCteBody, lookupSpec, MAX_FILL_ENTRIES, MAX_LOOKUP_BYTES, probeLookup, type LookupShape } from '../../src/audit/direct-lookup.js';
 import { runAudit } from '../../src/audit/runner.js';
 import { parseManifest } from '../../src/config/manifest.js';
 import { findRelation, readCatalog } from '../../src/db/catalog.js';
@@ -32,7 +32,7 @@ const SCHEMA = `CREATE SCHEMA dl;
   CREATE TABLE dl.gappy (id integer PRIMARY KEY, company_id integer);
   INSERT INTO dl.gappy SELECT g, 1 + g % 2 FROM generate_series(1, 3000) g WHERE g % 3 <> 0;
   CREATE TABLE dl.wide (id bigint PRIMARY KEY, company_id integer);
-  INSERT INTO dl.wide VALUES (1, 1), (2, 2), (${MAX_LOOKUP_ENTRIES + 10}, 1);
+  INSERT INTO dl.wide VALUES (1, 1), (2, 2), (${MAX_LOOKUP_BYTES / 4 + 10}, 1);  -- span past the byte cap (int4 tenants)
   CREATE TABLE dl.high (id bigint PRIMARY KEY, company_id integer);
   INSERT INTO dl.high SELECT 5000000000 + g, 1 + g % 2 FROM generate_series(0, 999) g;
   CREATE TABLE dl.clash (id integer PRIMARY KEY, company_id integer);
@@ -90,7 +90,7 @@ describe('direct lookups instead of hash joins', () => {
       for (const piece of scan.pieces!) {
         const lookup = piece.fuse!.lookup;
         if (!lookup) continue;
-        const shape = chooseShape(await probeLookup(db().client, lookup.spec), piece.fuse!.rows);
+        const shape = chooseShape(await probeLookup(db().client, lookup.spec), piece.fuse!.rows, lookup.spec.width);
         kinds[lookup.spec.table] = shape?.kind ?? 'join';
         if (shape) shapes.set(lookup.spec.id, shape);
       }
@@ -123,15 +123,19 @@ describe('direct lookups instead of hash joins', () => {
 
   it('chooses by gaps, span and the "no row" mark', () => {
     const s = (rows: number, lo: number, hi: number, clash = 0) => ({ rows: BigInt(rows), lo: BigInt(lo), hi: BigInt(hi), clash: BigInt(clash) });
-    expect(chooseShape(s(100, 1, 100), 0)?.kind).toBe('compact');
-    expect(chooseShape(s(99, 1, 100), 0)?.kind).toBe('fill');
-    expect(chooseShape(s(10, 1, MAX_FILL_ENTRIES), 0)?.kind).toBe('fill');
-    expect(chooseShape(s(10, 1, MAX_FILL_ENTRIES + 1), 0)).toBeNull();
-    expect(chooseShape(s(10, 1, MAX_FILL_ENTRIES + 1), 4 * (MAX_FILL_ENTRIES + 1))?.kind).toBe('fill');
-    expect(chooseShape(s(MAX_LOOKUP_ENTRIES + 1, 1, MAX_LOOKUP_ENTRIES + 1), 0)).toBeNull();
-    expect(chooseShape(s(100, 1, 100, 1), 0)).toBeNull();
-    expect(chooseShape({ rows: 0n, lo: null, hi: null, clash: 0n }, 0)).toBeNull();
-    expect(chooseShape({ ...s(100, 1, 100), citus: true }, 0)).toBeNull();
+    expect(chooseShape(s(100, 1, 100), 0, 4)?.kind).toBe('compact');
+    expect(chooseShape(s(99, 1, 100), 0, 4)?.kind).toBe('fill');
+    expect(chooseShape(s(10, 1, MAX_FILL_ENTRIES), 0, 4)?.kind).toBe('fill');
+    expect(chooseShape(s(10, 1, MAX_FILL_ENTRIES + 1), 0, 4)).toBeNull();
+    expect(chooseShape(s(10, 1, MAX_FILL_ENTRIES + 1), 4 * (MAX_FILL_ENTRIES + 1), 4)?.kind).toBe('fill');
+    const cap = MAX_LOOKUP_BYTES / 4; // entries of an int4 tenant
+    expect(chooseShape(s(cap, 1, cap), 0, 4)?.kind).toBe('compact');
+    expect(chooseShape(s(cap + 1, 1, cap + 1), 0, 4)).toBeNull();
+    expect(chooseShape(s(cap + 1, 1, cap + 1), 0, 2)?.kind).toBe('compact'); // int2: half the bytes
+    expect(chooseShape(s(cap, 1, cap), 0, 8)).toBeNull(); // int8: twice
+    expect(chooseShape(s(100, 1, 100, 1), 0, 4)).toBeNull();
+    expect(chooseShape({ rows: 0n, lo: null, hi: null, clash: 0n }, 0, 4)).toBeNull();
+    expect(chooseShape({ ...s(100, 1, 100), citus: true }, 0, 4)).toBeNull();
   });
 
   it('builds the array in key order, never split over parallel workers, whatever the physical order', async () => {
@@ -181,7 +185,7 @@ describe('direct lookups instead of hash joins', () => {
     const shapes = new Map<string, LookupShape>();
     for (const piece of scan.pieces!) {
       const spec = piece.fuse!.lookup!.spec;
-      shapes.set(spec.id, chooseShape(await probeLookup(db().client, spec), 0)!);
+      shapes.set(spec.id, chooseShape(await probeLookup(db().client, spec), 0, spec.width)!);
     }
     expect([...shapes.values()].map((x) => x.kind)).toEqual(['compact', 'compact']);
     const direct = fuseGroup(scan.pieces!, shapes);
