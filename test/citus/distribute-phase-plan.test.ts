@@ -4,6 +4,7 @@ import { resolveLiveContext } from '../../src/config/live-context.js';
 import { readCitusState } from '../../src/citus/citus-state.js';
 import { foreignKeyOrder, planDistribute } from '../../src/migrate/plan-distribute.js';
 import { planTenancy } from '../../src/migrate/plan.js';
+import { splitStatements } from '../../src/migrate/migration-file.js';
 import { renderMigrations } from '../../src/migrate/render.js';
 import { ident } from '../../src/db/quote.js';
 import { dropRedundantUnique } from '../../src/migrate/render-distribute.js';
@@ -77,7 +78,6 @@ describe('distribute phase plan (plain PostgreSQL)', () => {
     const plan = planDistribute(live, await readCitusState(db().client, fx.schema));
     const text = renderMigrations(live, [], { firstIndex: 1, distribute: plan.steps })[0].text;
     const up = text.slice(text.indexOf('-- Up Migration'), text.indexOf('-- Down Migration'));
-    const { splitStatements } = await import('../../src/migrate/migration-file.js');
     const statements = splitStatements(up);
     // The preflight refuses on plain PostgreSQL with a clear message.
     await expect(db().client.query(statements.find((s) => s.includes("extname = 'citus'"))!)).rejects.toThrow(/the distribute phase needs Citus/);
@@ -115,7 +115,6 @@ describe('distribute phase plan (plain PostgreSQL)', () => {
     expect(planned(['id', 'tenant_id'])).not.toHaveProperty('unique');
 
     const text = renderMigrations(live, [], { firstIndex: 1, distribute: [key] })[0].text;
-    const { splitStatements } = await import('../../src/migrate/migration-file.js');
     const upText = text.slice(text.indexOf('-- Up Migration'), text.indexOf('-- Down Migration'));
     const downText = text.slice(text.indexOf('-- Down Migration'));
     const uniques = async () =>

@@ -330,10 +330,11 @@ describeCitus('verify on a Citus coordinator', () => {
     expect(fixed.tables.find((t) => t.table === 'notes')!.tenantScoped!.tasks).toBe(1);
 
     // The CLI: verify --target citus prints the report (JSON: `routing`); it stays informational.
-    const dir = await import('node:fs/promises').then((fs) => fs.mkdtemp(`${process.env.TMPDIR ?? '/tmp'}/crmt-citus-`));
-    const file = `${dir}/tenancy.yaml`;
-    await import('node:fs/promises').then((fs) =>
-      fs.writeFile(file, JSON.stringify({ schema, tenant: { table: 'companies', key: 'id', column: 'company_id', setting: SETTING, composite_keys: true }, roles: { app: [app] }, tables: { contacts: {}, deals: { backfill: ['contact_id'] } } })),
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'crmt-citus-'));
+    const file = path.join(dir, 'tenancy.yaml');
+    await writeFile(
+      file,
+      JSON.stringify({ schema, tenant: { table: 'companies', key: 'id', column: 'company_id', setting: SETTING, composite_keys: true }, roles: { app: [app] }, tables: { contacts: {}, deals: { backfill: ['contact_id'] } } }),
     );
     const json = await runCli(['verify', '--target', 'citus', '--json', '--tenants', '3,2', '--config', file, '--database-url', process.env.CITUS_URL!]);
     expect(json.code, json.stderr).toBe(0);
