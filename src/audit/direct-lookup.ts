@@ -30,8 +30,8 @@ import { ident } from '../db/quote.js';
  * Otherwise, and for any other key or value type, the check keeps its join: same counts either way
  * (test/audit/direct-lookup.test.ts runs both on the same rows).
  *
- * Order. `compact` aggregates the rows of a subquery ordered by the key (PostgreSQL's documented
- * way to feed an aggregate in order). A subquery with ORDER BY is not pulled up and offers no partial
+ * Order. `compact` aggregates the rows of a subquery ordered by the key (the way PostgreSQL's
+ * documentation gives to feed an aggregate in order; `fill` orders inside the aggregate). A subquery with ORDER BY is not pulled up and offers no partial
  * path, so the aggregate is never split over parallel workers (the test asserts the plan has no
  * Partial Aggregate on both server versions, with parallel costs forced to zero).
  */
@@ -63,7 +63,10 @@ export interface LookupSpec {
   width: number;
 }
 
-/** A lookup of `table`.`value` by `key`, when both are integer columns; else undefined (the check joins). */
+/**
+ * A lookup of `table`.`value` by `key`, when both are integer columns of a plain table; else undefined
+ * (the check joins). The caller makes sure a unique index covers `key` alone: positions assume one row per key.
+ */
 export function lookupSpec(qualifiedTable: string, table: CatalogTable, key: string, value: string): LookupSpec | undefined {
   const keyColumn = table.columns.find((c) => c.name === key);
   const valueColumn = table.columns.find((c) => c.name === value);
