@@ -26,7 +26,8 @@ import { ident } from '../db/quote.js';
  *   backend that builds a 12 MB array (3M integers) held 76 MB during the query (the aggregate's
  *   build state, the CTE's copy, the InitPlans' copies); each parallel worker gets the array too;
  * - no row holds the value that marks "no row" (the type's minimum): else the hash join;
- * - the database has no Citus (there the scans join as before).
+ * - the database has no Citus (there the scans join as before), and the audit's snapshot is one for
+ *   the whole run (not so inside a caller's READ COMMITTED transaction: joins there too).
  * Otherwise, and for any other key or value type, the check keeps its join: same counts either way
  * (test/audit/direct-lookup.test.ts runs both on the same rows).
  *
@@ -87,12 +88,22 @@ export interface LookupStats {
    * every shard query, and its row order across nodes is not this file's to promise).
    */
   citus?: boolean;
+  /**
+   * The caller's transaction is READ COMMITTED (an audit run on a caller's client inside its
+   * transaction): each statement sees a new snapshot, so the array could be built over other rows
+   * than the probe counted (a deleted row shifts every position after it). Joins as before.
+   */
+  statementSnapshots?: boolean;
 }
 
 /** One scan of the table, in the caller's snapshot (the audit's). */
 export async function probeLookup(client: pg.ClientBase, spec: LookupSpec): Promise<LookupStats> {
-  const citus = (await client.query<{ citus: boolean }>(`SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') AS citus`)).rows[0].citus;
-  if (citus) return { rows: 0n, lo: null, hi: null, clash: 0n, citus };
+  const { citus, iso } = (
+    await client.query<{ citus: boolean; iso: string }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') AS citus, pg_catalog.current_setting('transaction_isolation') AS iso`,
+    )
+  ).rows[0];
+  if (citus || iso === 'read committed') return { rows: 0n, lo: null, hi: null, clash: 0n, citus, statementSnapshots: iso === 'read committed' };
   const { rows } = await client.query<{ n: string; lo: string | null; hi: string | null; clash: string }>(
     `SELECT count(*)::text AS n, min(p.${spec.key})::text AS lo, max(p.${spec.key})::text AS hi,
             count(*) FILTER (WHERE p.${spec.value} = ${spec.absent})::text AS clash
@@ -110,7 +121,7 @@ export interface LookupShape {
 
 /** Whether (and how) to build the array of `width`-byte entries for a child of about `childRows` rows (0: unknown). */
 export function chooseShape(stats: LookupStats, childRows: number, width: number): LookupShape | null {
-  if (stats.citus || stats.lo === null || stats.hi === null || stats.clash > 0n) return null;
+  if (stats.citus || stats.statementSnapshots || stats.lo === null || stats.hi === null || stats.clash > 0n) return null;
   const span = stats.hi - stats.lo + 1n;
   if (span * BigInt(width) > BigInt(MAX_LOOKUP_BYTES)) return null;
   const shape = { lo: stats.lo.toString(), hi: stats.hi.toString() };

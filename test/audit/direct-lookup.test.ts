@@ -121,6 +121,33 @@ describe('direct lookups instead of hash joins', () => {
     expect((await runAudit({ databaseUrl: db().url, manifest, only: ['cross-tenant-reference', 'unknown-tenant'] })).findings).toEqual([]);
   });
 
+  it('joins inside a READ COMMITTED transaction (a snapshot per statement), looks up in REPEATABLE READ', async () => {
+    await sql(`CREATE SCHEMA rc; CREATE TABLE rc.p (id integer PRIMARY KEY, v integer); INSERT INTO rc.p SELECT g, g FROM generate_series(1, 100) g`);
+    const spec = lookupSpec('"rc"."p"', findRelation(await readCatalog(db().client, ['rc']), 'rc', 'p')!, 'id', 'v')!;
+    const shapeIn = async (isolation: string) => {
+      await sql(`BEGIN ISOLATION LEVEL ${isolation}`);
+      try {
+        return chooseShape(await probeLookup(db().client, spec), 0, spec.width)?.kind ?? 'join';
+      } finally {
+        await sql('ROLLBACK');
+      }
+    };
+    expect(await shapeIn('READ COMMITTED')).toBe('join');
+    expect(await shapeIn('REPEATABLE READ')).toBe('compact');
+    // The audit on a caller's client inside its READ COMMITTED transaction counts as the join does.
+    await sql(`CREATE TABLE rc.companies (id integer PRIMARY KEY); INSERT INTO rc.companies VALUES (1), (2);
+      CREATE TABLE rc.c (id integer PRIMARY KEY, company_id integer, p_id integer REFERENCES rc.p);
+      INSERT INTO rc.c SELECT g, 1 + g % 2, g FROM generate_series(1, 100) g`);
+    const m = parseManifest({ schema: 'rc', tenant: { table: 'companies', key: 'id', column: 'company_id', setting: 'app.tenant' }, roles: { app: ['crm_app_never_created'] }, tables: { c: null } });
+    await sql('BEGIN ISOLATION LEVEL READ COMMITTED');
+    try {
+      const r = await runAudit({ client: db().client, manifest: m, only: ['unknown-tenant'] });
+      expect(r.findings).toEqual([]);
+    } finally {
+      await sql('ROLLBACK');
+    }
+  });
+
   it('chooses by gaps, span and the "no row" mark', () => {
     const s = (rows: number, lo: number, hi: number, clash = 0) => ({ rows: BigInt(rows), lo: BigInt(lo), hi: BigInt(hi), clash: BigInt(clash) });
     expect(chooseShape(s(100, 1, 100), 0, 4)?.kind).toBe('compact');
@@ -183,14 +210,19 @@ describe('direct lookups instead of hash joins', () => {
     const catalog = await readCatalog(db().client, [n.schema]);
     const [scan] = fuseScans(planDataChecks(m, catalog, checks).scans).filter((x) => x.target.startsWith(n.child));
     const shapes = new Map<string, LookupShape>();
-    for (const piece of scan.pieces!) {
-      const spec = piece.fuse!.lookup!.spec;
-      shapes.set(spec.id, chooseShape(await probeLookup(db().client, spec), 0, spec.width)!);
+    await sql('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    try {
+      for (const piece of scan.pieces!) {
+        const spec = piece.fuse!.lookup!.spec;
+        shapes.set(spec.id, chooseShape(await probeLookup(db().client, spec), 0, spec.width)!);
+      }
+      expect([...shapes.values()].map((x) => x.kind)).toEqual(['compact', 'compact']);
+      const direct = fuseGroup(scan.pieces!, shapes);
+      const joined = fuseGroup(scan.pieces!);
+      expect((await sql(direct.sql, direct.values)).rows).toEqual((await sql(joined.sql, joined.values)).rows);
+    } finally {
+      await sql('ROLLBACK');
     }
-    expect([...shapes.values()].map((x) => x.kind)).toEqual(['compact', 'compact']);
-    const direct = fuseGroup(scan.pieces!, shapes);
-    const joined = fuseGroup(scan.pieces!);
-    expect((await sql(direct.sql, direct.values)).rows).toEqual((await sql(joined.sql, joined.values)).rows);
     const result = await runAudit({ databaseUrl: db().url, manifest: m, only: ['cross-tenant-reference', 'unknown-tenant'] });
     // Rows 10 and 20 point at the next parent (the other tenant); row 30's tenant 7 is unknown and so crosses too.
     expect(result.findings.map((f) => `${f.check} ${f.count}`).sort()).toEqual(['cross-tenant-reference 3', 'unknown-tenant 1']);
