@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { TenancyError } from '../errors.js';
 import { POLICY_CHECKS, type PolicyCheckContext } from './check-registry.js';
 import { fuseGroup, fuseScans, type DataPlan, type TableScan } from './data-checks.js';
-import { chooseShape, probeLookup, type LookupShape, type LookupStats } from './direct-lookup.js';
+import { chooseShape, lookupEnvironment, probeLookup, type LookupEnvironment, type LookupShape, type LookupStats } from './direct-lookup.js';
 import type { RawFinding } from './policy-checks.js';
 import { CATALOG_COLUMNS, type CheckDefinition } from './types.js';
 
@@ -68,7 +68,9 @@ async function provenAtRunTime(c: pg.ClientBase, scan: TableScan): Promise<boole
  */
 export function dataTasks(plan: DataPlan, schema: string, tenantColumn: string): Task[] {
   const tasks: Task[] = [];
-  // Each lookup table is probed once per run (in the run's one snapshot), whichever scan asks first.
+  // Each lookup table is probed once per run (in the run's one snapshot), whichever scan asks first;
+  // what rules lookups out for the whole run is asked once.
+  let environment: Promise<LookupEnvironment> | undefined;
   const probes = new Map<string, Promise<LookupStats>>();
   const shapesFor = async (c: pg.ClientBase, pieces: readonly TableScan[]): Promise<Map<string, LookupShape>> => {
     const shapes = new Map<string, LookupShape>();
@@ -77,7 +79,8 @@ export function dataTasks(plan: DataPlan, schema: string, tenantColumn: string):
       if (!lookup || shapes.has(lookup.spec.id)) continue;
       let probe = probes.get(lookup.spec.id);
       if (!probe) {
-        probe = probeLookup(c, lookup.spec);
+        environment ??= lookupEnvironment(c);
+        probe = environment.then((env) => probeLookup(c, lookup.spec, env));
         probes.set(lookup.spec.id, probe);
       }
       const shape = chooseShape(await probe, piece.fuse!.rows, lookup.spec.width);

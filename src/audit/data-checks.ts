@@ -243,6 +243,11 @@ export function fuseGroup(group: readonly TableScan[], shapes?: ReadonlyMap<stri
   return { target: parents.length > 0 ? `${first.table} → ${parents.join(', ')}` : first.table, tables, sql, parts, rows, ...(values.length > 0 ? { values } : {}) };
 }
 
+/** A piece's lookup form: `template` (its check's @lookup_condition) filled with `values` and, per query, the looked-up value. */
+export function lookupForm(spec: LookupSpec, column: string, template: string, values: Record<string, string>): NonNullable<FusePiece['lookup']> {
+  return { spec, column, condition: (lookedUpValue) => fillTemplate(template, { ...values, looked_up: lookedUpValue }) };
+}
+
 /** pg_class.reltuples, 0 when never analyzed (or a partitioned parent). */
 export const estimated = (table: CatalogTable): number => Math.max(0, table.estimatedRows);
 
@@ -396,15 +401,7 @@ export const planCrossTenant: DataPlanner = (crossCheck, context, plan) => {
           fkJoin: true,
           rows: estimated(table),
           parentRows: [estimated(parent)],
-          ...(spec
-            ? {
-                lookup: {
-                  spec,
-                  column: `t.${ident(pairs[0][0])}`,
-                  condition: (lookedUpValue: string) => fillTemplate(crossCheck.sections.lookup_condition, { ...values, looked_up: lookedUpValue }),
-                },
-              }
-            : {}),
+          ...(spec ? { lookup: lookupForm(spec, `t.${ident(pairs[0][0])}`, crossCheck.sections.lookup_condition, values) } : {}),
         },
         ...(provenBy ? { provenBy } : {}),
         parts: [

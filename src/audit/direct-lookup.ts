@@ -96,14 +96,23 @@ export interface LookupStats {
   statementSnapshots?: boolean;
 }
 
-/** One scan of the table, in the caller's snapshot (the audit's). */
-export async function probeLookup(client: pg.ClientBase, spec: LookupSpec): Promise<LookupStats> {
+/** What rules lookups out for a whole run, whatever the table (LookupStats' citus and statementSnapshots). */
+export type LookupEnvironment = Pick<LookupStats, 'citus' | 'statementSnapshots'>;
+
+/** Asked once per run (the same for every table of it). */
+export async function lookupEnvironment(client: pg.ClientBase): Promise<LookupEnvironment> {
   const { citus, iso } = (
     await client.query<{ citus: boolean; iso: string }>(
       `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') AS citus, pg_catalog.current_setting('transaction_isolation') AS iso`,
     )
   ).rows[0];
-  if (citus || iso === 'read committed') return { rows: 0n, lo: null, hi: null, clash: 0n, citus, statementSnapshots: iso === 'read committed' };
+  return { citus, statementSnapshots: iso === 'read committed' };
+}
+
+/** One scan of the table, in the caller's snapshot (the audit's); none where `env` rules lookups out. */
+export async function probeLookup(client: pg.ClientBase, spec: LookupSpec, env?: LookupEnvironment): Promise<LookupStats> {
+  const { citus, statementSnapshots } = env ?? (await lookupEnvironment(client));
+  if (citus || statementSnapshots) return { rows: 0n, lo: null, hi: null, clash: 0n, citus, statementSnapshots };
   const { rows } = await client.query<{ n: string; lo: string | null; hi: string | null; clash: string }>(
     `SELECT count(*)::text AS n, min(p.${spec.key})::text AS lo, max(p.${spec.key})::text AS hi,
             count(*) FILTER (WHERE p.${spec.value} = ${spec.absent})::text AS clash

@@ -1,7 +1,7 @@
 // Plans the unknown-tenant data check: rows whose tenant value names no tenant, where no validated foreign key rules them out.
 import { findColumn, findRelation, foreignKeys } from '../db/catalog.js';
 import { ident, qualified } from '../db/quote.js';
-import { estimated, isPartitioned, NUMERIC_TYPES, sampleFetchSql, tenantTables, type DataPlanner } from './data-checks.js';
+import { estimated, isPartitioned, lookupForm, NUMERIC_TYPES, sampleFetchSql, tenantTables, type DataPlanner } from './data-checks.js';
 import { isIntegerType, lookupSpec } from './direct-lookup.js';
 import { fillTemplate } from './sql-params.js';
 
@@ -54,7 +54,7 @@ export const planUnknownTenant: DataPlanner = (check, context, plan) => {
         parentRows: [estimated(tenantRel)],
         // Integer keys: whether a tenant exists may be read from an array of the keys instead
         // (direct-lookup.ts; decided at run time).
-        ...(spec ? { lookup: { spec, column: `t.${ident(tenant.column)}`, condition: (lookedUp: string) => fillTemplate(check.sections.lookup_condition, { ...values, looked_up: lookedUp }) } } : {}),
+        ...(spec ? { lookup: lookupForm(spec, `t.${ident(tenant.column)}`, check.sections.lookup_condition, values) } : {}),
       },
       parts: [
         {
