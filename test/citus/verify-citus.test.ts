@@ -126,57 +126,52 @@ describeCitus('verify on a Citus coordinator', () => {
   const failing = async () => (await verifyIsolation({ client: cluster().client, manifest, tenants: ['3', '2'] })).failures.map((f) => `${f.table} ${f.probe}`);
   const dealRows = async () => (await cluster().client.query(`SELECT count(*)::int AS n, count(contact_id)::int AS linked FROM ${qualified(cluster().schema, 'deals')}`)).rows[0];
 
-  it('a FOR DELETE-only leak on a distributed table: delete-other-rows fails (its DELETE has no WHERE, so the SELECT policy does not hide it), the CLI exits 1; dropped, it passes', async () => {
+  /**
+   * A leaking policy on deals, round trip: created; verify leaks (`whileOpen` asserts how), the CLI
+   * exits 1 naming `probe`, the probes' writes are rolled back; dropped, verify and the CLI pass.
+   */
+  const leakOnDeals = async (policy: string, definition: string, probe: string, whileOpen: (leaking: Awaited<ReturnType<typeof verifyIsolation>>) => Promise<void>) => {
     const { client, schema } = cluster();
     const deals = qualified(schema, 'deals');
     const file = await configFile();
+    const before = await dealRows();
+    await client.query(`CREATE POLICY ${ident(policy)} ON ${deals} ${definition}`);
+    try {
+      await whileOpen(await verifyIsolation({ client, manifest, tenants: ['3', '2'] }));
+      const cli = await verifyCli(file);
+      expect(cli.code, cli.stderr).toBe(1);
+      expect(cli.stdout).toContain(probe);
+      expect(await dealRows()).toEqual(before); // rolled back
+    } finally {
+      await client.query(`DROP POLICY IF EXISTS ${ident(policy)} ON ${deals}`);
+    }
+    expect(await failing()).toEqual([]);
+    const cli = await verifyCli(file);
+    expect(cli.code, cli.stdout + cli.stderr).toBe(0);
+  };
+
+  it('a FOR DELETE-only leak on a distributed table: delete-other-rows fails (its DELETE has no WHERE, so the SELECT policy does not hide it), the CLI exits 1; dropped, it passes', async () => {
+    const { client, schema } = cluster();
     const bypass = async () =>
       (await runAudit({ client, manifest, only: ['permissive-policy-bypass'] })).findings.map((f) => `${f.severity} ${f.table} ${f.object}`);
     expect(await bypass()).toEqual([]);
-    const before = await dealRows();
-    await client.query(`CREATE POLICY delete_any ON ${deals} FOR DELETE TO ${ident(app)} USING (true)`);
-    try {
+    await leakOnDeals('delete_any', `FOR DELETE TO ${ident(app)} USING (true)`, 'delete-other-rows', async (leaking) => {
       expect(await bypass()).toEqual([`error ${schema}.deals delete_any`]);
-      const leaking = await verifyIsolation({ client, manifest, tenants: ['3', '2'] });
       expect(leaking.failures.map((f) => `${f.table} ${f.probe}`)).toEqual(['deals delete-other-rows']);
       // Run with a tenant that has no deals: every deal of tenants 1-4 (2 + 3 + 4 + 5) was in reach.
       // The tenant with no rows is a fixed one (int's largest), so two runs' reports read alike.
       expect(leaking.failures[0].detail).toMatch(/^tenant 2147483647 set \(no rows of its own in the table\): DELETE without WHERE, tenant 2's rows in reach: 14 row\(s\) of other tenants deleted; /);
-      const cli = await verifyCli(file);
-      expect(cli.code, cli.stderr).toBe(1);
-      expect(cli.stdout).toMatch(/delete-other-rows/);
-      expect(await dealRows()).toEqual(before); // rolled back
-    } finally {
-      await client.query(`DROP POLICY IF EXISTS delete_any ON ${deals}`);
-    }
+    });
     expect(await bypass()).toEqual([]);
-    expect(await failing()).toEqual([]);
-    const cli = await verifyCli(file);
-    expect(cli.code, cli.stdout + cli.stderr).toBe(0);
   });
 
   it('a FOR UPDATE-only leak on a distributed table: update-other-rows fails (SET of another column to NULL, no WHERE: the tenant column is the distribution column), the CLI exits 1; dropped, it passes', async () => {
-    const { client, schema } = cluster();
-    const deals = qualified(schema, 'deals');
-    const file = await configFile();
-    const before = await dealRows();
-    await client.query(`CREATE POLICY update_any ON ${deals} FOR UPDATE TO ${ident(app)} USING (true)`);
-    try {
-      const leaking = await verifyIsolation({ client, manifest, tenants: ['3', '2'] });
+    await leakOnDeals('update_any', `FOR UPDATE TO ${ident(app)} USING (true)`, 'update-other-rows', async (leaking) => {
       expect(leaking.failures.map((f) => `${f.table} ${f.probe}`)).toEqual(['deals update-other-rows']);
       expect(leaking.failures[0].detail).toMatch(/^tenant \d+ set \(no rows of its own in the table\): UPDATE without WHERE, tenant 2's rows in reach: 14 row\(s\) of other tenants changed; /);
       // Moving a row to another tenant stays refused by Citus on a distributed table, leak or not.
       expect(leaking.probes.find((p) => p.table === 'deals' && p.probe === 'update-to-other-tenant')).toMatchObject({ status: 'pass', detail: expect.stringMatching(/refused by Citus/) });
-      const cli = await verifyCli(file);
-      expect(cli.code, cli.stderr).toBe(1);
-      expect(cli.stdout).toMatch(/update-other-rows/);
-      expect(await dealRows()).toEqual(before); // rolled back: contact_id is still set
-    } finally {
-      await client.query(`DROP POLICY IF EXISTS update_any ON ${deals}`);
-    }
-    expect(await failing()).toEqual([]);
-    const cli = await verifyCli(file);
-    expect(cli.code, cli.stdout + cli.stderr).toBe(0);
+    });
   });
 
   it('FOR UPDATE leaks on a reference table (the tenant table): WITH CHECK (true) lets A move its row (update-to-other-tenant), USING (true) reaches the others (update-other-rows); dropped, both pass', async () => {
@@ -330,12 +325,7 @@ describeCitus('verify on a Citus coordinator', () => {
     expect(fixed.tables.find((t) => t.table === 'notes')!.tenantScoped!.tasks).toBe(1);
 
     // The CLI: verify --target citus prints the report (JSON: `routing`); it stays informational.
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'crmt-citus-'));
-    const file = path.join(dir, 'tenancy.yaml');
-    await writeFile(
-      file,
-      JSON.stringify({ schema, tenant: { table: 'companies', key: 'id', column: 'company_id', setting: SETTING, composite_keys: true }, roles: { app: [app] }, tables: { contacts: {}, deals: { backfill: ['contact_id'] } } }),
-    );
+    const file = await configFile();
     const json = await runCli(['verify', '--target', 'citus', '--json', '--tenants', '3,2', '--config', file, '--database-url', process.env.CITUS_URL!]);
     expect(json.code, json.stderr).toBe(0);
     const out = JSON.parse(json.stdout);
