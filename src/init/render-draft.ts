@@ -16,7 +16,9 @@ const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/gu;
  * @example yamlScalar('notes\nDELETE') // => "notes\nDELETE"
  */
 export function yamlScalar(value: string): string {
-  const plain = stringify(value).trimEnd();
+  // The library ends its output with one newline: only that goes. trimEnd() also took a name's
+  // trailing U+2028 (or other Unicode blank) off, and the rest passed as plain ("re\u2028" read back "re").
+  const plain = stringify(value).replace(/\n$/, '');
   if (PLAIN_SCALAR.test(plain)) return plain;
   const node = new Scalar(value);
   node.type = Scalar.QUOTE_DOUBLE;
