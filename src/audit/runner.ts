@@ -175,8 +175,16 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
   const mainSnapshot: Snapshot = options.client ? await adoptClient(options.client, settings) : await openSnapshot(connection, null, settings);
   const main = mainSnapshot.client;
   const workers: Snapshot[] = [];
+  // The other connections import the main transaction's snapshot: they connect while the main one
+  // reads the catalog (each connection costs ~5-10 ms; side by side, not one after the other).
+  let opening: Promise<Snapshot>[] = [];
   let failed = true;
   try {
+    if (concurrency > 1) {
+      const exported = (await main.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0].s;
+      opening = Array.from({ length: concurrency - 1 }, () => openSnapshot(connection, exported, settings));
+      for (const o of opening) o.catch(() => {}); // awaited below; an audit that fails first must not leave a rejection unhandled
+    }
     const live = await resolveLiveContext(main, manifest);
     const { catalog } = live;
     const existing = manifest.tables.filter((t) => findRelation(catalog, manifest.schema, t.name));
@@ -212,10 +220,14 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
     const catalogQueue = tasks.filter((t) => !t.data);
     const dataQueue = tasks.filter((t) => t.data).sort((a, b) => (b.rows ?? 0) - (a.rows ?? 0));
     const dataLanes = dataQueue.length === 0 ? Math.min(concurrency - 1, catalogQueue.length - 1) : Math.min(concurrency - 1, dataQueue.length);
-    if (dataLanes > 0) {
-      const snapshot = (await main.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0].s;
-      for (let i = 0; i < dataLanes; i++) workers.push(await openSnapshot(connection, snapshot, settings));
-    }
+    const lanes = opening;
+    opening = [];
+    const opened = await Promise.allSettled(lanes);
+    for (const o of opened) if (o.status === 'fulfilled') workers.push(o.value);
+    const refused = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (refused) throw refused.reason;
+    // Fewer tasks than connections: the spare ones end now.
+    await Promise.all(workers.splice(Math.max(0, dataLanes)).map((w) => w.release()));
     const raw: { check: string; finding: RawFinding }[] = [];
     const runs: CheckRun[] = [];
     const failures: string[] = [];
@@ -328,6 +340,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
     failed = false;
     return result;
   } finally {
+    for (const o of await Promise.allSettled(opening)) if (o.status === 'fulfilled') workers.push(o.value);
     await Promise.all(workers.map((w) => w.release()));
     if (options.client && !failed) await mainSnapshot.release(); // the caller's transaction must come back as it was: say so when it cannot
     else await mainSnapshot.release().catch(() => {});

@@ -8,6 +8,7 @@ import { parseManifest } from '../../src/config/manifest.js';
 import { ident } from '../../src/db/quote.js';
 import { renderAudit } from '../../src/report/render-audit.js';
 import { adminUrl, createTestDatabase, useTestDatabase, withDatabase } from '../support/database.js';
+import { MAX_TENANT_KEYS } from '../../src/audit/incremental/plan.js';
 import { asPrevious, audit, DATA_CHECKS, modes, SCHEMA_SQL, view } from './fixture.js';
 
 describe('audit --since (incremental re-audit)', () => {
@@ -290,5 +291,138 @@ describe('audit --since with a two-column foreign key', () => {
     expect(view(since)).toEqual(view(full));
     expect(full.findings.map((f) => `${f.table} ${f.count} ${JSON.stringify(f.samples)}`)).toEqual(['incm.shipments 1 [13]']);
     expect(since.incremental!.tables.find((t) => t.table === 'incm.shipments')!.changedRows).toBe(0);
+  });
+});
+
+describe('audit --since: what a changed parent hands its children', () => {
+  const db = useTestDatabase();
+
+  // members → teams: smallint keys and integer tenants, negative ones too, packed into one bigint;
+  // invoices (integer) → accounts (bigint): the key and tenant as text; cards → boards: uuid keys, the
+  // same; labels → tags: text keys (a collation may equate other texts), the handed rows joined instead.
+  it('a parent whose tenant changes, goes NULL or stays: only the first makes its unchanged children cross, whatever the key type', async () => {
+    await db().client.query(`CREATE SCHEMA incq;
+      CREATE TABLE incq.companies (id bigint PRIMARY KEY);
+      INSERT INTO incq.companies VALUES (1), (2), (3), (-2);
+      CREATE TABLE incq.accounts (id bigint PRIMARY KEY, company_id bigint);
+      INSERT INTO incq.accounts SELECT g, 1 + g % 3 FROM generate_series(1, 12) g;
+      CREATE TABLE incq.invoices (id integer PRIMARY KEY, company_id integer, account_id integer REFERENCES incq.accounts);
+      INSERT INTO incq.invoices SELECT g, 1 + (g % 12 + 1) % 3, g % 12 + 1 FROM generate_series(1, 48) g;
+      CREATE TABLE incq.boards (id uuid PRIMARY KEY, n integer UNIQUE, company_id bigint);
+      INSERT INTO incq.boards SELECT md5(g::text)::uuid, g, 1 + g % 3 FROM generate_series(1, 12) g;
+      CREATE TABLE incq.cards (id integer PRIMARY KEY, company_id bigint, board_id uuid REFERENCES incq.boards);
+      INSERT INTO incq.cards SELECT g, 1 + (g % 12 + 1) % 3, md5((g % 12 + 1)::text)::uuid FROM generate_series(1, 48) g;
+      CREATE TABLE incq.tags (code text PRIMARY KEY, company_id bigint);
+      INSERT INTO incq.tags SELECT 't' || g, 1 + g % 3 FROM generate_series(1, 12) g;
+      CREATE TABLE incq.labels (id integer PRIMARY KEY, company_id bigint, tag_code text REFERENCES incq.tags);
+      INSERT INTO incq.labels SELECT g, 1 + (g % 12 + 1) % 3, 't' || (g % 12 + 1) FROM generate_series(1, 48) g;
+      CREATE TABLE incq.teams (id smallint PRIMARY KEY, company_id integer);
+      INSERT INTO incq.teams SELECT -g, CASE WHEN g % 2 = 0 THEN -2 ELSE 1 + g % 3 END FROM generate_series(1, 12) g;
+      CREATE TABLE incq.members (id integer PRIMARY KEY, company_id integer, team_id smallint REFERENCES incq.teams);
+      INSERT INTO incq.members SELECT g, t.company_id, t.id FROM generate_series(1, 48) g JOIN incq.teams t ON t.id = -(g % 12 + 1)`);
+    const manifest = parseManifest({
+      schema: 'incq',
+      tenant: { table: 'companies', key: 'id', column: 'company_id', setting: 'app.tenant' },
+      roles: { app: ['crm_app_never_created'] },
+      tables: { accounts: null, invoices: null, boards: null, cards: null, tags: null, labels: null, teams: null, members: null },
+    });
+    const run = (since?: PreviousAudit) => runAudit({ databaseUrl: db().url, manifest, only: DATA_CHECKS, since });
+    const first = await run();
+    expect(first.findings).toEqual([]);
+    // Parent 2 of each: no tenant (a NULL compares as nothing: no finding, as in the full check);
+    // parent 3: rewritten with its own tenant. Nothing to find, and nothing re-checked in full (a
+    // reached row counted by mistake would re-run its answer in full: the findings would still be
+    // right, the mode would say so).
+    await db().client.query(`
+      UPDATE incq.accounts SET company_id = NULL WHERE id = 2;
+      UPDATE incq.accounts SET company_id = company_id WHERE id = 3;
+      UPDATE incq.boards SET company_id = NULL WHERE n = 2;
+      UPDATE incq.boards SET company_id = company_id WHERE n = 3;
+      UPDATE incq.tags SET company_id = NULL WHERE code = 't2';
+      UPDATE incq.tags SET company_id = company_id WHERE code = 't3';
+      UPDATE incq.teams SET company_id = NULL WHERE id = -1;
+      UPDATE incq.teams SET company_id = company_id WHERE id IN (-2, -3)`);
+    let since = await run(asPrevious(first));
+    expect(view(since)).toEqual(view(await run()));
+    expect(since.findings.map((f) => `${f.check} ${f.table}`)).toEqual([
+      'null-tenant incq.accounts',
+      'null-tenant incq.boards',
+      'null-tenant incq.tags',
+      'null-tenant incq.teams',
+    ]);
+    expect(modes(since)).toMatchObject({ 'incq.invoices': 'incremental', 'incq.cards': 'incremental', 'incq.labels': 'incremental', 'incq.members': 'incremental' });
+    // Parent 1 of each: another tenant; its 4 unchanged children cross.
+    await db().client.query(`
+      UPDATE incq.accounts SET company_id = 1 + (company_id % 3) WHERE id = 1;
+      UPDATE incq.boards SET company_id = 1 + (company_id % 3) WHERE n = 1;
+      UPDATE incq.tags SET company_id = 1 + (company_id % 3) WHERE code = 't1';
+      UPDATE incq.teams SET company_id = 3 WHERE id = -2; -- was -2
+      UPDATE incq.teams SET company_id = -2 WHERE id = -3; -- was 1`);
+    since = await run(asPrevious(first));
+    const full = await run();
+    expect(view(since)).toEqual(view(full));
+    expect(full.findings.filter((f) => f.check === 'cross-tenant-reference').map((f) => `${f.table} ${f.count}`)).toEqual([
+      'incq.cards 4',
+      'incq.invoices 4',
+      'incq.labels 4',
+      'incq.members 8',
+    ]);
+    for (const child of ['invoices', 'cards', 'labels', 'members']) {
+      expect(since.incremental!.tables.find((t) => t.table === `incq.${child}`)!.changedRows).toBe(0); // found through the parent side
+    }
+  });
+
+  it('more tenants than are recorded by key: unchanged, unknown-tenant stays incremental; a tenant row changed, full', async () => {
+    await db().client.query(`CREATE SCHEMA incb;
+      CREATE TABLE incb.companies (id integer PRIMARY KEY, name text);
+      INSERT INTO incb.companies SELECT g, 'c' || g FROM generate_series(1, ${MAX_TENANT_KEYS + 1}) g;
+      CREATE TABLE incb.contacts (id integer PRIMARY KEY, company_id integer);
+      INSERT INTO incb.contacts SELECT g, g FROM generate_series(1, 100) g`);
+    const manifest = parseManifest({
+      schema: 'incb',
+      tenant: { table: 'companies', key: 'id', column: 'company_id', setting: 'app.tenant' },
+      roles: { app: ['crm_app_never_created'] },
+      tables: { contacts: null },
+    });
+    const run = (since?: PreviousAudit) => runAudit({ databaseUrl: db().url, manifest, only: DATA_CHECKS, since });
+    const first = await run();
+    const recorded = first.snapshot!.tables['incb.companies'];
+    expect(recorded.keys).toBeUndefined();
+    expect(recorded.rows).toBe(MAX_TENANT_KEYS + 1);
+    // No tenant row changed: as many rows older than the cut as the previous audit saw, so none is gone.
+    let since = await run(asPrevious(first));
+    expect(modes(since)).toEqual({ 'incb.contacts': 'incremental' });
+    // A tenant renamed: fewer old rows, and no keys to tell that no key went: full, saying why.
+    await db().client.query(`UPDATE incb.companies SET name = 'renamed' WHERE id = 7`);
+    since = await run(asPrevious(first));
+    expect(modes(since)['incb.contacts']).toMatch(/unknown-tenant: rows of companies changed since the previous audit, which did not record its keys/);
+    await db().client.query(`DELETE FROM incb.companies WHERE id = 8`);
+    since = await run(asPrevious(first));
+    expect(view(since)).toEqual(view(await run()));
+    expect(since.findings.map((f) => `${f.check} ${f.count}`)).toEqual(['unknown-tenant 1']);
+  });
+
+  it('a tenant renamed (a new row version, its key kept): the recorded keys are all there, incremental', async () => {
+    await db().client.query(`CREATE SCHEMA incr;
+      CREATE TABLE incr.companies (id integer PRIMARY KEY, name text);
+      INSERT INTO incr.companies SELECT g, 'c' || g FROM generate_series(1, 5) g;
+      CREATE TABLE incr.contacts (id integer PRIMARY KEY, company_id integer);
+      INSERT INTO incr.contacts SELECT g, 1 + g % 5 FROM generate_series(1, 20) g`);
+    const manifest = parseManifest({
+      schema: 'incr',
+      tenant: { table: 'companies', key: 'id', column: 'company_id', setting: 'app.tenant' },
+      roles: { app: ['crm_app_never_created'] },
+      tables: { contacts: null },
+    });
+    const run = (since?: PreviousAudit) => runAudit({ databaseUrl: db().url, manifest, only: DATA_CHECKS, since });
+    const first = await run();
+    expect(first.snapshot!.tables['incr.companies']).toMatchObject({ rows: 5, keys: ['1', '2', '3', '4', '5'] });
+    await db().client.query(`UPDATE incr.companies SET name = 'renamed' WHERE id = 3`);
+    let since = await run(asPrevious(first));
+    expect(modes(since)).toEqual({ 'incr.contacts': 'incremental' });
+    await db().client.query(`UPDATE incr.companies SET id = 6 WHERE id = 3`);
+    since = await run(asPrevious(first));
+    expect(modes(since)['incr.contacts']).toMatch(/unknown-tenant: 1 key of companies gone since the previous audit/);
+    expect(view(since)).toEqual(view(await run()));
   });
 });

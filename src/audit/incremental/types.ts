@@ -22,9 +22,9 @@ export interface AuditSnapshot {
   global: string;
   /**
    * Per table (schema-qualified): relfilenode (a rewrite), and a hash of its columns, constraints, indexes, triggers, partitions;
-   * for the tenant table (when unknown-tenant read rows and it has at most MAX_TENANT_KEYS rows) its keys as text.
+   * for the tenant table (when unknown-tenant read rows) its row count and, up to MAX_TENANT_KEYS rows, its keys as text.
    */
-  tables: Record<string, { relfilenode: string; catalog: string; keys?: string[] }>;
+  tables: Record<string, { relfilenode: string; catalog: string; rows?: number; keys?: string[] }>;
   /** Every data-check answer: `clean` (rows read, nothing found), `findings`, or `proven` (by constraints, rows not read). */
   units: { check: string; table: string; object: string | null; status: 'clean' | 'findings' | 'proven' }[];
 }

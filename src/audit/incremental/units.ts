@@ -23,7 +23,7 @@
 //                          and ALSO any row whose tenant was deleted (or its key updated) since S.
 //                          Deletes matter here: incremental only when every tenant key of S (recorded
 //                          in the snapshot block) is still there, else full.
-import type { Catalog, CatalogConstraint } from '../../db/catalog.js';
+import type { Catalog, CatalogColumn, CatalogConstraint } from '../../db/catalog.js';
 import { findColumn, findRelation, foreignKeys } from '../../db/catalog.js';
 import { ident, qualified, typeSql } from '../../db/quote.js';
 import type { Manifest } from '../../config/manifest.js';
@@ -66,6 +66,16 @@ export interface UnitSpec {
      * from the parent's changed row with the row's key): the same comparison as `sql`'s, without a probe.
      */
     reached: (tenantText: string) => string;
+    /**
+     * When every key column and the tenant compare exactly like a plain encoding of their values
+     * (integers of any width, or uuid with uuid): the row's key and tenant as one value (`sql`, over
+     * t), and the same encoding of a parent row's key and tenant (`encode`, from their text). The
+     * two are equal exactly when the comparison finds nothing, so a reached row is a defect exactly
+     * when its pair is not among its parent's changed rows' pairs: one hashed lookup in the scan,
+     * no join afterwards. Integers of at most 32 bits pack into one bigint; others join their text
+     * with ':' (which no integer or uuid text holds).
+     */
+    pair?: { sql: string; type: 'bigint' | 'text'; encode: (key: string[], tenant: string) => string };
   };
   /** A table that must have lost no row since the previous audit (unknown-tenant: the tenant table). */
   noLoss?: string;
@@ -75,8 +85,39 @@ export interface UnitSpec {
  * The referenced row's tenant, one index probe per row to check: the key is unique in the parent,
  * so this is the join's one row (or NULL: no parent, no finding, as with the join). A join would let
  * the planner hash the whole parent for a few changed rows (it cannot know the CTE is small).
+ * (Polymorphic targets; foreign keys read their parents with `parentRows`.)
  */
 const parentTenant = (parent: string, tenant: string, match: string) => `(SELECT ${tenant} FROM ${parent} ${ident('p')} WHERE ${match})`;
+
+/** Integer types compare like their text across widths; uuid with uuid. */
+const TEXT_EXACT = new Map([
+  [21, 'integer'],
+  [23, 'integer'],
+  [20, 'integer'],
+  [2950, 'uuid'],
+]);
+const textExact = (a: number, b: number): boolean => TEXT_EXACT.has(a) && TEXT_EXACT.get(a) === TEXT_EXACT.get(b);
+/** smallint, integer: 32 bits at most. */
+const narrow = (typeOid: number): boolean => typeOid === 21 || typeOid === 23;
+
+/** How a reached row and its parent's changed rows meet (UnitSpec link.pair); undefined when the values do not compare exactly. */
+function pairForm(children: CatalogColumn[], parents: CatalogColumn[], childTenant: CatalogColumn, parentTenant: CatalogColumn): NonNullable<UnitSpec['link']>['pair'] {
+  const all = [...children.map((c, i) => [c, parents[i]]), [childTenant, parentTenant]];
+  if (!all.every(([c, p]) => textExact(c.typeOid, p.typeOid))) return undefined;
+  if (children.length === 1 && all.every(([c, p]) => narrow(c.typeOid) && narrow(p.typeOid))) {
+    // (key << 32) | (tenant's 32 bits): distinct pairs of 32-bit values give distinct bigints.
+    return {
+      sql: `((t.${ident(children[0].name)}::bigint << 32) | (t.${ident(childTenant.name)}::bigint & 4294967295))`,
+      type: 'bigint',
+      encode: (key, tenant) => BigInt.asIntN(64, (BigInt(key[0]) << 32n) | (BigInt(tenant) & 0xffffffffn)).toString(),
+    };
+  }
+  return {
+    sql: [...children, childTenant].map((c) => `t.${ident(c.name)}::text`).join(` || ':' || `),
+    type: 'text',
+    encode: (key, tenant) => [...key, tenant].join(':'),
+  };
+}
 
 export const unitKey = (check: string, table: string, object: string | null): string => `${check}\u0000${table}\u0000${object ?? ''}`;
 
@@ -147,11 +188,25 @@ export function incrementalUnits(manifest: Manifest, catalog: Catalog): Map<stri
       }
       const comparable = parentColumn.typeOid === column.typeOid || (NUMERIC_TYPES.has(parentColumn.typeOid) && NUMERIC_TYPES.has(column.typeOid));
       const cast = comparable ? '' : '::text';
-      const join = pairs.map(([c, r]) => `${p}.${ident(r)} = t.${ident(c)}`).join(' AND ');
+      const [first] = pairs;
+      const pair = pairForm(
+        pairs.map(([c]) => findColumn(table, c)!),
+        pairs.map(([, r]) => findColumn(parent, r)!),
+        column,
+        parentColumn,
+      );
       add({
         ...base,
         columns: [tc, ...pairs.map(([c]) => c)],
-        sql: `SELECT count(*) FROM ${CHANGED} t WHERE ${ROWS} AND ${parentTenant(qualified(schema, ref.table), `${p}.${tn}${cast}`, join)} <> t.${tn}${cast}`,
+        // The parent rows the rows to check name, read by their key (an index scan for the keys
+        // the rows hold: one descent per key, in key order), then joined to those rows. Each row
+        // joins its one parent row (the key is unique there), or none: no finding, as in the full
+        // check's join. Measured on the 1.5M-row deals with 15,000 changed rows and four FKs:
+        // 149 ms against 240 ms for a subquery probe per row.
+        sql: `SELECT count(*) FROM (SELECT ${[...pairs.map(([, r], i) => `${p}.${ident(r)} AS k${i}`), `${p}.${tn} AS tn`].join(', ')} FROM ${qualified(schema, ref.table)} ${p}
+     WHERE ${p}.${ident(first[1])} = ANY (ARRAY(SELECT t.${ident(first[0])} FROM ${CHANGED} t WHERE ${ROWS}))) ${p}
+  JOIN ${CHANGED} t ON ${pairs.map(([c], i) => `${p}.k${i} = t.${ident(c)}`).join(' AND ')}
+ WHERE ${ROWS} AND ${p}.tn${cast} <> t.${tn}${cast}`,
         link: {
           table: ref.table,
           parentColumns: referenced,
@@ -159,6 +214,7 @@ export function incrementalUnits(manifest: Manifest, catalog: Catalog): Map<stri
           types: referenced.map((r) => typeSql(findColumn(parent, r)!.type)),
           tenant: tc,
           reached: (k) => (comparable ? `${k}::${typeSql(parentColumn.type)} <> t.${tn}` : `${k} <> t.${tn}::text`),
+          ...(pair ? { pair } : {}),
         },
       });
     }
