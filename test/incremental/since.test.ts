@@ -356,8 +356,10 @@ describe('audit --since: what a changed parent hands its children', () => {
       UPDATE incq.accounts SET company_id = 1 + (company_id % 3) WHERE id = 1;
       UPDATE incq.boards SET company_id = 1 + (company_id % 3) WHERE n = 1;
       UPDATE incq.tags SET company_id = 1 + (company_id % 3) WHERE code = 't1';
-      UPDATE incq.teams SET company_id = 3 WHERE id = -2; -- was -2
-      UPDATE incq.teams SET company_id = -2 WHERE id = -3; -- was 1`);
+      UPDATE incq.teams SET company_id = 3 WHERE id = -2; -- was -2: its members (tenant -2) cross
+      -- Rewritten with its own tenant -2: its pair is in the set the members above are looked up in;
+      -- a pair that let the tenant's sign reach the key's bits would be theirs too, and hide them.
+      UPDATE incq.teams SET company_id = company_id WHERE id = -4`);
     since = await run(asPrevious(first));
     const full = await run();
     expect(view(since)).toEqual(view(full));
@@ -365,7 +367,7 @@ describe('audit --since: what a changed parent hands its children', () => {
       'incq.cards 4',
       'incq.invoices 4',
       'incq.labels 4',
-      'incq.members 8',
+      'incq.members 4',
     ]);
     for (const child of ['invoices', 'cards', 'labels', 'members']) {
       expect(since.incremental!.tables.find((t) => t.table === `incq.${child}`)!.changedRows).toBe(0); // found through the parent side

@@ -23,7 +23,7 @@ import type { RawFinding } from '../policy-checks.js';
 import type { CheckDefinition, Finding } from '../types.js';
 import { globalFingerprint, readIdentity, readTableFingerprints, type SnapshotIdentity } from './capture.js';
 import type { AuditSnapshot, IncrementalReport, IncrementalTable, PreviousAudit } from './types.js';
-import { CHANGED, incrementalUnits, ROWS, unitKey, type UnitSpec } from './units.js';
+import { CHANGED, incrementalUnits, pairSql, ROWS, unitKey, type PairType, type UnitSpec } from './units.js';
 
 /** Beyond this many transactions since the previous snapshot, re-check in full (age() is exact below 2^31). */
 export const MAX_XID_DISTANCE = 2n ** 30n;
@@ -249,8 +249,12 @@ export async function prepareIncremental(client: pg.ClientBase, options: Increme
  */
 const changedSql = (alias: string) => `pg_catalog.age(${alias}.xmin) <= (SELECT pg_catalog.age($1::xid))`;
 
-/** A parent's keyset for a link: its referenced columns and its tenant column (what the child's rows are compared with). */
-const keysetOf = (link: NonNullable<UnitSpec['link']>): string => JSON.stringify([link.parentColumns, link.tenant]);
+/**
+ * What a parent hands a link's child, as JSON: its referenced columns, its tenant column, and the
+ * pair encoding the child compares with (null: keys and tenants, joined).
+ */
+const keysetOf = (link: NonNullable<UnitSpec['link']>): string => JSON.stringify([link.parentColumns, link.tenant, link.pair?.type ?? null]);
+const parseKeyset = (keyset: string) => JSON.parse(keyset) as [string[], string, PairType | null];
 
 const unitIsProven = (u: Unit) => 'scan' in u.element && Boolean(u.element.scan.provenBy?.proofs.some((p) => p.status === 'proven'));
 
@@ -322,10 +326,12 @@ function buildTasks(
   interface TableResult {
     row: Record<string, unknown>;
     /**
-     * Per keyset: one array per referenced column, of the changed rows' keys as text, and their
-     * tenants as text, row for row (null when more than MAX_KEYS_PASSED).
+     * Per keyset, array literals (text, handed to the children's queries as they are: no element is
+     * parsed or printed in between): one per referenced column, of the changed rows' keys, and
+     * their tenants row for row, or their pairs; `count` elements each (null when more than
+     * MAX_KEYS_PASSED).
      */
-    keys: Map<string, { columns: string[][]; tenants: string[] } | null>;
+    keys: Map<string, { count: number; columns: string[]; tenants?: string; pairs?: string } | null>;
   }
   const results = new Map<string, Promise<TableResult>>();
   /** Per table: whether its query has ended (either way), and a promise that settles then. */
@@ -379,41 +385,33 @@ function buildTasks(
     const handed = new Map<Link, { keys: string[]; tenants: string }>();
     /** The links whose flag marks only the defects among the rows reached through them (link.pair). */
     const defectsOnly = new Set<Link>();
-    const param = (value: unknown) => {
+    const param = (value: string, type: string) => {
       values.push(value);
-      return `$${values.length}::text[]`;
+      return `$${values.length}::${type}`;
     };
     for (const link of q.links) {
       const guard = link.guard ? `${link.guard} AND ` : '';
       const child = link.child.length === 1 ? link.child[0] : `(${link.child.join(', ')})`;
-      let keys = passed.has(link) ? (await resultOf(link.table, client)).keys.get(keysetOf(link)) : null;
-      if (keys && link.pair) {
-        // A parent row without a tenant makes no defect (the comparison is NULL): its key reaches nothing.
-        const kept = keys.tenants.flatMap((tenant, i) => (tenant === null || keys!.columns.some((c) => c[i] === null) ? [] : [i]));
-        keys = { columns: keys.columns.map((c) => kept.map((i) => c[i])), tenants: kept.map((i) => keys!.tenants[i]) };
-      }
-      if (keys && keys.columns[0].length === 0) continue; // no parent row changed: no row of this table to add
+      const keys = passed.has(link) ? (await resultOf(link.table, client)).keys.get(keysetOf(link)) : null;
+      if (keys && keys.count === 0) continue; // no parent row changed: no row of this table to add
       if (keys) {
-        const from = keys.columns.map(param);
-        const cols = link.parentColumns.map((_, i) => `k.c${i}::${link.types[i]}`);
+        const from = keys.columns.map((k, i) => param(k, `${link.types[i]}[]`));
         // One column: `= ANY (array)`, which PostgreSQL (14+) hashes when the array is a constant, as a
         // bound parameter of an unnamed statement is when planned; measured 247 ms against 372 ms for
         // IN (SELECT unnest(…)) on 1.5M rows with four such lookups.
         const reached =
           link.parentColumns.length === 1
-            ? `${guard}${child} = ANY (${from[0]}::${link.types[0]}[])`
-            : `${guard}${child} IN (SELECT ${cols.join(', ')} FROM unnest(${from.join(', ')}) AS k(${link.parentColumns.map((_, i) => `c${i}`).join(', ')}))`;
+            ? `${guard}${child} = ANY (${from[0]})`
+            : `${guard}${child} IN (SELECT ${link.parentColumns.map((_, i) => `k.c${i}`).join(', ')} FROM unnest(${from.join(', ')}) AS k(${link.parentColumns.map((_, i) => `c${i}`).join(', ')}))`;
         // In a CASE: the planner estimates no selectivity for it, element by element of each array
         // (measured on deals, four links, 15,000 keys each: planning 7.0 ms → 1.2 ms, the scan alike).
         if (link.pair) {
           // Only the reached rows whose key and tenant are not a changed parent row's pair are
           // kept: the defects (a few), not every row reached (1 % of the table per 1 % of its parent).
-          const { sql, type, encode } = link.pair;
-          const pairs = keys.tenants.map((tenant, i) => encode(keys!.columns.map((c) => c[i]), tenant));
-          reach.push(`(CASE WHEN ${reached} THEN NOT ((${sql}) = ANY (${param(pairs)}::${type}[])) ELSE false END)`);
+          reach.push(`(CASE WHEN ${reached} THEN NOT ((${link.pair.sql}) = ANY (${param(keys.pairs!, `${link.pair.type}[]`)})) ELSE false END)`);
           defectsOnly.add(link);
         } else {
-          handed.set(link, { keys: from, tenants: param(keys.tenants) });
+          handed.set(link, { keys: from, tenants: param(keys.tenants!, 'text[]') });
           reach.push(`(CASE WHEN ${reached} THEN true ELSE false END)`);
         }
         flags.set(link, `crm_tenancy_r${flags.size}`);
@@ -424,7 +422,7 @@ function buildTasks(
       }
     }
     const keysetColumns = q.keysets.flatMap((k) => {
-      const [columns, tenant] = JSON.parse(k) as [string[], string];
+      const [columns, tenant] = parseKeyset(k);
       return [...columns, tenant];
     });
     // The flags are evaluated again only for the rows that pass the WHERE (a few): each answer then
@@ -435,12 +433,17 @@ function buildTasks(
       ...[...new Set([...q.columns, ...keysetColumns])].map((c) => `t.${ident(c)}`),
       ...[...q.computed].map(([name, sql]) => `${sql} AS ${ident(name)}`),
     ];
-    // Keys and tenants in one aggregation pass over the same rows: row for row.
+    // Keys and tenants (or pairs) in one aggregation pass over the same rows: row for row. A pair
+    // is handed only for a row with a key and a tenant: a parent row without a tenant makes no
+    // defect (the comparison is NULL), so its key reaches nothing.
     const arrays = q.keysets.flatMap((k, i) => {
-      const [columns, tenant] = JSON.parse(k) as [string[], string];
+      const [columns, tenant, pair] = parseKeyset(k);
+      const rows = pair ? [`t.${OWN}`, ...[...columns, tenant].map((c) => `t.${ident(c)} IS NOT NULL`)].join(' AND ') : `t.${OWN}`;
+      const agg = (value: string, name: string) => `(array_agg(${value}) FILTER (WHERE ${rows}))::text AS k${i}_${name}`;
       return [
-        ...columns.map((c, j) => `array_agg(t.${ident(c)}::text) FILTER (WHERE t.${OWN}) AS k${i}_${j}`),
-        `array_agg(t.${ident(tenant)}::text) FILTER (WHERE t.${OWN}) AS k${i}_t`,
+        `count(*) FILTER (WHERE ${rows}) AS k${i}_n`,
+        ...columns.map((c, j) => agg(`t.${ident(c)}`, String(j))),
+        pair ? agg(pairSql(columns, tenant, pair), 'p') : agg(`t.${ident(tenant)}::text`, 't'),
       ];
     });
     const sql = `WITH ${CHANGED} AS MATERIALIZED (
@@ -475,9 +478,10 @@ SELECT count(*) FILTER (WHERE t.${OWN}) AS n${arrays.map((a) => `, ${a}`).join('
     changedRows.set(q.table, Number(row.n));
     const keys: TableResult['keys'] = new Map();
     q.keysets.forEach((k, i) => {
-      const [columns] = JSON.parse(k) as [string[], string];
-      const cols = columns.map((_, j) => (row[`k${i}_${j}`] as string[] | null) ?? []);
-      keys.set(k, cols[0].length > MAX_KEYS_PASSED ? null : { columns: cols, tenants: (row[`k${i}_t`] as string[] | null) ?? [] });
+      const [columns, , pair] = parseKeyset(k);
+      const count = Number(row[`k${i}_n`]);
+      const text = (name: string) => (row[`k${i}_${name}`] as string | null) ?? '{}';
+      keys.set(k, count > MAX_KEYS_PASSED ? null : { count, columns: columns.map((_, j) => text(String(j))), ...(pair ? { pairs: text('p') } : { tenants: text('t') }) });
     });
     return { row, keys };
   };

@@ -69,13 +69,12 @@ export interface UnitSpec {
     /**
      * When every key column and the tenant compare exactly like a plain encoding of their values
      * (integers of any width, or uuid with uuid): the row's key and tenant as one value (`sql`, over
-     * t), and the same encoding of a parent row's key and tenant (`encode`, from their text). The
-     * two are equal exactly when the comparison finds nothing, so a reached row is a defect exactly
-     * when its pair is not among its parent's changed rows' pairs: one hashed lookup in the scan,
-     * no join afterwards. Integers of at most 32 bits pack into one bigint; others join their text
-     * with ':' (which no integer or uuid text holds).
+     * t: pairSql of the row's columns); its parent's changed rows encode theirs alike. The two are
+     * equal exactly when the comparison finds nothing, so a reached row is a defect exactly when its
+     * pair is not among its parent's changed rows' pairs: one hashed lookup in the scan, no join
+     * afterwards.
      */
-    pair?: { sql: string; type: 'bigint' | 'text'; encode: (key: string[], tenant: string) => string };
+    pair?: { type: PairType; sql: string };
   };
   /** A table that must have lost no row since the previous audit (unknown-tenant: the tenant table). */
   noLoss?: string;
@@ -100,23 +99,22 @@ const textExact = (a: number, b: number): boolean => TEXT_EXACT.has(a) && TEXT_E
 /** smallint, integer: 32 bits at most. */
 const narrow = (typeOid: number): boolean => typeOid === 21 || typeOid === 23;
 
-/** How a reached row and its parent's changed rows meet (UnitSpec link.pair); undefined when the values do not compare exactly. */
-function pairForm(children: CatalogColumn[], parents: CatalogColumn[], childTenant: CatalogColumn, parentTenant: CatalogColumn): NonNullable<UnitSpec['link']>['pair'] {
+/**
+ * How a row's key and tenant are encoded as one value (alias t): integers of at most 32 bits pack
+ * into one bigint, (key << 32) | (tenant's 32 bits), which distinct pairs of 32-bit values never
+ * share; other integers and uuids join their text with ':', which no integer or uuid text holds.
+ */
+export type PairType = 'bigint' | 'text';
+export function pairSql(keyColumns: string[], tenantColumn: string, type: PairType): string {
+  if (type === 'bigint') return `((t.${ident(keyColumns[0])}::bigint << 32) | (t.${ident(tenantColumn)}::bigint & 4294967295))`;
+  return [...keyColumns, tenantColumn].map((c) => `t.${ident(c)}::text`).join(` || ':' || `);
+}
+
+/** The pair encoding a reached row and its parent's changed rows share; undefined when the values do not compare exactly. */
+function pairType(children: CatalogColumn[], parents: CatalogColumn[], childTenant: CatalogColumn, parentTenant: CatalogColumn): PairType | undefined {
   const all = [...children.map((c, i) => [c, parents[i]]), [childTenant, parentTenant]];
   if (!all.every(([c, p]) => textExact(c.typeOid, p.typeOid))) return undefined;
-  if (children.length === 1 && all.every(([c, p]) => narrow(c.typeOid) && narrow(p.typeOid))) {
-    // (key << 32) | (tenant's 32 bits): distinct pairs of 32-bit values give distinct bigints.
-    return {
-      sql: `((t.${ident(children[0].name)}::bigint << 32) | (t.${ident(childTenant.name)}::bigint & 4294967295))`,
-      type: 'bigint',
-      encode: (key, tenant) => BigInt.asIntN(64, (BigInt(key[0]) << 32n) | (BigInt(tenant) & 0xffffffffn)).toString(),
-    };
-  }
-  return {
-    sql: [...children, childTenant].map((c) => `t.${ident(c.name)}::text`).join(` || ':' || `),
-    type: 'text',
-    encode: (key, tenant) => [...key, tenant].join(':'),
-  };
+  return children.length === 1 && all.every(([c, p]) => narrow(c.typeOid) && narrow(p.typeOid)) ? 'bigint' : 'text';
 }
 
 export const unitKey = (check: string, table: string, object: string | null): string => `${check}\u0000${table}\u0000${object ?? ''}`;
@@ -189,7 +187,7 @@ export function incrementalUnits(manifest: Manifest, catalog: Catalog): Map<stri
       const comparable = parentColumn.typeOid === column.typeOid || (NUMERIC_TYPES.has(parentColumn.typeOid) && NUMERIC_TYPES.has(column.typeOid));
       const cast = comparable ? '' : '::text';
       const [first] = pairs;
-      const pair = pairForm(
+      const pair = pairType(
         pairs.map(([c]) => findColumn(table, c)!),
         pairs.map(([, r]) => findColumn(parent, r)!),
         column,
@@ -214,7 +212,7 @@ export function incrementalUnits(manifest: Manifest, catalog: Catalog): Map<stri
           types: referenced.map((r) => typeSql(findColumn(parent, r)!.type)),
           tenant: tc,
           reached: (k) => (comparable ? `${k}::${typeSql(parentColumn.type)} <> t.${tn}` : `${k} <> t.${tn}::text`),
-          ...(pair ? { pair } : {}),
+          ...(pair ? { pair: { type: pair, sql: pairSql(pairs.map(([c]) => c), tc, pair) } } : {}),
         },
       });
     }
