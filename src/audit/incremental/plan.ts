@@ -21,7 +21,7 @@ import { dataTasks, type Task } from '../audit-tasks.js';
 import type { DataPlan, DuplicateQuery, TableScan } from '../data-checks.js';
 import type { RawFinding } from '../policy-checks.js';
 import type { CheckDefinition, Finding } from '../types.js';
-import { globalFingerprint, readIdentity, readTableFingerprints, type SnapshotIdentity } from './capture.js';
+import { CITUS_UNUSABLE, globalFingerprint, readIdentity, readTableFingerprints, type SnapshotIdentity } from './capture.js';
 import type { AuditSnapshot, IncrementalReport, IncrementalTable, PreviousAudit } from './types.js';
 import { CHANGED, incrementalUnits, pairSql, ROWS, unitKey, type PairType, type UnitSpec } from './units.js';
 
@@ -67,6 +67,7 @@ const unitsOf = (element: Element, tenantColumn: string) =>
 /** Why every answer must run in full, comparing the previous snapshot with this one; undefined when none. */
 export function globalReason(previous: PreviousAudit, now: SnapshotIdentity, global: string): string | undefined {
   const prev = previous.snapshot;
+  if (now.unusable === CITUS_UNUSABLE) return CITUS_UNUSABLE;
   if (!prev) return previous.problem ?? `${previous.file} carries no snapshot block`;
   if (prev.unusable) return `the previous audit cannot serve: ${prev.unusable}`;
   if (!now.system) return `this audit cannot identify its database: ${now.unusable}`;
