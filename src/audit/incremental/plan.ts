@@ -137,6 +137,7 @@ export async function prepareIncremental(client: pg.ClientBase, options: Increme
     // For a later --since, recorded on a connection the data queries leave idle (the catalog one).
     tasks.push({
       check: 'unknown-tenant',
+      target: `${tenant.table} (its row count and keys, for a later --since)`,
       run: async (c) => {
         const { rows } = await c.query<{ n: string; keys: string[] | null }>(
           `SELECT count(*) AS n, CASE WHEN count(*) <= ${MAX_TENANT_KEYS} THEN array_agg(${tenantKeyText} ORDER BY ${tenantKeyText}) END AS keys FROM ${tenantTable} t`,

@@ -21,8 +21,9 @@
 //                          (all-old groups existed in S). Deletes only shrink groups.
 //   unknown-tenant         an anti-join against the tenant table: a changed row naming no tenant,
 //                          and ALSO any row whose tenant was deleted (or its key updated) since S.
-//                          Deletes matter here: incremental only when every tenant key of S (recorded
-//                          in the snapshot block) is still there, else full.
+//                          Deletes matter here: incremental only when every tenant row of S is still
+//                          there (as many rows older than S as S counted), or every key of S (recorded
+//                          in the snapshot block) is, else full.
 import type { Catalog, CatalogColumn, CatalogConstraint } from '../../db/catalog.js';
 import { findColumn, findRelation, foreignKeys } from '../../db/catalog.js';
 import { ident, qualified, typeSql } from '../../db/quote.js';
@@ -84,7 +85,7 @@ export interface UnitSpec {
  * The referenced row's tenant, one index probe per row to check: the key is unique in the parent,
  * so this is the join's one row (or NULL: no parent, no finding, as with the join). A join would let
  * the planner hash the whole parent for a few changed rows (it cannot know the CTE is small).
- * (Polymorphic targets; foreign keys read their parents with `parentRows`.)
+ * (Polymorphic targets: a foreign key's answer reads its parent rows in one index scan, below.)
  */
 const parentTenant = (parent: string, tenant: string, match: string) => `(SELECT ${tenant} FROM ${parent} ${ident('p')} WHERE ${match})`;
 
