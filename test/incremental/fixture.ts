@@ -73,3 +73,14 @@ export const modes = (result: AuditResult): Record<string, string> =>
   Object.fromEntries(
     (result.incremental?.tables ?? []).map((t) => [t.table.replace(/^inc\./, ''), t.mode === 'full' ? `full: ${t.reasons.join(' | ')}` : t.mode]),
   );
+
+/** A data-checks audit (with --since when given) of a test schema whose tenant is companies.id, in column company_id. */
+export function schemaAudit(url: () => string, schema: string, tables: Record<string, null>): (since?: PreviousAudit) => Promise<AuditResult> {
+  const scoped = parseManifest({
+    schema,
+    tenant: { table: 'companies', key: 'id', column: 'company_id', setting: 'app.tenant' },
+    roles: { app: ['crm_app_never_created'] },
+    tables,
+  });
+  return (since) => runAudit({ databaseUrl: url(), manifest: scoped, only: DATA_CHECKS, since });
+}

@@ -2,14 +2,11 @@
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditResult } from '../../src/audit/types.js';
-import { runAudit } from '../../src/audit/runner.js';
-import type { PreviousAudit } from '../../src/audit/incremental/types.js';
-import { parseManifest } from '../../src/config/manifest.js';
 import { ident } from '../../src/db/quote.js';
 import { renderAudit } from '../../src/report/render-audit.js';
 import { adminUrl, createTestDatabase, useTestDatabase, withDatabase } from '../support/database.js';
 import { MAX_TENANT_KEYS } from '../../src/audit/incremental/plan.js';
-import { asPrevious, audit, DATA_CHECKS, modes, SCHEMA_SQL, view } from './fixture.js';
+import { asPrevious, audit, modes, SCHEMA_SQL, schemaAudit, view } from './fixture.js';
 
 describe('audit --since (incremental re-audit)', () => {
   const db = useTestDatabase();
@@ -240,13 +237,7 @@ describe('audit --since on a partitioned table', () => {
       INSERT INTO incp.events VALUES (1, 1), (2, 2);
       CREATE TABLE incp.events_2 (id integer, company_id integer);
       INSERT INTO incp.events_2 VALUES (150, NULL)`);
-    const manifest = parseManifest({
-      schema: 'incp',
-      tenant: { table: 'companies', key: 'id', column: 'company_id', setting: 'app.tenant' },
-      roles: { app: ['crm_app_never_created'] },
-      tables: { events: null },
-    });
-    const run = (since?: PreviousAudit) => runAudit({ databaseUrl: db().url, manifest, only: DATA_CHECKS, since });
+    const run = schemaAudit(() => db().url, 'incp', { events: null });
     const first = await run();
     expect(first.findings).toEqual([]);
     let since = await run(asPrevious(first));
@@ -276,13 +267,7 @@ describe('audit --since with a two-column foreign key', () => {
       CREATE TABLE incm.shipments (id integer PRIMARY KEY, company_id integer, order_id integer, order_line integer,
         FOREIGN KEY (order_id, order_line) REFERENCES incm.orders);
       INSERT INTO incm.shipments SELECT g, 1 + g % 2, g / 3, g % 3 FROM generate_series(0, 29) g`);
-    const manifest = parseManifest({
-      schema: 'incm',
-      tenant: { table: 'companies', key: 'id', column: 'company_id', setting: 'app.tenant' },
-      roles: { app: ['crm_app_never_created'] },
-      tables: { orders: null, shipments: null },
-    });
-    const run = (since?: PreviousAudit) => runAudit({ databaseUrl: db().url, manifest, only: DATA_CHECKS, since });
+    const run = schemaAudit(() => db().url, 'incm', { orders: null, shipments: null });
     const first = await run();
     expect(first.findings).toEqual([]);
     await db().client.query(`UPDATE incm.orders SET company_id = 3 - company_id WHERE id = 4 AND line = 1`); // shipment 13's order
@@ -320,13 +305,7 @@ describe('audit --since: what a changed parent hands its children', () => {
       INSERT INTO incq.teams SELECT -g, CASE WHEN g % 2 = 0 THEN -2 ELSE 1 + g % 3 END FROM generate_series(1, 12) g;
       CREATE TABLE incq.members (id integer PRIMARY KEY, company_id integer, team_id smallint REFERENCES incq.teams);
       INSERT INTO incq.members SELECT g, t.company_id, t.id FROM generate_series(1, 48) g JOIN incq.teams t ON t.id = -(g % 12 + 1)`);
-    const manifest = parseManifest({
-      schema: 'incq',
-      tenant: { table: 'companies', key: 'id', column: 'company_id', setting: 'app.tenant' },
-      roles: { app: ['crm_app_never_created'] },
-      tables: { accounts: null, invoices: null, boards: null, cards: null, tags: null, labels: null, teams: null, members: null },
-    });
-    const run = (since?: PreviousAudit) => runAudit({ databaseUrl: db().url, manifest, only: DATA_CHECKS, since });
+    const run = schemaAudit(() => db().url, 'incq', { accounts: null, invoices: null, boards: null, cards: null, tags: null, labels: null, teams: null, members: null });
     const first = await run();
     expect(first.findings).toEqual([]);
     // Parent 2 of each: no tenant (a NULL compares as nothing: no finding, as in the full check);
@@ -380,13 +359,7 @@ describe('audit --since: what a changed parent hands its children', () => {
       INSERT INTO incb.companies SELECT g, 'c' || g FROM generate_series(1, ${MAX_TENANT_KEYS + 1}) g;
       CREATE TABLE incb.contacts (id integer PRIMARY KEY, company_id integer);
       INSERT INTO incb.contacts SELECT g, g FROM generate_series(1, 100) g`);
-    const manifest = parseManifest({
-      schema: 'incb',
-      tenant: { table: 'companies', key: 'id', column: 'company_id', setting: 'app.tenant' },
-      roles: { app: ['crm_app_never_created'] },
-      tables: { contacts: null },
-    });
-    const run = (since?: PreviousAudit) => runAudit({ databaseUrl: db().url, manifest, only: DATA_CHECKS, since });
+    const run = schemaAudit(() => db().url, 'incb', { contacts: null });
     const first = await run();
     const recorded = first.snapshot!.tables['incb.companies'];
     expect(recorded.keys).toBeUndefined();
@@ -410,13 +383,7 @@ describe('audit --since: what a changed parent hands its children', () => {
       INSERT INTO incr.companies SELECT g, 'c' || g FROM generate_series(1, 5) g;
       CREATE TABLE incr.contacts (id integer PRIMARY KEY, company_id integer);
       INSERT INTO incr.contacts SELECT g, 1 + g % 5 FROM generate_series(1, 20) g`);
-    const manifest = parseManifest({
-      schema: 'incr',
-      tenant: { table: 'companies', key: 'id', column: 'company_id', setting: 'app.tenant' },
-      roles: { app: ['crm_app_never_created'] },
-      tables: { contacts: null },
-    });
-    const run = (since?: PreviousAudit) => runAudit({ databaseUrl: db().url, manifest, only: DATA_CHECKS, since });
+    const run = schemaAudit(() => db().url, 'incr', { contacts: null });
     const first = await run();
     expect(first.snapshot!.tables['incr.companies']).toMatchObject({ rows: 5, keys: ['1', '2', '3', '4', '5'] });
     await db().client.query(`UPDATE incr.companies SET name = 'renamed' WHERE id = 3`);
