@@ -181,9 +181,12 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
   let opening: Promise<Snapshot>[] = [];
   let failed = true;
   try {
-    if (concurrency > 1) {
-      const exported = (await main.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0].s;
-      opening = Array.from({ length: concurrency - 1 }, () => openSnapshot(connection, exported, settings));
+    // As many as the lanes will be (below): every other connection with a data check, else one per
+    // catalog check beyond the first.
+    const expectedLanes = checks.some((c) => c.kind === 'data') ? concurrency - 1 : Math.min(concurrency - 1, checks.length - 1);
+    const exported = expectedLanes > 0 ? (await main.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0].s : undefined;
+    if (exported) {
+      opening = Array.from({ length: expectedLanes }, () => openSnapshot(connection, exported, settings));
       for (const o of opening) o.catch(() => {}); // awaited below; an audit that fails first must not leave a rejection unhandled
     }
     const live = await resolveLiveContext(main, manifest);
@@ -229,6 +232,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
     if (refused) throw refused.reason;
     // Fewer tasks than connections: the spare ones end now.
     await Promise.all(workers.splice(Math.max(0, dataLanes)).map((w) => w.release()));
+    if (exported) while (workers.length < dataLanes) workers.push(await openSnapshot(connection, exported, settings));
     const raw: { check: string; finding: RawFinding }[] = [];
     const runs: CheckRun[] = [];
     const failures: string[] = [];
