@@ -66,11 +66,11 @@ async function provenAtRunTime(c: pg.ClientBase, scan: TableScan): Promise<boole
  * The data scans (each child table's pieces merged into one query, fuseScans) and duplicate
  * queries of a plan: counts and the first bad rows' ids in one pass, then their keys by ctid.
  */
-export function dataTasks(plan: DataPlan, schema: string, tenantColumn: string): Task[] {
+export function dataTasks(plan: DataPlan, schema: string, tenantColumn: string, known?: LookupEnvironment): Task[] {
   const tasks: Task[] = [];
   // Each lookup table is probed once per run (in the run's one snapshot), whichever scan asks first;
-  // what rules lookups out for the whole run is asked once.
-  let environment: Promise<LookupEnvironment> | undefined;
+  // what rules lookups out for the whole run is asked once (or given: the runner asks it first).
+  let environment: Promise<LookupEnvironment> | undefined = known && Promise.resolve(known);
   const probes = new Map<string, Promise<LookupStats>>();
   const shapesFor = async (c: pg.ClientBase, pieces: readonly TableScan[]): Promise<Map<string, LookupShape>> => {
     const shapes = new Map<string, LookupShape>();

@@ -48,6 +48,8 @@ const INTEGER_TYPES = new Map<number, { name: string; absent: string; width: num
 ]);
 
 export const isIntegerType = (typeOid: number): boolean => INTEGER_TYPES.has(typeOid);
+/** Bytes of an integer type (2, 4, 8); undefined for any other type. */
+export const integerWidth = (typeOid: number): number | undefined => INTEGER_TYPES.get(typeOid)?.width;
 
 /** What to look up: `value` of `table`'s row whose unique integer `key` is the child's column. */
 export interface LookupSpec {

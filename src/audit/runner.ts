@@ -9,6 +9,7 @@ import { TenancyError, toTenancyError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { checkTasks, dataTasks, type Task } from './audit-tasks.js';
+import { lookupEnvironment } from './direct-lookup.js';
 import { loadChecks } from './check-definitions.js';
 import { assertImplemented, planDataChecks } from './check-registry.js';
 import type { RawFinding } from './policy-checks.js';
@@ -181,11 +182,11 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
   let opening: Promise<Snapshot>[] = [];
   let failed = true;
   try {
-    // As many as the lanes will be (below): every other connection with a data check, else one per
-    // catalog check beyond the first.
+    // As many as there can be lanes: every other connection with a data check, else one per catalog
+    // check beyond the first (one task each); spare ones end once the tasks are known.
     const expectedLanes = checks.some((c) => c.kind === 'data') ? concurrency - 1 : Math.min(concurrency - 1, checks.length - 1);
-    const exported = expectedLanes > 0 ? (await main.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0].s : undefined;
-    if (exported) {
+    if (expectedLanes > 0) {
+      const exported = (await main.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0].s;
       opening = Array.from({ length: expectedLanes }, () => openSnapshot(connection, exported, settings));
       for (const o of opening) o.catch(() => {}); // awaited below; an audit that fails first must not leave a rejection unhandled
     }
@@ -205,7 +206,9 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
     const wrappers = checks.some((c) => c.kind === 'policy') ? await wrapperFunctions(main) : undefined;
     const plan = planDataChecks(manifest, catalog, checks, deep);
     // The snapshot block of every audit; with --since, the answers that run over changed rows only.
-    const incremental = await prepareIncremental(main, { manifest, catalog, plan, allChecks: all, previous: options.since });
+    // What rules direct lookups and the --since cut out for the whole run (Citus, a caller's READ COMMITTED transaction), asked once.
+    const environment = await lookupEnvironment(main);
+    const incremental = await prepareIncremental(main, { manifest, catalog, plan, allChecks: all, previous: options.since, environment });
     const tasks: Task[] = [
       ...checkTasks(checks, run, {
         setting: manifest.tenant.setting,
@@ -213,7 +216,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
         wrappers,
         citus: target === 'citus',
       }),
-      ...dataTasks(incremental.plan, manifest.schema, manifest.tenant.column),
+      ...dataTasks(incremental.plan, manifest.schema, manifest.tenant.column, environment),
       ...incremental.tasks,
     ];
 
@@ -223,7 +226,6 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
     // its queue is empty.
     const catalogQueue = tasks.filter((t) => !t.data);
     const dataQueue = tasks.filter((t) => t.data).sort((a, b) => (b.rows ?? 0) - (a.rows ?? 0));
-    const dataLanes = dataQueue.length === 0 ? Math.min(concurrency - 1, catalogQueue.length - 1) : Math.min(concurrency - 1, dataQueue.length);
     const lanes = opening;
     opening = [];
     const opened = await Promise.allSettled(lanes);
@@ -231,8 +233,8 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
     const refused = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (refused) throw refused.reason;
     // Fewer tasks than connections: the spare ones end now.
+    const dataLanes = dataQueue.length === 0 ? catalogQueue.length - 1 : dataQueue.length;
     await Promise.all(workers.splice(Math.max(0, dataLanes)).map((w) => w.release()));
-    if (exported) while (workers.length < dataLanes) workers.push(await openSnapshot(connection, exported, settings));
     const raw: { check: string; finding: RawFinding }[] = [];
     const runs: CheckRun[] = [];
     const failures: string[] = [];

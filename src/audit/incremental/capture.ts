@@ -11,13 +11,6 @@ const CONTROL_FUNCTIONS = ['pg_control_system()', 'pg_control_checkpoint()', 'pg
 export type SnapshotIdentity = Omit<AuditSnapshot, 'global' | 'tables' | 'units'>;
 
 /**
- * Why no run on a database with Citus can serve or use --since: the rows of distributed and
- * reference tables live on the worker nodes, stamped with the workers' own transaction ids, which
- * the coordinator's snapshot cannot order (a row changed there may look old).
- */
-export const CITUS_UNUSABLE = 'Citus is installed: rows on its worker nodes carry the workers\u2019 own transaction ids, which this snapshot cannot order';
-
-/**
  * The cluster, database, timeline, WAL position and the snapshot of the transaction `client` is in.
  * `unusable` when the audit does not own that snapshot: inside a caller's transaction (its own
  * uncommitted rows, rewritten later with the same xid, would look old) or at READ COMMITTED (a
@@ -41,20 +34,22 @@ export async function readIdentity(client: pg.ClientBase): Promise<SnapshotIdent
       unusable: `the auditor may not call ${CONTROL_FUNCTIONS.join(', ')} (GRANT EXECUTE on them, as PostgreSQL does by default)`,
     };
   }
-  const { rows } = await client.query<Omit<SnapshotIdentity, 'format' | 'unusable'> & { own: boolean; citus: boolean }>(
+  const { rows } = await client.query<Omit<SnapshotIdentity, 'format' | 'unusable'> & { own: boolean }>(
     `SELECT s.system_identifier::text AS system, d.oid::text AS database, c.timeline_id AS timeline,
             (CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn() ELSE pg_catalog.pg_current_wal_lsn() END)::text AS lsn,
             pg_catalog.pg_snapshot_xmin(x.s)::text AS xmin, pg_catalog.pg_snapshot_xmax(x.s)::text AS xmax,
             ARRAY(SELECT pg_catalog.pg_snapshot_xip(x.s)::text) AS xip,
-            pg_catalog.pg_current_xact_id_if_assigned() IS NULL AND pg_catalog.current_setting('transaction_isolation') <> 'read committed' AS own,
-            EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') AS citus
+            pg_catalog.pg_current_xact_id_if_assigned() IS NULL AND pg_catalog.current_setting('transaction_isolation') <> 'read committed' AS own
        FROM pg_catalog.pg_control_system() s, pg_catalog.pg_control_checkpoint() c, pg_catalog.pg_database d,
             (SELECT pg_catalog.pg_current_snapshot() AS s) x
       WHERE d.datname = pg_catalog.current_database()`,
   );
-  const { own, citus, ...identity } = rows[0];
-  const unusable = citus ? CITUS_UNUSABLE : own ? undefined : 'the audit ran inside a caller\u2019s transaction (or at READ COMMITTED), not in a snapshot of its own';
-  return { format: 1, ...identity, ...(unusable ? { unusable } : {}) };
+  const { own, ...identity } = rows[0];
+  return {
+    format: 1,
+    ...identity,
+    ...(own ? {} : { unusable: 'the audit ran inside a caller\u2019s transaction (or at READ COMMITTED), not in a snapshot of its own' }),
+  };
 }
 
 /**

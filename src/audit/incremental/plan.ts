@@ -18,10 +18,11 @@ import { findRelation, type Catalog } from '../../db/catalog.js';
 import type { Manifest } from '../../config/manifest.js';
 import { ident, qualified } from '../../db/quote.js';
 import { dataTasks, type Task } from '../audit-tasks.js';
+import type { LookupEnvironment } from '../direct-lookup.js';
 import type { DataPlan, DuplicateQuery, TableScan } from '../data-checks.js';
 import type { RawFinding } from '../policy-checks.js';
 import type { CheckDefinition, Finding } from '../types.js';
-import { CITUS_UNUSABLE, globalFingerprint, readIdentity, readTableFingerprints, type SnapshotIdentity } from './capture.js';
+import { globalFingerprint, readIdentity, readTableFingerprints, type SnapshotIdentity } from './capture.js';
 import type { AuditSnapshot, IncrementalReport, IncrementalTable, PreviousAudit } from './types.js';
 import { CHANGED, incrementalUnits, pairSql, ROWS, unitKey, type PairType, type UnitSpec } from './units.js';
 
@@ -50,8 +51,17 @@ export interface IncrementalHook {
   finish(findings: readonly Finding[]): { snapshot: AuditSnapshot; report?: IncrementalReport };
 }
 
+/**
+ * Why no run on a database with Citus can serve or use --since: the rows of distributed and
+ * reference tables live on the worker nodes, stamped with the workers' own transaction ids, which
+ * the coordinator's snapshot cannot order (a row changed there may look old).
+ */
+export const CITUS_UNUSABLE = 'Citus is installed: rows on its worker nodes carry the workers\u2019 own transaction ids, which this snapshot cannot order';
+
 export interface IncrementalOptions {
   manifest: Manifest;
+  /** What rules direct lookups and the xmin cut out for the run (lookupEnvironment: Citus installed…). */
+  environment: LookupEnvironment;
   catalog: Catalog;
   plan: DataPlan;
   /** Every check of the installation (the data checks' SQL is part of the fingerprint). */
@@ -64,10 +74,13 @@ const unitsOf = (element: Element, tenantColumn: string) =>
     ? element.scan.parts.map((p) => ({ check: p.check, table: p.table, object: p.object }))
     : [{ check: element.dup.check, table: element.dup.table, object: [tenantColumn, ...element.dup.columns].join(', ') }];
 
-/** Why every answer must run in full, comparing the previous snapshot with this one; undefined when none. */
-export function globalReason(previous: PreviousAudit, now: SnapshotIdentity, global: string): string | undefined {
+/**
+ * Why every answer must run in full, comparing the previous snapshot with this one (`cannotCut`:
+ * why this run cannot cut by xmin at all); undefined when none.
+ */
+export function globalReason(previous: PreviousAudit, now: SnapshotIdentity, global: string, cannotCut?: string): string | undefined {
   const prev = previous.snapshot;
-  if (now.unusable === CITUS_UNUSABLE) return CITUS_UNUSABLE;
+  if (cannotCut) return cannotCut;
   if (!prev) return previous.problem ?? `${previous.file} carries no snapshot block`;
   if (prev.unusable) return `the previous audit cannot serve: ${prev.unusable}`;
   if (!now.system) return `this audit cannot identify its database: ${now.unusable}`;
@@ -114,7 +127,9 @@ export async function prepareIncremental(client: pg.ClientBase, options: Increme
   const { manifest, catalog, plan, previous } = options;
   const { schema, tenant } = manifest;
   const names = [...new Set([...manifest.tables.map((t) => t.name), tenant.table])];
+  const cannotCut = options.environment.citus ? CITUS_UNUSABLE : undefined;
   const identity = await readIdentity(client);
+  if (cannotCut) identity.unusable = cannotCut;
   const fingerprints = await readTableFingerprints(client, schema, names);
   const global = globalFingerprint(manifest, options.allChecks, catalog.serverVersion);
   const xmin32 = previous?.snapshot ? String(BigInt(previous.snapshot.xmin) & 0xffffffffn) : undefined;
@@ -169,7 +184,7 @@ export async function prepareIncremental(client: pg.ClientBase, options: Increme
   let globalWhy: string | undefined;
 
   if (previous) {
-    globalWhy = globalReason(previous, identity, global);
+    globalWhy = globalReason(previous, identity, global, cannotCut);
     const prev = previous.snapshot;
     const specs = incrementalUnits(manifest, catalog);
     const prevUnits = new Map((prev?.units ?? []).map((u) => [unitKey(u.check, u.table, u.object), u]));
@@ -201,7 +216,7 @@ export async function prepareIncremental(client: pg.ClientBase, options: Increme
     }
     if (!globalWhy && prev) {
       const rowsOf = (table: string) => Math.max(1, findRelation(catalog, schema, table)?.estimatedRows ?? 1);
-      tasks.push(...buildTasks(units.filter((u) => incremental.has(u.element)), specs, xmin32!, changedRows, schema, tenant.column, rowsOf));
+      tasks.push(...buildTasks(units.filter((u) => incremental.has(u.element)), specs, xmin32!, changedRows, schema, tenant.column, rowsOf, options.environment));
     }
   }
 
@@ -278,6 +293,7 @@ function buildTasks(
   schema: string,
   tenantColumn: string,
   rowsOf: (table: string) => number,
+  environment: LookupEnvironment,
 ): Task[] {
   type Link = NonNullable<UnitSpec['link']>;
   interface TableQuery {
@@ -324,7 +340,6 @@ function buildTasks(
   for (const table of [...byTable.keys()]) if (!state.has(table)) visit(table);
 
   const OWN = 'crm_tenancy_own';
-  const changed = changedSql;
   interface TableResult {
     row: Record<string, unknown>;
     /**
@@ -419,7 +434,7 @@ function buildTasks(
         flags.set(link, `crm_tenancy_r${flags.size}`);
       } else {
         const cols = link.parentColumns.map((c, i) => `${ident('p')}.${ident(c)}${link.types[i] === 'text' ? '::text' : ''}`);
-        reach.push(`(${guard}${child} IN (SELECT ${cols.join(', ')} FROM ${qualified(schema, link.table)} ${ident('p')} WHERE ${changed(ident('p'))}))`);
+        reach.push(`(${guard}${child} IN (SELECT ${cols.join(', ')} FROM ${qualified(schema, link.table)} ${ident('p')} WHERE ${changedSql(ident('p'))}))`);
         flags.set(link, `crm_tenancy_r${flags.size}`);
       }
     }
@@ -430,7 +445,7 @@ function buildTasks(
     // The flags are evaluated again only for the rows that pass the WHERE (a few): each answer then
     // reads its own rows — the changed ones, and for a reference those reached through it.
     const select = [
-      `${changed('t')} AS ${OWN}`,
+      `${changedSql('t')} AS ${OWN}`,
       ...[...flags].map(([, name], i) => `${reach[i]} AS ${name}`),
       ...[...new Set([...q.columns, ...keysetColumns])].map((c) => `t.${ident(c)}`),
       ...[...q.computed].map(([name, sql]) => `${sql} AS ${ident(name)}`),
@@ -450,7 +465,7 @@ function buildTasks(
     });
     const sql = `WITH ${CHANGED} AS MATERIALIZED (
   SELECT ${select.join(', ')} FROM ${qualified(schema, q.table)} t
-   WHERE ${[changed('t'), ...reach].join('\n      OR ')})
+   WHERE ${[changedSql('t'), ...reach].join('\n      OR ')})
 SELECT count(*) FILTER (WHERE t.${OWN}) AS n${arrays.map((a) => `, ${a}`).join('')}${q.counts
       .map((c, i) => {
         const flag = c.link ? flags.get(c.link) : undefined;
@@ -494,7 +509,7 @@ SELECT count(*) FILTER (WHERE t.${OWN}) AS n${arrays.map((a) => `, ${a}`).join('
     const element = unit.element;
     if (reruns.has(element)) return reruns.get(element)!.then(() => []);
     for (const u of units) if (u.element === element) u.reason = 'the changed rows hold findings: re-checked in full for exact counts and samples';
-    const [task] = dataTasks({ scans: 'scan' in element ? [element.scan] : [], duplicates: 'dup' in element ? [element.dup] : [], proofs: [] }, schema, tenantColumn);
+    const [task] = dataTasks({ scans: 'scan' in element ? [element.scan] : [], duplicates: 'dup' in element ? [element.dup] : [], proofs: [] }, schema, tenantColumn, environment);
     const promise = task.run(client).then((found) => found.map((f) => ({ ...f, check: f.check ?? task.check })));
     reruns.set(element, promise);
     return promise;

@@ -29,6 +29,7 @@ import { findColumn, findRelation, foreignKeys } from '../../db/catalog.js';
 import { ident, qualified, typeSql } from '../../db/quote.js';
 import type { Manifest } from '../../config/manifest.js';
 import { NUMERIC_TYPES } from '../data-checks.js';
+import { integerWidth, isIntegerType } from '../direct-lookup.js';
 import { resolvePairs, targetMatch, typeIs, typeNamesNoTarget } from '../polymorphic-references.js';
 
 /** The CTE of a table's rows to check in the per-table query (alias t). */
@@ -89,16 +90,11 @@ export interface UnitSpec {
  */
 const parentTenant = (parent: string, tenant: string, match: string) => `(SELECT ${tenant} FROM ${parent} ${ident('p')} WHERE ${match})`;
 
+const UUID = 2950;
 /** Integer types compare like their text across widths; uuid with uuid. */
-const TEXT_EXACT = new Map([
-  [21, 'integer'],
-  [23, 'integer'],
-  [20, 'integer'],
-  [2950, 'uuid'],
-]);
-const textExact = (a: number, b: number): boolean => TEXT_EXACT.has(a) && TEXT_EXACT.get(a) === TEXT_EXACT.get(b);
+const textExact = (a: number, b: number): boolean => (isIntegerType(a) && isIntegerType(b)) || (a === UUID && b === UUID);
 /** smallint, integer: 32 bits at most. */
-const narrow = (typeOid: number): boolean => typeOid === 21 || typeOid === 23;
+const narrow = (typeOid: number): boolean => (integerWidth(typeOid) ?? 8) <= 4;
 
 /**
  * How a row's key and tenant are encoded as one value (alias t): integers of at most 32 bits pack
